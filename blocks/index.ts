@@ -1,0 +1,12 @@
+import { BlockRegistry } from '../shared/registry.js';
+import { ReplicateFluxAdvancedModelBlock } from './replicate-flux-advanced.js';
+
+export { ReplicateFluxAdvancedModelBlock };
+
+/** Every block of the package. */
+export const ALL_BLOCKS = [ReplicateFluxAdvancedModelBlock] as const;
+
+/** A new registry holding every block of the package; each call makes a fresh one. */
+export function createRegistry(): BlockRegistry {
+  return new BlockRegistry(ALL_BLOCKS);
+}

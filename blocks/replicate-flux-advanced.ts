@@ -1,0 +1,117 @@
+import { randomInt } from 'node:crypto';
+import { z } from 'zod';
+import { credentialsField, defineBlock } from '../shared/block.js';
+import { field } from '../shared/fields.js';
+import { checkChoice, mapInput, usedBy, type ModelChoice } from '../shared/models.js';
+import { outputUrls, runPrediction } from '../shared/replicate.js';
+
+const common = { prompt: 'prompt', seed: 'seed', aspect_ratio: 'aspect_ratio', output_format: 'output_format' };
+
+/**
+ * The models this block runs, by the names the AutoGPT platform block uses, and which block
+ * fields reach each model under which parameter name. Source: each model's input schema
+ * (`shared/models.ts`). Flux Schnell is a 4-step distilled model: it takes no steps, guidance,
+ * interval or safety_tolerance.
+ */
+const MODELS = {
+  'Flux Schnell': { model: 'black-forest-labs/flux-schnell', params: { ...common, output_quality: 'output_quality' } },
+  'Flux Pro': {
+    model: 'black-forest-labs/flux-pro',
+    params: { ...common, output_quality: 'output_quality', steps: 'steps', guidance: 'guidance', interval: 'interval', safety_tolerance: 'safety_tolerance' },
+  },
+  'Flux Pro 1.1': { model: 'black-forest-labs/flux-1.1-pro', params: { ...common, output_quality: 'output_quality', safety_tolerance: 'safety_tolerance' } },
+  'Flux Dev': { model: 'black-forest-labs/flux-dev', params: { ...common, output_quality: 'output_quality', steps: 'num_inference_steps', guidance: 'guidance' } },
+  'Flux 1.1 Pro Ultra': { model: 'black-forest-labs/flux-1.1-pro-ultra', params: { ...common, safety_tolerance: 'safety_tolerance' } },
+} as const satisfies Record<string, ModelChoice>;
+
+type ModelName = keyof typeof MODELS;
+const MODEL_NAMES = Object.keys(MODELS) as [ModelName, ...ModelName[]];
+const uses = (name: string) => ` Used by ${usedBy(MODELS, name)}; not sent to other models.`;
+
+// Ranges are the widest of the models that use each field; the chosen model's own range is
+// checked in superRefine below.
+const inputSchema = z
+  .object({
+    credentials: field(credentialsField('replicate'), 'Replicate API key credentials: any key that may run these models.', {
+      title: 'Replicate credentials',
+      advanced: false,
+    }),
+    prompt: field(z.string().min(1), 'Text prompt for image generation.', {
+      title: 'Prompt',
+      placeholder: "e.g., 'A futuristic cityscape at sunset'",
+      advanced: false,
+    }),
+    replicate_model_name: field(z.enum(MODEL_NAMES).default('Flux Schnell'), `The Flux model to run on Replicate: ${MODEL_NAMES.join(', ')}.`, {
+      title: 'Image Generation Model',
+      advanced: false,
+    }),
+    seed: field(
+      z.number().int().min(0).max(2 ** 32 - 1).nullish(),
+      'Random seed (0 to 4294967295), for reproducible images. Empty means a random seed, which the block picks, sends and yields as `seed`.',
+      { title: 'Seed' },
+    ),
+    steps: field(z.number().int().min(1).max(50).default(25), `Number of diffusion steps, 1-50.${uses('steps')}`, { title: 'Steps' }),
+    guidance: field(
+      z.number().min(0).max(10).default(3),
+      `How closely the image follows the prompt: higher follows it more closely at some cost to quality and diversity. 0-10; Flux Pro takes 2-5.${uses('guidance')}`,
+      { title: 'Guidance' },
+    ),
+    interval: field(
+      z.number().min(1).max(4).default(2),
+      `Variance of possible outputs, 1-4: low values follow the prompt strongly with more consistent outputs.${uses('interval')}`,
+      { title: 'Interval' },
+    ),
+    aspect_ratio: field(
+      z.enum(['1:1', '16:9', '2:3', '3:2', '4:5', '5:4', '9:16', '21:9', '9:21', '3:4', '4:3']).default('1:1'),
+      `Aspect ratio of the image (about 1 megapixel). Flux Pro and Flux Pro 1.1 take neither 21:9 nor 9:21.${uses('aspect_ratio')}`,
+      { title: 'Aspect Ratio', placeholder: 'Choose from: 1:1, 16:9, 2:3, 3:2, 4:5, 5:4, 9:16' },
+    ),
+    output_format: field(
+      z.enum(['webp', 'jpg', 'png']).default('webp'),
+      `File format of the image. Flux 1.1 Pro Ultra makes jpg or png only.${uses('output_format')}`,
+      { title: 'Output Format' },
+    ),
+    output_quality: field(
+      z.number().int().min(0).max(100).default(80),
+      `Quality of jpg and webp images, 0-100; ignored for png.${uses('output_quality')}`,
+      { title: 'Output Quality' },
+    ),
+    safety_tolerance: field(
+      z.number().int().min(1).max(6).default(2),
+      `Safety filter tolerance, 1 (strictest) to 6 (most permissive).${uses('safety_tolerance')}`,
+      { title: 'Safety Tolerance' },
+    ),
+  })
+  .strict()
+  .superRefine((input, ctx) => {
+    for (const { field: name, reason } of checkChoice(MODELS[input.replicate_model_name], input)) {
+      ctx.addIssue({ code: 'custom', path: [name], message: `${reason} with ${input.replicate_model_name}` });
+    }
+  });
+
+const outputSchema = z.object({
+  result: z.string().url().describe('URL of a generated image; yielded once per image, in order.'),
+  seed: z.number().int().describe('The seed the model ran with: the given one, or the random one the block picked.'),
+  error: z.string().describe('Why the run failed: invalid input, a Replicate API error, a failed or canceled prediction, or a timeout.'),
+});
+
+/**
+ * Replicate Flux Advanced Model: generates images from a text prompt with a Flux model on
+ * Replicate, with the tuning fields of the AutoGPT platform block of the same name (same id,
+ * field names and enum values, so saved graphs port over).
+ */
+export const ReplicateFluxAdvancedModelBlock = defineBlock({
+  id: '90f8c45e-e983-4644-aa0b-b4ebe2f531bc',
+  name: 'ReplicateFluxAdvancedModelBlock',
+  description: 'This block runs Flux models on Replicate with advanced settings.',
+  categories: ['AI', 'MULTIMEDIA'],
+  inputSchema,
+  outputSchema,
+  async *run(input, context) {
+    const choice = MODELS[input.replicate_model_name];
+    const seed = input.seed ?? randomInt(2 ** 32);
+    const prediction = await runPrediction({ model: choice.model, input: mapInput(choice, { ...input, seed }) }, context);
+    for (const url of outputUrls(prediction)) yield ['result', url];
+    yield ['seed', seed];
+  },
+});

@@ -1,0 +1,190 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import type { ModelSpec } from '../shared/models.js';
+import { imageSize, type ImageFormat, type ImageSpec } from './image.js';
+
+/** A prediction's status (Replicate API: `schemas_prediction_response.status`). */
+export type Status = 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled' | 'aborted';
+
+/**
+ * How one emulated prediction behaves; every field is optional. Tests use it to script
+ * failures, slow runs and partial output.
+ */
+export interface PredictionPlan {
+  /** Time in `starting`, in ms. */
+  readonly startingMs?: number;
+  /** Time in `processing`, in ms. */
+  readonly processingMs?: number;
+  /** How it ends when nobody cancels it. Default `succeeded`. */
+  readonly outcome?: 'succeeded' | 'failed' | 'canceled' | 'aborted';
+  /** Replicate's `error` text for a `failed` outcome. */
+  readonly error?: string;
+  /** Show the first output URL while still `processing`, as models that stream outputs do. */
+  readonly partialOutput?: boolean;
+  /** Replaces the final `output` (e.g. `null` for a success that returned nothing). */
+  readonly output?: unknown;
+}
+
+const TERMINAL: readonly Status[] = ['succeeded', 'failed', 'canceled', 'aborted'];
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+/** A 26-character lowercase base32 id, the shape of Replicate's prediction ids. */
+function predictionId(): string {
+  return [...randomBytes(26)].map((b) => BASE32[b % 32]).join('');
+}
+
+/** One prediction inside the emulator: its clock-driven status, logs, output and images. */
+export class EmulatedPrediction {
+  readonly id = predictionId();
+  readonly createdAt = new Date();
+  status: Status = 'starting';
+  private startedAt: Date | undefined;
+  private completedAt: Date | undefined;
+  private error: string | null = null;
+  private readonly seed: number;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    readonly model: string,
+    readonly version: string,
+    readonly input: Readonly<Record<string, unknown>>,
+    private readonly spec: ModelSpec,
+    private readonly plan: PredictionPlan & { startingMs: number; processingMs: number },
+    private readonly baseUrl: string,
+    readonly deadline?: Date,
+  ) {
+    // A real model picks a seed when none is given and logs it.
+    this.seed = typeof input.seed === 'number' ? input.seed : randomInt(2 ** 32);
+    this.later(plan.startingMs, () => {
+      // `aborted` means it ended before it ever ran.
+      if (plan.outcome === 'aborted') return this.finish('aborted');
+      this.status = 'processing';
+      this.startedAt = new Date();
+      this.later(plan.processingMs, () => this.finish(plan.outcome ?? 'succeeded', plan.error ?? 'Prediction failed'));
+    });
+    if (deadline) {
+      // Replicate's Cancel-After: aborted if still queued, canceled if running.
+      this.later(deadline.getTime() - Date.now(), () => this.finish(this.status === 'starting' ? 'aborted' : 'canceled'));
+    }
+  }
+
+  get terminal(): boolean {
+    return TERMINAL.includes(this.status);
+  }
+
+  /** Cancels it unless it already ended (Replicate API: POST /v1/predictions/{id}/cancel). */
+  cancel(): void {
+    this.finish('canceled');
+  }
+
+  /** Resolves when it reaches a terminal status, after `ms`, or when `signal` aborts. */
+  settled(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.terminal || signal?.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** Stops its timers; it stays as it is. */
+  dispose(): void {
+    this.timers.forEach(clearTimeout);
+    [...this.waiters].forEach((wake) => wake());
+  }
+
+  /** The spec of output image `index` while that output is visible, else undefined. */
+  image(index: number): ImageSpec | undefined {
+    if (index >= this.visibleOutputs()) return undefined;
+    const { width, height } = imageSize(String(this.param('aspect_ratio')), Number(this.param('megapixels') ?? 1));
+    return {
+      format: this.format(),
+      width,
+      height,
+      quality: Number(this.param('output_quality') ?? 80),
+      key: `${this.seed}:${index}:${String(this.input.prompt)}`,
+    };
+  }
+
+  /** The prediction object Replicate would return now (`schemas_prediction_response`). */
+  toJSON(): Record<string, unknown> {
+    const urls = Array.from({ length: this.visibleOutputs() }, (_, i) => `${this.baseUrl.replace(/\/v1$/, '')}/files/${this.id}/out-${i}.${this.format()}`);
+    let output: unknown = urls.length ? (this.spec.output === 'list' ? urls : urls[0]) : null;
+    if (this.status === 'succeeded' && this.plan.output !== undefined) output = this.plan.output;
+    const seconds = (from: Date | undefined) => (from && this.completedAt ? (this.completedAt.getTime() - from.getTime()) / 1000 : undefined);
+    return {
+      id: this.id,
+      model: this.model,
+      version: this.version,
+      input: this.input,
+      logs: this.logs(),
+      output,
+      data_removed: false,
+      error: this.error,
+      status: this.status,
+      source: 'api',
+      created_at: this.createdAt.toISOString(),
+      ...(this.startedAt && { started_at: this.startedAt.toISOString() }),
+      ...(this.completedAt && { completed_at: this.completedAt.toISOString() }),
+      ...(this.deadline && { deadline: this.deadline.toISOString() }),
+      ...(this.completedAt && { metrics: { predict_time: seconds(this.startedAt) ?? 0, total_time: seconds(this.createdAt) } }),
+      urls: {
+        web: `${this.baseUrl.replace(/\/v1$/, '')}/p/${this.id}`,
+        get: `${this.baseUrl}/predictions/${this.id}`,
+        cancel: `${this.baseUrl}/predictions/${this.id}/cancel`,
+      },
+    };
+  }
+
+  private later(ms: number, action: () => void): void {
+    this.timers.push(setTimeout(action, Math.max(0, ms)));
+  }
+
+  private finish(status: Status, error?: string): void {
+    if (this.terminal) return;
+    this.status = status;
+    this.completedAt = new Date();
+    if (status === 'failed') this.error = error ?? 'Prediction failed';
+    this.timers.forEach(clearTimeout);
+    [...this.waiters].forEach((wake) => wake());
+  }
+
+  /** The value a model input has, given or defaulted. */
+  private param(name: string): unknown {
+    return this.input[name] ?? this.spec.inputs[name]?.default;
+  }
+
+  private format(): ImageFormat {
+    return (this.param('output_format') as ImageFormat | undefined) ?? 'webp';
+  }
+
+  private outputCount(): number {
+    return this.spec.output === 'list' ? Number(this.param('num_outputs') ?? 1) : 1;
+  }
+
+  private visibleOutputs(): number {
+    if (this.status === 'succeeded') return this.outputCount();
+    return this.status === 'processing' && this.plan.partialOutput ? 1 : 0;
+  }
+
+  /** `Using seed: N`, then a tqdm progress bar line per denoising step done so far. */
+  private logs(): string {
+    if (!this.startedAt) return '';
+    const steps = Number(this.param('num_inference_steps') ?? this.param('steps') ?? 28);
+    const fraction = this.status === 'succeeded' ? 1 : Math.min(1, (Date.now() - this.startedAt.getTime()) / Math.max(1, this.plan.processingMs));
+    const lines = [`Using seed: ${this.seed}`];
+    for (let step = 0; step <= Math.floor(fraction * steps); step++) {
+      const percent = Math.round((step / steps) * 100);
+      const bar = '█'.repeat(Math.round(percent / 10)).padEnd(10);
+      lines.push(`${String(percent).padStart(3)}%|${bar}| ${step}/${steps}`);
+    }
+    if (this.status === 'succeeded') lines.push(`Generated ${this.outputCount()} image(s)`);
+    return `${lines.join('\n')}\n`;
+  }
+}

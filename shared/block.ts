@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { BlockError, formatIssues, redact } from './errors.js';
+import type { RunnerOptions } from './replicate.js';
+
+/**
+ * Block categories with their descriptions, as the AutoGPT platform names them
+ * (`BlockCategory`); a block lists one or more.
+ */
+export const BLOCK_CATEGORIES = {
+  AI: 'Block that uses an AI model to do its work.',
+  MULTIMEDIA: 'Block that creates or works with images, audio or video.',
+} as const;
+
+/** A category name, e.g. `AI`. */
+export type BlockCategory = keyof typeof BLOCK_CATEGORIES;
+
+/** What the host hands a block for one run, besides its input. */
+export interface BlockContext {
+  /** The secret behind the input's `credentials` field: the Replicate API token. */
+  readonly credentials?: { readonly apiKey: string };
+  /** Aborting it stops the run; a running prediction is canceled first. */
+  readonly signal?: AbortSignal;
+  /** Where and how long to run predictions (base URL, timeout, progress callback). */
+  readonly runner?: RunnerOptions;
+}
+
+/** An output schema's fields; every block has an `error` output. */
+export type OutputShape = z.ZodRawShape & { error: z.ZodString };
+
+/** One `[outputName, value]` pair a block yields, typed by its output schema. */
+export type BlockOutput<O extends OutputShape> = {
+  [K in keyof O & string]: readonly [K, z.output<O[K]>];
+}[keyof O & string];
+
+/**
+ * A block, declared once: identity, categories, zod input and output schemas, and `run`.
+ * `run` receives input already validated (defaults applied) and yields `[outputName, value]`
+ * pairs; it may throw {@link BlockError}, which the framework turns into the `error` output.
+ */
+export interface Block<I extends z.ZodTypeAny = z.ZodTypeAny, O extends OutputShape = OutputShape> {
+  /** UUID v4, stable across releases: saved graphs refer to blocks by id. */
+  readonly id: string;
+  /** Unique, ends in `Block`, e.g. `ReplicateFluxAdvancedModelBlock`. */
+  readonly name: string;
+  readonly description: string;
+  readonly categories: readonly BlockCategory[];
+  readonly inputSchema: I;
+  readonly outputSchema: z.ZodObject<O>;
+  run(input: z.output<I>, context: BlockContext): AsyncGenerator<BlockOutput<O>, void, undefined>;
+}
+
+/** Declares a block; only types and freezes it. */
+export function defineBlock<I extends z.ZodTypeAny, O extends OutputShape>(block: Block<I, O>): Block<I, O> {
+  return Object.freeze(block);
+}
+
+/**
+ * The input field that names which stored credentials a block uses, in the AutoGPT platform's
+ * shape (`{provider, id, type, title?}`). It never holds the key itself: the host resolves it
+ * and passes the secret as `context.credentials.apiKey`.
+ */
+export function credentialsField<P extends string>(provider: P) {
+  return z
+    .object({
+      provider: z.literal(provider),
+      id: z.string().min(1),
+      type: z.literal('api_key'),
+      title: z.string().optional(),
+    })
+    .strict();
+}
+
+/**
+ * Runs a block as a host would: validates `rawInput` with the input schema (no `run`, so no
+ * network call, when it is invalid), runs the block, checks every yielded value against the
+ * output schema, and turns every failure into one `error` output.
+ *
+ * Never throws for bad input, network or model failures, or block bugs; yields
+ * `[outputName, value]` pairs and stops after an `error`. Strings never contain the API token.
+ */
+export async function* runBlock(
+  block: Block,
+  rawInput: unknown,
+  context: BlockContext = {},
+): AsyncGenerator<readonly [string, unknown], void, undefined> {
+  const secret = context.credentials?.apiKey;
+  const clean = (value: unknown) => (typeof value === 'string' ? redact(value, secret) : value);
+  const parsed = block.inputSchema.safeParse(rawInput);
+  if (!parsed.success) {
+    yield ['error', clean(`Invalid input: ${formatIssues(parsed.error.issues)}`)];
+    return;
+  }
+  try {
+    for await (const [name, value] of block.run(parsed.data, context)) {
+      const checked = block.outputSchema.shape[name]?.safeParse(value);
+      if (!checked?.success) {
+        const why = checked ? formatIssues(checked.error.issues, name) : 'not in the output schema';
+        throw new Error(`${block.name} yielded an invalid "${name}" output (${why})`);
+      }
+      yield [name, clean(checked.data)];
+      if (name === 'error') return;
+    }
+  } catch (error) {
+    const message = error instanceof BlockError ? error.message : `Internal error: ${error instanceof Error ? error.message : String(error)}`;
+    yield ['error', clean(message)];
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * The package's own catalog of the Replicate models its blocks run: each model's input
+ * parameters (type, range, enum, default) and output shape.
+ *
+ * Source: the models' published version schemas (`openapi_schema` of
+ * Replicate API: GET /v1/models/{owner}/{name}), as compiled in `flux-models.json` beside the
+ * repo; `tests/catalog.test.ts` checks this copy against that file. Replicate's own 422
+ * answer stays authoritative when a model publishes a new version.
+ */
+
+/** One input parameter of a model. Ranges are inclusive. */
+export interface ParamSpec {
+  readonly type: 'string' | 'integer' | 'number' | 'boolean';
+  readonly required?: boolean;
+  readonly minimum?: number;
+  readonly maximum?: number;
+  readonly enum?: readonly string[];
+  readonly default?: string | number | boolean;
+  readonly format?: 'uri';
+}
+
+/** A model's inputs and the shape of its `output`: a list of URIs or a single URI. */
+export interface ModelSpec {
+  readonly output: 'list' | 'single';
+  readonly inputs: Readonly<Record<string, ParamSpec>>;
+}
+
+const prompt: ParamSpec = { type: 'string', required: true };
+const seed: ParamSpec = { type: 'integer' };
+const outputQuality: ParamSpec = { type: 'integer', minimum: 0, maximum: 100, default: 80 };
+const webpJpgPng: ParamSpec = { type: 'string', enum: ['webp', 'jpg', 'png'], default: 'webp' };
+const uri: ParamSpec = { type: 'string', format: 'uri' };
+const safetyTolerance: ParamSpec = { type: 'integer', minimum: 1, maximum: 6, default: 2 };
+const promptUpsampling: ParamSpec = { type: 'boolean', default: false };
+const disableSafetyChecker: ParamSpec = { type: 'boolean', default: false };
+const goFast: ParamSpec = { type: 'boolean', default: true };
+const megapixels: ParamSpec = { type: 'string', enum: ['1', '0.25'], default: '1' };
+const numOutputs: ParamSpec = { type: 'integer', minimum: 1, maximum: 4, default: 1 };
+const openRatios = ['1:1', '16:9', '21:9', '3:2', '2:3', '4:5', '5:4', '3:4', '4:3', '9:16', '9:21'];
+const proRatios = ['custom', '1:1', '16:9', '3:2', '2:3', '4:5', '5:4', '9:16', '3:4', '4:3'];
+const customSide: ParamSpec = { type: 'integer', minimum: 256, maximum: 1440 };
+
+/** Flux models by Replicate model reference (`owner/name`, or `owner/name:version` for versions). */
+export const MODELS = {
+  'black-forest-labs/flux-schnell': {
+    output: 'list',
+    inputs: {
+      prompt,
+      aspect_ratio: { type: 'string', enum: openRatios, default: '1:1' },
+      num_outputs: numOutputs,
+      num_inference_steps: { type: 'integer', minimum: 1, maximum: 4, default: 4 },
+      seed,
+      output_format: webpJpgPng,
+      output_quality: outputQuality,
+      disable_safety_checker: disableSafetyChecker,
+      go_fast: goFast,
+      megapixels,
+    },
+  },
+  'black-forest-labs/flux-dev': {
+    output: 'list',
+    inputs: {
+      prompt,
+      image: uri,
+      prompt_strength: { type: 'number', minimum: 0, maximum: 1, default: 0.8 },
+      aspect_ratio: { type: 'string', enum: openRatios, default: '1:1' },
+      num_outputs: numOutputs,
+      num_inference_steps: { type: 'integer', minimum: 1, maximum: 50, default: 28 },
+      guidance: { type: 'number', minimum: 0, maximum: 10, default: 3 },
+      seed,
+      output_format: webpJpgPng,
+      output_quality: outputQuality,
+      disable_safety_checker: disableSafetyChecker,
+      go_fast: goFast,
+      megapixels,
+    },
+  },
+  'black-forest-labs/flux-pro': {
+    output: 'single',
+    inputs: {
+      prompt,
+      image_prompt: uri,
+      aspect_ratio: { type: 'string', enum: proRatios, default: '1:1' },
+      width: customSide,
+      height: customSide,
+      steps: { type: 'integer', minimum: 1, maximum: 50, default: 25 },
+      guidance: { type: 'number', minimum: 2, maximum: 5, default: 3 },
+      interval: { type: 'number', minimum: 1, maximum: 4, default: 2 },
+      safety_tolerance: safetyTolerance,
+      seed,
+      output_format: webpJpgPng,
+      output_quality: outputQuality,
+      prompt_upsampling: promptUpsampling,
+    },
+  },
+  'black-forest-labs/flux-1.1-pro': {
+    output: 'single',
+    inputs: {
+      prompt,
+      image_prompt: uri,
+      aspect_ratio: { type: 'string', enum: proRatios, default: '1:1' },
+      width: customSide,
+      height: customSide,
+      safety_tolerance: safetyTolerance,
+      seed,
+      output_format: webpJpgPng,
+      output_quality: outputQuality,
+      prompt_upsampling: promptUpsampling,
+    },
+  },
+  'black-forest-labs/flux-1.1-pro-ultra': {
+    output: 'single',
+    inputs: {
+      prompt,
+      aspect_ratio: {
+        type: 'string',
+        enum: ['21:9', '16:9', '3:2', '4:3', '5:4', '1:1', '4:5', '3:4', '2:3', '9:16', '9:21'],
+        default: '1:1',
+      },
+      image_prompt: uri,
+      image_prompt_strength: { type: 'number', minimum: 0, maximum: 1, default: 0.1 },
+      raw: { type: 'boolean', default: false },
+      safety_tolerance: safetyTolerance,
+      seed,
+      output_format: { type: 'string', enum: ['jpg', 'png'], default: 'jpg' },
+    },
+  },
+  // A community model, run by version id through POST /v1/predictions.
+  'lucataco/flux-schnell-lora:2a6b576af31790b470f0a8442e1e9791213fa13799cbb65a9fc1436e96389574': {
+    output: 'list',
+    inputs: {
+      prompt,
+      hf_lora: { type: 'string' },
+      lora_scale: { type: 'number', default: 0.8 },
+      num_outputs: { type: 'integer', default: 1 },
+      aspect_ratio: { type: 'string', default: '1:1' },
+      output_format: webpJpgPng,
+      output_quality: outputQuality,
+      prompt_strength: { type: 'number', default: 0.8 },
+      num_inference_steps: { type: 'integer', default: 4 },
+    },
+  },
+} as const satisfies Record<string, ModelSpec>;
+
+/** A model reference the catalog knows. */
+export type ModelRef = keyof typeof MODELS;
+
+/**
+ * Why `value` is not valid for `spec`, as a phrase (`must be <= 5`), or undefined when it is.
+ * Mirrors the checks Replicate applies from a version's input schema.
+ */
+export function checkParam(spec: ParamSpec, value: unknown): string | undefined {
+  if (spec.type === 'integer' && !Number.isInteger(value)) return 'must be an integer';
+  if (spec.type === 'number' && (typeof value !== 'number' || !Number.isFinite(value))) return 'must be a number';
+  if ((spec.type === 'string' || spec.type === 'boolean') && typeof value !== spec.type) return `must be a ${spec.type}`;
+  if (spec.enum && !spec.enum.includes(value as string)) {
+    return `must be one of ${spec.enum.map((e) => JSON.stringify(e)).join(', ')}`;
+  }
+  if (typeof value === 'number') {
+    if (spec.minimum !== undefined && value < spec.minimum) return `must be >= ${spec.minimum}`;
+    if (spec.maximum !== undefined && value > spec.maximum) return `must be <= ${spec.maximum}`;
+  }
+  if (spec.format === 'uri' && !URL.canParse(value as string)) return 'must be a URI';
+  return undefined;
+}
+
+/** One reason a model input was refused: the parameter, a Replicate-style type, and why. */
+export interface InputProblem {
+  readonly field: string;
+  readonly type: 'required' | 'additional_property' | 'invalid';
+  readonly description: string;
+}
+
+/**
+ * Checks a whole model input: required parameters present, no parameter the model does not
+ * take, each value valid. Returns every problem found (empty when the input is valid).
+ */
+export function checkModelInput(model: ModelSpec, input: Record<string, unknown>): InputProblem[] {
+  const problems: InputProblem[] = [];
+  for (const [field, spec] of Object.entries(model.inputs)) {
+    if (spec.required && input[field] === undefined) {
+      problems.push({ field, type: 'required', description: `${field} is required` });
+    }
+  }
+  for (const [field, value] of Object.entries(input)) {
+    const spec = model.inputs[field];
+    const reason = spec ? checkParam(spec, value) : 'is not an input of this model';
+    if (reason) {
+      problems.push({ field, type: spec ? 'invalid' : 'additional_property', description: `${field} ${reason}` });
+    }
+  }
+  return problems;
+}
+
+/**
+ * How a block runs one model: the model reference and, for each block input field the model
+ * uses, the model's own parameter name (e.g. `steps` → `num_inference_steps`). Fields left out
+ * are not sent to that model.
+ */
+export interface ModelChoice {
+  readonly model: ModelRef;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/** The model input for `values` (block field → value): mapped fields only, `null`/`undefined` left out. */
+export function mapInput(choice: ModelChoice, values: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  for (const [field, param] of Object.entries(choice.params)) {
+    if (values[field] !== undefined && values[field] !== null) input[param] = values[field];
+  }
+  return input;
+}
+
+/**
+ * Checks each value a block would send against the chosen model's range or enum.
+ * @returns one `{field, reason}` per refused value, in block field names (empty when all pass).
+ */
+export function checkChoice(choice: ModelChoice, values: Readonly<Record<string, unknown>>): Array<{ field: string; reason: string }> {
+  const spec: ModelSpec = MODELS[choice.model];
+  const problems: Array<{ field: string; reason: string }> = [];
+  for (const [field, param] of Object.entries(choice.params)) {
+    const value = values[field];
+    if (value === undefined || value === null) continue;
+    const paramSpec = spec.inputs[param];
+    const reason = paramSpec ? checkParam(paramSpec, value) : `is not an input of ${choice.model}`;
+    if (reason) problems.push({ field, reason });
+  }
+  return problems;
+}
+
+/**
+ * Which choices use a block field, for its description: e.g. `Flux Pro (as steps), Flux Dev
+ * (as num_inference_steps)`; the parameter name is shown only when it differs from the field's.
+ */
+export function usedBy(choices: Readonly<Record<string, ModelChoice>>, field: string): string {
+  return Object.entries(choices)
+    .filter(([, choice]) => choice.params[field] !== undefined)
+    .map(([label, choice]) => (choice.params[field] === field ? label : `${label} (as ${choice.params[field]})`))
+    .join(', ');
+}
