@@ -13,7 +13,7 @@ const common = { prompt: 'prompt', seed: 'seed', aspect_ratio: 'aspect_ratio', o
  * (`shared/models.ts`). Flux Schnell is a 4-step distilled model: it takes no steps, guidance,
  * interval or safety_tolerance.
  */
-const MODELS = {
+export const MODEL_CHOICES = {
   'Flux Schnell': { model: 'black-forest-labs/flux-schnell', params: { ...common, output_quality: 'output_quality' } },
   'Flux Pro': {
     model: 'black-forest-labs/flux-pro',
@@ -24,9 +24,9 @@ const MODELS = {
   'Flux 1.1 Pro Ultra': { model: 'black-forest-labs/flux-1.1-pro-ultra', params: { ...common, safety_tolerance: 'safety_tolerance' } },
 } as const satisfies Record<string, ModelChoice>;
 
-type ModelName = keyof typeof MODELS;
-const MODEL_NAMES = Object.keys(MODELS) as [ModelName, ...ModelName[]];
-const uses = (name: string) => ` Used by ${usedBy(MODELS, name)}; not sent to other models.`;
+type ModelName = keyof typeof MODEL_CHOICES;
+const MODEL_NAMES = Object.keys(MODEL_CHOICES) as [ModelName, ...ModelName[]];
+const uses = (name: string) => ` Used by ${usedBy(MODEL_CHOICES, name)}; not sent to other models.`;
 
 // Ranges are the widest of the models that use each field; the chosen model's own range is
 // checked in superRefine below.
@@ -84,7 +84,7 @@ const inputSchema = z
   })
   .strict()
   .superRefine((input, ctx) => {
-    for (const { field: name, reason } of checkChoice(MODELS[input.replicate_model_name], input)) {
+    for (const { field: name, reason } of checkChoice(MODEL_CHOICES[input.replicate_model_name], input)) {
       ctx.addIssue({ code: 'custom', path: [name], message: `${reason} with ${input.replicate_model_name}` });
     }
   });
@@ -108,7 +108,7 @@ export const ReplicateFluxAdvancedModelBlock = defineBlock({
   inputSchema,
   outputSchema,
   async *run(input, context) {
-    const choice = MODELS[input.replicate_model_name];
+    const choice = MODEL_CHOICES[input.replicate_model_name];
     const seed = input.seed ?? randomInt(2 ** 32);
     const prediction = await runPrediction({ model: choice.model, input: mapInput(choice, { ...input, seed }) }, context);
     for (const url of outputUrls(prediction)) yield ['result', url];

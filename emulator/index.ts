@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { checkModelInput, MODELS, type ModelSpec } from '../shared/models.js';
@@ -93,14 +94,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     let match: RegExpExecArray | null;
     if ((match = /^POST \/v1\/models\/([^/]+)\/([^/]+)\/predictions$/.exec(route))) {
       const model = `${decodeURIComponent(match[1]!)}/${decodeURIComponent(match[2]!)}`;
-      return create(req, res, body, model, 'hidden');
+      return create(req, res, body, model);
     }
     if (route === 'POST /v1/predictions') {
       const version = (body as { version?: unknown } | undefined)?.version;
       if (typeof version !== 'string') throw invalid([{ field: 'version', type: 'required', description: 'version is required' }]);
       const model = Object.keys(MODELS).find((ref) => ref === version || ref.endsWith(`:${version}`));
       if (!model) throw new Problem(404, 'Not found', `Model version ${version} was not found.`);
-      return create(req, res, body, model.split(':')[0]!, model.split(':')[1] ?? 'hidden');
+      return create(req, res, body, model);
     }
     if (route === 'GET /v1/predictions') return list(res, url);
     if ((match = /^GET \/v1\/predictions\/([^/]+)$/.exec(route))) return send(res, 200, find(match[1]!).toJSON());
@@ -118,9 +119,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (options.token !== undefined && token !== options.token) throw new Problem(401, 'Unauthenticated', 'You did not pass a valid authentication token');
   }
 
-  async function create(req: IncomingMessage, res: ServerResponse, body: unknown, model: string, version: string): Promise<void> {
-    const spec: ModelSpec | undefined = (MODELS as Record<string, ModelSpec>)[version === 'hidden' ? model : `${model}:${version}`];
-    if (!spec) throw new Problem(404, 'Not found', `Model ${model} was not found.`);
+  /** Creates a prediction of catalog entry `ref` (`owner/name` or `owner/name:version`). */
+  async function create(req: IncomingMessage, res: ServerResponse, body: unknown, ref: string): Promise<void> {
+    const spec: ModelSpec | undefined = (MODELS as Record<string, ModelSpec>)[ref];
+    if (!spec) throw new Problem(404, 'Not found', `Model ${ref} was not found.`);
+    const [model, version = officialVersion(ref)] = ref.split(':') as [string, string?];
     const input = (body as { input?: unknown } | undefined)?.input;
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
       throw invalid([{ field: 'input', type: 'required', description: 'input is required and must be an object' }]);
@@ -196,6 +199,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * A stable 64-hex version id for an official model. Replicate answers `"hidden"` there, but the
+ * published `schemas_prediction_response` refuses it (`"hidden"` matches both branches of its
+ * `oneOf`), and the emulator's predictions must validate against that schema.
+ */
+function officialVersion(model: string): string {
+  return createHash('sha256').update(model).digest('hex');
 }
 
 function invalid(fields: Array<{ field: string; type: string; description: string }>): Problem {

@@ -3,7 +3,7 @@ import ky, { HTTPError, TimeoutError as KyTimeoutError, type KyInstance, type Op
 import pTimeout, { TimeoutError } from 'p-timeout';
 import { z } from 'zod';
 import type { BlockContext } from './block.js';
-import { BlockError } from './errors.js';
+import { BlockError, formatIssues } from './errors.js';
 
 /** Replicate's public HTTP API. Source: `servers` in Replicate's OpenAPI spec. */
 export const DEFAULT_BASE_URL = 'https://api.replicate.com/v1';
@@ -63,8 +63,7 @@ export interface PredictionRequest {
 const runnerOptionsSchema = z.object({
   baseUrl: z
     .string()
-    .url()
-    .refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL')
+    .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL')
     .default(DEFAULT_BASE_URL),
   timeoutMs: z.number().int().positive().default(600_000),
   waitSeconds: z.number().int().min(1).max(60).default(60),
@@ -94,14 +93,12 @@ const REQUEST_TIMEOUT_MS = 30_000;
  */
 export async function runPrediction(request: PredictionRequest, context: BlockContext): Promise<Prediction> {
   const parsed = runnerOptionsSchema.safeParse(context.runner ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new BlockError(`runner option ${issue.path.join('.')}: ${issue.message}`);
-  }
+  if (!parsed.success) throw new BlockError(`Invalid runner options: ${formatIssues(parsed.error.issues, 'runner')}`);
   const apiKey = context.credentials?.apiKey;
   if (!apiKey) {
     throw new BlockError('credentials: no Replicate API token was given (set REPLICATE_API_TOKEN or pass credentials.apiKey)');
   }
+  if (context.signal?.aborted) throw new BlockError('The run was aborted by the host before it started');
   const settings = parsed.data;
   const api = ky.create({
     prefixUrl: settings.baseUrl,
@@ -115,13 +112,14 @@ export async function runPrediction(request: PredictionRequest, context: BlockCo
   try {
     return await pTimeout(work, { milliseconds: settings.timeoutMs, signal: context.signal });
   } catch (error) {
-    stop.abort();
-    await work.catch(() => undefined);
     const why = error instanceof TimeoutError
       ? `timed out after ${settings.timeoutMs} ms`
       : context.signal?.aborted ? 'was aborted by the host' : undefined;
-    const cancel = await run.cancelIfRunning(why !== undefined);
-    throw new BlockError(why ? `The run ${why}${cancel}` : `${await describeError(error, settings.baseUrl)}${cancel}`);
+    // Read the failure (an HTTP error's body) before aborting: the abort cancels open bodies.
+    const failure = why ? `The run ${why}` : await describeError(error, settings.baseUrl);
+    stop.abort();
+    await work.catch(() => undefined);
+    throw new BlockError(failure + (await run.cancelIfRunning(why !== undefined)));
   }
 }
 
@@ -259,10 +257,10 @@ const problemSchema = z.object({
 });
 
 const HINTS: Record<number, string> = {
-  401: ' Check the Replicate API token.',
-  403: ' Check that the Replicate API token may run this model.',
-  404: ' Check the model name and the base URL.',
-  429: ' Replicate is rate limiting this token; try again later.',
+  401: 'check the Replicate API token',
+  403: 'check that the Replicate API token may run this model',
+  404: 'check the model name and the base URL',
+  429: 'Replicate is rate limiting this token; try again later',
 };
 
 /**
@@ -281,8 +279,9 @@ async function describeError(error: unknown, baseUrl: string): Promise<string> {
       problem = { detail: text.replace(/\s+/g, ' ').trim().slice(0, 200) || undefined };
     }
     const fields = (problem.invalid_fields ?? []).map((f) => f.description ?? f.field).filter(Boolean);
-    const detail = fields.length ? fields.join('; ') : problem.detail;
-    return `Replicate API error ${status} ${problem.title ?? statusText}${detail ? `: ${detail}` : ''}.${HINTS[status] ?? ''}`;
+    const detail = (fields.length ? fields.join('; ') : problem.detail)?.replace(/\.$/, '');
+    const hint = HINTS[status];
+    return `Replicate API error ${status} ${problem.title ?? statusText}${detail ? `: ${detail}` : ''}${hint ? ` (${hint})` : ''}`;
   }
   if (error instanceof KyTimeoutError) {
     return `Replicate API request timed out (${error.request.method} ${new URL(error.request.url).pathname})`;

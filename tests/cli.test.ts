@@ -1,0 +1,170 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import sharp from 'sharp';
+import { startEmulator, type Emulator, type PredictionPlan } from '../emulator/index.js';
+import { requestsTo, ROOT, TOKEN } from './helpers.js';
+
+const BIN = join(ROOT, 'dist', 'bin', 'flux-blocks.js');
+const BLOCK = 'ReplicateFluxAdvancedModelBlock';
+
+let emulator: Emulator;
+let plan: PredictionPlan = {};
+let outDir: string;
+beforeAll(async () => {
+  emulator = await startEmulator({ startingMs: 10, processingMs: 60, plan: () => plan });
+  outDir = await mkdtemp(join(tmpdir(), 'flux-blocks-cli-'));
+});
+afterAll(async () => {
+  await emulator.close();
+  await rm(outDir, { recursive: true, force: true });
+});
+beforeEach(() => {
+  emulator.requests.splice(0);
+  plan = {};
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  lines: Array<{ output: string; value: unknown }>;
+}
+
+/** Spawns the built CLI with only the given REPLICATE_* variables; `onStart` sees the child. */
+function cli(args: string[], env: Record<string, string> = {}, onStart?: (child: ReturnType<typeof spawn>) => void): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: outDir });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const lines = stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+      resolve({ code, stdout, stderr, lines });
+    });
+    onStart?.(child);
+  });
+}
+
+const withEmulator = () => ({ REPLICATE_API_TOKEN: TOKEN, REPLICATE_BASE_URL: emulator.url });
+
+test('list prints id, name and description of each block', async () => {
+  const { code, stdout } = await cli(['list']);
+  expect(code).toBe(0);
+  expect(stdout).toBe(`90f8c45e-e983-4644-aa0b-b4ebe2f531bc\t${BLOCK}\tThis block runs Flux models on Replicate with advanced settings.\n`);
+});
+
+describe('run', () => {
+  test('runs the block, prints outputs as JSON lines, progress on stderr, and saves the image', async () => {
+    const out = join(outDir, 'images');
+    const input = JSON.stringify({ prompt: 'a red fox', aspect_ratio: '16:9', seed: 3 });
+    const ok = await cli(['run', BLOCK, '--input', input, '--out', out, '--base-url', emulator.url], { REPLICATE_API_TOKEN: TOKEN });
+    expect(ok.code).toBe(0);
+    expect(ok.lines).toEqual([
+      { output: 'result', value: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.webp$/) },
+      { output: 'seed', value: 3 },
+    ]);
+    expect(ok.stderr).toMatch(/prediction [a-z2-7]+: succeeded 100%/);
+    expect(ok.stdout + ok.stderr).not.toContain(TOKEN);
+    const [file] = await readdir(out);
+    expect(ok.stderr).toContain(`Saved ${join(out, file!)}`);
+    const metadata = await sharp(await readFile(join(out, file!))).metadata();
+    expect([metadata.format, metadata.width, metadata.height]).toEqual(['webp', 1360, 768]);
+    // The CLI fills the credentials field and sends the token as a Bearer header.
+    expect(requestsTo(emulator, 'POST', /\/predictions$/)[0]!.headers.authorization).toBe(`Bearer ${TOKEN}`);
+  });
+
+  test('REPLICATE_BASE_URL is used when --base-url is not given', async () => {
+    const { code, lines } = await cli(['run', '90f8c45e-e983-4644-aa0b-b4ebe2f531bc', '--input', '{"prompt":"x"}'], withEmulator());
+    expect(code).toBe(0);
+    expect(lines.map((l) => l.output)).toEqual(['result', 'seed']);
+    expect(emulator.requests).toHaveLength(1);
+  });
+
+  test('with neither token nor base URL it starts the embedded emulator and says so', async () => {
+    const { code, stderr, lines } = await cli(['run', BLOCK, '--input', '{"prompt":"x","replicate_model_name":"Flux Dev"}']);
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/^No REPLICATE_API_TOKEN or base URL set: using the embedded emulator at http:\/\/127\.0\.0\.1:\d+\/v1/);
+    expect(lines.map((l) => l.output)).toEqual(['result', 'seed']);
+  });
+
+  test('a base URL without a token is an error output and no request', async () => {
+    const { code, lines } = await cli(['run', BLOCK, '--input', '{"prompt":"x"}', '--base-url', emulator.url]);
+    expect(code).toBe(1);
+    expect(lines).toEqual([{ output: 'error', value: expect.stringContaining('credentials: no Replicate API token') }]);
+    expect(emulator.requests).toHaveLength(0);
+  });
+
+  test.each([
+    ['{"prompt":"x","output_quality":101}', 'Invalid input: output_quality: must be <= 100'],
+    ['null', 'Invalid input: input: must be an object, got null'],
+    ['[1]', 'Invalid input: input: must be an object, got array'],
+  ])('input %s is a block error: exit 1, no request', async (input, message) => {
+    const { code, lines } = await cli(['run', BLOCK, '--input', input], withEmulator());
+    expect(code).toBe(1);
+    expect(lines).toEqual([{ output: 'error', value: message }]);
+    expect(emulator.requests).toHaveLength(0);
+  });
+
+  test.each([
+    [['run', BLOCK, '--input', '{nope'], '--input is not valid JSON'],
+    [['run', BLOCK, '--input', '{}', '--bogus'], "Unknown option '--bogus'"],
+    [['run', 'NoSuchBlock', '--input', '{}'], 'unknown block "NoSuchBlock"'],
+    [['run', BLOCK], 'run needs --input'],
+    [['run', BLOCK, '--input', '{}', '--timeout-ms', 'soon'], '--timeout-ms takes a positive whole number'],
+    [['paint'], 'unknown command "paint"'],
+    [[], 'no command given'],
+  ])('usage error %j: exit 2', async (args, message) => {
+    const { code, stdout, stderr } = await cli(args, withEmulator());
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(message);
+    expect(emulator.requests).toHaveLength(0);
+  });
+
+  test('--timeout-ms bounds the run and cancels the prediction', async () => {
+    plan = { processingMs: 30_000 };
+    const { code, lines } = await cli(['run', BLOCK, '--input', '{"prompt":"x"}', '--timeout-ms', '1500'], withEmulator());
+    expect(code).toBe(1);
+    expect(lines).toEqual([{ output: 'error', value: expect.stringMatching(/^The run timed out after 1500 ms; prediction [a-z2-7]+ was canceled$/) }]);
+    expect(requestsTo(emulator, 'POST', /\/cancel$/)).toHaveLength(1);
+  });
+
+  test('Ctrl-C cancels the remote prediction before exiting', async () => {
+    plan = { processingMs: 30_000 };
+    const created = new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (emulator.requests.length) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 20);
+    });
+    const { code, lines } = await cli(['run', BLOCK, '--input', '{"prompt":"x"}'], withEmulator(), (child) => {
+      void created.then(() => child.kill('SIGINT'));
+    });
+    expect(code).toBe(130);
+    expect(lines).toEqual([{ output: 'error', value: expect.stringMatching(/^The run was aborted by the host; prediction [a-z2-7]+ was canceled$/) }]);
+    expect(requestsTo(emulator, 'POST', /\/cancel$/)).toHaveLength(1);
+  });
+});
+
+test('emulator serves the Replicate API until stopped', async () => {
+  let baseUrl = '';
+  const { code, stdout } = await cli(['emulator', '--port', '0'], {}, (child) => {
+    child.stdout!.on('data', async (chunk: Buffer) => {
+      const match = /listening at (\S+)/.exec(chunk.toString());
+      if (!match || baseUrl) return;
+      baseUrl = match[1]!;
+      const response = await fetch(`${baseUrl}/predictions`, { headers: { Authorization: 'Bearer any' } });
+      expect(response.status).toBe(200);
+      child.kill('SIGTERM');
+    });
+  });
+  expect(code).toBe(0);
+  expect(stdout).toMatch(/^Replicate-compatible emulator listening at http:\/\/127\.0\.0\.1:\d+\/v1\n/);
+});

@@ -1,0 +1,101 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Emulator, EmulatorOptions } from '../emulator/index.js';
+import { runBlock, type Block, type BlockContext } from '../shared/block.js';
+import type { RunnerOptions } from '../shared/replicate.js';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The credentials field as a host fills it. */
+export const CREDENTIALS = { provider: 'replicate', id: 'test-credentials', type: 'api_key' } as const;
+
+/** A token long enough to be redacted, so tests can check it never leaks. */
+export const TOKEN = 'r8_test_token_0123456789abcdefghijklmnopqrstu';
+
+/** Fast emulator timings for tests, in ms. */
+export const FAST: EmulatorOptions = { startingMs: 10, processingMs: 40 };
+
+/** Runs a block and collects its outputs. */
+export async function collect(block: Block, input: unknown, context: BlockContext): Promise<Array<readonly [string, unknown]>> {
+  const outputs: Array<readonly [string, unknown]> = [];
+  for await (const output of runBlock(block, input, context)) outputs.push(output);
+  return outputs;
+}
+
+/** A context that reaches `emulator` with {@link TOKEN}. */
+export function contextFor(emulator: Emulator, runner: RunnerOptions = {}, signal?: AbortSignal): BlockContext {
+  return { credentials: { apiKey: TOKEN }, signal, runner: { baseUrl: emulator.url, pollIntervalMs: 20, ...runner } };
+}
+
+/** Requests whose method and path match, e.g. `POST /v1/predictions/.../cancel`. */
+export function requestsTo(emulator: Emulator, method: string, path: RegExp) {
+  return emulator.requests.filter((r) => r.method === method && path.test(r.path));
+}
+
+/**
+ * Reads a fact file from `../shared/replicate/` beside the repo (Replicate's OpenAPI spec, the
+ * Flux model list). Fails with a clear message when it is not there.
+ */
+export function sharedFact<T>(name: string): T {
+  const path = join(ROOT, '..', 'shared', 'replicate', name);
+  if (!existsSync(path)) throw new Error(`${path} is missing: these tests check the package against it`);
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+/** A request as the test proxy sees it. */
+export interface ProxiedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+/** What a test proxy answers instead of forwarding. */
+export interface ProxyAnswer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+/**
+ * A Replicate-compatible proxy on 127.0.0.1 that serves the API under `/replicate/v1` and
+ * forwards to `emulator`, unless `intercept` answers a request itself (to inject faults).
+ */
+export async function startProxy(emulator: Emulator, intercept: (request: ProxiedRequest) => ProxyAnswer | undefined = () => undefined) {
+  const { createServer } = await import('node:http');
+  const seen: ProxiedRequest[] = [];
+  const target = emulator.url.replace(/\/v1$/, '');
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const request = { method: req.method!, path: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString() };
+    seen.push(request);
+    const answer = intercept(request);
+    if (answer) {
+      res.writeHead(answer.status, { 'Content-Type': 'application/problem+json', ...answer.headers }).end(JSON.stringify(answer.body));
+      return;
+    }
+    const headers: Record<string, string> = {};
+    for (const name of ['authorization', 'content-type', 'prefer', 'cancel-after']) {
+      if (typeof req.headers[name] === 'string') headers[name] = req.headers[name];
+    }
+    const response = await fetch(target + req.url!.replace(/^\/replicate\/v1/, '/v1'), {
+      method: req.method,
+      headers,
+      body: request.body || undefined,
+    });
+    res.writeHead(response.status, { 'Content-Type': response.headers.get('content-type') ?? 'application/json' });
+    res.end(Buffer.from(await response.arrayBuffer()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}/replicate/v1`,
+    seen,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
