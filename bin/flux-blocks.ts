@@ -3,13 +3,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import ky from 'ky';
-import { createRegistry, ReplicateFluxAdvancedModelBlock } from '../blocks/index.js';
+import { registry, ReplicateFluxAdvancedModelBlock } from '../blocks/index.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
 import { runBlock, type Block } from '../shared/block.js';
 import type { ProgressEvent } from '../shared/replicate.js';
+import { blockInfo } from '../shared/schema.js';
 
 const USAGE = `Usage:
   flux-blocks list
+  flux-blocks schema <block name or id>
   flux-blocks run <block name or id> --input '<json>' [--base-url URL] [--timeout-ms N] [--out DIR]
   flux-blocks emulator [--port N] [--token TOKEN]
   flux-blocks demo [prompt...]
@@ -23,7 +25,6 @@ Exit status: 0 when the block yielded no error, 1 when it did, 2 for usage error
 /** A mistake in the command line itself: exit status 2. */
 class UsageError extends Error {}
 
-const registry = createRegistry();
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -32,6 +33,12 @@ async function main(argv: string[]): Promise<number> {
       parseArgs({ args, options: {} });
       for (const block of registry.list()) console.log(`${block.id}\t${block.name}\t${block.description}`);
       return 0;
+    case 'schema': {
+      const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+      if (positionals.length !== 1) throw new UsageError('schema takes exactly one block name or id');
+      console.log(JSON.stringify(blockInfo(findBlock(positionals[0]!)), null, 2));
+      return 0;
+    }
     case 'run':
       return run(args);
     case 'emulator':
@@ -55,8 +62,7 @@ async function run(args: string[]): Promise<number> {
     options: { input: { type: 'string' }, 'base-url': { type: 'string' }, 'timeout-ms': { type: 'string' }, out: { type: 'string' } },
   });
   if (positionals.length !== 1) throw new UsageError('run takes exactly one block name or id');
-  const block = registry.get(positionals[0]!);
-  if (!block) throw new UsageError(`unknown block "${positionals[0]}"; see flux-blocks list`);
+  const block = findBlock(positionals[0]!);
   if (values.input === undefined) throw new UsageError("run needs --input '<json>'");
   let input: unknown;
   try {
@@ -70,6 +76,12 @@ async function run(args: string[]): Promise<number> {
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError('--timeout-ms takes a positive whole number of milliseconds');
   }
   return (await execute(block, input, { baseUrl: values['base-url'], timeoutMs, out: values.out })).status;
+}
+
+function findBlock(idOrName: string): Block {
+  const block = registry.get(idOrName);
+  if (!block) throw new UsageError(`unknown block "${idOrName}"; see flux-blocks list`);
+  return block;
 }
 
 async function demo(args: string[]): Promise<number> {

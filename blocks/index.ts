@@ -10,3 +10,9 @@ export const ALL_BLOCKS = [ReplicateFluxAdvancedModelBlock] as const;
 export function createRegistry(): BlockRegistry {
   return new BlockRegistry(ALL_BLOCKS);
 }
+
+/**
+ * A ready registry holding every block of the package. Hosts that register blocks of their own
+ * make their own with {@link createRegistry}, so this one stays as shipped.
+ */
+export const registry = createRegistry();

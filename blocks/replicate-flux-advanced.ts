@@ -26,16 +26,16 @@ export const MODEL_CHOICES = {
 
 type ModelName = keyof typeof MODEL_CHOICES;
 const MODEL_NAMES = Object.keys(MODEL_CHOICES) as [ModelName, ...ModelName[]];
-const uses = (name: string) => ` Used by ${usedBy(MODEL_CHOICES, name)}; not sent to other models.`;
+const uses = (name: string) => {
+  const models = usedBy(MODEL_CHOICES, name);
+  return models === 'every model' ? ' Used by every model.' : ` Used by ${models}; not sent to the other models.`;
+};
 
 // Ranges are the widest of the models that use each field; the chosen model's own range is
 // checked in superRefine below.
 const inputSchema = z
   .object({
-    credentials: field(credentialsField('replicate'), 'Replicate API key credentials: any key that may run these models.', {
-      title: 'Replicate credentials',
-      advanced: false,
-    }),
+    credentials: credentialsField('replicate', 'The Replicate API key to run the model with: any key that may run these models.'),
     prompt: field(z.string().min(1), 'Text prompt for image generation.', {
       title: 'Prompt',
       placeholder: "e.g., 'A futuristic cityscape at sunset'",
@@ -90,10 +90,12 @@ const inputSchema = z
   });
 
 const outputSchema = z.object({
-  result: z.string().url().describe('URL of a generated image; yielded once per image, in order.'),
+  result: z.string().url().describe('URL of a generated image (temporary on Replicate: about an hour); yielded once per image, in order.'),
   seed: z.number().int().describe('The seed the model ran with: the given one, or the random one the block picked.'),
   error: z.string().describe('Why the run failed: invalid input, a Replicate API error, a failed or canceled prediction, or a timeout.'),
 });
+
+const credentials = { provider: 'replicate', id: 'example-replicate-key', type: 'api_key', title: 'Replicate API key' };
 
 /**
  * Replicate Flux Advanced Model: generates images from a text prompt with a Flux model on
@@ -107,6 +109,40 @@ export const ReplicateFluxAdvancedModelBlock = defineBlock({
   categories: ['AI', 'MULTIMEDIA'],
   inputSchema,
   outputSchema,
+  documentation: {
+    whatItDoes:
+      'Generates one or more images from a text prompt with one of Black Forest Labs\' Flux models on Replicate, and yields the URL of each image and the seed it used.',
+    howItWorks:
+      'The block checks the input against the chosen model\'s own ranges, picks a random seed when none is given, and sends only the parameters that model takes, under its own names. It creates a Replicate prediction, waits for it in sync mode, polls until it ends, and cancels it on timeout or abort. Replicate\'s image URLs are temporary (about an hour): save or pass on the image soon.',
+    useCases: [
+      'Illustrate a blog post, product page or social post from text another block wrote.',
+      'Produce variations of an image idea by running the same prompt with several seeds.',
+      'Reproduce an earlier image exactly by feeding back its prompt, model and seed.',
+    ],
+    tips: [
+      'Start with Flux Schnell (fast, cheap) to explore prompts; switch to Flux Pro 1.1 or Flux 1.1 Pro Ultra for the final image.',
+      'Flux 1.1 Pro Ultra writes jpg or png only: set output_format to one of them.',
+      'Keep the `seed` output with the image to regenerate it later.',
+      'Lower safety_tolerance for public-facing output; 1 is the strictest filter.',
+    ],
+  },
+  examples: [
+    {
+      title: 'Flux Schnell with defaults',
+      input: { credentials, prompt: 'A beautiful landscape painting of a serene lake at sunrise', seed: 42, output_format: 'png' },
+      outputs: [['result', /^http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.png$/], ['seed', 42]],
+    },
+    {
+      title: 'Flux Pro 1.1, wide',
+      input: { credentials, prompt: 'A futuristic cityscape at sunset', replicate_model_name: 'Flux Pro 1.1', aspect_ratio: '16:9', seed: 7, output_format: 'jpg' },
+      outputs: [['result', /^http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.jpg$/], ['seed', 7]],
+    },
+    {
+      title: 'Guidance outside Flux Pro\'s range',
+      input: { credentials, prompt: 'A red fox', replicate_model_name: 'Flux Pro', guidance: 6 },
+      outputs: [['error', 'Invalid input: guidance: must be <= 5 with Flux Pro']],
+    },
+  ],
   async *run(input, context) {
     const choice = MODEL_CHOICES[input.replicate_model_name];
     const seed = input.seed ?? randomInt(2 ** 32);

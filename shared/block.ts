@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BlockError, formatIssues, redact } from './errors.js';
+import { field } from './fields.js';
 import type { RunnerOptions } from './replicate.js';
 
 /**
@@ -46,7 +47,31 @@ export interface Block<I extends z.ZodTypeAny = z.ZodTypeAny, O extends OutputSh
   readonly categories: readonly BlockCategory[];
   readonly inputSchema: I;
   readonly outputSchema: z.ZodObject<O>;
+  /** People credited in the block's info, as the AutoGPT platform lists them. */
+  readonly contributors?: readonly { readonly name: string }[];
+  /** Prose for the block's docs page: what it does, how it works, use cases and tips. */
+  readonly documentation: BlockDocumentation;
+  /**
+   * Inputs with the outputs they give against the local emulator (as AutoGPT's
+   * test_input/test_output); every registered block's examples run in the test suite.
+   */
+  readonly examples: readonly BlockExample[];
   run(input: z.output<I>, context: BlockContext): AsyncGenerator<BlockOutput<O>, void, undefined>;
+}
+
+/** Hand-written parts of a block's docs page; the rest comes from its schemas. */
+export interface BlockDocumentation {
+  readonly whatItDoes: string;
+  readonly howItWorks: string;
+  readonly useCases: readonly string[];
+  readonly tips: readonly string[];
+}
+
+/** A sample input and the outputs it yields, in order; a RegExp stands for a string that varies (a URL). */
+export interface BlockExample {
+  readonly title: string;
+  readonly input: Readonly<Record<string, unknown>>;
+  readonly outputs: ReadonlyArray<readonly [string, unknown]>;
 }
 
 /** Declares a block; only types and freezes it. */
@@ -55,12 +80,13 @@ export function defineBlock<I extends z.ZodTypeAny, O extends OutputShape>(block
 }
 
 /**
- * The input field that names which stored credentials a block uses, in the AutoGPT platform's
- * shape (`{provider, id, type, title?}`). It never holds the key itself: the host resolves it
- * and passes the secret as `context.credentials.apiKey`.
+ * The input field that names which stored API key a block uses, in the AutoGPT platform's
+ * shape (`{provider, id, type: "api_key", title?}`); editors render it as a key picker for
+ * `provider`. It never holds the key itself: the host resolves it and passes the secret as
+ * `context.credentials.apiKey`.
  */
-export function credentialsField<P extends string>(provider: P) {
-  return z
+export function credentialsField<P extends string>(provider: P, description: string) {
+  const schema = z
     .object({
       provider: z.literal(provider),
       id: z.string().min(1),
@@ -68,6 +94,7 @@ export function credentialsField<P extends string>(provider: P) {
       title: z.string().optional(),
     })
     .strict();
+  return field(schema, description, { title: 'Credentials', advanced: false, credentials: { provider, types: ['api_key'] } });
 }
 
 /**

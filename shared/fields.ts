@@ -13,6 +13,8 @@ export interface FieldHints {
   readonly advanced?: boolean;
   /** `true` only for fields that hold secrets. Default false. */
   readonly secret?: boolean;
+  /** For a credentials field: the provider and credential types an editor's key picker offers. */
+  readonly credentials?: { readonly provider: string; readonly types: readonly string[] };
 }
 
 const hints = new WeakMap<ZodTypeAny, FieldHints>();

@@ -229,12 +229,11 @@ export function checkChoice(choice: ModelChoice, values: Readonly<Record<string,
 }
 
 /**
- * Which choices use a block field, for its description: e.g. `Flux Pro (as steps), Flux Dev
- * (as num_inference_steps)`; the parameter name is shown only when it differs from the field's.
+ * Which choices use a block field, for its description: `every model`, or e.g. `Flux Pro,
+ * Flux Dev (as num_inference_steps)`; the parameter name is shown where it differs from the field's.
  */
 export function usedBy(choices: Readonly<Record<string, ModelChoice>>, field: string): string {
-  return Object.entries(choices)
-    .filter(([, choice]) => choice.params[field] !== undefined)
-    .map(([label, choice]) => (choice.params[field] === field ? label : `${label} (as ${choice.params[field]})`))
-    .join(', ');
+  const using = Object.entries(choices).filter(([, choice]) => choice.params[field] !== undefined);
+  if (using.length === Object.keys(choices).length && using.every(([, c]) => c.params[field] === field)) return 'every model';
+  return using.map(([label, choice]) => (choice.params[field] === field ? label : `${label} (as ${choice.params[field]})`)).join(', ');
 }

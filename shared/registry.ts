@@ -1,4 +1,5 @@
 import type { Block } from './block.js';
+import { blockInfo, type BlockInfo } from './schema.js';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 
@@ -40,5 +41,10 @@ export class BlockRegistry {
   /** Every registered block, in registration order. */
   list(): Block[] {
     return [...this.byId.values()];
+  }
+
+  /** Every registered block's info (AutoGPT block info shape, with JSON Schemas), in registration order. */
+  manifest(): BlockInfo[] {
+    return this.list().map(blockInfo);
   }
 }

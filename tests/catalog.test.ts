@@ -57,8 +57,9 @@ describe('the Flux Advanced block against the catalog', () => {
       expect(property.minimum).toBe(Math.min(...specs.map((s) => s.minimum!)));
       expect(property.maximum).toBe(Math.max(...specs.map((s) => s.maximum!)));
     }
-    for (const [name, choice] of Object.entries(MODEL_CHOICES)) {
-      expect(String(property.description).includes(name)).toBe(field in choice.params);
-    }
+    const using = Object.entries(MODEL_CHOICES).filter(([, choice]) => field in choice.params).map(([name]) => name);
+    const usedBy = /Used by (.+?)(?:; not sent|\.$)/.exec(String(property.description))?.[1];
+    if (using.length === choices.length) expect(usedBy).toBe('every model');
+    else expect(usedBy?.split(', ').map((name) => name.replace(/ \(as \w+\)$/, ''))).toEqual(using);
   });
 });

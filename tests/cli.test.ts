@@ -43,7 +43,7 @@ function cli(args: string[], env: Record<string, string> = {}, onStart?: (child:
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('error', reject);
     child.on('close', (code) => {
-      const lines = stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+      const lines = stdout.split('\n').filter((line) => line.startsWith('{"output":')).map((line) => JSON.parse(line));
       resolve({ code, stdout, stderr, lines });
     });
     onStart?.(child);
@@ -167,4 +167,12 @@ test('emulator serves the Replicate API until stopped', async () => {
   });
   expect(code).toBe(0);
   expect(stdout).toMatch(/^Replicate-compatible emulator listening at http:\/\/127\.0\.0\.1:\d+\/v1\n/);
+});
+
+test('schema prints the block info as in the manifest', async () => {
+  const { createRegistry } = await import('../blocks/index.js');
+  const { code, stdout } = await cli(['schema', BLOCK]);
+  expect(code).toBe(0);
+  expect(JSON.parse(stdout)).toEqual(createRegistry().manifest()[0]);
+  expect((await cli(['schema', 'NoSuchBlock'])).code).toBe(2);
 });

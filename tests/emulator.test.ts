@@ -1,12 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { Ajv, type ValidateFunction } from 'ajv';
-import { createRequire } from 'node:module';
+import type { ValidateFunction } from 'ajv';
 import sharp from 'sharp';
 import { startEmulator, type Emulator, type PredictionPlan } from '../emulator/index.js';
-import { sharedFact, TOKEN } from './helpers.js';
-
-// ajv-formats is CommonJS whose typings describe only its `default`; require gives the plugin itself.
-const addFormats = createRequire(import.meta.url)('ajv-formats') as (ajv: Ajv) => Ajv;
+import { newAjv, sharedFact, TOKEN } from './helpers.js';
 
 let emulator: Emulator;
 let plan: PredictionPlan = {};
@@ -16,8 +12,7 @@ let listSchema: ValidateFunction;
 beforeAll(async () => {
   emulator = await startEmulator({ startingMs: 30, processingMs: 150, plan: () => plan });
   // Replicate's published OpenAPI spec; its `nullable` and `example` keywords are OpenAPI's, not JSON Schema's.
-  const ajv = new Ajv({ strict: false, allErrors: true });
-  addFormats(ajv);
+  const ajv = newAjv({ strict: false });
   ajv.addSchema(sharedFact<object>('openapi.json'), 'openapi.json');
   predictionSchema = ajv.getSchema('openapi.json#/components/schemas/schemas_prediction_response')!;
   listSchema = ajv.getSchema('openapi.json#/paths/~1predictions/get/responses/200/content/application~1json/schema')!;

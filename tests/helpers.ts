@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Ajv, type Options as AjvOptions } from 'ajv';
 import type { Emulator, EmulatorOptions } from '../emulator/index.js';
 import { runBlock, type Block, type BlockContext } from '../shared/block.js';
 import type { RunnerOptions } from '../shared/replicate.js';
@@ -98,4 +100,12 @@ export async function startProxy(emulator: Emulator, intercept: (request: Proxie
       server.closeAllConnections();
     }),
   };
+}
+
+// ajv-formats is CommonJS whose typings describe only its `default`; require gives the plugin itself.
+const addFormats = createRequire(import.meta.url)('ajv-formats') as (ajv: Ajv) => Ajv;
+
+/** An Ajv (draft-07) that checks `format`s such as `uri` and `date-time`. */
+export function newAjv(options: AjvOptions = {}): Ajv {
+  return addFormats(new Ajv({ allErrors: true, ...options }));
 }

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { zodToJsonSchema } from 'zod-to-json-schema';
+import { BLOCK_CATEGORIES, type Block } from './block.js';
+import { fieldHints } from './fields.js';
+
+/** A JSON Schema document or subschema. */
+export type JsonSchema = { [key: string]: unknown };
+
+/**
+ * What a graph editor learns about a block: the AutoGPT platform's block info shape
+ * (`Block.get_info()`): identity, categories with descriptions, input and output JSON Schemas.
+ */
+export interface BlockInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly categories: ReadonlyArray<{ readonly category: string; readonly description: string }>;
+  readonly inputSchema: JsonSchema;
+  readonly outputSchema: JsonSchema;
+  /** Outputs depend on input: never static for these blocks. */
+  readonly staticOutput: false;
+  readonly uiType: 'Standard';
+  readonly contributors: ReadonlyArray<{ readonly name: string }>;
+}
+
+/** The object schema under any refinements (`superRefine` wraps the object in ZodEffects). */
+function shapeOf(schema: z.ZodTypeAny): z.ZodRawShape {
+  let inner = schema;
+  while (inner instanceof z.ZodEffects) inner = inner.innerType();
+  if (!(inner instanceof z.ZodObject)) throw new Error('block schemas must be zod objects');
+  return inner.shape;
+}
+
+/** `output_quality` → `Output Quality`. */
+function titleOf(name: string): string {
+  return name.replace(/_/g, ' ').replace(/\b\w/g, (c) => c.toUpperCase());
+}
+
+/** Draft-07 JSON Schema of a zod schema, every `$ref` inlined so a form renderer needs nothing else. */
+function draft07(schema: z.ZodTypeAny, title: string): JsonSchema & { properties: Record<string, JsonSchema> } {
+  type ObjectSchema = JsonSchema & { properties: Record<string, JsonSchema> };
+  const { $schema, ...rest } = zodToJsonSchema(schema, { target: 'jsonSchema7', $refStrategy: 'none' }) as ObjectSchema;
+  return { $schema, title, ...rest };
+}
+
+/**
+ * A block's input as draft-07 JSON Schema. Each property has `title`, `description`, `default`
+ * where there is one, `enum` for choices, `minimum`/`maximum` for ranges, and the editor hints
+ * `advanced` and `secret` (always), `placeholder` (where declared) and, on credentials fields,
+ * `credentials_provider` and `credentials_types`. Optional fields without a default are not
+ * `required` and accept null: `anyOf: [X, {type: "null"}]`.
+ */
+export function inputJsonSchema(block: Block): JsonSchema {
+  const schema = draft07(block.inputSchema, `${block.name} input`);
+  const shape = shapeOf(block.inputSchema);
+  for (const [name, property] of Object.entries(schema.properties)) {
+    const hints = fieldHints(shape[name]!);
+    schema.properties[name] = {
+      title: hints?.title ?? titleOf(name),
+      ...property,
+      ...(hints?.placeholder !== undefined && { placeholder: hints.placeholder }),
+      advanced: hints?.advanced ?? true,
+      secret: hints?.secret ?? false,
+      ...(hints?.credentials && { credentials_provider: [hints.credentials.provider], credentials_types: [...hints.credentials.types] }),
+    };
+  }
+  return schema;
+}
+
+/**
+ * A block's outputs (its pins) as draft-07 JSON Schema, each with `title` and `description`.
+ * Nothing is `required`: a run yields some of them (`result`s and `seed`, or one `error`).
+ */
+export function outputJsonSchema(block: Block): JsonSchema {
+  const { required: _, ...schema } = draft07(block.outputSchema, `${block.name} output`);
+  for (const [name, property] of Object.entries(schema.properties)) {
+    schema.properties[name] = { title: titleOf(name), ...property };
+  }
+  return schema;
+}
+
+/** The block's info, as in the registry's manifest and `flux-blocks schema <block>`. */
+export function blockInfo(block: Block): BlockInfo {
+  return {
+    id: block.id,
+    name: block.name,
+    description: block.description,
+    categories: block.categories.map((category) => ({ category, description: BLOCK_CATEGORIES[category] })),
+    inputSchema: inputJsonSchema(block),
+    outputSchema: outputJsonSchema(block),
+    staticOutput: false,
+    uiType: 'Standard',
+    contributors: block.contributors ?? [],
+  };
+}
