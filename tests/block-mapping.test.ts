@@ -1,25 +1,17 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { ReplicateFluxAdvancedModelBlock as block } from '../blocks/index.js';
-import { startEmulator, type Emulator } from '../emulator/index.js';
 import { MODELS } from '../shared/models.js';
-import { collect, contextFor, CREDENTIALS, FAST, requestsTo } from './helpers.js';
+import { collect, contextFor, CREDENTIALS, requestsTo, useEmulator } from './helpers.js';
 
-let emulator: Emulator;
-beforeAll(async () => {
-  emulator = await startEmulator(FAST);
-});
-afterAll(() => emulator.close());
-beforeEach(() => {
-  emulator.requests.splice(0);
-});
+const local = useEmulator();
 
 const base = { credentials: CREDENTIALS, prompt: 'a red fox in snow', seed: 42 };
 
 /** Runs the block and returns the one create request the emulator saw. */
 async function sent(input: Record<string, unknown>) {
-  const outputs = await collect(block, { ...base, ...input }, contextFor(emulator));
+  const outputs = await collect(block, { ...base, ...input }, contextFor(local.emulator));
   expect(outputs.map(([name]) => name)).toEqual(['result', 'seed']);
-  const creates = requestsTo(emulator, 'POST', /^\/v1\/models\//);
+  const creates = requestsTo(local.emulator, 'POST', /^\/v1\/models\//);
   expect(creates).toHaveLength(1);
   return { path: creates[0]!.path, body: creates[0]!.body as { input: Record<string, unknown> }, outputs };
 }
@@ -74,7 +66,7 @@ describe('request body sent for each model', () => {
       ['Flux Pro 1.1', 'black-forest-labs/flux-1.1-pro'], ['Flux Dev', 'black-forest-labs/flux-dev'],
       ['Flux 1.1 Pro Ultra', 'black-forest-labs/flux-1.1-pro-ultra'],
     ] as const) {
-      emulator.requests.splice(0);
+      local.emulator.requests.splice(0);
       const { body } = await sent({ replicate_model_name: name, output_format: 'png' });
       expect(Object.keys(body.input).filter((param) => !(param in MODELS[model].inputs))).toEqual([]);
     }
@@ -91,7 +83,7 @@ describe('seed', () => {
   test.each([[undefined], [null]])('seed %p draws a random 32-bit seed, sends it and yields it', async (seed) => {
     const seeds = new Set<unknown>();
     for (let i = 0; i < 3; i++) {
-      emulator.requests.splice(0);
+      local.emulator.requests.splice(0);
       const { body, outputs } = await sent({ seed });
       expect(Number.isInteger(body.input.seed)).toBe(true);
       expect(body.input.seed).toBeGreaterThanOrEqual(0);

@@ -2,8 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, beforeEach } from '@jest/globals';
 import { Ajv, type Options as AjvOptions } from 'ajv';
-import type { Emulator, EmulatorOptions } from '../emulator/index.js';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/index.js';
 import { runBlock, type Block, type BlockContext } from '../shared/block.js';
 import type { RunnerOptions } from '../shared/replicate.js';
 
@@ -17,6 +18,22 @@ export const TOKEN = 'r8_test_token_0123456789abcdefghijklmnopqrstu';
 
 /** Fast emulator timings for tests, in ms. */
 export const FAST: EmulatorOptions = { startingMs: 10, processingMs: 40 };
+
+/**
+ * Gives a test file its own emulator: started before all tests, request log cleared before each,
+ * closed after all. Read it as `handle.emulator` inside tests.
+ */
+export function useEmulator(options: EmulatorOptions = FAST): { readonly emulator: Emulator } {
+  const handle = {} as { emulator: Emulator };
+  beforeAll(async () => {
+    handle.emulator = await startEmulator(options);
+  });
+  beforeEach(() => {
+    handle.emulator.requests.splice(0);
+  });
+  afterAll(() => handle.emulator.close());
+  return handle;
+}
 
 /** Runs a block and collects its outputs. */
 export async function collect(block: Block, input: unknown, context: BlockContext): Promise<Array<readonly [string, unknown]>> {

@@ -1,25 +1,17 @@
-import { afterAll, beforeAll, beforeEach, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { ReplicateFluxAdvancedModelBlock as block } from '../blocks/index.js';
-import { startEmulator, type Emulator } from '../emulator/index.js';
-import { collect, contextFor, CREDENTIALS, FAST } from './helpers.js';
+import { collect, contextFor, CREDENTIALS, useEmulator } from './helpers.js';
 
-let emulator: Emulator;
-beforeAll(async () => {
-  emulator = await startEmulator(FAST);
-});
-afterAll(() => emulator.close());
-beforeEach(() => {
-  emulator.requests.splice(0);
-});
+const local = useEmulator();
 
 const valid = { credentials: CREDENTIALS, prompt: 'a lighthouse' };
 
 /** The block's outputs for `input`; asserts they are one error and that nothing reached the API. */
-async function inputError(input: unknown, context = contextFor(emulator)): Promise<string> {
+async function inputError(input: unknown, context = contextFor(local.emulator)): Promise<string> {
   const outputs = await collect(block, input, context);
   expect(outputs).toHaveLength(1);
   expect(outputs[0]![0]).toBe('error');
-  expect(emulator.requests).toEqual([]);
+  expect(local.emulator.requests).toEqual([]);
   return outputs[0]![1] as string;
 }
 
@@ -57,7 +49,7 @@ test.each([
 
 test('values the chosen model does not use are not checked against other models', async () => {
   // guidance 8 is out of Flux Pro's range but Flux Schnell does not take guidance at all.
-  const outputs = await collect(block, { ...valid, guidance: 8, steps: 50 }, contextFor(emulator));
+  const outputs = await collect(block, { ...valid, guidance: 8, steps: 50 }, contextFor(local.emulator));
   expect(outputs.map(([name]) => name)).toEqual(['result', 'seed']);
 });
 
@@ -80,13 +72,13 @@ test('credentials must be the Replicate API-key meta object, never the key itsel
 });
 
 test('a run without an API key is an error before any request', async () => {
-  const message = await inputError(valid, { runner: { baseUrl: emulator.url } });
+  const message = await inputError(valid, { runner: { baseUrl: local.emulator.url } });
   expect(message).toContain('credentials: no Replicate API token');
 });
 
 test('bad runner options are an error before any request', async () => {
-  expect(await inputError(valid, contextFor(emulator, { baseUrl: 'not a url' }))).toBe('Invalid runner options: baseUrl: must be an http(s) URL');
-  expect(await inputError(valid, contextFor(emulator, { baseUrl: 'ftp://example.com/v1' }))).toContain('baseUrl: must be an http(s) URL');
-  expect(await inputError(valid, contextFor(emulator, { timeoutMs: -5 }))).toBe('Invalid runner options: timeoutMs: must be > 0');
-  expect(await inputError(valid, contextFor(emulator, { waitSeconds: 61 }))).toBe('Invalid runner options: waitSeconds: must be <= 60');
+  expect(await inputError(valid, contextFor(local.emulator, { baseUrl: 'not a url' }))).toBe('Invalid runner options: baseUrl: must be an http(s) URL');
+  expect(await inputError(valid, contextFor(local.emulator, { baseUrl: 'ftp://example.com/v1' }))).toContain('baseUrl: must be an http(s) URL');
+  expect(await inputError(valid, contextFor(local.emulator, { timeoutMs: -5 }))).toBe('Invalid runner options: timeoutMs: must be > 0');
+  expect(await inputError(valid, contextFor(local.emulator, { waitSeconds: 61 }))).toBe('Invalid runner options: waitSeconds: must be <= 60');
 });
