@@ -177,9 +177,15 @@ class PredictionRun {
   }
 
   private async fetch(response: Promise<Response>): Promise<Prediction> {
-    const body: unknown = await (await response).json();
+    const text = await (await response).text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new BlockError(`The Replicate API at ${this.settings.baseUrl} answered with something that is not JSON`);
+    }
     const parsed = predictionSchema.safeParse(body);
-    if (!parsed.success) throw new BlockError('Replicate answered with something that is not a prediction');
+    if (!parsed.success) throw new BlockError(`The Replicate API at ${this.settings.baseUrl} answered with something that is not a prediction`);
     const prediction = parsed.data;
     this.id = prediction.id;
     this.terminal = isTerminal(prediction);
@@ -286,9 +292,10 @@ async function describeError(error: unknown, baseUrl: string): Promise<string> {
   if (error instanceof KyTimeoutError) {
     return `Replicate API request timed out (${error.request.method} ${new URL(error.request.url).pathname})`;
   }
+  // fetch reports network failures as a TypeError with the system error as its cause.
   const cause = (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
-  const reason = cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
-  return `Could not reach the Replicate API at ${baseUrl}: ${reason}`;
+  if ((error as Error | undefined)?.name === 'TypeError' && cause) return `Could not reach the Replicate API at ${baseUrl}: ${cause.code ?? cause.message}`;
+  return `Unexpected error: ${error instanceof Error ? error.message : String(error)}`;
 }
 
 /**

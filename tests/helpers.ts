@@ -70,7 +70,7 @@ export interface ProxiedRequest {
   readonly body: string;
 }
 
-/** What a test proxy answers instead of forwarding. */
+/** What a test proxy answers instead of forwarding; a string body is sent as it is (as HTML). */
 export interface ProxyAnswer {
   readonly status: number;
   readonly body: unknown;
@@ -92,7 +92,9 @@ export async function startProxy(emulator: Emulator, intercept: (request: Proxie
     seen.push(request);
     const answer = intercept(request);
     if (answer) {
-      res.writeHead(answer.status, { 'Content-Type': 'application/problem+json', ...answer.headers }).end(JSON.stringify(answer.body));
+      const raw = typeof answer.body === 'string';
+      res.writeHead(answer.status, { 'Content-Type': raw ? 'text/html' : 'application/problem+json', ...answer.headers });
+      res.end(raw ? answer.body : JSON.stringify(answer.body));
       return;
     }
     const headers: Record<string, string> = {};

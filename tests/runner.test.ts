@@ -186,6 +186,28 @@ describe('HTTP errors', () => {
     expect(message).toBe(`Could not reach the Replicate API at ${closed.url}: ECONNREFUSED`);
   });
 
+  test('an answer that is not JSON, or not a prediction, says so', async () => {
+    const html = await startProxy(emulator, () => ({ status: 200, body: '<html>login</html>' }));
+    const other = await startProxy(emulator, () => ({ status: 200, body: { hello: 'world' } }));
+    try {
+      expect(errorOf(await collect(block, input, contextFor(emulator, { baseUrl: other.url })))).toBe(
+        `The Replicate API at ${other.url} answered with something that is not a prediction`,
+      );
+      expect(errorOf(await collect(block, input, contextFor(emulator, { baseUrl: html.url })))).toBe(
+        `The Replicate API at ${html.url} answered with something that is not JSON`,
+      );
+    } finally {
+      await Promise.all([html.close(), other.close()]);
+    }
+  });
+
+  test('a host callback that throws ends the run with its message, and the prediction is canceled', async () => {
+    plan = { processingMs: 5000 };
+    const context = contextFor(emulator, { waitSeconds: 1, onProgress: () => { throw new Error('host bug'); } });
+    const message = errorOf(await collect(block, input, context));
+    expect(message).toMatch(/^Unexpected error: host bug; prediction [a-z2-7]+ was canceled$/);
+  });
+
   test('a proxy that echoes the Authorization header cannot leak the token', async () => {
     const proxy = await startProxy(emulator, (req) => ({ status: 400, body: { title: 'Bad Request', detail: `bad header ${req.headers.authorization}`, status: 400 } }));
     try {
