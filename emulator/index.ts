@@ -42,6 +42,7 @@ export interface Emulator {
 }
 
 const MAX_RECORDED = 1000;
+const MAX_PREDICTIONS = 10_000;
 const MAX_CACHED_IMAGES = 32;
 const MAX_BODY_BYTES = 1 << 20;
 const PAGE_SIZE = 100;
@@ -65,7 +66,8 @@ class Problem extends Error {
  * and `Cancel-After`; it checks the Bearer token (401) and the input (422 `Input validation
  * failed` with `invalid_fields`; unlike Replicate it also refuses parameters a model does not
  * take). Output URLs serve real png, jpg or webp bytes of a placeholder picture, about 1
- * megapixel in the requested aspect ratio.
+ * megapixel in the requested aspect ratio. It keeps at most 10000 predictions, forgetting the
+ * oldest that have ended.
  */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const predictions = new Map<string, EmulatedPrediction>();
@@ -136,6 +138,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const deadline = cancelAfterMs === undefined ? undefined : new Date(Date.now() + cancelAfterMs);
     const prediction = new EmulatedPrediction(model, version, input as Record<string, unknown>, spec, plan, baseUrl, deadline);
     predictions.set(prediction.id, prediction);
+    if (predictions.size > MAX_PREDICTIONS) forgetOldestEnded();
     if (wait) {
       // Sync mode: hold the answer until the prediction ends or the wait runs out; stop if the client leaves.
       const gone = new AbortController();
@@ -162,6 +165,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       next: start + PAGE_SIZE < all.length ? page(start + PAGE_SIZE) : null,
       previous: start > 0 ? page(Math.max(0, start - PAGE_SIZE)) : null,
     });
+  }
+
+  /** Bounds a long-running emulator's memory: drops the oldest prediction that has ended. */
+  function forgetOldestEnded(): void {
+    for (const [id, prediction] of predictions) {
+      if (prediction.terminal) {
+        predictions.delete(id);
+        return;
+      }
+    }
   }
 
   function find(id: string): EmulatedPrediction {
