@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,7 +83,6 @@ export interface ProxyAnswer {
  * forwards to `emulator`, unless `intercept` answers a request itself (to inject faults).
  */
 export async function startProxy(emulator: Emulator, intercept: (request: ProxiedRequest) => ProxyAnswer | undefined = () => undefined) {
-  const { createServer } = await import('node:http');
   const seen: ProxiedRequest[] = [];
   const target = emulator.url.replace(/\/v1$/, '');
   const server = createServer(async (req, res) => {
