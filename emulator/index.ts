@@ -191,6 +191,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (!bytes) {
       bytes = renderImage(spec);
       images.set(key, bytes);
+      // A failed render is not cached: the next request tries again.
+      bytes.catch(() => images.delete(key));
       if (images.size > MAX_CACHED_IMAGES) images.delete(images.keys().next().value!);
     }
     const type = spec.format === 'jpg' ? 'image/jpeg' : `image/${spec.format}`;

@@ -1,9 +1,10 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { ModelSpec } from '../shared/models.js';
+import { TERMINAL_STATUSES, type Prediction } from '../shared/replicate.js';
 import { imageSize, type ImageFormat, type ImageSpec } from './image.js';
 
 /** A prediction's status (Replicate API: `schemas_prediction_response.status`). */
-export type Status = 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled' | 'aborted';
+export type Status = Prediction['status'];
 
 /**
  * How one emulated prediction behaves; every field is optional. Tests use it to script
@@ -24,7 +25,6 @@ export interface PredictionPlan {
   readonly output?: unknown;
 }
 
-const TERMINAL: readonly Status[] = ['succeeded', 'failed', 'canceled', 'aborted'];
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
 /** A 26-character lowercase base32 id, the shape of Replicate's prediction ids. */
@@ -69,7 +69,7 @@ export class EmulatedPrediction {
   }
 
   get terminal(): boolean {
-    return TERMINAL.includes(this.status);
+    return (TERMINAL_STATUSES as readonly Status[]).includes(this.status);
   }
 
   /** Cancels it unless it already ended (Replicate API: POST /v1/predictions/{id}/cancel). */
