@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { checkModelInput, MODELS, type ModelSpec } from '../shared/models.js';
 import { renderImage } from './image.js';
@@ -19,6 +19,55 @@ export interface EmulatorOptions {
   readonly processingMs?: number;
   /** Scripts single predictions (failures, slow runs, partial output) by their model and input. */
   readonly plan?: (request: { model: string; input: Readonly<Record<string, unknown>> }) => PredictionPlan | undefined;
+  /** Applies Replicate's rate limits per token: `true` for the documented ones, or your own. Default off. */
+  readonly rateLimits?: boolean | RateLimits;
+  /** How long a prediction's output stays after it ends, in ms. Default 3600000: Replicate keeps API outputs one hour. */
+  readonly retentionMs?: number;
+  /** How many requests {@link Emulator.requests} keeps, newest last. Default 1000. */
+  readonly maxRecorded?: number;
+}
+
+/**
+ * Token buckets per API token. Defaults are Replicate's documented limits (600 prediction
+ * creates and 3000 other requests per minute); the burst sizes are this emulator's choice
+ * (10 s of each rate), as Replicate only says short bursts are allowed.
+ */
+export interface RateLimits {
+  readonly createsPerMinute?: number;
+  readonly othersPerMinute?: number;
+  /** Creates allowed at once from a full bucket. Default a sixth of `createsPerMinute`. */
+  readonly createBurst?: number;
+  /** Other requests allowed at once from a full bucket. Default a sixth of `othersPerMinute`. */
+  readonly otherBurst?: number;
+}
+
+/** The API routes, as faults name them. `file` is an output file download. */
+export type Route = 'create' | 'get' | 'cancel' | 'list' | 'file';
+
+/**
+ * What a faulted request gets instead of its answer: an HTTP status (with a problem body
+ * unless `body` is given, a `Retry-After` header when `retryAfter` is given; `body` may be a
+ * function of the request headers, to echo them; a string body is sent as text/html), a
+ * connection `reset`, a `hang` (no answer
+ * until the client gives up), or `malformed` JSON with status 200.
+ */
+export type FaultAnswer =
+  | 'reset'
+  | 'hang'
+  | 'malformed'
+  | { readonly status: number; readonly retryAfter?: string; readonly body?: unknown };
+
+/** A fault injected with {@link Emulator.inject}. */
+export interface Fault {
+  readonly route: Route;
+  readonly answer: FaultAnswer;
+  /** How many matching requests get it, the next ones first. Default 1. */
+  readonly times?: number;
+  /**
+   * Handle the request first (a create creates its prediction, a cancel cancels), then fault
+   * the answer, as when an answer is lost on its way back. Default false: nothing happens.
+   */
+  readonly afterHandling?: boolean;
 }
 
 /** One HTTP request the emulator received, as tests read them back. */
@@ -29,19 +78,35 @@ export interface RecordedRequest {
   readonly headers: IncomingHttpHeaders;
   /** The parsed JSON body, or undefined. */
   readonly body: unknown;
+  /** How it was answered: the HTTP status, `reset` or `hang`; undefined while it is open. */
+  outcome?: number | 'reset' | 'hang';
+  /**
+   * The status the emulator handled it with, also when an `afterHandling` fault then replaced
+   * the answer (a create that made its prediction and hung has `handledAs` 201 or 202).
+   * Undefined when a fault stopped it before handling.
+   */
+  handledAs?: number;
 }
 
 /** A running emulator. */
 export interface Emulator {
   /** Base URL of its Replicate API, e.g. `http://127.0.0.1:40123/v1`: pass it as the runner's `baseUrl`. */
   readonly url: string;
-  /** Every API request received (not image downloads), oldest first; the newest 1000 are kept. */
+  /**
+   * Every API request received (not file downloads), oldest first, the `Authorization` header
+   * redacted to `Bearer [REDACTED]`; the newest `maxRecorded` are kept.
+   */
   readonly requests: RecordedRequest[];
+  /** API requests answered 429 by the rate limits (not by injected faults) since the start. */
+  readonly throttled: number;
+  /** Makes the next `times` requests of a route fail as `answer` says. Faults apply in the order given. */
+  inject(fault: Fault): void;
+  /** Drops every fault not yet used. */
+  clearFaults(): void;
   /** Stops it: ends open connections and every prediction's timers. */
   close(): Promise<void>;
 }
 
-const MAX_RECORDED = 1000;
 const MAX_PREDICTIONS = 10_000;
 const MAX_CACHED_IMAGES = 32;
 const MAX_BODY_BYTES = 1 << 20;
@@ -73,56 +138,107 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const predictions = new Map<string, EmulatedPrediction>();
   const images = new Map<string, Promise<Buffer>>();
   const requests: RecordedRequest[] = [];
+  const faults: Array<{ fault: Fault; left: number }> = [];
+  const limits = options.rateLimits ? new Limiter(options.rateLimits === true ? {} : options.rateLimits) : undefined;
+  const maxRecorded = options.maxRecorded ?? 1000;
+  let throttled = 0;
   let baseUrl = '';
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
+    serve(req, res).catch((error: unknown) => {
       const problem = error instanceof Problem ? error : new Problem(500, 'Internal Server Error', String(error));
-      send(res, problem.status, { title: problem.title, detail: problem.detail, status: problem.status, ...problem.extra }, 'application/problem+json');
+      reply(res, problemAnswer(problem));
     });
   });
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', baseUrl);
-    const file = /^\/files\/([a-z2-7]+)\/out-(\d+)\.(webp|jpg|png)$/.exec(url.pathname);
-    if (req.method === 'GET' && file) return serveImage(res, file[1]!, Number(file[2]));
-
-    const body = await readJson(req);
-    requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, headers: req.headers, body });
-    if (requests.length > MAX_RECORDED) requests.shift();
-    authorize(req.headers.authorization);
-
-    const route = `${req.method} ${url.pathname}`;
-    let match: RegExpExecArray | null;
-    if ((match = /^POST \/v1\/models\/([^/]+)\/([^/]+)\/predictions$/.exec(route))) {
-      const model = `${decodeURIComponent(match[1]!)}/${decodeURIComponent(match[2]!)}`;
-      return create(req, res, body, model);
+    const route = routeOf(req.method ?? 'GET', url.pathname);
+    const body = route === 'file' ? undefined : await readJson(req);
+    const record: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname + url.search, headers: redactAuthorization(req.headers), body };
+    if (route !== 'file') {
+      requests.push(record);
+      if (requests.length > maxRecorded) requests.shift();
     }
-    if (route === 'POST /v1/predictions') {
-      const version = (body as { version?: unknown } | undefined)?.version;
-      if (typeof version !== 'string') throw invalid([{ field: 'version', type: 'required', description: 'version is required' }]);
-      const model = Object.keys(MODELS).find((ref) => ref === version || ref.endsWith(`:${version}`));
-      if (!model) throw new Problem(404, 'Not found', `Model version ${version} was not found.`);
-      return create(req, res, body, model);
+    const slot = faults.find((f) => f.fault.route === route && f.left > 0);
+    if (slot) slot.left -= 1;
+    const fault = slot?.fault;
+    if (fault && !fault.afterHandling) return applyFault(req, res, record, fault.answer);
+    let answer: Answer;
+    try {
+      answer = await handle(req, res, url, route, body);
+    } catch (error) {
+      answer = problemAnswer(error instanceof Problem ? error : new Problem(500, 'Internal Server Error', String(error)));
     }
-    if (route === 'GET /v1/predictions') return list(res, url);
-    if ((match = /^GET \/v1\/predictions\/([^/]+)$/.exec(route))) return send(res, 200, find(match[1]!).toJSON());
-    if ((match = /^POST \/v1\/predictions\/([^/]+)\/cancel$/.exec(route))) {
-      const prediction = find(match[1]!);
-      prediction.cancel();
-      return send(res, 200, prediction.toJSON());
-    }
-    throw new Problem(404, 'Not found', `${req.method} ${url.pathname} is not part of the emulated API.`);
+    record.handledAs = answer.status;
+    if (fault) return applyFault(req, res, record, fault.answer);
+    record.outcome = answer.status;
+    reply(res, answer);
   }
 
-  function authorize(header: string | undefined): void {
+  function applyFault(req: IncomingMessage, res: ServerResponse, record: RecordedRequest, answer: FaultAnswer): void {
+    record.outcome = typeof answer === 'string' ? (answer === 'malformed' ? 200 : answer) : answer.status;
+    if (answer === 'hang') return;
+    if (answer === 'reset') return void req.socket.destroy();
+    if (answer === 'malformed') return reply(res, { status: 200, body: Buffer.from('{"id": "abc", "status": "star'), type: 'application/json' });
+    const body = typeof answer.body === 'function' ? (answer.body as (headers: IncomingHttpHeaders) => unknown)(req.headers) : answer.body;
+    if (typeof body === 'string') return reply(res, { status: answer.status, body: Buffer.from(body), type: 'text/html' });
+    const problem = problemAnswer(new Problem(answer.status, STATUS_CODES[answer.status] ?? 'Error', `Injected fault: status ${answer.status}.`));
+    reply(res, {
+      ...(body === undefined ? problem : { status: answer.status, body }),
+      headers: answer.retryAfter === undefined ? {} : { 'Retry-After': answer.retryAfter },
+    });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, url: URL, route: Route | undefined, body: unknown): Promise<Answer> {
+    if (route === 'file') {
+      const [, id, index] = /^\/files\/([a-z2-7]+)\/out-(\d+)\./.exec(url.pathname)!;
+      return serveImage(id!, Number(index));
+    }
+    const token = authorize(req.headers.authorization);
+    const wait = limits?.wait(token, route === 'create' ? 'create' : 'other');
+    if (wait !== undefined) {
+      throttled += 1;
+      const seconds = Math.max(1, Math.ceil(wait / 1000));
+      return {
+        ...problemAnswer(new Problem(429, 'Too Many Requests', `Request was throttled. Your rate limit resets in ~${seconds}s.`)),
+        headers: { 'Retry-After': String(seconds) },
+      };
+    }
+    const match = /^\/v1\/(?:models\/([^/]+)\/([^/]+)\/)?predictions(?:\/([^/]+))?/.exec(url.pathname);
+    switch (route) {
+      case 'create': {
+        if (match?.[1]) return create(req, res, body, `${decodeURIComponent(match[1])}/${decodeURIComponent(match[2]!)}`);
+        const version = (body as { version?: unknown } | undefined)?.version;
+        if (typeof version !== 'string') throw invalid([{ field: 'version', type: 'required', description: 'version is required' }]);
+        const model = Object.keys(MODELS).find((ref) => ref === version || ref.endsWith(`:${version}`));
+        if (!model) throw new Problem(404, 'Not found', `Model version ${version} was not found.`);
+        return create(req, res, body, model);
+      }
+      case 'list':
+        return list(url);
+      case 'get':
+        return { status: 200, body: find(match![3]!).toJSON() };
+      case 'cancel': {
+        const prediction = find(match![3]!);
+        prediction.cancel();
+        return { status: 200, body: prediction.toJSON() };
+      }
+      default:
+        throw new Problem(404, 'Not found', `${req.method} ${url.pathname} is not part of the emulated API.`);
+    }
+  }
+
+  /** The request's token. @throws {Problem} 401 when it is missing or not the one accepted. */
+  function authorize(header: string | undefined): string {
     const token = /^Bearer (.+)$/.exec(header ?? '')?.[1]?.trim();
     if (!token) throw new Problem(401, 'Unauthenticated', 'You did not pass an authentication token');
     if (options.token !== undefined && token !== options.token) throw new Problem(401, 'Unauthenticated', 'You did not pass a valid authentication token');
+    return token;
   }
 
   /** Creates a prediction of catalog entry `ref` (`owner/name` or `owner/name:version`). */
-  async function create(req: IncomingMessage, res: ServerResponse, body: unknown, ref: string): Promise<void> {
+  async function create(req: IncomingMessage, res: ServerResponse, body: unknown, ref: string): Promise<Answer> {
     const spec: ModelSpec | undefined = (MODELS as Record<string, ModelSpec>)[ref];
     if (!spec) throw new Problem(404, 'Not found', `Model ${ref} was not found.`);
     const [model, version = officialVersion(ref)] = ref.split(':') as [string, string?];
@@ -134,8 +250,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (problems.length) throw invalid(problems.map((p) => ({ ...p, field: `input.${p.field}` })));
     const wait = preferWait(req.headers.prefer?.toString());
     const cancelAfterMs = cancelAfter(req.headers['cancel-after']);
-    const plan = { startingMs: options.startingMs ?? 300, processingMs: options.processingMs ?? 1200, ...options.plan?.({ model, input: input as Record<string, unknown> }) };
-    const deadline = cancelAfterMs === undefined ? undefined : new Date(Date.now() + cancelAfterMs);
+    const plan = {
+      startingMs: options.startingMs ?? 300,
+      processingMs: options.processingMs ?? 1200,
+      retentionMs: options.retentionMs ?? 3_600_000,
+      ...options.plan?.({ model, input: input as Record<string, unknown> }),
+    };
+    const deadline = cancelAfterMs === undefined ? undefined : new Date(Date.now() + (plan.deadlineMs ?? cancelAfterMs));
     const prediction = new EmulatedPrediction(model, version, input as Record<string, unknown>, spec, plan, baseUrl, deadline);
     predictions.set(prediction.id, prediction);
     if (predictions.size > MAX_PREDICTIONS) forgetOldestEnded();
@@ -145,10 +266,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       res.once('close', () => gone.abort());
       await prediction.settled(wait * 1000, gone.signal);
     }
-    send(res, prediction.terminal ? 201 : 202, prediction.toJSON());
+    return { status: prediction.terminal ? 201 : 202, body: prediction.toJSON() };
   }
 
-  function list(res: ServerResponse, url: URL): void {
+  function list(url: URL): Answer {
     const after = Date.parse(url.searchParams.get('created_after') ?? '') || -Infinity;
     const before = Date.parse(url.searchParams.get('created_before') ?? '') || Infinity;
     const all = [...predictions.values()]
@@ -160,11 +281,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       next.searchParams.set('cursor', String(offset));
       return next.toString();
     };
-    send(res, 200, {
-      results: all.slice(start, start + PAGE_SIZE).map((p) => p.toJSON()),
-      next: start + PAGE_SIZE < all.length ? page(start + PAGE_SIZE) : null,
-      previous: start > 0 ? page(Math.max(0, start - PAGE_SIZE)) : null,
-    });
+    return {
+      status: 200,
+      body: {
+        results: all.slice(start, start + PAGE_SIZE).map((p) => p.toJSON()),
+        next: start + PAGE_SIZE < all.length ? page(start + PAGE_SIZE) : null,
+        previous: start > 0 ? page(Math.max(0, start - PAGE_SIZE)) : null,
+      },
+    };
   }
 
   /** Bounds a long-running emulator's memory: drops the oldest prediction that has ended. */
@@ -183,9 +307,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     return prediction;
   }
 
-  async function serveImage(res: ServerResponse, id: string, index: number): Promise<void> {
+  async function serveImage(id: string, index: number): Promise<Answer> {
     const spec = predictions.get(id)?.image(index);
-    if (!spec) throw new Problem(404, 'Not found', 'No such output file.');
+    if (!spec) throw new Problem(404, 'Not found', 'No such output file (never made, or deleted after the retention time).');
     const key = `${id}/${index}`;
     let bytes = images.get(key);
     if (!bytes) {
@@ -195,8 +319,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       bytes.catch(() => images.delete(key));
       if (images.size > MAX_CACHED_IMAGES) images.delete(images.keys().next().value!);
     }
-    const type = spec.format === 'jpg' ? 'image/jpeg' : `image/${spec.format}`;
-    send(res, 200, await bytes, type);
+    return { status: 200, body: await bytes, type: spec.format === 'jpg' ? 'image/jpeg' : `image/${spec.format}` };
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -207,6 +330,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   return {
     url: baseUrl,
     requests,
+    get throttled() {
+      return throttled;
+    },
+    inject: (fault) => void faults.push({ fault, left: fault.times ?? 1 }),
+    clearFaults: () => void faults.splice(0),
     close: () =>
       new Promise<void>((resolve) => {
         predictions.forEach((p) => p.dispose());
@@ -223,6 +351,53 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
  */
 function officialVersion(model: string): string {
   return createHash('sha256').update(model).digest('hex');
+}
+
+/** Which route a request is for, or undefined when it is none of the emulated API. */
+function routeOf(method: string, path: string): Route | undefined {
+  if (method === 'GET' && /^\/files\/[a-z2-7]+\/out-\d+\.(webp|jpg|png)$/.test(path)) return 'file';
+  if (method === 'POST' && /^\/v1\/(models\/[^/]+\/[^/]+\/)?predictions$/.test(path)) return 'create';
+  if (method === 'GET' && path === '/v1/predictions') return 'list';
+  if (method === 'GET' && /^\/v1\/predictions\/[^/]+$/.test(path)) return 'get';
+  if (method === 'POST' && /^\/v1\/predictions\/[^/]+\/cancel$/.test(path)) return 'cancel';
+  return undefined;
+}
+
+/** Headers as recorded: the token never stays in the emulator's memory. */
+function redactAuthorization(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  if (headers.authorization === undefined) return { ...headers };
+  return { ...headers, authorization: headers.authorization.replace(/^(\S+\s+).*$|^.*$/s, (_, scheme: string | undefined) => `${scheme ?? ''}[REDACTED]`) };
+}
+
+/** Token buckets per API token, one for creates and one for other requests. */
+class Limiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly lanes: Record<'create' | 'other', { perMs: number; burst: number }>;
+
+  constructor(limits: RateLimits) {
+    const creates = limits.createsPerMinute ?? 600;
+    const others = limits.othersPerMinute ?? 3000;
+    this.lanes = {
+      create: { perMs: creates / 60_000, burst: limits.createBurst ?? Math.max(1, Math.round(creates / 6)) },
+      other: { perMs: others / 60_000, burst: limits.otherBurst ?? Math.max(1, Math.round(others / 6)) },
+    };
+  }
+
+  /** Takes a request's token from the bucket: undefined when it may go, else ms until it could. */
+  wait(token: string, lane: 'create' | 'other'): number | undefined {
+    const { perMs, burst } = this.lanes[lane];
+    const key = `${lane}:${createHash('sha256').update(token).digest('hex')}`;
+    const now = Date.now();
+    const bucket = this.buckets.get(key) ?? { tokens: burst, at: now };
+    bucket.tokens = Math.min(burst, bucket.tokens + (now - bucket.at) * perMs);
+    bucket.at = now;
+    this.buckets.set(key, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return undefined;
+    }
+    return (1 - bucket.tokens) / perMs;
+  }
 }
 
 function invalid(fields: Array<{ field: string; type: string; description: string }>): Problem {
@@ -264,8 +439,24 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+/** An HTTP answer before it is sent (or replaced by a fault). */
+interface Answer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly type?: string;
+  readonly headers?: Record<string, string>;
+}
+
+function problemAnswer(problem: Problem): Answer {
+  return {
+    status: problem.status,
+    body: { title: problem.title, detail: problem.detail, status: problem.status, ...problem.extra },
+    type: 'application/problem+json',
+  };
+}
+
+function reply(res: ServerResponse, { status, body, type = 'application/json', headers = {} }: Answer): void {
   if (res.writableEnded || res.destroyed) return;
   const bytes = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
-  res.writeHead(status, { 'Content-Type': type, 'Content-Length': bytes.length }).end(bytes);
+  res.writeHead(status, { ...headers, 'Content-Type': type, 'Content-Length': bytes.length }).end(bytes);
 }

@@ -23,6 +23,14 @@ export interface PredictionPlan {
   readonly partialOutput?: boolean;
   /** Replaces the final `output` (e.g. `null` for a success that returned nothing). */
   readonly output?: unknown;
+  /** Time after it ends until its output is deleted, in ms (`data_removed`, file URLs 404). */
+  readonly retentionMs?: number;
+  /**
+   * Time from creation to the deadline a `Cancel-After` header set, in ms, instead of the
+   * header's own duration: lets tests pass a deadline shorter than Replicate's 5 s minimum.
+   * No effect without the header.
+   */
+  readonly deadlineMs?: number;
 }
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -49,7 +57,7 @@ export class EmulatedPrediction {
     readonly version: string,
     readonly input: Readonly<Record<string, unknown>>,
     private readonly spec: ModelSpec,
-    private readonly plan: PredictionPlan & { startingMs: number; processingMs: number },
+    private readonly plan: PredictionPlan & { startingMs: number; processingMs: number; retentionMs: number },
     private readonly baseUrl: string,
     readonly deadline?: Date,
   ) {
@@ -99,9 +107,14 @@ export class EmulatedPrediction {
     [...this.waiters].forEach((wake) => wake());
   }
 
+  /** True once its output is deleted: `retentionMs` after it ended. */
+  get dataRemoved(): boolean {
+    return this.completedAt !== undefined && Date.now() - this.completedAt.getTime() >= this.plan.retentionMs;
+  }
+
   /** The spec of output image `index` while that output is visible, else undefined. */
   image(index: number): ImageSpec | undefined {
-    if (index >= this.visibleOutputs()) return undefined;
+    if (index >= this.visibleOutputs() || this.dataRemoved) return undefined;
     const { width, height } = imageSize(String(this.param('aspect_ratio')), Number(this.param('megapixels') ?? 1));
     return {
       format: this.format(),
@@ -117,6 +130,8 @@ export class EmulatedPrediction {
     const urls = Array.from({ length: this.visibleOutputs() }, (_, i) => `${this.baseUrl.replace(/\/v1$/, '')}/files/${this.id}/out-${i}.${this.format()}`);
     let output: unknown = urls.length ? (this.spec.output === 'list' ? urls : urls[0]) : null;
     if (this.status === 'succeeded' && this.plan.output !== undefined) output = this.plan.output;
+    const removed = this.dataRemoved;
+    if (removed) output = null;
     const seconds = (from: Date | undefined) => (from && this.completedAt ? (this.completedAt.getTime() - from.getTime()) / 1000 : undefined);
     return {
       id: this.id,
@@ -125,7 +140,7 @@ export class EmulatedPrediction {
       input: this.input,
       logs: this.logs(),
       output,
-      data_removed: false,
+      data_removed: removed,
       error: this.error,
       status: this.status,
       source: 'api',

@@ -128,7 +128,7 @@ export async function* runBlock(
       if (name === 'error') return;
     }
   } catch (error) {
-    const message = error instanceof BlockError ? error.message : `Internal error: ${error instanceof Error ? error.message : String(error)}`;
-    yield ['error', clean(message)];
+    const failure = error instanceof BlockError ? error : new BlockError('internal', `Internal error: ${error instanceof Error ? error.message : String(error)}`);
+    yield ['error', clean(failure.message)];
   }
 }

@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import ky, { HTTPError, TimeoutError as KyTimeoutError, type KyInstance, type Options } from 'ky';
+import { HTTPError } from 'ky';
 import pTimeout, { TimeoutError } from 'p-timeout';
 import { z } from 'zod';
 import type { BlockContext } from './block.js';
-import { BlockError, formatIssues } from './errors.js';
+import { BlockError, formatIssues, redact } from './errors.js';
+import { networkCode, ReplicateApi, REQUEST_TIMEOUT_MS, toBlockError } from './transport.js';
 
 /** Replicate's public HTTP API. Source: `servers` in Replicate's OpenAPI spec. */
 export const DEFAULT_BASE_URL = 'https://api.replicate.com/v1';
@@ -20,6 +21,7 @@ const predictionSchema = z
     input: z.record(z.unknown()).optional(),
     output: z.unknown(),
     error: z.unknown().optional(),
+    data_removed: z.boolean().optional(),
     logs: z.string().nullish(),
     created_at: z.string().optional(),
   })
@@ -72,39 +74,43 @@ const runnerOptionsSchema = z.object({
 });
 
 const VERSION_ID = /^[0-9a-f]{64}$/;
-// Bound on single requests that are not a sync wait, so a stalled connection cannot hang a poll.
-const REQUEST_TIMEOUT_MS = 30_000;
+// What an API token can hold: visible ASCII. Anything else would break or inject into the header.
+const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
 
 /**
  * Runs one prediction to a terminal status and returns it when it succeeded.
  *
  * Creates it with `Prefer: wait` (Replicate API: POST /v1/models/{owner}/{name}/predictions, or
  * POST /v1/predictions with `version` for version ids), then polls GET /v1/predictions/{id} with a
- * growing interval. The whole run is bounded by `timeoutMs`; the prediction also carries a
- * `Cancel-After` header of that length, so Replicate stops it even if this process dies. On
- * timeout, host abort, or any failure while it runs, it is canceled (POST
- * /v1/predictions/{id}/cancel) before this function rejects.
+ * growing interval. The whole run, retries and rate-limit waits included, is bounded by
+ * `timeoutMs`; the prediction also carries a `Cancel-After` header of that length, so Replicate
+ * stops it even if this process dies. Requests are retried and paced as
+ * {@link ReplicateApi.options} describes; a create is never sent twice unless its connection was refused or
+ * it met a 429. On timeout, host abort, or any failure while it runs, the prediction is canceled
+ * (POST /v1/predictions/{id}/cancel) before this function rejects; a create whose answer was
+ * lost is found again in GET /v1/predictions by its input and canceled.
  *
  * @param context `credentials.apiKey` (the token, sent as `Authorization: Bearer`), the host's
  *   abort `signal`, and {@link RunnerOptions} under `runner`.
  * @returns the prediction with status `succeeded` (its `output` is model-specific).
- * @throws {BlockError} for bad options or token, HTTP errors (with Replicate's problem detail),
- *   a `failed`, `canceled` or `aborted` prediction, timeout and abort. Never contains the token.
+ * @throws {BlockError} of a kind in `ERROR_KINDS` (invalid_input, unauthorized, not_found,
+ *   rejected_input, rate_limited, model_failed, safety_filter, canceled, aborted, timed_out,
+ *   host_aborted, output_deleted, unreachable, bad_response, api_error, internal). Its message
+ *   never contains the token.
  */
 export async function runPrediction(request: PredictionRequest, context: BlockContext): Promise<Prediction> {
   const parsed = runnerOptionsSchema.safeParse(context.runner ?? {});
-  if (!parsed.success) throw new BlockError(`Invalid runner options: ${formatIssues(parsed.error.issues, 'runner')}`);
-  const apiKey = context.credentials?.apiKey;
-  if (!apiKey) {
-    throw new BlockError('credentials: no Replicate API token was given (set REPLICATE_API_TOKEN or pass credentials.apiKey)');
+  if (!parsed.success) throw new BlockError('invalid_input', `Invalid runner options: ${formatIssues(parsed.error.issues, 'runner')}`);
+  const token = context.credentials?.apiKey?.trim();
+  if (!token) {
+    throw new BlockError('invalid_input', 'credentials: no Replicate API token was given (set REPLICATE_API_TOKEN or pass credentials.apiKey)');
   }
-  if (context.signal?.aborted) throw new BlockError('The run was aborted by the host before it started');
+  if (!TOKEN_CHARACTERS.test(token)) {
+    throw new BlockError('invalid_input', 'credentials: the Replicate API token holds characters no token has (spaces, line breaks or non-ASCII)');
+  }
+  if (context.signal?.aborted) throw new BlockError('host_aborted', 'The run was stopped by the host before it started');
   const settings = parsed.data;
-  const api = ky.create({
-    prefixUrl: settings.baseUrl,
-    headers: { Authorization: `Bearer ${apiKey}` },
-    timeout: REQUEST_TIMEOUT_MS,
-  });
+  const api = new ReplicateApi({ baseUrl: settings.baseUrl, token, deadline: Date.now() + settings.timeoutMs, timeoutMs: settings.timeoutMs });
   const run = new PredictionRun(api, request, { ...settings, onProgress: context.runner?.onProgress });
   const stop = new AbortController();
   const signal = context.signal ? AbortSignal.any([context.signal, stop.signal]) : stop.signal;
@@ -112,14 +118,13 @@ export async function runPrediction(request: PredictionRequest, context: BlockCo
   try {
     return await pTimeout(work, { milliseconds: settings.timeoutMs, signal: context.signal });
   } catch (error) {
-    const why = error instanceof TimeoutError
-      ? `timed out after ${settings.timeoutMs} ms`
-      : context.signal?.aborted ? 'was aborted by the host' : undefined;
     // Read the failure (an HTTP error's body) before aborting: the abort cancels open bodies.
-    const failure = why ? `The run ${why}` : await describeError(error, settings.baseUrl);
+    const failure = error instanceof TimeoutError
+      ? new BlockError('timed_out', `The run timed out after ${settings.timeoutMs} ms`)
+      : context.signal?.aborted ? new BlockError('host_aborted', 'The run was stopped by the host') : await toBlockError(error, settings.baseUrl);
     stop.abort();
     await work.catch(() => undefined);
-    throw new BlockError(failure + (await run.cancelIfRunning(why !== undefined)));
+    throw new BlockError(failure.kind, redact(failure.detail + (await run.cancelIfRunning()), token));
   }
 }
 
@@ -127,11 +132,13 @@ export async function runPrediction(request: PredictionRequest, context: BlockCo
 class PredictionRun {
   private id: string | undefined;
   private terminal = false;
-  private createdAfter: string | undefined;
+  /** The create was sent and no answer proved it created nothing. */
+  private mayExist = false;
+  private createdAfter = '';
   private lastProgress = '';
 
   constructor(
-    private readonly api: KyInstance,
+    private readonly api: ReplicateApi,
     private readonly request: PredictionRequest,
     private readonly settings: z.infer<typeof runnerOptionsSchema> & Pick<RunnerOptions, 'onProgress'>,
   ) {}
@@ -142,25 +149,31 @@ class PredictionRun {
     while (!isTerminal(prediction)) {
       await sleep(interval, undefined, { signal });
       interval = Math.min(interval * 1.5, this.settings.maxPollIntervalMs);
-      prediction = await this.fetch(this.api.get(`predictions/${encodeURIComponent(prediction.id)}`, { signal }));
+      prediction = await this.read(this.api.http.get(`predictions/${encodeURIComponent(prediction.id)}`, { ...this.api.options('idempotent'), signal }));
     }
-    if (prediction.status === 'succeeded') return prediction;
-    if (prediction.status === 'failed') {
-      throw new BlockError(`Prediction ${prediction.id} failed: ${errorText(prediction.error)}`);
+    const { id, status } = prediction;
+    if (status === 'succeeded') {
+      if (prediction.data_removed) throw new BlockError('output_deleted', `Prediction ${id} succeeded, but its output was already deleted`);
+      return prediction;
     }
-    throw new BlockError(
-      prediction.status === 'canceled'
-        ? `Prediction ${prediction.id} was canceled before it finished`
-        : `Prediction ${prediction.id} was aborted before it started (its deadline passed while it was queued)`,
-    );
+    if (status === 'failed') {
+      const text = errorText(prediction.error);
+      if (SAFETY_FILTER.test(text)) throw new BlockError('safety_filter', `Prediction ${id} was blocked by the model's safety filter: ${text}`);
+      throw new BlockError('model_failed', `Prediction ${id} failed: ${text}`);
+    }
+    throw status === 'canceled'
+      ? new BlockError('canceled', `Prediction ${id} was canceled before it finished`)
+      : new BlockError('aborted', `Prediction ${id} was aborted before it started: its deadline passed while it was queued`);
   }
 
-  private create(signal: AbortSignal): Promise<Prediction> {
+  private async create(signal: AbortSignal): Promise<Prediction> {
     const { model, input } = this.request;
     const versioned = model.includes(':') || VERSION_ID.test(model);
     const path = versioned ? 'predictions' : `models/${model.split('/').map(encodeURIComponent).join('/')}/predictions`;
     const wait = Math.min(this.settings.waitSeconds, Math.floor(this.settings.timeoutMs / 1000));
-    const options: Options = {
+    this.createdAfter = new Date(Date.now() - 60_000).toISOString();
+    const response = this.api.http.post(path, {
+      ...this.api.options('create', { onAttempt: (sent) => void (this.mayExist = sent) }),
       signal,
       json: versioned ? { version: model, input } : { input },
       headers: {
@@ -169,23 +182,29 @@ class PredictionRun {
         'Cancel-After': `${Math.max(5, Math.ceil(this.settings.timeoutMs / 1000))}s`,
       },
       timeout: (Math.max(wait, 0) * 1000) + REQUEST_TIMEOUT_MS,
-      // A create that failed on the network may have reached Replicate: only a 429 is safe to repeat.
-      retry: { limit: 2, methods: ['post'], statusCodes: [429], shouldRetry: ({ error }) => (error instanceof HTTPError ? undefined : false) },
-    };
-    this.createdAfter = new Date(Date.now() - 60_000).toISOString();
-    return this.fetch(this.api.post(path, options));
+    });
+    try {
+      return await this.read(response);
+    } catch (error) {
+      // An answer below 500 means nothing was created, as does a refused connection.
+      if ((error instanceof HTTPError && error.response.status < 500) || networkCode(error) === 'ECONNREFUSED') this.mayExist = false;
+      throw error;
+    }
   }
 
-  private async fetch(response: Promise<Response>): Promise<Prediction> {
-    const text = await (await response).text();
+  /** The prediction in an API answer. @throws {BlockError} `bad_response` when it is not JSON or not a prediction. */
+  private async read(pending: Promise<Response>): Promise<Prediction> {
+    const response = await pending;
+    const text = await response.text();
+    const what = `The Replicate API at ${this.settings.baseUrl} answered ${response.status} (${response.headers.get('content-type') ?? 'no content type'})`;
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch {
-      throw new BlockError(`The Replicate API at ${this.settings.baseUrl} answered with something that is not JSON`);
+      throw new BlockError('bad_response', `${what} with something that is not JSON`);
     }
     const parsed = predictionSchema.safeParse(body);
-    if (!parsed.success) throw new BlockError(`The Replicate API at ${this.settings.baseUrl} answered with something that is not a prediction`);
+    if (!parsed.success) throw new BlockError('bad_response', `${what} with JSON that is not a prediction (${formatIssues(parsed.error.issues, 'body')})`);
     const prediction = parsed.data;
     this.id = prediction.id;
     this.terminal = isTerminal(prediction);
@@ -203,29 +222,27 @@ class PredictionRun {
 
   /**
    * Cancels the prediction unless it reached a terminal status, and says how that went as a
-   * sentence fragment for the error message. When the create request was cut off before its
-   * answer (`abandoned` during the sync wait), the prediction is found again in
-   * GET /v1/predictions by its input.
+   * sentence fragment for the error message. When the create's answer was lost (cut off, reset,
+   * 5xx), the prediction is found again in GET /v1/predictions by its model and input.
    */
-  async cancelIfRunning(abandoned: boolean): Promise<string> {
-    if (this.terminal || this.createdAfter === undefined) return '';
+  async cancelIfRunning(): Promise<string> {
+    if (this.terminal || (this.id === undefined && !this.mayExist)) return '';
+    // Cleanup has its own time: the run's deadline may have passed.
+    const deadline = Date.now() + REQUEST_TIMEOUT_MS;
     const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
     try {
-      const id = this.id ?? (abandoned ? await this.findCreated(signal) : undefined);
-      if (id === undefined) return abandoned ? '; no prediction was found to cancel' : '';
-      await this.api.post(`predictions/${encodeURIComponent(id)}/cancel`, {
-        signal,
-        retry: { limit: 2, methods: ['post'] },
-      });
+      const id = this.id ?? (await this.findCreated(signal, deadline));
+      if (id === undefined) return '; no running prediction was found to cancel';
+      await this.api.http.post(`predictions/${encodeURIComponent(id)}/cancel`, { ...this.api.options('idempotent', { deadline }), signal });
       return `; prediction ${id} was canceled`;
     } catch (error) {
-      return `; canceling the prediction failed (${await describeError(error, this.settings.baseUrl)}), Replicate stops it at its Cancel-After deadline`;
+      return `; canceling the prediction failed (${(await toBlockError(error, this.settings.baseUrl)).detail}), so Replicate stops it at its Cancel-After deadline`;
     }
   }
 
-  private async findCreated(signal: AbortSignal): Promise<string | undefined> {
-    const page = await this.api
-      .get('predictions', { signal, searchParams: { created_after: this.createdAfter! } })
+  private async findCreated(signal: AbortSignal, deadline: number): Promise<string | undefined> {
+    const page = await this.api.http
+      .get('predictions', { ...this.api.options('idempotent', { deadline }), signal, searchParams: { created_after: this.createdAfter } })
       .json<{ results?: unknown[] }>();
     const { model, input } = this.request;
     const found = (page.results ?? [])
@@ -236,6 +253,9 @@ class PredictionRun {
     return found?.data?.id;
   }
 }
+
+// Replicate's Flux models fail with "NSFW content detected..." when their safety checker fires.
+const SAFETY_FILTER = /\bnsfw\b|safety (filter|checker)|flagged as sensitive/i;
 
 function isTerminal(prediction: Prediction): boolean {
   return (TERMINAL_STATUSES as readonly string[]).includes(prediction.status);
@@ -253,51 +273,6 @@ export function progressPercent(logs: string | null | undefined): number | undef
   return last ? Math.min(100, Number(last[1])) : undefined;
 }
 
-const problemSchema = z.object({
-  title: z.string().optional(),
-  detail: z.string().optional(),
-  status: z.number().optional(),
-  invalid_fields: z
-    .array(z.object({ field: z.string().optional(), description: z.string().optional(), type: z.string().optional() }))
-    .optional(),
-});
-
-const HINTS: Record<number, string> = {
-  401: 'check the Replicate API token',
-  403: 'check that the Replicate API token may run this model',
-  404: 'check the model name and the base URL',
-  429: 'Replicate is rate limiting this token; try again later',
-};
-
-/**
- * A person-readable account of a request failure: Replicate's problem detail
- * (`{title, detail, status, invalid_fields?}`) for HTTP errors, or the network cause.
- */
-async function describeError(error: unknown, baseUrl: string): Promise<string> {
-  if (error instanceof BlockError) return error.message;
-  if (error instanceof HTTPError) {
-    const { status, statusText } = error.response;
-    const text = await error.response.text().catch(() => '');
-    let problem: z.infer<typeof problemSchema>;
-    try {
-      problem = problemSchema.parse(JSON.parse(text));
-    } catch {
-      problem = { detail: text.replace(/\s+/g, ' ').trim().slice(0, 200) || undefined };
-    }
-    const fields = (problem.invalid_fields ?? []).map((f) => f.description ?? f.field).filter(Boolean);
-    const detail = (fields.length ? fields.join('; ') : problem.detail)?.replace(/\.$/, '');
-    const hint = HINTS[status];
-    return `Replicate API error ${status} ${problem.title ?? statusText}${detail ? `: ${detail}` : ''}${hint ? ` (${hint})` : ''}`;
-  }
-  if (error instanceof KyTimeoutError) {
-    return `Replicate API request timed out (${error.request.method} ${new URL(error.request.url).pathname})`;
-  }
-  // fetch reports network failures as a TypeError with the system error as its cause.
-  const cause = (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
-  if ((error as Error | undefined)?.name === 'TypeError' && cause) return `Could not reach the Replicate API at ${baseUrl}: ${cause.code ?? cause.message}`;
-  return `Unexpected error: ${error instanceof Error ? error.message : String(error)}`;
-}
-
 /**
  * The image URLs of a succeeded prediction, in order: its `output` is a list of URIs or a
  * single URI, depending on the model.
@@ -306,6 +281,6 @@ async function describeError(error: unknown, baseUrl: string): Promise<string> {
 export function outputUrls(prediction: Prediction): string[] {
   const items: unknown[] = Array.isArray(prediction.output) ? prediction.output : [prediction.output];
   const urls = items.filter((item): item is string => typeof item === 'string' && item.length > 0);
-  if (!urls.length) throw new BlockError(`Prediction ${prediction.id} succeeded but returned no output`);
+  if (!urls.length) throw new BlockError('model_failed', `Prediction ${prediction.id} succeeded but returned no output`);
   return urls;
 }

@@ -14,7 +14,8 @@ let emulator: Emulator;
 let plan: PredictionPlan = {};
 let outDir: string;
 beforeAll(async () => {
-  emulator = await startEmulator({ startingMs: 10, processingMs: 60, plan: () => plan });
+  // It accepts TOKEN only, so a run that succeeds sent it.
+  emulator = await startEmulator({ startingMs: 10, processingMs: 60, plan: () => plan, token: TOKEN });
   outDir = await mkdtemp(join(tmpdir(), 'flux-blocks-cli-'));
 });
 afterAll(async () => {
@@ -74,8 +75,8 @@ describe('run', () => {
     expect(ok.stderr).toContain(`Saved ${join(out, file!)}`);
     const metadata = await sharp(await readFile(join(out, file!))).metadata();
     expect([metadata.format, metadata.width, metadata.height]).toEqual(['webp', 1360, 768]);
-    // The CLI fills the credentials field and sends the token as a Bearer header.
-    expect(requestsTo(emulator, 'POST', /\/predictions$/)[0]!.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    // The CLI fills the credentials field and sends the token as a Bearer header (the emulator accepts TOKEN only).
+    expect(requestsTo(emulator, 'POST', /\/predictions$/)[0]!.headers.authorization).toBe('Bearer [REDACTED]');
   });
 
   test('REPLICATE_BASE_URL is used when --base-url is not given', async () => {
@@ -130,7 +131,7 @@ describe('run', () => {
     plan = { processingMs: 30_000 };
     const { code, lines } = await cli(['run', BLOCK, '--input', '{"prompt":"x"}', '--timeout-ms', '1500'], withEmulator());
     expect(code).toBe(1);
-    expect(lines).toEqual([{ output: 'error', value: expect.stringMatching(/^The run timed out after 1500 ms; prediction [a-z2-7]+ was canceled$/) }]);
+    expect(lines).toEqual([{ output: 'error', value: expect.stringMatching(/^The run timed out after 1500 ms; prediction [a-z2-7]+ was canceled\. Raise the runner timeout/) }]);
     expect(requestsTo(emulator, 'POST', /\/cancel$/)).toHaveLength(1);
   });
 
@@ -148,7 +149,7 @@ describe('run', () => {
       void created.then(() => child.kill('SIGINT'));
     });
     expect(code).toBe(130);
-    expect(lines).toEqual([{ output: 'error', value: expect.stringMatching(/^The run was aborted by the host; prediction [a-z2-7]+ was canceled$/) }]);
+    expect(lines).toEqual([{ output: 'error', value: expect.stringMatching(/^The run was stopped by the host; prediction [a-z2-7]+ was canceled\./) }]);
     expect(requestsTo(emulator, 'POST', /\/cancel$/)).toHaveLength(1);
   });
 });

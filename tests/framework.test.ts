@@ -38,7 +38,7 @@ test('a yielded value that breaks the output schema becomes the one error', asyn
   });
   expect(await collect(block, { n: 1 }, context)).toEqual([
     ['result', 'https://a.test/1.png'],
-    ['error', 'Internal error: TestBlock yielded an invalid "result" output (result: Invalid url)'],
+    ['error', 'Internal error: TestBlock yielded an invalid "result" output (result: Invalid url). Report it with the message.'],
   ]);
 });
 
@@ -46,21 +46,21 @@ test('an output name outside the schema becomes an error', async () => {
   const block = testBlock(async function* () {
     yield ['picture' as 'result', 'https://a.test/1.png'];
   });
-  expect(await collect(block, { n: 1 }, context)).toEqual([['error', 'Internal error: TestBlock yielded an invalid "picture" output (not in the output schema)']]);
+  expect(await collect(block, { n: 1 }, context)).toEqual([['error', 'Internal error: TestBlock yielded an invalid "picture" output (not in the output schema). Report it with the message.']]);
 });
 
 test('thrown errors become one error output, with the token masked; nothing follows an error', async () => {
   // These test blocks fail before their first yield, on purpose.
   // eslint-disable-next-line require-yield
   const failing = testBlock(async function* () {
-    throw new BlockError(`bad key ${TOKEN}`);
+    throw new BlockError('unauthorized', `bad key ${TOKEN}`);
   });
-  expect(await collect(failing, { n: 1 }, context)).toEqual([['error', 'bad key [REDACTED]']]);
+  expect(await collect(failing, { n: 1 }, context)).toEqual([['error', 'bad key [REDACTED]. Check the Replicate API token: that it is current and may run this model.']]);
   // eslint-disable-next-line require-yield
   const buggy = testBlock(async function* () {
     throw new RangeError('oops');
   });
-  expect(await collect(buggy, { n: 1 }, context)).toEqual([['error', 'Internal error: oops']]);
+  expect(await collect(buggy, { n: 1 }, context)).toEqual([['error', 'Internal error: oops. Report it with the message.']]);
   const stops = testBlock(async function* () {
     yield ['error', 'first'];
     yield ['result', 'https://a.test/never.png'];
@@ -72,5 +72,5 @@ test('runBlock never throws, even for a run that is not a generator', async () =
   const broken = testBlock((() => { throw new Error('no generator'); }) as never);
   const outputs: unknown[] = [];
   for await (const output of runBlock(broken, { n: 1 }, context)) outputs.push(output);
-  expect(outputs).toEqual([['error', 'Internal error: no generator']]);
+  expect(outputs).toEqual([['error', 'Internal error: no generator. Report it with the message.']]);
 });

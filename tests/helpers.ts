@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, beforeEach } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, expect } from '@jest/globals';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/index.js';
 import { runBlock, type Block, type BlockContext } from '../shared/block.js';
@@ -31,6 +31,7 @@ export function useEmulator(options: EmulatorOptions = FAST): { readonly emulato
   });
   beforeEach(() => {
     handle.emulator.requests.splice(0);
+    handle.emulator.clearFaults();
   });
   afterAll(() => handle.emulator.close());
   return handle;
@@ -43,9 +44,47 @@ export async function collect(block: Block, input: unknown, context: BlockContex
   return outputs;
 }
 
+/** Output names in order. */
+export const names = (outputs: Array<readonly [string, unknown]>) => outputs.map(([name]) => name);
+
+/** The message of the one `error` output; fails unless the outputs are exactly that. */
+export function errorOf(outputs: Array<readonly [string, unknown]>): string {
+  expect(names(outputs)).toEqual(['error']);
+  return outputs[0]![1] as string;
+}
+
+/** A prediction's state on the emulator, read through the API. */
+export async function remote(emulator: Emulator, id: string): Promise<{ status: string; data_removed: boolean; output: unknown }> {
+  const response = await fetch(`${emulator.url}/predictions/${id}`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  return (await response.json()) as { status: string; data_removed: boolean; output: unknown };
+}
+
+/** The prediction id an error message names as canceled, e.g. `...; prediction abc was canceled. ...`. */
+export function canceledId(message: string): string {
+  const id = /; prediction ([a-z2-7]+) was canceled\./.exec(message)?.[1];
+  expect(id).toBeDefined();
+  return id!;
+}
+
 /** A context that reaches `emulator` with {@link TOKEN}. */
-export function contextFor(emulator: Emulator, runner: RunnerOptions = {}, signal?: AbortSignal): BlockContext {
-  return { credentials: { apiKey: TOKEN }, signal, runner: { baseUrl: emulator.url, pollIntervalMs: 20, ...runner } };
+export function contextFor(emulator: Emulator, runner: RunnerOptions = {}, signal?: AbortSignal, token = TOKEN): BlockContext {
+  return { credentials: { apiKey: token }, signal, runner: { baseUrl: emulator.url, pollIntervalMs: 20, ...runner } };
+}
+
+let tokens = 0;
+/**
+ * A token no other test used. Rate-limit state is shared per token process-wide (as Replicate
+ * keeps it per account), so tests that meet 429s take their own.
+ */
+export function freshToken(): string {
+  tokens += 1;
+  return `${TOKEN}-${process.pid}-${tokens}`;
+}
+
+/** Prediction creates the emulator received, and how many predictions they made (not 429, not refused). */
+export function creates(emulator: Emulator): { sent: number; created: number } {
+  const all = emulator.requests.filter((r) => r.method === 'POST' && /^\/v1\/(models\/[^/]+\/[^/]+\/)?predictions$/.test(r.path));
+  return { sent: all.length, created: all.filter((r) => r.handledAs !== undefined && r.handledAs < 300).length };
 }
 
 /** Requests whose method and path match, e.g. `POST /v1/predictions/.../cancel`. */
