@@ -36,7 +36,8 @@ const uses = (name: string) => {
 const inputSchema = z
   .object({
     credentials: credentialsField('replicate', 'The Replicate API key to run the model with: any key that may run these models.'),
-    prompt: field(z.string().min(1), 'Text prompt for image generation.', {
+    // Flux reads about the first 512 tokens; 10000 characters bounds what reaches Replicate.
+    prompt: field(z.string().trim().min(1).max(10_000), 'Text prompt for image generation.', {
       title: 'Prompt',
       placeholder: "e.g., 'A futuristic cityscape at sunset'",
       advanced: false,

@@ -133,6 +133,11 @@ class Problem extends Error {
  * take). Output URLs serve real png, jpg or webp bytes of a placeholder picture, about 1
  * megapixel in the requested aspect ratio. It keeps at most 10000 predictions, forgetting the
  * oldest that have ended.
+ *
+ * For failure tests it takes injected faults per route ({@link Emulator.inject}), applies
+ * Replicate's rate limits as token buckets per token (`rateLimits`), deletes outputs after
+ * `retentionMs` (`data_removed: true`, `output: null`, file URLs 404), and plays scripted
+ * prediction ends (`plan`).
  */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const predictions = new Map<string, EmulatedPrediction>();

@@ -127,10 +127,14 @@ function issuePath(issue: ZodIssue, root: string): string {
 /** Why one zod issue failed, in the terms of the field (never echoes a string value). */
 function issueReason(issue: ZodIssue): string {
   switch (issue.code) {
-    case 'invalid_type':
+    case 'invalid_type': {
       if (issue.received === 'undefined') return 'is required';
       if (issue.expected === 'integer') return 'must be an integer';
-      return `must be ${issue.expected === 'object' ? 'an object' : `a ${issue.expected}`}, got ${issue.received}`;
+      const got = issue.received === 'nan' ? 'NaN' : issue.received;
+      // zod names an enum's options as `'a' | 'b'` when the value is not even a string.
+      if (issue.expected.includes(' | ')) return `must be one of ${issue.expected.split(' | ').map((o) => `"${o.replace(/^'|'$/g, '')}"`).join(', ')}, got ${got}`;
+      return `must be ${issue.expected === 'object' ? 'an object' : `a ${issue.expected}`}, got ${got}`;
+    }
     case 'too_big':
       if (issue.type === 'string') return `must be at most ${issue.maximum} characters`;
       return `must be ${issue.inclusive ? '<=' : '<'} ${issue.maximum}`;

@@ -87,9 +87,15 @@ describe('429: waited out as asked, create sent again only because it was refuse
       const token = freshToken();
       const started = Date.now();
       const runs = await Promise.all(Array.from({ length: 30 }, (_, i) =>
-        collect(block, { ...input, prompt: `kite number ${i}` }, contextFor(limited, {}, undefined, token))));
+        collect(block, { ...input, prompt: `kite number ${i}`, seed: i }, contextFor(limited, {}, undefined, token))));
       const ms = Date.now() - started;
-      runs.forEach((outputs) => expect(names(outputs)).toEqual(['result', 'seed']));
+      // No cross-talk: each run's image comes from a prediction of its own input.
+      for (const [i, outputs] of runs.entries()) {
+        expect(names(outputs)).toEqual(['result', 'seed']);
+        expect(outputs[1]![1]).toBe(i);
+        const id = /\/files\/([a-z2-7]+)\//.exec(outputs[0]![1] as string)![1]!;
+        expect((await remote(limited, id)).input).toMatchObject({ prompt: `kite number ${i}`, seed: i });
+      }
       const made = limited.requests.filter((r) => r.method === 'POST' && r.outcome === 201);
       expect(made.map((r) => (r.body as { input: { prompt: string } }).input.prompt).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `kite number ${i}`).sort());
       // 25 creates wait for the bucket (10 per second) after the 1 s Retry-After.

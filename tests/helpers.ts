@@ -54,9 +54,16 @@ export function errorOf(outputs: Array<readonly [string, unknown]>): string {
 }
 
 /** A prediction's state on the emulator, read through the API. */
-export async function remote(emulator: Emulator, id: string): Promise<{ status: string; data_removed: boolean; output: unknown }> {
+export async function remote(emulator: Emulator, id: string): Promise<RemotePrediction> {
   const response = await fetch(`${emulator.url}/predictions/${id}`, { headers: { Authorization: `Bearer ${TOKEN}` } });
-  return (await response.json()) as { status: string; data_removed: boolean; output: unknown };
+  return (await response.json()) as RemotePrediction;
+}
+
+interface RemotePrediction {
+  readonly status: string;
+  readonly input: Record<string, unknown>;
+  readonly data_removed: boolean;
+  readonly output: unknown;
 }
 
 /** The prediction id an error message names as canceled, e.g. `...; prediction abc was canceled. ...`. */

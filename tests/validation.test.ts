@@ -15,26 +15,85 @@ async function inputError(input: unknown, context = contextFor(local.emulator)):
   return outputs[0]![1] as string;
 }
 
+const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
+const validJson = JSON.stringify(valid).slice(0, -1);
+
+// Each row: a change to a valid input, and what the one error must say.
+const INVALID: Array<[string, unknown, string]> = [
+  ['prompt: number', { ...valid, prompt: 42 }, 'prompt: must be a string, got number'],
+  ['prompt: null', { ...valid, prompt: null }, 'prompt: must be a string, got null'],
+  ['prompt: array', { ...valid, prompt: ['a lighthouse'] }, 'prompt: must be a string, got array'],
+  ['prompt: empty', { ...valid, prompt: '' }, 'prompt: must not be empty'],
+  ['prompt: whitespace only', { ...valid, prompt: ' \n\t ' }, 'prompt: must not be empty'],
+  ['prompt: huge', { ...valid, prompt: 'x'.repeat(10_001) }, 'prompt: must be at most 10000 characters'],
+  ['prompt: missing', { credentials: CREDENTIALS }, 'prompt: is required'],
+  ['seed: NaN', { ...valid, seed: NaN }, 'seed: must be a number, got NaN'],
+  ['seed: Infinity', { ...valid, seed: Infinity }, 'seed: must be an integer'],
+  ['seed: negative', { ...valid, seed: -1 }, 'seed: must be >= 0'],
+  ['seed: fractional', { ...valid, seed: 1.5 }, 'seed: must be an integer'],
+  ['seed: 2^32', { ...valid, seed: 2 ** 32 }, 'seed: must be <= 4294967295'],
+  ['seed: string', { ...valid, seed: '42' }, 'seed: must be a number, got string'],
+  ['steps: 0', { ...valid, steps: 0 }, 'steps: must be >= 1'],
+  ['steps: 51', { ...valid, steps: 51 }, 'steps: must be <= 50'],
+  ['steps: fractional', { ...valid, steps: 2.5 }, 'steps: must be an integer'],
+  ['steps: string', { ...valid, steps: '25' }, 'steps: must be a number, got string'],
+  ['steps: NaN', { ...valid, steps: NaN }, 'steps: must be a number, got NaN'],
+  ['guidance: just below 0', { ...valid, guidance: -0.01 }, 'guidance: must be >= 0'],
+  ['guidance: just above 10', { ...valid, guidance: 10.01 }, 'guidance: must be <= 10'],
+  ['guidance: Infinity', { ...valid, guidance: Infinity }, 'guidance: must be <= 10'],
+  ['guidance: -Infinity', { ...valid, guidance: -Infinity }, 'guidance: must be >= 0'],
+  ['guidance: boolean', { ...valid, guidance: true }, 'guidance: must be a number, got boolean'],
+  ['interval: just below 1', { ...valid, interval: 0.99 }, 'interval: must be >= 1'],
+  ['interval: just above 4', { ...valid, interval: 4.01 }, 'interval: must be <= 4'],
+  ['output_quality: -1', { ...valid, output_quality: -1 }, 'output_quality: must be >= 0'],
+  ['output_quality: 101', { ...valid, output_quality: 101 }, 'output_quality: must be <= 100'],
+  ['output_quality: fractional', { ...valid, output_quality: 50.5 }, 'output_quality: must be an integer'],
+  ['safety_tolerance: 0', { ...valid, safety_tolerance: 0 }, 'safety_tolerance: must be >= 1'],
+  ['safety_tolerance: 7', { ...valid, safety_tolerance: 7 }, 'safety_tolerance: must be <= 6'],
+  ['aspect_ratio: unknown', { ...valid, aspect_ratio: '7:3' }, 'aspect_ratio: must be one of "1:1", "16:9"'],
+  ['aspect_ratio: other notation', { ...valid, aspect_ratio: '16x9' }, 'aspect_ratio: must be one of "1:1"'],
+  ['aspect_ratio: number', { ...valid, aspect_ratio: 1 }, 'aspect_ratio: must be one of "1:1", "16:9", "2:3"'],
+  ['output_format: unknown', { ...valid, output_format: 'gif' }, 'output_format: must be one of "webp", "jpg", "png"'],
+  ['output_format: wrong case', { ...valid, output_format: 'PNG' }, 'output_format: must be one of "webp", "jpg", "png"'],
+  ['model: unknown', { ...valid, replicate_model_name: 'Flux Ultra' }, 'replicate_model_name: must be one of "Flux Schnell", "Flux Pro"'],
+  ['model: wrong case', { ...valid, replicate_model_name: 'flux schnell' }, 'replicate_model_name: must be one of "Flux Schnell"'],
+  ['extra field: typo', { ...valid, guidnce: 3 }, 'input: has unknown field(s) guidnce'],
+  ['extra field: a pasted token', { ...valid, api_key: 'r8_pasted_secret_value' }, 'input: has unknown field(s) api_key'],
+  ['credentials: missing', { prompt: 'x' }, 'credentials: is required'],
+  ['credentials: empty object', { ...valid, credentials: {} }, 'credentials.provider: must be "replicate"; credentials.id: is required; credentials.type: must be "api_key"'],
+  ['credentials: the key itself', { ...valid, credentials: 'r8_secret_value_here' }, 'credentials: must be an object, got string'],
+  ['credentials: other provider', { ...valid, credentials: { ...CREDENTIALS, provider: 'openai' } }, 'credentials.provider: must be "replicate"'],
+  ['credentials: other type', { ...valid, credentials: { ...CREDENTIALS, type: 'oauth2' } }, 'credentials.type: must be "api_key"'],
+  ['credentials: empty id', { ...valid, credentials: { ...CREDENTIALS, id: '' } }, 'credentials.id: must not be empty'],
+  ['__proto__ key (JSON)', json(`${validJson},"__proto__":{"polluted":true}}`), 'input: has unknown field(s) __proto__'],
+  ['constructor key (JSON)', json(`${validJson},"constructor":{"prototype":{"polluted":true}}}`), 'input: has unknown field(s) constructor'],
+  ['__proto__ in credentials (JSON)', { ...valid, credentials: json('{"provider":"replicate","id":"k","type":"api_key","__proto__":{"polluted":true}}') }, 'credentials: has unknown field(s) __proto__'],
+  ['input: null', null, 'input: must be an object, got null'],
+  ['input: array', [valid], 'input: must be an object, got array'],
+  ['input: string', 'a lighthouse', 'input: must be an object, got string'],
+];
+
+test('the table holds at least 40 invalid inputs', () => {
+  expect(INVALID.length).toBeGreaterThanOrEqual(40);
+});
+
+test.each(INVALID)('%s: one error naming the field, no request', async (_, input, message) => {
+  const error = await inputError(input);
+  expect(error).toMatch(/^Invalid input: /);
+  expect(error).toContain(message);
+  expect(error).not.toContain('r8_');
+  expect((Object.prototype as Record<string, unknown>).polluted).toBeUndefined();
+});
+
 test.each([
-  [{ output_quality: 101 }, 'output_quality: must be <= 100'],
-  [{ output_quality: -1 }, 'output_quality: must be >= 0'],
-  [{ steps: 0 }, 'steps: must be >= 1'],
-  [{ steps: 51 }, 'steps: must be <= 50'],
-  [{ steps: 2.5 }, 'steps: must be an integer'],
-  [{ guidance: 11 }, 'guidance: must be <= 10'],
-  [{ interval: 0.5 }, 'interval: must be >= 1'],
-  [{ safety_tolerance: 7 }, 'safety_tolerance: must be <= 6'],
-  [{ seed: -1 }, 'seed: must be >= 0'],
-  [{ seed: 2 ** 32 }, 'seed: must be <= 4294967295'],
-  [{ aspect_ratio: '7:3' }, 'aspect_ratio: must be one of "1:1"'],
-  [{ output_format: 'gif' }, 'output_format: must be one of "webp", "jpg", "png"'],
-  [{ replicate_model_name: 'Flux Ultra' }, 'replicate_model_name: must be one of "Flux Schnell"'],
-  [{ prompt: '' }, 'prompt: must not be empty'],
-  [{ prompt: undefined }, 'prompt: is required'],
-  [{ steps: '25' }, 'steps: must be a number, got string'],
-  [{ guidnce: 3 }, 'input: has unknown field(s) guidnce'],
-])('each field keeps its own range whatever the model: %j', async (change, message) => {
-  expect(await inputError({ ...valid, ...change })).toContain(message);
+  ['empty', ''],
+  ['whitespace', '   '],
+  ['a line break (header injection)', 'r8_abcdef\r\nX-Injected: 1'],
+  ['non-ASCII', 'r8_tökén_0123456789'],
+])('an API token that is %s is an error before any request', async (_, apiKey) => {
+  const message = await inputError(valid, { credentials: { apiKey }, runner: { baseUrl: local.emulator.url } });
+  expect(message).toMatch(/^credentials: /);
+  if (apiKey.trim()) expect(message).not.toContain(apiKey.trim());
 });
 
 test.each([
@@ -61,15 +120,7 @@ test('one error names every bad field', async () => {
   }
 });
 
-test.each([[null], [[1]], ['a prompt'], [42]])('input %j that is not an object is an error', async (input) => {
-  expect(await inputError(input)).toMatch(/^Invalid input: input: must be an object/);
-});
 
-test('credentials must be the Replicate API-key meta object, never the key itself', async () => {
-  expect(await inputError({ ...valid, credentials: 'r8_secret_value_here' })).toContain('credentials: must be an object, got string');
-  expect(await inputError({ ...valid, credentials: { ...CREDENTIALS, provider: 'openai' } })).toContain('credentials.provider: must be "replicate"');
-  expect(await inputError({ prompt: 'x' })).toContain('credentials: is required');
-});
 
 test('a run without an API key is an error before any request', async () => {
   const message = await inputError(valid, { runner: { baseUrl: local.emulator.url } });
