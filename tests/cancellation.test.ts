@@ -1,42 +1,36 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { beforeEach, describe, expect, test } from '@jest/globals';
 import { ReplicateFluxAdvancedModelBlock as block } from '../blocks/index.js';
-import { startEmulator, type Emulator, type PredictionPlan } from '../emulator/index.js';
 import type { RunnerOptions } from '../shared/replicate.js';
-import { canceledId, collect, contextFor, creates, CREDENTIALS, errorOf, freshToken, remote, requestsTo } from './helpers.js';
+import { canceledId, collect, contextFor, creates, CREDENTIALS, errorOf, freshToken, remote, requestsTo, useEmulator } from './helpers.js';
 
-let emulator: Emulator;
-let plan: PredictionPlan = {};
-beforeAll(async () => {
-  emulator = await startEmulator({ startingMs: 10, processingMs: 40, plan: () => plan });
-});
-afterAll(() => emulator.close());
+const local = useEmulator();
 beforeEach(() => {
-  emulator.requests.splice(0);
-  emulator.clearFaults();
-  plan = { processingMs: 30_000 };
+  // Predictions run long unless a test says otherwise: the run is stopped while they do.
+  local.plan = { processingMs: 30_000 };
 });
+
 
 const input = { credentials: CREDENTIALS, prompt: 'a lantern in the fog', seed: 3 };
 // Time allowed past the timeout or abort for the cancel round trip.
 const MARGIN_MS = 500;
 
 /**
- * The three phases a run can be in when it is stopped, set up on the emulator: in the create
+ * The three phases a run can be in when it is stopped, set up on the local.emulator: in the create
  * request (created, but its answer hangs), in a poll request (the GET hangs), and between
  * polls (the prediction runs, the runner sleeps).
  */
-const polls = () => requestsTo(emulator, 'GET', /^\/v1\/predictions\/[a-z2-7]+$/);
+const polls = () => requestsTo(local.emulator, 'GET', /^\/v1\/predictions\/[a-z2-7]+$/);
 const PHASES: Array<[string, RunnerOptions, () => void, () => void]> = [
   [
     'during create',
     { waitSeconds: 60 },
-    () => emulator.inject({ route: 'create', answer: 'hang', afterHandling: true }),
+    () => local.emulator.inject({ route: 'create', answer: 'hang', afterHandling: true }),
     () => expect(polls()).toHaveLength(0),
   ],
   [
     'during a poll request',
     { waitSeconds: 1 },
-    () => emulator.inject({ route: 'get', answer: 'hang', times: 100 }),
+    () => local.emulator.inject({ route: 'get', answer: 'hang', times: 100 }),
     () => expect(polls().map((r) => r.outcome)).toEqual(['hang']),
   ],
   ['while the prediction runs, between polls', { waitSeconds: 1, pollIntervalMs: 5_000 }, () => undefined, () => expect(polls()).toHaveLength(0)],
@@ -45,10 +39,10 @@ const PHASES: Array<[string, RunnerOptions, () => void, () => void]> = [
 /** Checks the one prediction was created once and canceled by a recorded request; returns its id. */
 async function expectCanceled(message: string): Promise<string> {
   const id = canceledId(message);
-  expect(creates(emulator)).toEqual({ sent: 1, created: 1 });
-  expect(requestsTo(emulator, 'POST', /\/cancel$/).map((r) => r.path)).toEqual([`/v1/predictions/${id}/cancel`]);
-  emulator.clearFaults();
-  expect((await remote(emulator, id)).status).toBe('canceled');
+  expect(creates(local.emulator)).toEqual({ sent: 1, created: 1 });
+  expect(requestsTo(local.emulator, 'POST', /\/cancel$/).map((r) => r.path)).toEqual([`/v1/predictions/${id}/cancel`]);
+  local.emulator.clearFaults();
+  expect((await remote(local.emulator, id)).status).toBe('canceled');
   return id;
 }
 
@@ -57,7 +51,7 @@ describe('timeout', () => {
     setUp();
     const timeoutMs = 1_500 + (runner.waitSeconds === 1 ? 500 : 0);
     const started = Date.now();
-    const message = errorOf(await collect(block, input, contextFor(emulator, { ...runner, timeoutMs }, undefined, freshToken())));
+    const message = errorOf(await collect(block, input, contextFor(local.emulator, { ...runner, timeoutMs }, undefined, freshToken())));
     const elapsed = Date.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(timeoutMs);
     expect(elapsed).toBeLessThan(timeoutMs + MARGIN_MS);
@@ -67,10 +61,10 @@ describe('timeout', () => {
   });
 
   test('during create, the prediction is found by its input because its id never arrived', async () => {
-    emulator.inject({ route: 'create', answer: 'hang', afterHandling: true });
-    const message = errorOf(await collect(block, input, contextFor(emulator, { timeoutMs: 1_000 })));
+    local.emulator.inject({ route: 'create', answer: 'hang', afterHandling: true });
+    const message = errorOf(await collect(block, input, contextFor(local.emulator, { timeoutMs: 1_000 })));
     await expectCanceled(message);
-    expect(requestsTo(emulator, 'GET', /^\/v1\/predictions\?created_after=/)).toHaveLength(1);
+    expect(requestsTo(local.emulator, 'GET', /^\/v1\/predictions\?created_after=/)).toHaveLength(1);
   });
 });
 
@@ -81,7 +75,7 @@ describe('host abort', () => {
     const abortAt = runner.waitSeconds === 1 ? 1_500 : 300;
     setTimeout(() => controller.abort(), abortAt);
     const started = Date.now();
-    const message = errorOf(await collect(block, input, contextFor(emulator, runner, controller.signal, freshToken())));
+    const message = errorOf(await collect(block, input, contextFor(local.emulator, runner, controller.signal, freshToken())));
     expect(Date.now() - started).toBeLessThan(abortAt + MARGIN_MS);
     expect(message).toMatch(/^The run was stopped by the host; prediction [a-z2-7]+ was canceled\. Nothing to fix in the block/);
     inPhase();
@@ -91,26 +85,26 @@ describe('host abort', () => {
   test('during the sync wait of create (Prefer: wait=60)', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);
-    const message = errorOf(await collect(block, input, contextFor(emulator, {}, controller.signal)));
-    expect(emulator.requests[0]!.headers.prefer).toBe('wait=60');
-    expect(requestsTo(emulator, 'GET', /^\/v1\/predictions\?created_after=/)).toHaveLength(1);
+    const message = errorOf(await collect(block, input, contextFor(local.emulator, {}, controller.signal)));
+    expect(local.emulator.requests[0]!.headers.prefer).toBe('wait=60');
+    expect(requestsTo(local.emulator, 'GET', /^\/v1\/predictions\?created_after=/)).toHaveLength(1);
     await expectCanceled(message);
   });
 
   test('an already aborted signal sends nothing', async () => {
-    const message = errorOf(await collect(block, input, contextFor(emulator, {}, AbortSignal.abort())));
+    const message = errorOf(await collect(block, input, contextFor(local.emulator, {}, AbortSignal.abort())));
     expect(message).toMatch(/^The run was stopped by the host before it started\./);
-    expect(emulator.requests).toHaveLength(0);
+    expect(local.emulator.requests).toHaveLength(0);
   });
 
   test('an abort while the create waits its turn at the rate limit sends no create', async () => {
     const token = freshToken();
-    emulator.inject({ route: 'create', answer: { status: 429, retryAfter: '20' } });
+    local.emulator.inject({ route: 'create', answer: { status: 429, retryAfter: '20' } });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);
-    const message = errorOf(await collect(block, input, contextFor(emulator, {}, controller.signal, token)));
+    const message = errorOf(await collect(block, input, contextFor(local.emulator, {}, controller.signal, token)));
     expect(message).toMatch(/^The run was stopped by the host\. /);
-    expect(creates(emulator)).toEqual({ sent: 1, created: 0 });
-    expect(requestsTo(emulator, 'POST', /\/cancel$/)).toHaveLength(0);
+    expect(creates(local.emulator)).toEqual({ sent: 1, created: 0 });
+    expect(requestsTo(local.emulator, 'POST', /\/cancel$/)).toHaveLength(0);
   });
 });

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, expect } from '@jest/globals';
 import { Ajv, type Options as AjvOptions } from 'ajv';
-import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/index.js';
+import { startEmulator, type Emulator, type EmulatorOptions, type PredictionPlan } from '../emulator/index.js';
 import { runBlock, type Block, type BlockContext } from '../shared/block.js';
 import type { RunnerOptions } from '../shared/replicate.js';
 
@@ -21,17 +21,19 @@ export const TOKEN = 'r8_test_token_0123456789abcdefghijklmnopqrstu';
 export const FAST: EmulatorOptions = { startingMs: 10, processingMs: 40 };
 
 /**
- * Gives a test file its own emulator: started before all tests, request log cleared before each,
- * closed after all. Read it as `handle.emulator` inside tests.
+ * Gives a test file its own emulator: started before all tests; before each, its request log
+ * and faults are cleared and `plan` is reset to `{}`; closed after all. Inside tests read
+ * `handle.emulator`, and set `handle.plan` to script the predictions the test creates.
  */
-export function useEmulator(options: EmulatorOptions = FAST): { readonly emulator: Emulator } {
-  const handle = {} as { emulator: Emulator };
+export function useEmulator(options: EmulatorOptions = FAST): { readonly emulator: Emulator; plan: PredictionPlan } {
+  const handle = { plan: {} } as { emulator: Emulator; plan: PredictionPlan };
   beforeAll(async () => {
-    handle.emulator = await startEmulator(options);
+    handle.emulator = await startEmulator({ plan: () => handle.plan, ...options });
   });
   beforeEach(() => {
     handle.emulator.requests.splice(0);
     handle.emulator.clearFaults();
+    handle.plan = {};
   });
   afterAll(() => handle.emulator.close());
   return handle;
