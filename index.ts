@@ -5,7 +5,8 @@
 export { ALL_BLOCKS, createRegistry, registry, ReplicateFluxAdvancedModelBlock } from './blocks/index.js';
 export { BLOCK_CATEGORIES, credentialsField, defineBlock, runBlock } from './shared/block.js';
 export type { Block, BlockCategory, BlockContext, BlockDocumentation, BlockExample, BlockOutput, OutputShape } from './shared/block.js';
-export { BlockError } from './shared/errors.js';
+export { BlockError, ERROR_KINDS } from './shared/errors.js';
+export type { ErrorKind } from './shared/errors.js';
 export { field, fieldHints } from './shared/fields.js';
 export type { FieldHints } from './shared/fields.js';
 export { MODELS } from './shared/models.js';

@@ -13,12 +13,17 @@ export interface EmulatorStats {
   readonly predictionsCreated: number;
   /** Other API requests received (polls, cancels, lists), before this report's own. */
   readonly otherRequests: number;
-  /** Prompt of each prediction made, by prediction id. */
-  readonly prompts: Record<string, string>;
+  /** Each prediction made, by id: its prompt, and when it was created and ended (epoch ms). */
+  readonly predictions: Record<string, { readonly prompt: string; readonly createdAt: number; readonly completedAt: number }>;
 }
 
-const options = JSON.parse(process.argv[2] ?? '{}') as EmulatorOptions;
-const emulator = await startEmulator({ maxRecorded: 1_000_000, ...options });
+/** Emulator options, plus `processingJitterMs`: each prediction runs up to that much longer, at random. */
+const { processingJitterMs = 0, ...options } = JSON.parse(process.argv[2] ?? '{}') as EmulatorOptions & { processingJitterMs?: number };
+const emulator = await startEmulator({
+  maxRecorded: 1_000_000,
+  ...options,
+  plan: () => (processingJitterMs ? { processingMs: (options.processingMs ?? 1200) + Math.random() * processingJitterMs } : undefined),
+});
 
 process.on('message', async (message) => {
   if (message === 'close') {
@@ -30,12 +35,14 @@ process.on('message', async (message) => {
   const creates = emulator.requests.filter((r) => r.method === 'POST' && !r.path.endsWith('/cancel'));
   const made = creates.filter((r) => r.handledAs !== undefined && r.handledAs < 300);
   const otherRequests = emulator.requests.length - creates.length;
-  const prompts: Record<string, string> = {};
+  const predictions: EmulatorStats['predictions'] = {};
   // The emulator does not record answers, so ask it for each prediction it made.
   const page = async (url: string): Promise<void> => {
     const response = await fetch(url, { headers: { Authorization: 'Bearer stats' } });
-    const body = (await response.json()) as { results: Array<{ id: string; input: { prompt: string } }>; next: string | null };
-    for (const p of body.results) prompts[p.id] = p.input.prompt;
+    const body = (await response.json()) as { results: Array<{ id: string; input: { prompt: string }; created_at: string; completed_at?: string }>; next: string | null };
+    for (const p of body.results) {
+      predictions[p.id] = { prompt: p.input.prompt, createdAt: Date.parse(p.created_at), completedAt: Date.parse(p.completed_at ?? '') };
+    }
     if (body.next) await page(body.next);
   };
   await page(`${emulator.url}/predictions`);
@@ -44,7 +51,7 @@ process.on('message', async (message) => {
     createsSent: creates.length,
     predictionsCreated: made.length,
     otherRequests,
-    prompts,
+    predictions,
   };
   process.send!(stats);
 });

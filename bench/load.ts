@@ -62,7 +62,7 @@ const errors = outcomes.filter((o) => o[0]?.[0] === 'error').map((o) => String(o
 const crossed = outcomes.filter((outputs, i) => {
   if (outputs[0]?.[0] !== 'result') return false;
   const id = /\/files\/([a-z2-7]+)\//.exec(String(outputs[0][1]))?.[1] ?? '';
-  return stats.prompts[id] !== `load run ${i}` || outputs.at(-1)?.[1] !== i;
+  return stats.predictions[id]?.prompt !== `load run ${i}` || outputs.at(-1)?.[1] !== i;
 }).length;
 
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);

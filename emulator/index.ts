@@ -25,6 +25,8 @@ export interface EmulatorOptions {
   readonly retentionMs?: number;
   /** How many requests {@link Emulator.requests} keeps, newest last. Default 1000. */
   readonly maxRecorded?: number;
+  /** Longest sync wait granted to `Prefer: wait`, in s. Default 60, as Replicate; benchmarks shorten it to force polling. */
+  readonly maxSyncWaitSeconds?: number;
 }
 
 /**
@@ -253,7 +255,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
     const problems = checkModelInput(spec, input as Record<string, unknown>);
     if (problems.length) throw invalid(problems.map((p) => ({ ...p, field: `input.${p.field}` })));
-    const wait = preferWait(req.headers.prefer?.toString());
+    const asked = preferWait(req.headers.prefer?.toString());
+    const wait = asked && Math.min(asked, options.maxSyncWaitSeconds ?? 60);
     const cancelAfterMs = cancelAfter(req.headers['cancel-after']);
     const plan = {
       startingMs: options.startingMs ?? 300,
