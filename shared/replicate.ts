@@ -116,9 +116,12 @@ export async function runPrediction(request: PredictionRequest, context: BlockCo
   const settings = parsed.data;
   const api = new ReplicateApi({ baseUrl: settings.baseUrl, token, deadline: Date.now() + settings.timeoutMs, timeoutMs: settings.timeoutMs });
   const run = new PredictionRun(api, request, { ...settings, onProgress: context.runner?.onProgress });
+  // One controller stops the work on timeout, failure or host abort. A listener, not
+  // AbortSignal.any: signals are costly to create in Node 20, and this runs per prediction.
   const stop = new AbortController();
-  const signal = context.signal ? AbortSignal.any([context.signal, stop.signal]) : stop.signal;
-  const work = run.execute(signal);
+  const onHostAbort = () => stop.abort();
+  context.signal?.addEventListener('abort', onHostAbort, { once: true });
+  const work = run.execute(stop.signal);
   try {
     return await pTimeout(work, { milliseconds: settings.timeoutMs, signal: context.signal });
   } catch (error) {
@@ -129,6 +132,8 @@ export async function runPrediction(request: PredictionRequest, context: BlockCo
     stop.abort();
     await work.catch(() => undefined);
     throw new BlockError(failure.kind, redact(failure.detail + (await run.cancelIfRunning()), token));
+  } finally {
+    context.signal?.removeEventListener('abort', onHostAbort);
   }
 }
 
