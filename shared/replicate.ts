@@ -85,14 +85,15 @@ const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
  * Runs one prediction to a terminal status and returns it when it succeeded.
  *
  * Creates it with `Prefer: wait` (Replicate API: POST /v1/models/{owner}/{name}/predictions, or
- * POST /v1/predictions with `version` for version ids), then polls GET /v1/predictions/{id}, every
- * `pollIntervalMs` for 30 s and then less often. The whole run, retries and rate-limit waits included, is bounded by
- * `timeoutMs`; the prediction also carries a `Cancel-After` header of that length, so Replicate
- * stops it even if this process dies. Requests are retried and paced as
- * {@link ReplicateApi.options} describes; a create is never sent twice unless its connection was refused or
- * it met a 429. On timeout, host abort, or any failure while it runs, the prediction is canceled
- * (POST /v1/predictions/{id}/cancel) before this function rejects; a create whose answer was
- * lost is found again in GET /v1/predictions by its input and canceled.
+ * POST /v1/predictions with `version` for version ids), then polls GET /v1/predictions/{id},
+ * every `pollIntervalMs` for 30 s and then less often. The whole run, retries and rate-limit
+ * waits included, is bounded by `timeoutMs`; the prediction also carries a `Cancel-After`
+ * header of that length, so Replicate stops it even if this process dies. Requests are retried
+ * and paced as {@link ReplicateApi.options} describes; a create is never sent twice unless its
+ * connection was refused or it met a 429. On timeout, host abort, or any failure while it
+ * runs, the prediction is canceled (POST /v1/predictions/{id}/cancel) before this function
+ * rejects; a create whose answer was lost is found again in GET /v1/predictions by its input
+ * and canceled.
  *
  * @param context `credentials.apiKey` (the token, sent as `Authorization: Bearer`), the host's
  *   abort `signal`, and {@link RunnerOptions} under `runner`.
