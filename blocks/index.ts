@@ -1,10 +1,13 @@
 import { BlockRegistry } from '../shared/registry.js';
+import { ReplicateFlux2Block } from './replicate-flux-2.js';
 import { ReplicateFluxAdvancedModelBlock } from './replicate-flux-advanced.js';
+import { ReplicateFluxFillBlock } from './replicate-flux-fill.js';
+import { ReplicateFluxKontextBlock } from './replicate-flux-kontext.js';
 
-export { ReplicateFluxAdvancedModelBlock };
+export { ReplicateFlux2Block, ReplicateFluxAdvancedModelBlock, ReplicateFluxFillBlock, ReplicateFluxKontextBlock };
 
 /** Every block of the package. */
-export const ALL_BLOCKS = [ReplicateFluxAdvancedModelBlock] as const;
+export const ALL_BLOCKS = [ReplicateFluxAdvancedModelBlock, ReplicateFluxKontextBlock, ReplicateFluxFillBlock, ReplicateFlux2Block] as const;
 
 /** A new registry holding every block of the package; each call makes a fresh one. */
 export function createRegistry(): BlockRegistry {

@@ -1,9 +1,7 @@
-import { randomInt } from 'node:crypto';
 import { z } from 'zod';
-import { credentialsField, defineBlock } from '../shared/block.js';
-import { field } from '../shared/fields.js';
-import { checkChoice, mapInput, usedBy, type ModelChoice } from '../shared/models.js';
-import { outputUrls, runPrediction } from '../shared/replicate.js';
+import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials } from '../shared/block.js';
+import { refineChoice, runChoice, usedByNote, type ModelChoices } from '../shared/choices.js';
+import { field, IMAGE_OUTPUTS, promptField, seedField } from '../shared/fields.js';
 
 const common = { prompt: 'prompt', seed: 'seed', aspect_ratio: 'aspect_ratio', output_format: 'output_format' };
 
@@ -14,43 +12,34 @@ const common = { prompt: 'prompt', seed: 'seed', aspect_ratio: 'aspect_ratio', o
  * interval or safety_tolerance.
  */
 export const MODEL_CHOICES = {
-  'Flux Schnell': { model: 'black-forest-labs/flux-schnell', params: { ...common, output_quality: 'output_quality' } },
+  'Flux Schnell': { model: 'black-forest-labs/flux-schnell', params: { ...common, output_quality: 'output_quality', num_outputs: 'num_outputs' } },
   'Flux Pro': {
     model: 'black-forest-labs/flux-pro',
     params: { ...common, output_quality: 'output_quality', steps: 'steps', guidance: 'guidance', interval: 'interval', safety_tolerance: 'safety_tolerance' },
   },
   'Flux Pro 1.1': { model: 'black-forest-labs/flux-1.1-pro', params: { ...common, output_quality: 'output_quality', safety_tolerance: 'safety_tolerance' } },
-  'Flux Dev': { model: 'black-forest-labs/flux-dev', params: { ...common, output_quality: 'output_quality', steps: 'num_inference_steps', guidance: 'guidance' } },
+  'Flux Dev': {
+    model: 'black-forest-labs/flux-dev',
+    params: { ...common, output_quality: 'output_quality', steps: 'num_inference_steps', guidance: 'guidance', num_outputs: 'num_outputs' },
+  },
   'Flux 1.1 Pro Ultra': { model: 'black-forest-labs/flux-1.1-pro-ultra', params: { ...common, safety_tolerance: 'safety_tolerance' } },
-} as const satisfies Record<string, ModelChoice>;
+} as const satisfies ModelChoices;
 
 type ModelName = keyof typeof MODEL_CHOICES;
 const MODEL_NAMES = Object.keys(MODEL_CHOICES) as [ModelName, ...ModelName[]];
-const uses = (name: string) => {
-  const models = usedBy(MODEL_CHOICES, name);
-  return models === 'every model' ? ' Used by every model.' : ` Used by ${models}; not sent to the other models.`;
-};
+const uses = (name: string) => usedByNote(MODEL_CHOICES, name);
 
 // Ranges are the widest of the models that use each field; the chosen model's own range is
 // checked in superRefine below.
 const inputSchema = z
   .object({
     credentials: credentialsField('replicate', 'The Replicate API key to run the model with: any key that may run these models.'),
-    // Flux reads about the first 512 tokens; 10000 characters bounds what reaches Replicate.
-    prompt: field(z.string().trim().min(1).max(10_000), 'Text prompt for image generation.', {
-      title: 'Prompt',
-      placeholder: "e.g., 'A futuristic cityscape at sunset'",
-      advanced: false,
-    }),
+    prompt: promptField('Text prompt for image generation.', "e.g., 'A futuristic cityscape at sunset'"),
     replicate_model_name: field(z.enum(MODEL_NAMES).default('Flux Schnell'), `The Flux model to run on Replicate: ${MODEL_NAMES.join(', ')}.`, {
       title: 'Image Generation Model',
       advanced: false,
     }),
-    seed: field(
-      z.number().int().min(0).max(2 ** 32 - 1).nullish(),
-      'Random seed (0 to 4294967295), for reproducible images. Empty means a random seed, which the block picks, sends and yields as `seed`.',
-      { title: 'Seed' },
-    ),
+    seed: seedField(),
     steps: field(z.number().int().min(1).max(50).default(25), `Number of diffusion steps, 1-50.${uses('steps')}`, { title: 'Steps' }),
     guidance: field(
       z.number().min(0).max(10).default(3),
@@ -82,21 +71,17 @@ const inputSchema = z
       `Safety filter tolerance, 1 (strictest) to 6 (most permissive).${uses('safety_tolerance')}`,
       { title: 'Safety Tolerance' },
     ),
+    // Not in the AutoGPT block; without a default, so graphs saved there run unchanged.
+    num_outputs: field(
+      z.number().int().min(1).max(4).nullish(),
+      `How many images to make from one prediction, 1-4, each yielded as a \`result\`. Empty makes one.${usedByNote(MODEL_CHOICES, 'num_outputs', true)}`,
+      { title: 'Number of Images' },
+    ),
   })
   .strict()
-  .superRefine((input, ctx) => {
-    for (const { field: name, reason } of checkChoice(MODEL_CHOICES[input.replicate_model_name], input)) {
-      ctx.addIssue({ code: 'custom', path: [name], message: `${reason} with ${input.replicate_model_name}` });
-    }
-  });
+  .superRefine(refineChoice(MODEL_CHOICES, 'replicate_model_name', ['num_outputs']));
 
-const outputSchema = z.object({
-  result: z.string().url().describe('URL of a generated image (temporary on Replicate: about an hour); yielded once per image, in order.'),
-  seed: z.number().int().describe('The seed the model ran with: the given one, or the random one the block picked.'),
-  error: z.string().describe('Why the run failed: invalid input, a Replicate API error, a failed or canceled prediction, or a timeout.'),
-});
-
-const credentials = { provider: 'replicate', id: 'example-replicate-key', type: 'api_key', title: 'Replicate API key' };
+const outputSchema = z.object(IMAGE_OUTPUTS);
 
 /**
  * Replicate Flux Advanced Model: generates images from a text prompt with a Flux model on
@@ -144,11 +129,5 @@ export const ReplicateFluxAdvancedModelBlock = defineBlock({
       outputs: [['error', 'Invalid input: guidance: must be <= 5 with Flux Pro']],
     },
   ],
-  async *run(input, context) {
-    const choice = MODEL_CHOICES[input.replicate_model_name];
-    const seed = input.seed ?? randomInt(2 ** 32);
-    const prediction = await runPrediction({ model: choice.model, input: mapInput(choice, { ...input, seed }) }, context);
-    for (const url of outputUrls(prediction)) yield ['result', url];
-    yield ['seed', seed];
-  },
+  run: (input, context) => runChoice(MODEL_CHOICES[input.replicate_model_name], input, context),
 });

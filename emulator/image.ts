@@ -13,16 +13,59 @@ export interface ImageSpec {
   readonly key: string;
 }
 
+/** An image's size in px. */
+export interface Size {
+  readonly width: number;
+  readonly height: number;
+}
+
+const round16 = (n: number) => Math.max(16, Math.round(n / 16) * 16);
+
 /**
- * Width and height in px for an aspect ratio (`"16:9"`) at about `megapixels` million pixels,
- * each a multiple of 16 as Flux produces. Unknown ratios (`custom`, `match_input_image`) give 1:1.
+ * Width and height in px for an aspect ratio (`"16:9"`, or a number: width / height) at about
+ * `megapixels` million pixels, each a multiple of 16 as Flux produces. Unknown ratios give 1:1.
  */
-export function imageSize(aspectRatio: string, megapixels = 1): { width: number; height: number } {
-  const [w, h] = aspectRatio.split(':').map(Number);
+export function imageSize(aspectRatio: string | number, megapixels = 1): Size {
+  const [w, h] = typeof aspectRatio === 'number' ? [aspectRatio, 1] : aspectRatio.split(':').map(Number);
   const ratio = w && h ? w / h : 1;
   const area = megapixels * 1024 * 1024;
-  const round16 = (n: number) => Math.max(16, Math.round(n / 16) * 16);
   return { width: round16(Math.sqrt(area * ratio)), height: round16(Math.sqrt(area / ratio)) };
+}
+
+// Flux Fill Pro's outpaint choices: how each grows the canvas (width, height factors).
+const OUTPAINT: Record<string, (size: Size) => Size> = {
+  'Zoom out 1.5x': ({ width, height }) => ({ width: width * 1.5, height: height * 1.5 }),
+  'Zoom out 2x': ({ width, height }) => ({ width: width * 2, height: height * 2 }),
+  'Make square': ({ width, height }) => ({ width: Math.max(width, height), height: Math.max(width, height) }),
+  'Left outpaint': ({ width, height }) => ({ width: width * 1.5, height }),
+  'Right outpaint': ({ width, height }) => ({ width: width * 1.5, height }),
+  'Top outpaint': ({ width, height }) => ({ width, height: height * 1.5 }),
+  'Bottom outpaint': ({ width, height }) => ({ width, height: height * 1.5 }),
+};
+
+/**
+ * The size of an output image, from the model's input (`param` gives a value, given or
+ * defaulted) and the size of the first input image (`source`), when there is one:
+ * - `aspect_ratio`: a ratio at about `megapixels` (or Flux 2's `resolution`) million pixels,
+ *   1 by default; `match_input_image` takes the source's ratio; `custom` takes width/height.
+ * - `megapixels: match_input` or `resolution: match_input_image`: the source's own size.
+ * - Flux Fill (no `aspect_ratio`): the source's ratio; Fill Pro keeps the source's size and
+ *   grows it by its `outpaint` choice.
+ */
+export function outputSize(param: (name: string) => unknown, source: Size | undefined): Size {
+  const outpaint = param('outpaint');
+  if (outpaint !== undefined && source) {
+    const grown = (OUTPAINT[String(outpaint)] ?? ((size: Size) => size))(source);
+    return { width: round16(grown.width), height: round16(grown.height) };
+  }
+  const scale = String(param('megapixels') ?? param('resolution') ?? '1');
+  if (source && /^match_input/.test(scale)) return { width: round16(source.width), height: round16(source.height) };
+  const megapixels = Number.parseFloat(scale) || 1;
+  const ratio = String(param('aspect_ratio') ?? 'match_input_image');
+  const width = Number(param('width'));
+  const height = Number(param('height'));
+  if (ratio === 'custom' && width && height) return { width: round16(width), height: round16(height) };
+  return imageSize(ratio === 'match_input_image' && source ? source.width / source.height : ratio, megapixels);
 }
 
 /**

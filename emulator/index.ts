@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { checkModelInput, MODELS, type ModelSpec } from '../shared/models.js';
-import { renderImage } from './image.js';
+import sharp from 'sharp';
+import { renderImage, type Size } from './image.js';
+import { modelObject } from './model.js';
 import { EmulatedPrediction, type PredictionPlan } from './prediction.js';
 
 export type { PredictionPlan } from './prediction.js';
@@ -44,7 +46,7 @@ export interface RateLimits {
 }
 
 /** The API routes, as faults name them. `file` is an output file download. */
-export type Route = 'create' | 'get' | 'cancel' | 'list' | 'file';
+export type Route = 'create' | 'get' | 'cancel' | 'list' | 'model' | 'file';
 
 /**
  * What a faulted request gets instead of its answer: an HTTP status (with a problem body
@@ -111,7 +113,8 @@ export interface Emulator {
 
 const MAX_PREDICTIONS = 10_000;
 const MAX_CACHED_IMAGES = 32;
-const MAX_BODY_BYTES = 1 << 20;
+// Room for input images sent as data: URIs.
+const MAX_BODY_BYTES = 16 << 20;
 const PAGE_SIZE = 100;
 
 class Problem extends Error {
@@ -224,6 +227,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       }
       case 'list':
         return list(url);
+      case 'model':
+        return model(url.pathname.split('/').slice(3).map(decodeURIComponent).join('/'));
       case 'get':
         return { status: 200, body: find(match![3]!).toJSON() };
       case 'cancel': {
@@ -254,7 +259,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       throw invalid([{ field: 'input', type: 'required', description: 'input is required and must be an object' }]);
     }
     const problems = checkModelInput(spec, input as Record<string, unknown>);
-    if (problems.length) throw invalid(problems.map((p) => ({ ...p, field: `input.${p.field}` })));
+    if (problems.length) throw invalid(problems.map(({ field, type, reason }) => ({ field: `input.${field}`, type, description: `${field} ${reason}` })));
+    const source = await sourceSize(input as Record<string, unknown>);
     const asked = preferWait(req.headers.prefer?.toString());
     const wait = asked && Math.min(asked, options.maxSyncWaitSeconds ?? 60);
     const cancelAfterMs = cancelAfter(req.headers['cancel-after']);
@@ -265,7 +271,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       ...options.plan?.({ model, input: input as Record<string, unknown> }),
     };
     const deadline = cancelAfterMs === undefined ? undefined : new Date(Date.now() + (plan.deadlineMs ?? cancelAfterMs));
-    const prediction = new EmulatedPrediction(model, version, input as Record<string, unknown>, spec, plan, baseUrl, deadline);
+    const prediction = new EmulatedPrediction(model, version, input as Record<string, unknown>, spec, plan, baseUrl, deadline, source);
     predictions.set(prediction.id, prediction);
     if (predictions.size > MAX_PREDICTIONS) forgetOldestEnded();
     if (wait) {
@@ -297,6 +303,42 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         previous: start > 0 ? page(Math.max(0, start - PAGE_SIZE)) : null,
       },
     };
+  }
+
+  /** GET /v1/models/{owner}/{name}: the catalog's model, its latest version being the last listed. */
+  function model(name: string): Answer {
+    const ref = Object.keys(MODELS).filter((r) => r.split(':')[0] === name).at(-1);
+    if (!ref) throw new Problem(404, 'Not found', `Model ${name} was not found.`);
+    const [, version] = ref.split(':');
+    return { status: 200, body: modelObject(name, (MODELS as Record<string, ModelSpec>)[ref]!, version ?? officialVersion(ref), version === undefined) };
+  }
+
+  /**
+   * The size of the first input image (`input_image`, `image`, `input_images[0]`): read from a
+   * data: URI or a download, or known when it is one of this emulator's outputs.
+   * @throws {Problem} 422 naming the field when it cannot be read as an image.
+   */
+  async function sourceSize(input: Record<string, unknown>): Promise<Size | undefined> {
+    const images = Array.isArray(input.input_images) ? input.input_images : [];
+    const [field, url] = input.input_image !== undefined ? ['input_image', input.input_image]
+      : input.image !== undefined ? ['image', input.image]
+      : images.length ? ['input_images.0', images[0]] : [];
+    if (typeof url !== 'string') return undefined;
+    const own = /^\/files\/([a-z2-7]+)\/out-(\d+)\./.exec(url.startsWith(baseUrl.replace(/\/v1$/, '')) ? new URL(url).pathname : '');
+    if (own) {
+      const spec = predictions.get(own[1]!)?.image(Number(own[2]));
+      if (spec) return { width: spec.width, height: spec.height };
+    }
+    try {
+      const bytes = url.startsWith('data:')
+        ? Buffer.from(url.slice(url.indexOf(',') + 1), /;base64,/.test(url.slice(0, url.indexOf(',') + 1)) ? 'base64' : 'utf8')
+        : Buffer.from(await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).arrayBuffer());
+      const { width, height } = await sharp(bytes).metadata();
+      if (width && height) return { width, height };
+    } catch {
+      // Reported below.
+    }
+    throw invalid([{ field: `input.${field}`, type: 'invalid', description: `${field} could not be read as an image` }]);
   }
 
   /** Bounds a long-running emulator's memory: drops the oldest prediction that has ended. */
@@ -366,6 +408,7 @@ function routeOf(method: string, path: string): Route | undefined {
   if (method === 'GET' && /^\/files\/[a-z2-7]+\/out-\d+\.(webp|jpg|png)$/.test(path)) return 'file';
   if (method === 'POST' && /^\/v1\/(models\/[^/]+\/[^/]+\/)?predictions$/.test(path)) return 'create';
   if (method === 'GET' && path === '/v1/predictions') return 'list';
+  if (method === 'GET' && /^\/v1\/models\/[^/]+\/[^/]+$/.test(path)) return 'model';
   if (method === 'GET' && /^\/v1\/predictions\/[^/]+$/.test(path)) return 'get';
   if (method === 'POST' && /^\/v1\/predictions\/[^/]+\/cancel$/.test(path)) return 'cancel';
   return undefined;
@@ -436,7 +479,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Problem(413, 'Content Too Large', 'Request bodies must be under 1 MiB.');
+    if (size > MAX_BODY_BYTES) throw new Problem(413, 'Content Too Large', 'Request bodies must be under 16 MiB.');
     chunks.push(chunk as Buffer);
   }
   if (!size) return undefined;

@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { ModelSpec } from '../shared/models.js';
 import { TERMINAL_STATUSES, type Prediction } from '../shared/replicate.js';
-import { imageSize, type ImageFormat, type ImageSpec } from './image.js';
+import { outputSize, type ImageFormat, type ImageSpec, type Size } from './image.js';
 
 /** A prediction's status (Replicate API: `schemas_prediction_response.status`). */
 export type Status = Prediction['status'];
@@ -49,6 +49,7 @@ export class EmulatedPrediction {
   private completedAt: Date | undefined;
   private error: string | null = null;
   private readonly seed: number;
+  private readonly size: Size;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly waiters = new Set<() => void>();
 
@@ -60,7 +61,10 @@ export class EmulatedPrediction {
     private readonly plan: PredictionPlan & { startingMs: number; processingMs: number; retentionMs: number },
     private readonly baseUrl: string,
     readonly deadline?: Date,
+    /** Size of the first input image (`input_image`, `image`, `input_images[0]`), when given. */
+    source?: Size,
   ) {
+    this.size = outputSize((name) => this.param(name), source);
     // A real model picks a seed when none is given and logs it.
     this.seed = typeof input.seed === 'number' ? input.seed : randomInt(2 ** 32);
     this.later(plan.startingMs, () => {
@@ -115,11 +119,9 @@ export class EmulatedPrediction {
   /** The spec of output image `index` while that output is visible, else undefined. */
   image(index: number): ImageSpec | undefined {
     if (index >= this.visibleOutputs() || this.dataRemoved) return undefined;
-    const { width, height } = imageSize(String(this.param('aspect_ratio')), Number(this.param('megapixels') ?? 1));
     return {
       format: this.format(),
-      width,
-      height,
+      ...this.size,
       quality: Number(this.param('output_quality') ?? 80),
       key: `${this.seed}:${index}:${String(this.input.prompt)}`,
     };

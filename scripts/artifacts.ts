@@ -72,7 +72,7 @@ const cell = (text: unknown) => String(text).replace(/\|/g, '\\|').replace(/\n/g
 
 /** A block's docs page: the shape of the AutoGPT platform's block docs. */
 function renderDoc(block: Block, input: JsonSchema, output: JsonSchema): string {
-  const title = block.name.replace(/Block$/, '').replace(/([a-z0-9])([A-Z])/g, '$1 $2');
+  const title = block.name.replace(/Block$/, '').replace(/([a-z0-9])([A-Z])|([a-z])([0-9])/g, (_, a?: string, b?: string, c?: string, d?: string) => `${a ?? c} ${b ?? d}`);
   const required = new Set(input.required as string[]);
   const inputs = Object.entries(input.properties as Record<string, Property>).map(([name, p]) => {
     const preset = required.has(name) ? 'required' : p.default === undefined ? 'none' : `\`${JSON.stringify(p.default)}\``;

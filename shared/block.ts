@@ -74,6 +74,12 @@ export interface BlockExample {
   readonly outputs: ReadonlyArray<readonly [string, unknown]>;
 }
 
+/** The credentials field's value in block examples: a key the host resolves (the emulator takes any). */
+export const EXAMPLE_CREDENTIALS = { provider: 'replicate', id: 'example-replicate-key', type: 'api_key', title: 'Replicate API key' } as const;
+
+/** A 3x2 px blue png as a data: URI: an input image block examples can carry inline. */
+export const EXAMPLE_IMAGE = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAIAAAASFvFNAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAEElEQVR4nGPQiFoAQQxwFgBBPAbNViXtjwAAAABJRU5ErkJggg==';
+
 /** Declares a block; only types and freezes it. */
 export function defineBlock<I extends z.ZodTypeAny, O extends OutputShape>(block: Block<I, O>): Block<I, O> {
   return Object.freeze(block);

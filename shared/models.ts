@@ -25,6 +25,8 @@ export interface ParamSpec {
 export interface ModelSpec {
   readonly output: 'list' | 'single';
   readonly inputs: Readonly<Record<string, ParamSpec>>;
+  /** Highest `safety_tolerance` the model allows with an `input_image` (Flux Kontext Pro and Max: 2). */
+  readonly imageSafetyMax?: number;
 }
 
 const prompt: ParamSpec = { type: 'string', required: true };
@@ -55,6 +57,7 @@ const kontextPro: ModelSpec = {
     seed,
     output_format: jpgPng('png'),
   },
+  imageSafetyMax: 2,
 };
 const flux2Side: ParamSpec = { type: 'integer', minimum: 256, maximum: 2048 };
 const flux2 = {
@@ -267,76 +270,31 @@ export function checkParam(spec: ParamSpec, value: unknown): string | undefined 
   return undefined;
 }
 
-/** One reason a model input was refused: the parameter, a Replicate-style type, and why. */
+/** One reason a model input was refused: the parameter, a Replicate-style type, and why (`must be <= 5`). */
 export interface InputProblem {
   readonly field: string;
   readonly type: 'required' | 'additional_property' | 'invalid';
-  readonly description: string;
+  readonly reason: string;
 }
 
 /**
  * Checks a whole model input: required parameters present, no parameter the model does not
- * take, each value valid. Returns every problem found (empty when the input is valid).
+ * take, each value valid, and the model's own rules across parameters (`imageSafetyMax`).
+ * Returns every problem found (empty when the input is valid).
  */
-export function checkModelInput(model: ModelSpec, input: Record<string, unknown>): InputProblem[] {
+export function checkModelInput(model: ModelSpec, input: Readonly<Record<string, unknown>>): InputProblem[] {
   const problems: InputProblem[] = [];
   for (const [field, spec] of Object.entries(model.inputs)) {
-    if (spec.required && input[field] === undefined) {
-      problems.push({ field, type: 'required', description: `${field} is required` });
-    }
+    if (spec.required && input[field] === undefined) problems.push({ field, type: 'required', reason: 'is required' });
   }
   for (const [field, value] of Object.entries(input)) {
     const spec = model.inputs[field];
     const reason = spec ? checkParam(spec, value) : 'is not an input of this model';
-    if (reason) {
-      problems.push({ field, type: spec ? 'invalid' : 'additional_property', description: `${field} ${reason}` });
-    }
+    if (reason) problems.push({ field, type: spec ? 'invalid' : 'additional_property', reason });
+  }
+  const tolerance = input.safety_tolerance;
+  if (model.imageSafetyMax !== undefined && input.input_image !== undefined && typeof tolerance === 'number' && tolerance > model.imageSafetyMax) {
+    problems.push({ field: 'safety_tolerance', type: 'invalid', reason: `must be <= ${model.imageSafetyMax} with an input_image` });
   }
   return problems;
-}
-
-/**
- * How a block runs one model: the model reference and, for each block input field the model
- * uses, the model's own parameter name (e.g. `steps` → `num_inference_steps`). Fields left out
- * are not sent to that model.
- */
-export interface ModelChoice {
-  readonly model: ModelRef;
-  readonly params: Readonly<Record<string, string>>;
-}
-
-/** The model input for `values` (block field → value): mapped fields only, `null`/`undefined` left out. */
-export function mapInput(choice: ModelChoice, values: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const input: Record<string, unknown> = {};
-  for (const [field, param] of Object.entries(choice.params)) {
-    if (values[field] !== undefined && values[field] !== null) input[param] = values[field];
-  }
-  return input;
-}
-
-/**
- * Checks each value a block would send against the chosen model's range or enum.
- * @returns one `{field, reason}` per refused value, in block field names (empty when all pass).
- */
-export function checkChoice(choice: ModelChoice, values: Readonly<Record<string, unknown>>): Array<{ field: string; reason: string }> {
-  const spec: ModelSpec = MODELS[choice.model];
-  const problems: Array<{ field: string; reason: string }> = [];
-  for (const [field, param] of Object.entries(choice.params)) {
-    const value = values[field];
-    if (value === undefined || value === null) continue;
-    const paramSpec = spec.inputs[param];
-    const reason = paramSpec ? checkParam(paramSpec, value) : `is not an input of ${choice.model}`;
-    if (reason) problems.push({ field, reason });
-  }
-  return problems;
-}
-
-/**
- * Which choices use a block field, for its description: `every model`, or e.g. `Flux Pro,
- * Flux Dev (as num_inference_steps)`; the parameter name is shown where it differs from the field's.
- */
-export function usedBy(choices: Readonly<Record<string, ModelChoice>>, field: string): string {
-  const using = Object.entries(choices).filter(([, choice]) => choice.params[field] !== undefined);
-  if (using.length === Object.keys(choices).length && using.every(([, c]) => c.params[field] === field)) return 'every model';
-  return using.map(([label, choice]) => (choice.params[field] === field ? label : `${label} (as ${choice.params[field]})`)).join(', ');
 }

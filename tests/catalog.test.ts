@@ -58,7 +58,7 @@ describe('the Flux Advanced block against the catalog', () => {
       expect(property.maximum).toBe(Math.max(...specs.map((s) => s.maximum!)));
     }
     const using = Object.entries(MODEL_CHOICES).filter(([, choice]) => field in choice.params).map(([name]) => name);
-    const usedBy = /Used by (.+?)(?:; not sent|\.$)/.exec(String(property.description))?.[1];
+    const usedBy = /(?:Used by|Only for) (.+?)(?:; not sent|: the other|\.$)/.exec(String(property.description))?.[1];
     if (using.length === choices.length) expect(usedBy).toBe('every model');
     else expect(usedBy?.split(', ').map((name) => name.replace(/ \(as \w+\)$/, ''))).toEqual(using);
   });

@@ -82,7 +82,7 @@ test('the Flux block\'s input schema has the fields, ranges, choices and hints e
   const p = flux.properties;
   expect(Object.keys(p)).toEqual([
     'credentials', 'prompt', 'replicate_model_name', 'seed', 'steps', 'guidance', 'interval',
-    'aspect_ratio', 'output_format', 'output_quality', 'safety_tolerance',
+    'aspect_ratio', 'output_format', 'output_quality', 'safety_tolerance', 'num_outputs',
   ]);
   expect(flux.required).toEqual(['credentials', 'prompt']);
   expect(flux.additionalProperties).toBe(false);
