@@ -3,11 +3,12 @@ import { ReplicateFlux2Block } from './replicate-flux-2.js';
 import { ReplicateFluxAdvancedModelBlock } from './replicate-flux-advanced.js';
 import { ReplicateFluxFillBlock } from './replicate-flux-fill.js';
 import { ReplicateFluxKontextBlock } from './replicate-flux-kontext.js';
+import { ReplicateModelBlock } from './replicate-model.js';
 
-export { ReplicateFlux2Block, ReplicateFluxAdvancedModelBlock, ReplicateFluxFillBlock, ReplicateFluxKontextBlock };
+export { ReplicateFlux2Block, ReplicateFluxAdvancedModelBlock, ReplicateFluxFillBlock, ReplicateFluxKontextBlock, ReplicateModelBlock };
 
 /** Every block of the package. */
-export const ALL_BLOCKS = [ReplicateFluxAdvancedModelBlock, ReplicateFluxKontextBlock, ReplicateFluxFillBlock, ReplicateFlux2Block] as const;
+export const ALL_BLOCKS = [ReplicateFluxAdvancedModelBlock, ReplicateFluxKontextBlock, ReplicateFluxFillBlock, ReplicateFlux2Block, ReplicateModelBlock] as const;
 
 /** A new registry holding every block of the package; each call makes a fresh one. */
 export function createRegistry(): BlockRegistry {

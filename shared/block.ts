@@ -67,7 +67,10 @@ export interface BlockDocumentation {
   readonly tips: readonly string[];
 }
 
-/** A sample input and the outputs it yields, in order; a RegExp stands for a string that varies (a URL). */
+/**
+ * A sample input and the outputs it yields, in order; a RegExp stands for a value that varies
+ * (a URL), matched against the string, or against the JSON of any other value.
+ */
 export interface BlockExample {
   readonly title: string;
   readonly input: Readonly<Record<string, unknown>>;

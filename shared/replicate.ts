@@ -76,7 +76,8 @@ const runnerOptionsSchema = z.object({
   maxPollIntervalMs: z.number().int().positive().default(5_000),
 });
 
-const VERSION_ID = /^[0-9a-f]{64}$/;
+/** A 64-character version id. */
+export const VERSION_ID = /^[0-9a-f]{64}$/;
 const STEADY_POLLING_MS = 30_000;
 // What an API token can hold: visible ASCII. Anything else would break or inject into the header.
 const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
@@ -104,18 +105,7 @@ const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
  *   never contains the token.
  */
 export async function runPrediction(request: PredictionRequest, context: BlockContext): Promise<Prediction> {
-  const parsed = runnerOptionsSchema.safeParse(context.runner ?? {});
-  if (!parsed.success) throw new BlockError('invalid_input', `Invalid runner options: ${formatIssues(parsed.error.issues, 'runner')}`);
-  const token = context.credentials?.apiKey?.trim();
-  if (!token) {
-    throw new BlockError('invalid_input', 'credentials: no Replicate API token was given (set REPLICATE_API_TOKEN or pass credentials.apiKey)');
-  }
-  if (!TOKEN_CHARACTERS.test(token)) {
-    throw new BlockError('invalid_input', 'credentials: the Replicate API token holds characters no token has (spaces, line breaks or non-ASCII)');
-  }
-  if (context.signal?.aborted) throw new BlockError('host_aborted', 'The run was stopped by the host before it started');
-  const settings = parsed.data;
-  const api = new ReplicateApi({ baseUrl: settings.baseUrl, token, deadline: Date.now() + settings.timeoutMs, timeoutMs: settings.timeoutMs });
+  const { settings, token, api } = connect(context);
   const run = new PredictionRun(api, request, { ...settings, onProgress: context.runner?.onProgress });
   // One controller stops the work on timeout, failure or host abort. A listener, not
   // AbortSignal.any: signals are costly to create in Node 20, and this runs per prediction.
@@ -136,6 +126,28 @@ export async function runPrediction(request: PredictionRequest, context: BlockCo
   } finally {
     context.signal?.removeEventListener('abort', onHostAbort);
   }
+}
+
+/**
+ * The checked runner settings of a context (defaults applied), its token, and the API they
+ * reach, with the run's deadline starting now.
+ * @throws {BlockError} `invalid_input` for bad runner options or a missing or malformed token,
+ *   `host_aborted` when the host's signal is already aborted.
+ */
+export function connect(context: BlockContext): { settings: z.infer<typeof runnerOptionsSchema>; token: string; api: ReplicateApi } {
+  const parsed = runnerOptionsSchema.safeParse(context.runner ?? {});
+  if (!parsed.success) throw new BlockError('invalid_input', `Invalid runner options: ${formatIssues(parsed.error.issues, 'runner')}`);
+  const token = context.credentials?.apiKey?.trim();
+  if (!token) {
+    throw new BlockError('invalid_input', 'credentials: no Replicate API token was given (set REPLICATE_API_TOKEN or pass credentials.apiKey)');
+  }
+  if (!TOKEN_CHARACTERS.test(token)) {
+    throw new BlockError('invalid_input', 'credentials: the Replicate API token holds characters no token has (spaces, line breaks or non-ASCII)');
+  }
+  if (context.signal?.aborted) throw new BlockError('host_aborted', 'The run was stopped by the host before it started');
+  const settings = parsed.data;
+  const api = new ReplicateApi({ baseUrl: settings.baseUrl, token, deadline: Date.now() + settings.timeoutMs, timeoutMs: settings.timeoutMs });
+  return { settings, token, api };
 }
 
 /** One prediction's life on the client side: create, wait, poll, and cancel when abandoned. */

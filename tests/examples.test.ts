@@ -13,7 +13,7 @@ describe.each(cases)('%s: %s', (_, __, block, example) => {
     expect(outputs.map(([name]) => name)).toEqual(example.outputs.map(([name]) => name));
     example.outputs.forEach(([, expected], i) => {
       const actual = outputs[i]![1];
-      if (expected instanceof RegExp) expect(actual).toMatch(expected);
+      if (expected instanceof RegExp) expect(typeof actual === 'string' ? actual : JSON.stringify(actual)).toMatch(expected);
       else expect(actual).toEqual(expected);
     });
   });
