@@ -1,26 +1,30 @@
 #!/usr/bin/env node
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import ky from 'ky';
 import { registry, ReplicateFluxAdvancedModelBlock } from '../blocks/index.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
-import { runBlock, type Block } from '../shared/block.js';
+import { runBlock, type Block, type BlockContext } from '../shared/block.js';
+import { GraphError, runGraph, type GraphOutput } from '../shared/graph.js';
 import type { ProgressEvent } from '../shared/replicate.js';
-import { blockInfo } from '../shared/schema.js';
+import { fetchImage, writeImage } from '../shared/save.js';
+import { blockInfo, shapeOf } from '../shared/schema.js';
 
 const USAGE = `Usage:
   flux-blocks list
   flux-blocks schema <block name or id>
   flux-blocks run <block name or id> --input '<json>' [--base-url URL] [--timeout-ms N] [--out DIR]
+  flux-blocks run-graph <graph.json> [--base-url URL] [--timeout-ms N] [--out DIR]
   flux-blocks emulator [--port N] [--token TOKEN]
   flux-blocks demo [prompt...]
 
 Environment: REPLICATE_API_TOKEN (the Replicate API token), REPLICATE_BASE_URL (Replicate or a
-compatible proxy, default https://api.replicate.com/v1). With neither, run and demo use the
-embedded emulator.
+compatible proxy, default https://api.replicate.com/v1). With neither, run, run-graph and demo use
+the embedded emulator. Save Image nodes write into --out (default out/).
 
-Exit status: 0 when the block yielded no error, 1 when it did, 2 for usage errors, 130 on Ctrl-C.`;
+Exit status: 0 when no block yielded an error, 1 when one did, 2 for usage errors and graphs
+that cannot run, 130 on Ctrl-C.`;
 
 /** A mistake in the command line itself: exit status 2. */
 class UsageError extends Error {}
@@ -41,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'run':
       return run(args);
+    case 'run-graph':
+      return graph(args);
     case 'emulator':
       return emulator(args);
     case 'demo':
@@ -55,12 +61,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+const RUN_OPTIONS = { 'base-url': { type: 'string' }, 'timeout-ms': { type: 'string' }, out: { type: 'string' } } as const;
+
 async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { input: { type: 'string' }, 'base-url': { type: 'string' }, 'timeout-ms': { type: 'string' }, out: { type: 'string' } },
-  });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { input: { type: 'string' }, ...RUN_OPTIONS } });
   if (positionals.length !== 1) throw new UsageError('run takes exactly one block name or id');
   const block = findBlock(positionals[0]!);
   if (values.input === undefined) throw new UsageError("run needs --input '<json>'");
@@ -70,12 +74,28 @@ async function run(args: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(`--input is not valid JSON (${(error as Error).message})`);
   }
-  let timeoutMs: number | undefined;
-  if (values['timeout-ms'] !== undefined) {
-    timeoutMs = Number(values['timeout-ms']);
-    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError('--timeout-ms takes a positive whole number of milliseconds');
+  return (await execute(block, input, { baseUrl: values['base-url'], timeoutMs: timeoutOf(values['timeout-ms']), out: values.out })).status;
+}
+
+function timeoutOf(flag: string | undefined): number | undefined {
+  if (flag === undefined) return undefined;
+  const timeoutMs = Number(flag);
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError('--timeout-ms takes a positive whole number of milliseconds');
+  return timeoutMs;
+}
+
+async function graph(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: RUN_OPTIONS });
+  if (positionals.length !== 1) throw new UsageError('run-graph takes exactly one graph file');
+  const file = positionals[0]!;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`${file}: ${(error as Error).message}`);
   }
-  return (await execute(block, input, { baseUrl: values['base-url'], timeoutMs, out: values.out })).status;
+  const { status } = await executeGraph(parsed, { baseUrl: values['base-url'], timeoutMs: timeoutOf(values['timeout-ms']), out: values.out ?? 'out' });
+  return status;
 }
 
 function findBlock(idOrName: string): Block {
@@ -84,11 +104,17 @@ function findBlock(idOrName: string): Block {
   return block;
 }
 
+/** The example graph `npm run demo` runs: generate, edit, save. */
+const DEMO_GRAPH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'generate-edit-save.json');
+
 async function demo(args: string[]): Promise<number> {
   const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
-  const prompt = positionals.join(' ') || 'A lighthouse on a sea cliff at dawn, soft watercolor';
-  const { status, saved } = await execute(ReplicateFluxAdvancedModelBlock, { prompt }, { out: 'out' });
-  for (const path of saved) console.log(`Image saved to ${path}`);
+  const graph = JSON.parse(await readFile(DEMO_GRAPH, 'utf8')) as { nodes: Array<{ id: string; input_default: Record<string, unknown> }> };
+  const generate = graph.nodes.find((node) => node.id === 'generate')!;
+  if (positionals.length) generate.input_default.prompt = positionals.join(' ');
+  console.error(`Running examples/generate-edit-save.json: generate -> edit -> save`);
+  const { status, outputs } = await executeGraph(graph, { out: 'out' });
+  for (const { value } of outputs.filter((o) => o.output === 'path')) console.log(`Image saved to ${String(value)}`);
   return status;
 }
 
@@ -107,19 +133,21 @@ async function emulator(args: string[]): Promise<number> {
   return 0;
 }
 
+interface Target {
+  readonly baseUrl?: string;
+  readonly timeoutMs?: number;
+  readonly out?: string;
+}
+
 /**
- * Runs a block as the CLI does: token from REPLICATE_API_TOKEN (filling the input's
- * `credentials` field), base URL from the flag or REPLICATE_BASE_URL, or the embedded emulator
- * when neither is set. Prints each output as a JSON line on stdout and progress on stderr;
- * saves `result` images to `out`. Ctrl-C cancels the prediction first.
+ * The context the CLI runs blocks with: token from REPLICATE_API_TOKEN, base URL from the flag
+ * or REPLICATE_BASE_URL, or the embedded emulator when neither is set; progress on stderr; Save
+ * Image writes into `out` and may fetch from the base URL's own origin (a local emulator or proxy).
+ * Ctrl-C aborts `signal`: the prediction is canceled first; a second Ctrl-C quits at once.
  */
-async function execute(
-  block: Block,
-  rawInput: unknown,
-  options: { baseUrl?: string; timeoutMs?: number; out?: string },
-): Promise<{ status: number; saved: string[] }> {
+async function connection(target: Target): Promise<{ context: BlockContext; close: () => Promise<void>; interrupted: () => boolean }> {
   let apiKey = process.env.REPLICATE_API_TOKEN || undefined;
-  let baseUrl = options.baseUrl ?? (process.env.REPLICATE_BASE_URL || undefined);
+  let baseUrl = target.baseUrl ?? (process.env.REPLICATE_BASE_URL || undefined);
   let embedded: Emulator | undefined;
   if (!apiKey && !baseUrl) {
     embedded = await startEmulator();
@@ -127,10 +155,6 @@ async function execute(
     apiKey = 'emulator';
     console.error(`No REPLICATE_API_TOKEN or base URL set: using the embedded emulator at ${baseUrl} (placeholder images).`);
   }
-  const input = isPlainObject(rawInput) && rawInput.credentials === undefined
-    ? { credentials: { provider: 'replicate', id: 'REPLICATE_API_TOKEN', type: 'api_key', title: 'Replicate API token from the environment' }, ...rawInput }
-    : rawInput;
-
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(130);
@@ -138,21 +162,42 @@ async function execute(
     controller.abort();
   };
   process.on('SIGINT', onSigint);
-  const saved: string[] = [];
+  const context: BlockContext = {
+    credentials: apiKey ? { apiKey } : undefined,
+    signal: controller.signal,
+    runner: { baseUrl, timeoutMs: target.timeoutMs, onProgress: printProgress },
+    save: { dir: target.out, allowedOrigins: baseUrl && URL.canParse(baseUrl) ? [new URL(baseUrl).origin] : [] },
+  };
+  return {
+    context,
+    interrupted: () => controller.signal.aborted,
+    close: async () => {
+      process.off('SIGINT', onSigint);
+      await embedded?.close();
+    },
+  };
+}
+
+/** The input with the `credentials` field filled in, when the block has one and it is not set: the key is REPLICATE_API_TOKEN. */
+function withCredentials(block: Block, input: unknown): unknown {
+  if (!isPlainObject(input) || input.credentials !== undefined || !('credentials' in shapeOf(block.inputSchema))) return input;
+  return { credentials: { provider: 'replicate', id: 'REPLICATE_API_TOKEN', type: 'api_key', title: 'Replicate API token from the environment' }, ...input };
+}
+
+/**
+ * Runs a block as the CLI does ({@link connection}). Prints each output as a JSON line on
+ * stdout; with `out`, saves each `result` image there.
+ */
+async function execute(block: Block, rawInput: unknown, target: Target): Promise<{ status: number }> {
+  const { context, close, interrupted } = await connection(target);
   let failed = false;
   try {
-    const outputs = runBlock(block, input, {
-      credentials: apiKey ? { apiKey } : undefined,
-      signal: controller.signal,
-      runner: { baseUrl, timeoutMs: options.timeoutMs, onProgress: printProgress },
-    });
-    for await (const [name, value] of outputs) {
+    for await (const [name, value] of runBlock(block, withCredentials(block, rawInput), context)) {
       console.log(JSON.stringify({ output: name, value }));
       failed ||= name === 'error';
-      if (name === 'result' && options.out) {
+      if (name === 'result' && target.out) {
         try {
-          saved.push(await save(String(value), options.out));
-          console.error(`Saved ${saved.at(-1)}`);
+          console.error(`Saved ${await writeImage(await fetchImage(String(value), context.save, context.signal), target.out)}`);
         } catch (error) {
           failed = true;
           console.log(JSON.stringify({ output: 'error', value: `Could not save ${String(value)}: ${(error as Error).message}` }));
@@ -160,25 +205,42 @@ async function execute(
       }
     }
   } finally {
-    process.off('SIGINT', onSigint);
-    await embedded?.close();
+    await close();
   }
-  return { status: controller.signal.aborted ? 130 : failed ? 1 : 0, saved };
+  return { status: interrupted() ? 130 : failed ? 1 : 0 };
+}
+
+/**
+ * Runs a graph as the CLI does ({@link connection}): fills each node's credentials, prints
+ * every output as a JSON line `{"node", "output", "value"}` on stdout and each failure on stderr.
+ * @throws {UsageError} when the graph cannot run (it names the node or link).
+ */
+async function executeGraph(graph: unknown, target: Target): Promise<{ status: number; outputs: GraphOutput[] }> {
+  if (isPlainObject(graph) && Array.isArray(graph.nodes)) {
+    graph = {
+      ...graph,
+      nodes: graph.nodes.map((node: unknown) => {
+        const block = isPlainObject(node) && typeof node.block_id === 'string' ? registry.get(node.block_id) : undefined;
+        return block && isPlainObject(node) ? { ...node, input_default: withCredentials(block, node.input_default ?? {}) } : node;
+      }),
+    };
+  }
+  const { context, close, interrupted } = await connection(target);
+  try {
+    const result = await runGraph(graph, { registry, context, onOutput: (event) => console.log(JSON.stringify(event)) });
+    for (const { node, block, error } of result.failures) console.error(`Node ${node} (${block}) failed: ${error}`);
+    if (result.stopped.length) console.error(`Stopped, as a node upstream failed: ${result.stopped.join(', ')}`);
+    return { status: interrupted() ? 130 : result.failures.length ? 1 : 0, outputs: result.outputs };
+  } catch (error) {
+    if (error instanceof GraphError) throw new UsageError(error.message);
+    throw error;
+  } finally {
+    await close();
+  }
 }
 
 function printProgress(event: ProgressEvent): void {
   console.error(`prediction ${event.predictionId}: ${event.status}${event.percent === undefined ? '' : ` ${event.percent}%`}`);
-}
-
-/** Downloads an output URL into `dir`, named after its last two path segments (`<id>-out-0.webp` on the emulator). */
-async function save(url: string, dir: string): Promise<string> {
-  const segments = new URL(url).pathname.split('/').filter(Boolean).slice(-2);
-  const name = segments.join('-').replace(/[^\w.-]/g, '_') || 'output';
-  const bytes = new Uint8Array(await ky.get(url, { timeout: 60_000 }).arrayBuffer());
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, name);
-  await writeFile(path, bytes);
-  return path;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -4,11 +4,12 @@ import { ReplicateFluxAdvancedModelBlock } from './replicate-flux-advanced.js';
 import { ReplicateFluxFillBlock } from './replicate-flux-fill.js';
 import { ReplicateFluxKontextBlock } from './replicate-flux-kontext.js';
 import { ReplicateModelBlock } from './replicate-model.js';
+import { SaveImageBlock } from './save-image.js';
 
-export { ReplicateFlux2Block, ReplicateFluxAdvancedModelBlock, ReplicateFluxFillBlock, ReplicateFluxKontextBlock, ReplicateModelBlock };
+export { ReplicateFlux2Block, ReplicateFluxAdvancedModelBlock, ReplicateFluxFillBlock, ReplicateFluxKontextBlock, ReplicateModelBlock, SaveImageBlock };
 
 /** Every block of the package. */
-export const ALL_BLOCKS = [ReplicateFluxAdvancedModelBlock, ReplicateFluxKontextBlock, ReplicateFluxFillBlock, ReplicateFlux2Block, ReplicateModelBlock] as const;
+export const ALL_BLOCKS = [ReplicateFluxAdvancedModelBlock, ReplicateFluxKontextBlock, ReplicateFluxFillBlock, ReplicateFlux2Block, ReplicateModelBlock, SaveImageBlock] as const;
 
 /** A new registry holding every block of the package; each call makes a fresh one. */
 export function createRegistry(): BlockRegistry {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BlockError, formatIssues, redact } from './errors.js';
 import { field } from './fields.js';
 import type { RunnerOptions } from './replicate.js';
+import type { SaveOptions } from './save.js';
 
 /**
  * Block categories with their descriptions, as the AutoGPT platform names them
@@ -10,6 +11,7 @@ import type { RunnerOptions } from './replicate.js';
 export const BLOCK_CATEGORIES = {
   AI: 'Block that uses an AI model to do its work.',
   MULTIMEDIA: 'Block that creates or works with images, audio or video.',
+  OUTPUT: 'Block that stores or sends out what a graph made.',
 } as const;
 
 /** A category name, e.g. `AI`. */
@@ -23,6 +25,8 @@ export interface BlockContext {
   readonly signal?: AbortSignal;
   /** Where and how long to run predictions (base URL, timeout, progress callback). */
   readonly runner?: RunnerOptions;
+  /** Where the Save Image block writes files, its size limit, and the origins it may fetch from on private addresses. */
+  readonly save?: SaveOptions;
 }
 
 /** An output schema's fields; every block has an `error` output. */

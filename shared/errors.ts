@@ -81,6 +81,31 @@ export const ERROR_KINDS = {
     means: 'Any other HTTP error, such as a 5xx that went on after retries.',
     advice: 'Run it again later; if it persists, check status.replicate.com.',
   },
+  refused_url: {
+    title: 'URL refused',
+    means: 'The Save Image block fetches only http(s) URLs and data: URIs, and no URL (or redirect) that leads to a private, loopback or link-local address, so a graph cannot reach into the host\'s own network.',
+    advice: 'Pass a public http(s) URL or a data: URI; a host that trusts a local server (an emulator, a proxy) lists its origin in allowedOrigins.',
+  },
+  too_large: {
+    title: 'Image too large',
+    means: 'The image is over the size limit (50 MB unless the host sets maxBytes); the download was stopped there.',
+    advice: 'Use a smaller image, or raise the host\'s maxBytes.',
+  },
+  download_failed: {
+    title: 'Download failed',
+    means: 'The image URL answered with an HTTP error, too many redirects, or the connection failed. Replicate answers 404 for outputs it deleted (an hour after the prediction).',
+    advice: 'Check the URL; for a Replicate output, run the prediction again and save its result sooner.',
+  },
+  not_an_image: {
+    title: 'Not an image',
+    means: 'The bytes are not an image in a format the block reads (jpeg, png, webp, gif, avif, tiff).',
+    advice: 'Pass the URL or data: URI of an image file.',
+  },
+  write_failed: {
+    title: 'Could not write the file',
+    means: 'The image could not be written to the host\'s directory.',
+    advice: 'Check that the directory exists or can be created, is writable, and the disk has room.',
+  },
   internal: {
     title: 'Internal error',
     means: 'A bug in a block or in the host\'s callback.',

@@ -24,7 +24,7 @@ export interface BlockInfo {
 }
 
 /** The object schema under any refinements (`superRefine` wraps the object in ZodEffects). */
-function shapeOf(schema: z.ZodTypeAny): z.ZodRawShape {
+export function shapeOf(schema: z.ZodTypeAny): z.ZodRawShape {
   let inner = schema;
   while (inner instanceof z.ZodEffects) inner = inner.innerType();
   if (!(inner instanceof z.ZodObject)) throw new Error('block schemas must be zod objects');
