@@ -162,9 +162,11 @@ function issueReason(issue: ZodIssue): string {
     }
     case 'too_big':
       if (issue.type === 'string') return `must be at most ${issue.maximum} characters`;
+      if (issue.type === 'array') return `must have at most ${issue.maximum} item(s)`;
       return `must be ${issue.inclusive ? '<=' : '<'} ${issue.maximum}`;
     case 'too_small':
       if (issue.type === 'string') return issue.minimum === 1 ? 'must not be empty' : `must be at least ${issue.minimum} characters`;
+      if (issue.type === 'array') return `must have at least ${issue.minimum} item(s)`;
       return `must be ${issue.inclusive ? '>=' : '>'} ${issue.minimum}`;
     case 'invalid_enum_value':
       return `must be one of ${issue.options.map((o) => JSON.stringify(o)).join(', ')}`;

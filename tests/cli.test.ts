@@ -54,9 +54,11 @@ function cli(args: string[], env: Record<string, string> = {}, onStart?: (child:
 const withEmulator = () => ({ REPLICATE_API_TOKEN: TOKEN, REPLICATE_BASE_URL: emulator.url });
 
 test('list prints id, name and description of each block', async () => {
+  const { createRegistry } = await import('../blocks/index.js');
   const { code, stdout } = await cli(['list']);
   expect(code).toBe(0);
-  expect(stdout).toBe(`90f8c45e-e983-4644-aa0b-b4ebe2f531bc\t${BLOCK}\tThis block runs Flux models on Replicate with advanced settings.\n`);
+  expect(stdout.split('\n')[0]).toBe(`90f8c45e-e983-4644-aa0b-b4ebe2f531bc\t${BLOCK}\tThis block runs Flux models on Replicate with advanced settings.`);
+  expect(stdout).toBe(createRegistry().list().map((b) => `${b.id}\t${b.name}\t${b.description}\n`).join(''));
 });
 
 describe('run', () => {
@@ -152,6 +154,55 @@ describe('run', () => {
     expect(lines).toEqual([{ output: 'error', value: expect.stringMatching(/^The run was stopped by the host; prediction [a-z2-7]+ was canceled\./) }]);
     expect(requestsTo(emulator, 'POST', /\/cancel$/)).toHaveLength(1);
   });
+});
+
+describe('run-graph', () => {
+  const graphLines = (stdout: string) => stdout.split('\n').filter((line) => line.startsWith('{"node":')).map((line) => JSON.parse(line) as { node: string; output: string; value: unknown });
+
+  test('runs an example graph: JSON lines per output, files in --out, exit 0', async () => {
+    const out = join(outDir, 'graph');
+    const { code, stdout, stderr } = await cli(['run-graph', join(ROOT, 'examples', 'generate-four-save-each.json'), '--out', out], withEmulator());
+    expect(code).toBe(0);
+    const lines = graphLines(stdout);
+    expect(lines.filter((l) => l.node === 'generate').map((l) => l.output)).toEqual(['result', 'result', 'result', 'result', 'seed']);
+    const paths = lines.filter((l) => l.output === 'path').map((l) => String(l.value));
+    expect(paths).toHaveLength(4);
+    expect((await readdir(out)).sort()).toEqual(paths.map((p) => p.slice(out.length + 1)).sort());
+    expect(stdout + stderr).not.toContain(TOKEN);
+  });
+
+  test('a node that yields error: its line is printed, the failure on stderr, exit 1', async () => {
+    plan = { outcome: 'failed', error: 'CUDA out of memory' };
+    const { code, stdout, stderr } = await cli(['run-graph', join(ROOT, 'examples', 'generate-edit-save.json'), '--out', join(outDir, 'failed')], withEmulator());
+    expect(code).toBe(1);
+    expect(graphLines(stdout)).toEqual([{ node: 'generate', output: 'error', value: expect.stringContaining('CUDA out of memory') }]);
+    expect(stderr).toContain('Node generate (ReplicateFluxAdvancedModelBlock) failed: Prediction');
+    expect(stderr).toContain('Stopped, as a node upstream failed: edit, save');
+  });
+
+  test.each([
+    ['{"nodes": []}', 'Invalid graph: nodes: must have at least 1 item(s)'],
+    ['{"nodes": [{"id": "a", "block_id": "NoSuchBlock"}]}', 'Node a: no block with id or name "NoSuchBlock"'],
+    ['not json', 'graph.json: '],
+  ])('a graph that cannot run (%s): exit 2 and no request', async (content, message) => {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(outDir, 'graph.json'), content);
+    const { code, stderr } = await cli(['run-graph', 'graph.json'], withEmulator());
+    expect(code).toBe(2);
+    expect(stderr).toContain(message);
+    expect(emulator.requests).toHaveLength(0);
+  });
+});
+
+test('demo runs the generate -> edit -> save example on the embedded emulator and prints the saved path', async () => {
+  const { code, stdout } = await cli(['demo', 'a', 'red', 'fox']);
+  expect(code).toBe(0);
+  const [, path] = /^Image saved to (.+)$/m.exec(stdout) ?? [];
+  const metadata = await sharp(await readFile(join(outDir, path!))).metadata();
+  expect([metadata.format, metadata.width, metadata.height]).toEqual(['png', 1248, 832]);
+  const lines = stdout.split('\n').filter((line) => line.startsWith('{"node":')).map((line) => JSON.parse(line) as { node: string; output: string; value: unknown });
+  const generated = lines.find((l) => l.node === 'generate' && l.output === 'result')!.value;
+  expect(generated).toEqual(expect.stringMatching(/\/files\/[a-z2-7]+\/out-0\.png$/));
 });
 
 test('emulator serves the Replicate API until stopped', async () => {
