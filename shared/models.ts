@@ -294,7 +294,7 @@ export function checkModelInput(model: ModelSpec, input: Readonly<Record<string,
   }
   const tolerance = input.safety_tolerance;
   if (model.imageSafetyMax !== undefined && input.input_image !== undefined && typeof tolerance === 'number' && tolerance > model.imageSafetyMax) {
-    problems.push({ field: 'safety_tolerance', type: 'invalid', reason: `must be <= ${model.imageSafetyMax} with an input_image` });
+    problems.push({ field: 'safety_tolerance', type: 'invalid', reason: `must be <= ${model.imageSafetyMax} when editing an input_image` });
   }
   return problems;
 }
