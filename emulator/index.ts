@@ -133,11 +133,13 @@ class Problem extends Error {
  * (`shared/models.ts`) as timed fakes. It speaks the Replicate HTTP API (OpenAPI spec
  * `openapi.json`) for create (POST /v1/models/{owner}/{name}/predictions and POST
  * /v1/predictions with `version`), get, cancel and list predictions, including `Prefer: wait`
- * and `Cancel-After`; it checks the Bearer token (401) and the input (422 `Input validation
- * failed` with `invalid_fields`; unlike Replicate it also refuses parameters a model does not
- * take). Output URLs serve real png, jpg or webp bytes of a placeholder picture, about 1
- * megapixel in the requested aspect ratio. It keeps at most 10000 predictions, forgetting the
- * oldest that have ended.
+ * and `Cancel-After`, and GET /v1/models/{owner}/{name} (official models, and community
+ * versions with their Cog `openapi_schema`); it checks the Bearer token (401) and the input
+ * (422 `Input validation failed` with `invalid_fields`; unlike Replicate it also refuses
+ * parameters a model does not take, and input images it cannot read). Output URLs serve real
+ * png, jpg or webp bytes of a placeholder picture, about 1 megapixel in the requested aspect
+ * ratio, or sized from the first input image (`match_input_image`, Flux Fill, custom sizes).
+ * It keeps at most 10000 predictions, forgetting the oldest that have ended.
  *
  * For failure tests it takes injected faults per route ({@link Emulator.inject}), applies
  * Replicate's rate limits as token buckets per token (`rateLimits`), deletes outputs after

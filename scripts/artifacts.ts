@@ -48,7 +48,7 @@ function renderErrors(): string {
   ].join('\n');
 }
 
-type Property = JsonSchema & { type?: string; anyOf?: Property[]; enum?: unknown[]; format?: string };
+type Property = JsonSchema & { type?: string | string[]; anyOf?: Property[]; enum?: unknown[]; format?: string };
 
 function typeOf(property: Property): string {
   if (property.credentials_provider) {
@@ -57,6 +57,7 @@ function typeOf(property: Property): string {
   }
   if (property.anyOf) return property.anyOf.map(typeOf).join(' or ');
   if (property.enum) return 'choice';
+  if (Array.isArray(property.type)) return property.type.join(' or ');
   return property.format === 'uri' ? 'URL' : String(property.type ?? 'any');
 }
 

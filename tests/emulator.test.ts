@@ -8,6 +8,7 @@ let emulator: Emulator;
 let plan: PredictionPlan = {};
 let predictionSchema: ValidateFunction;
 let listSchema: ValidateFunction;
+let modelSchema: ValidateFunction;
 
 beforeAll(async () => {
   emulator = await startEmulator({ startingMs: 30, processingMs: 150, plan: () => plan });
@@ -16,6 +17,7 @@ beforeAll(async () => {
   ajv.addSchema(sharedFact<object>('openapi.json'), 'openapi.json');
   predictionSchema = ajv.getSchema('openapi.json#/components/schemas/schemas_prediction_response')!;
   listSchema = ajv.getSchema('openapi.json#/paths/~1predictions/get/responses/200/content/application~1json/schema')!;
+  modelSchema = ajv.getSchema('openapi.json#/components/schemas/schemas_model_response')!;
 });
 afterAll(() => emulator.close());
 
@@ -113,6 +115,32 @@ describe('every prediction it returns validates against the OpenAPI schema', () 
     expect(lora.json).toMatchObject({ model: 'lucataco/flux-schnell-lora', version, status: 'succeeded' });
     expect(lora.json.output).toHaveLength(3);
     expectPrediction(lora.json);
+  });
+});
+
+describe('GET /models/{owner}/{name}', () => {
+  test('an official model: is_official, its latest version with a Cog input schema', async () => {
+    const { status, json } = await api('GET', '/models/black-forest-labs/flux-kontext-dev');
+    expect(status).toBe(200);
+    expect(modelSchema({ ...json, is_official: 'yes' })).toBe(false); // the check can fail
+    expect(modelSchema(json)).toBe(true);
+    const version = json.latest_version as { id: string; openapi_schema: { components: { schemas: Record<string, { required?: string[]; properties?: Record<string, unknown>; enum?: string[] }> } } };
+    expect(json).toMatchObject({ owner: 'black-forest-labs', name: 'flux-kontext-dev', is_official: true });
+    expect(version.id).toMatch(/^[0-9a-f]{64}$/);
+    const { Input, aspect_ratio } = version.openapi_schema.components.schemas;
+    expect(Input!.required).toEqual(['prompt', 'input_image']);
+    expect(Input!.properties!.aspect_ratio).toMatchObject({ allOf: [{ $ref: '#/components/schemas/aspect_ratio' }], default: 'match_input_image' });
+    expect(aspect_ratio!.enum).toContain('match_input_image');
+  });
+
+  test('a community model: not official, its version id', async () => {
+    const { json } = await api('GET', '/models/lucataco/flux-schnell-lora');
+    expect(modelSchema(json)).toBe(true);
+    expect(json).toMatchObject({ is_official: false, latest_version: { id: '2a6b576af31790b470f0a8442e1e9791213fa13799cbb65a9fc1436e96389574' } });
+  });
+
+  test('an unknown model is 404', async () => {
+    expect((await api('GET', '/models/nobody/nothing')).status).toBe(404);
   });
 });
 
