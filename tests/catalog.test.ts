@@ -1,6 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
 import { zodToJsonSchema } from 'zod-to-json-schema';
+import { FLUX_2_CHOICES } from '../blocks/replicate-flux-2.js';
 import { MODEL_CHOICES, ReplicateFluxAdvancedModelBlock } from '../blocks/replicate-flux-advanced.js';
+import { FILL_CHOICES } from '../blocks/replicate-flux-fill.js';
+import { KONTEXT_CHOICES } from '../blocks/replicate-flux-kontext.js';
+import type { ModelChoices } from '../shared/choices.js';
 import { MODELS, type ModelSpec, type ParamSpec } from '../shared/models.js';
 import { sharedFact } from './helpers.js';
 
@@ -20,6 +24,19 @@ describe('the model catalog matches flux-models.json', () => {
       Object.entries(fact!.inputs).map(([name, { description: _, ...param }]) => [name, param]),
     );
     expect(spec.inputs).toEqual(withoutDescriptions);
+  });
+});
+
+describe.each<[string, ModelChoices]>([
+  ['Advanced', MODEL_CHOICES], ['Kontext', KONTEXT_CHOICES], ['Fill', FILL_CHOICES], ['Flux 2', FLUX_2_CHOICES],
+])('the Flux %s block\'s choices', (_, choices) => {
+  test('every parameter it maps is an input of that model, and every required input is mapped', () => {
+    for (const { model, params } of Object.values(choices)) {
+      const inputs: ModelSpec['inputs'] = MODELS[model].inputs;
+      expect([model, Object.values(params).filter((param) => !(param in inputs))]).toEqual([model, []]);
+      const required = Object.entries(inputs).filter(([, spec]) => spec.required).map(([name]) => name);
+      expect([model, required.filter((name) => !Object.values(params).includes(name))]).toEqual([model, []]);
+    }
   });
 });
 
@@ -49,7 +66,10 @@ describe('the Flux Advanced block against the catalog', () => {
     const specs = choices
       .map(({ model, params }) => catalog[model]!.inputs[(params as Record<string, string>)[field] ?? ''])
       .filter((spec): spec is ParamSpec => spec !== undefined);
-    const property = properties[field]!;
+    // A field without a default is nullable: its range sits in the non-null branch.
+    const declared = properties[field]!;
+    const property = (declared.anyOf as Array<Record<string, unknown>> | undefined)?.find((s) => s.type !== 'null') ?? declared;
+    property.description ??= declared.description;
     if (specs[0]!.enum) {
       const union = new Set(specs.flatMap((s) => s.enum!).filter((v) => v !== 'custom'));
       expect(new Set(property.enum as string[])).toEqual(union);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { createRegistry, registry, ReplicateFluxAdvancedModelBlock as flux } from '../blocks/index.js';
+import { ALL_BLOCKS, createRegistry, registry, ReplicateFluxAdvancedModelBlock as flux } from '../blocks/index.js';
 import type { Block } from '../shared/block.js';
 import { BlockRegistry } from '../shared/registry.js';
 
@@ -44,9 +44,12 @@ test('get finds a block by id or name; list keeps registration order', () => {
 test('registries share nothing: the ready one holds every block and stays as shipped', () => {
   const mine = createRegistry();
   mine.register(variant({ id: OTHER_ID, name: 'OtherBlock' }));
-  expect(mine.list()).toHaveLength(2);
-  expect(registry.list()).toEqual([flux]);
-  expect(createRegistry().list()).toEqual([flux]);
+  expect(mine.list()).toHaveLength(ALL_BLOCKS.length + 1);
+  expect(ALL_BLOCKS.map((b) => b.name)).toEqual([
+    'ReplicateFluxAdvancedModelBlock', 'ReplicateFluxKontextBlock', 'ReplicateFluxFillBlock', 'ReplicateFlux2Block', 'ReplicateModelBlock', 'SaveImageBlock',
+  ]);
+  expect(registry.list()).toEqual([...ALL_BLOCKS]);
+  expect(createRegistry().list()).toEqual([...ALL_BLOCKS]);
 });
 
 test('manifest gives the AutoGPT block info of each block', () => {
