@@ -133,6 +133,7 @@ async function emulator(args: string[]): Promise<number> {
   return 0;
 }
 
+/** Where the CLI sends runs and writes images: the --base-url, --timeout-ms and --out flags. */
 interface Target {
   readonly baseUrl?: string;
   readonly timeoutMs?: number;
