@@ -93,7 +93,12 @@ function decodeDataUri(uri: string, maxBytes: number): Buffer {
   if ((base64 ? Math.floor((payload.length * 3) / 4) : payload.length) > maxBytes) {
     throw new BlockError('too_large', `The data: URI holds more than the ${maxBytes}-byte limit`);
   }
-  return base64 ? Buffer.from(payload, 'base64') : Buffer.from(decodeURIComponent(payload), 'latin1');
+  if (base64) return Buffer.from(payload, 'base64');
+  try {
+    return Buffer.from(decodeURIComponent(payload), 'latin1');
+  } catch {
+    throw new BlockError('refused_url', 'The data: URI\'s payload is not valid percent-encoding');
+  }
 }
 
 async function download(url: string, options: SaveOptions, maxBytes: number, timeoutMs: number, host?: AbortSignal): Promise<Buffer> {

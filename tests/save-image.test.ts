@@ -128,6 +128,10 @@ describe('refusals, each one error naming the cause', () => {
     expect(errorOf(await save({ image: `data:image/png;base64,${png.toString('base64')}` }, { maxBytes: 100 }))).toContain('The data: URI holds more than the 100-byte limit');
   });
 
+  test('a data: URI with broken percent-encoding', async () => {
+    expect(errorOf(await save({ image: 'data:image/png,%E0%A4%A' }))).toMatch(/^The data: URI's payload is not valid percent-encoding\./);
+  });
+
   test('bytes that are not an image', async () => {
     expect(errorOf(await save({ image: `${origin}/text` }))).toMatch(/^The 19 bytes are not an image in a format the block reads\. Pass the URL or data: URI of an image file\.$/);
   });
