@@ -1,6 +1,8 @@
 /**
- * flux-blocks: AutoGPT-style workflow blocks that run Black Forest Labs' Flux models on Replicate.
- * The emulator is a separate entry point (`flux-blocks/emulator`) so hosts do not load it.
+ * replicate-flux-blocks, for hosts: AutoGPT-style workflow blocks that run Black Forest Labs'
+ * Flux models on Replicate, their registry, the runners for one block and for a graph, and the
+ * Replicate client they use. Writing blocks of your own: `replicate-flux-blocks/sdk`. The
+ * emulator is an entry of its own (`replicate-flux-blocks/emulator`) so hosts do not load it.
  */
 export {
   ALL_BLOCKS,
@@ -13,24 +15,18 @@ export {
   ReplicateModelBlock,
   SaveImageBlock,
 } from './blocks/index.js';
-export { BLOCK_CATEGORIES, credentialsField, defineBlock, runBlock } from './shared/block.js';
-export { mapInput, refineChoice, runChoice, usedBy, usedByNote } from './shared/choices.js';
-export { GraphError, runGraph } from './shared/graph.js';
-export type { Graph, GraphOutput, GraphResult, GraphRunOptions } from './shared/graph.js';
-export { getModel, resolveModel } from './shared/lookup.js';
-export type { ReplicateModel } from './shared/lookup.js';
-export { fetchImage, isPrivateAddress, writeImage } from './shared/save.js';
-export type { FetchedImage, SaveOptions } from './shared/save.js';
-export type { Block, BlockCategory, BlockContext, BlockDocumentation, BlockExample, BlockOutput, OutputShape } from './shared/block.js';
-export { BlockError, ERROR_KINDS } from './shared/errors.js';
-export type { ErrorKind } from './shared/errors.js';
-export { field, fieldHints, IMAGE_OUTPUTS, imageUrl, promptField, seedField } from './shared/fields.js';
-export type { FieldHints } from './shared/fields.js';
-export { MODELS } from './shared/models.js';
-export type { ModelChoice, ModelChoices } from './shared/choices.js';
-export type { ModelRef, ModelSpec, ParamSpec } from './shared/models.js';
-export { BlockRegistry } from './shared/registry.js';
-export { DEFAULT_BASE_URL, outputUrls, runPrediction, TERMINAL_STATUSES } from './shared/replicate.js';
-export { blockInfo, inputJsonSchema, outputJsonSchema } from './shared/schema.js';
-export type { BlockInfo, JsonSchema } from './shared/schema.js';
-export type { Prediction, PredictionRequest, ProgressEvent, RunnerOptions } from './shared/replicate.js';
+export type { Block, BlockContext, RunnerOptions, SaveOptions } from './framework/block.js';
+export { BlockRegistry } from './framework/registry.js';
+export { runBlock } from './framework/run-block.js';
+export { blockInfo } from './framework/json-schema.js';
+export type { BlockInfo, JsonSchema } from './framework/json-schema.js';
+export { GraphError } from './graph/check-graph.js';
+export type { Graph } from './graph/check-graph.js';
+export { runGraph } from './graph/run-graph.js';
+export type { GraphOutput, GraphResult, GraphRunOptions } from './graph/run-graph.js';
+export { createReplicateClient } from './replicate/client.js';
+export type { CallOptions, ReplicateClient, ReplicateClientOptions } from './replicate/client.js';
+export { DEFAULT_BASE_URL } from './replicate/types.js';
+export type { Prediction, PredictionRequest, PredictionStatus, ProgressEvent, ReplicateModel } from './replicate/types.js';
+export { BlockError, ERROR_KINDS } from './core/errors.js';
+export type { ErrorKind } from './core/errors.js';

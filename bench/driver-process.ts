@@ -1,6 +1,6 @@
 import Replicate from 'replicate';
 import { ReplicateFluxAdvancedModelBlock as block } from '../blocks/index.js';
-import { runBlock } from '../shared/block.js';
+import { runBlock } from '../framework/run-block.js';
 import type { Client } from './clients.js';
 
 /**
@@ -30,7 +30,7 @@ export interface DriverReport {
 
 const MODEL = 'black-forest-labs/flux-schnell';
 const TOKEN = 'r8_bench_token_0000000000000000000000';
-const credentials = { provider: 'replicate', id: 'bench', type: 'api_key' };
+const credentials = { provider: 'replicate', id: 'bench', type: 'api_key' } as const;
 // What the block sends Flux Schnell for this input; the other clients send the same.
 const modelInput = (i: number) => ({ prompt: `bench prediction ${i}`, seed: i, aspect_ratio: '1:1', output_format: 'webp', output_quality: 80 });
 const idOf = (url: unknown) => /\/files\/([a-z2-7]+)\//.exec(String(url))?.[1];

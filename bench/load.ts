@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ReplicateFluxAdvancedModelBlock as block } from '../blocks/index.js';
-import { runBlock } from '../shared/block.js';
+import { runBlock } from '../framework/run-block.js';
 import type { EmulatorStats } from './emulator-process.js';
 
 /**
@@ -44,7 +44,7 @@ const sampler = setInterval(() => {
 }, 20);
 const baselineRss = process.memoryUsage.rss();
 
-const credentials = { provider: 'replicate', id: 'bench', type: 'api_key' };
+const credentials = { provider: 'replicate', id: 'bench', type: 'api_key' } as const;
 const context = { credentials: { apiKey: 'r8_bench_token_load_0001' }, runner: { baseUrl: url } };
 const started = performance.now();
 const outcomes = await Promise.all(Array.from({ length: runs }, async (_, i) => {

@@ -5,11 +5,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { registry, ReplicateFluxAdvancedModelBlock } from '../blocks/index.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
-import { runBlock, type Block, type BlockContext } from '../shared/block.js';
-import { GraphError, runGraph, type GraphOutput } from '../shared/graph.js';
-import type { ProgressEvent } from '../shared/replicate.js';
-import { fetchImage, writeImage } from '../shared/save.js';
-import { blockInfo, shapeOf } from '../shared/schema.js';
+import type { Block, BlockContext } from '../framework/block.js';
+import { blockInfo, shapeOf } from '../framework/json-schema.js';
+import { runBlock } from '../framework/run-block.js';
+import { GraphError } from '../graph/check-graph.js';
+import { runGraph, type GraphOutput } from '../graph/run-graph.js';
+import { fetchImage } from '../image/fetch-image.js';
+import { writeImage } from '../image/write-image.js';
+import type { ProgressEvent } from '../replicate/types.js';
 
 const USAGE = `Usage:
   flux-blocks list

@@ -1,4 +1,4 @@
-import { BlockRegistry } from '../shared/registry.js';
+import { BlockRegistry } from '../framework/registry.js';
 import { ReplicateFlux2Block } from './replicate-flux-2.js';
 import { ReplicateFluxAdvancedModelBlock } from './replicate-flux-advanced.js';
 import { ReplicateFluxFillBlock } from './replicate-flux-fill.js';

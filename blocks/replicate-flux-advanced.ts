@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials } from '../shared/block.js';
-import { refineChoice, runChoice, usedByNote, type ModelChoices } from '../shared/choices.js';
-import { field, IMAGE_OUTPUTS, promptField, seedField } from '../shared/fields.js';
+import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials, field, IMAGE_OUTPUTS, type ModelChoices, promptField, refineChoice, runChoice, seedField, usedByNote } from '../sdk.js';
 
 const common = { prompt: 'prompt', seed: 'seed', aspect_ratio: 'aspect_ratio', output_format: 'output_format' };
 

@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials, EXAMPLE_IMAGE } from '../shared/block.js';
-import { refineChoice, runChoice, usedByNote, type ModelChoices } from '../shared/choices.js';
-import { field, IMAGE_OUTPUTS, imageUrl, promptField, seedField } from '../shared/fields.js';
+import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials, EXAMPLE_IMAGE, field, IMAGE_OUTPUTS, imageUrl, type ModelChoices, promptField, refineChoice, runChoice, seedField, usedByNote } from '../sdk.js';
 
 const common = { prompt: 'prompt', image: 'image', mask: 'mask', seed: 'seed', output_format: 'output_format', guidance: 'guidance' };
 

@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials, EXAMPLE_IMAGE } from '../shared/block.js';
-import { refineChoice, runChoice, usedByNote, type ModelChoices } from '../shared/choices.js';
-import { field, IMAGE_OUTPUTS, imageUrl, promptField, seedField } from '../shared/fields.js';
+import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials, EXAMPLE_IMAGE, field, IMAGE_OUTPUTS, imageUrl, type ModelChoices, promptField, refineChoice, runChoice, seedField, usedByNote } from '../sdk.js';
 
 const common = { prompt: 'prompt', input_image: 'input_image', aspect_ratio: 'aspect_ratio', seed: 'seed', output_format: 'output_format' };
 const proParams = { ...common, safety_tolerance: 'safety_tolerance' };

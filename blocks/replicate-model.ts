@@ -1,8 +1,5 @@
 import { z } from 'zod';
-import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials } from '../shared/block.js';
-import { field } from '../shared/fields.js';
-import { resolveModel } from '../shared/lookup.js';
-import { runPrediction } from '../shared/replicate.js';
+import { callOptions, credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials, field, replicateClient, resolveModel } from '../sdk.js';
 
 const MODEL_REF = /^(?:[\w.-]+\/[\w.-]+(?::[0-9a-f]{64})?|[0-9a-f]{64})$/;
 
@@ -68,7 +65,8 @@ export const ReplicateModelBlock = defineBlock({
     },
   ],
   async *run({ model, input }, context) {
-    const prediction = await runPrediction({ model: await resolveModel(model, input, context), input }, context);
+    const client = replicateClient(context);
+    const prediction = await client.run({ model: await resolveModel(client, model, input, context.signal), input }, callOptions(context));
     const output = prediction.output ?? null;
     for (const item of Array.isArray(output) ? output : output === null ? [] : [output]) yield ['result', item];
     yield ['output', output];

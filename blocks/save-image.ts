@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { defineBlock, EXAMPLE_IMAGE } from '../shared/block.js';
-import { field, imageUrl } from '../shared/fields.js';
-import { fetchImage, writeImage } from '../shared/save.js';
+import { defineBlock, EXAMPLE_IMAGE, fetchImage, field, imageUrl, writeImage } from '../sdk.js';
 
 const inputSchema = z
   .object({

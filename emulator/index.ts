@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkModelInput, MODELS, type ModelSpec } from '../shared/models.js';
+import { MODELS, type ModelSpec } from '../flux/catalog.js';
+import { checkModelInput } from '../flux/check-input.js';
 import sharp from 'sharp';
 import { renderImage, type Size } from './image.js';
 import { modelObject } from './model.js';

@@ -1,10 +1,10 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import type { ModelSpec } from '../shared/models.js';
-import { TERMINAL_STATUSES, type Prediction } from '../shared/replicate.js';
+import type { ModelSpec } from '../flux/catalog.js';
+import { TERMINAL_STATUSES, type PredictionStatus } from '../replicate/types.js';
 import { outputSize, type ImageFormat, type ImageSpec, type Size } from './image.js';
 
 /** A prediction's status (Replicate API: `schemas_prediction_response.status`). */
-export type Status = Prediction['status'];
+export type Status = PredictionStatus;
 
 /**
  * How one emulated prediction behaves; every field is optional. Tests use it to script

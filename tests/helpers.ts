@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -6,8 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, expect } from '@jest/globals';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import { startEmulator, type Emulator, type EmulatorOptions, type PredictionPlan } from '../emulator/index.js';
-import { runBlock, type Block, type BlockContext } from '../shared/block.js';
-import type { RunnerOptions } from '../shared/replicate.js';
+import { createReplicateClient, runBlock, type Block, type BlockContext, type ReplicateClient, type ReplicateClientOptions, type RunnerOptions } from '../index.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -80,6 +79,11 @@ export function contextFor(emulator: Emulator, runner: RunnerOptions = {}, signa
   return { credentials: { apiKey: token }, signal, runner: { baseUrl: emulator.url, pollIntervalMs: 20, ...runner } };
 }
 
+/** A Replicate client that reaches `emulator` with {@link TOKEN}, polling every 20 ms. */
+export function clientFor(emulator: Emulator, options: Partial<ReplicateClientOptions> = {}): ReplicateClient {
+  return createReplicateClient({ token: TOKEN, baseUrl: emulator.url, pollIntervalMs: 20, ...options });
+}
+
 let tokens = 0;
 /**
  * A token no other test used. Rate-limit state is shared per token process-wide (as Replicate
@@ -102,13 +106,11 @@ export function requestsTo(emulator: Emulator, method: string, path: RegExp) {
 }
 
 /**
- * Reads a fact file from `../shared/replicate/` beside the repo (Replicate's OpenAPI spec, the
- * Flux model list). Fails with a clear message when it is not there.
+ * Reads a fact file from `tests/fixtures/` (Replicate's OpenAPI spec, the Flux model facts;
+ * `tests/fixtures/README.md` names their sources).
  */
-export function sharedFact<T>(name: string): T {
-  const path = join(ROOT, '..', 'shared', 'replicate', name);
-  if (!existsSync(path)) throw new Error(`${path} is missing: these tests check the package against it`);
-  return JSON.parse(readFileSync(path, 'utf8')) as T;
+export function fixture<T>(name: string): T {
+  return JSON.parse(readFileSync(join(ROOT, 'tests', 'fixtures', name), 'utf8')) as T;
 }
 
 /** A request as the test proxy sees it. */

@@ -1,0 +1,100 @@
+import type { z } from 'zod';
+import type { FetchOptions } from '../image/fetch-image.js';
+import type { ReplicateClientOptions, CallOptions } from '../replicate/client.js';
+
+/**
+ * Block categories with their descriptions, as the AutoGPT platform names them
+ * (`BlockCategory`); a block lists one or more.
+ */
+export const BLOCK_CATEGORIES = {
+  AI: 'Block that uses an AI model to do its work.',
+  MULTIMEDIA: 'Block that creates or works with images, audio or video.',
+  OUTPUT: 'Block that stores or sends out what a graph made.',
+} as const;
+
+/** A category name, e.g. `AI`. */
+export type BlockCategory = keyof typeof BLOCK_CATEGORIES;
+
+/** What the host hands a block for one run, besides its input. */
+export interface BlockContext {
+  /** The secret behind the input's `credentials` field: the Replicate API token. */
+  readonly credentials?: { readonly apiKey: string };
+  /** Aborting it stops the run; a running prediction is canceled first. */
+  readonly signal?: AbortSignal;
+  /** Where and how long to run predictions (base URL, timeout, progress callback). */
+  readonly runner?: RunnerOptions;
+  /** Where the Save Image block writes files, its size limit, and the origins it may fetch from on private addresses. */
+  readonly save?: SaveOptions;
+}
+
+/** How blocks reach Replicate: the client's options but the token, and a progress callback. */
+export type RunnerOptions = Omit<ReplicateClientOptions, 'token'> & Pick<CallOptions, 'onProgress'>;
+
+/** Where and how the Save Image block stores images; set by the host, not by graph input. */
+export interface SaveOptions extends FetchOptions {
+  /** Directory files are written to, created when missing. Default `out` (relative to the working directory). */
+  readonly dir?: string;
+}
+
+/** An output schema's fields; every block has an `error` output. */
+export type OutputShape = z.ZodRawShape & { error: z.ZodString };
+
+/** One `[outputName, value]` pair a block yields, typed by its output schema. */
+export type BlockOutput<O extends OutputShape> = {
+  [K in keyof O & string]: readonly [K, z.output<O[K]>];
+}[keyof O & string];
+
+/**
+ * A block, declared once: identity, categories, zod input and output schemas, and `run`.
+ * `run` receives input already validated (defaults applied) and yields `[outputName, value]`
+ * pairs; it may throw {@link BlockError}, which the framework turns into the `error` output.
+ */
+export interface Block<I extends z.ZodTypeAny = z.ZodTypeAny, O extends OutputShape = OutputShape> {
+  /** UUID v4, stable across releases: saved graphs refer to blocks by id. */
+  readonly id: string;
+  /** Unique, ends in `Block`, e.g. `ReplicateFluxAdvancedModelBlock`. */
+  readonly name: string;
+  readonly description: string;
+  readonly categories: readonly BlockCategory[];
+  readonly inputSchema: I;
+  readonly outputSchema: z.ZodObject<O>;
+  /** People credited in the block's info, as the AutoGPT platform lists them. */
+  readonly contributors?: readonly { readonly name: string }[];
+  /** Prose for the block's docs page: what it does, how it works, use cases and tips. */
+  readonly documentation: BlockDocumentation;
+  /**
+   * Inputs with the outputs they give against the local emulator (as AutoGPT's
+   * test_input/test_output); every registered block's examples run in the test suite.
+   */
+  readonly examples: readonly BlockExample[];
+  run(input: z.output<I>, context: BlockContext): AsyncGenerator<BlockOutput<O>, void, undefined>;
+}
+
+/** Hand-written parts of a block's docs page; the rest comes from its schemas. */
+export interface BlockDocumentation {
+  readonly whatItDoes: string;
+  readonly howItWorks: string;
+  readonly useCases: readonly string[];
+  readonly tips: readonly string[];
+}
+
+/**
+ * A sample input and the outputs it yields, in order; a RegExp stands for a value that varies
+ * (a URL), matched against the string, or against the JSON of any other value.
+ */
+export interface BlockExample {
+  readonly title: string;
+  readonly input: Readonly<Record<string, unknown>>;
+  readonly outputs: ReadonlyArray<readonly [string, unknown]>;
+}
+
+/** The credentials field's value in block examples: a key the host resolves (the emulator takes any). */
+export const EXAMPLE_CREDENTIALS = { provider: 'replicate', id: 'example-replicate-key', type: 'api_key', title: 'Replicate API key' } as const;
+
+/** A 3x2 px blue png as a data: URI: an input image block examples can carry inline. */
+export const EXAMPLE_IMAGE = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAIAAAASFvFNAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAEElEQVR4nGPQiFoAQQxwFgBBPAbNViXtjwAAAABJRU5ErkJggg==';
+
+/** Declares a block; only types and freezes it. */
+export function defineBlock<I extends z.ZodTypeAny, O extends OutputShape>(block: Block<I, O>): Block<I, O> {
+  return Object.freeze(block);
+}

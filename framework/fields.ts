@@ -1,0 +1,110 @@
+import { z, type ZodTypeAny } from 'zod';
+
+/**
+ * Form hints graph editors read from an input property, beside `description`
+ * (the AutoGPT platform's `SchemaField` keys).
+ */
+export interface FieldHints {
+  /** Label shown on the form, e.g. `Guidance`. */
+  readonly title: string;
+  /** Example text shown in an empty field. */
+  readonly placeholder?: string;
+  /** `true` for tuning fields editors may fold away; `false` for those a person must see. Default true. */
+  readonly advanced?: boolean;
+  /** `true` only for fields that hold secrets. Default false. */
+  readonly secret?: boolean;
+  /** For a credentials field: the provider and credential types an editor's key picker offers. */
+  readonly credentials?: { readonly provider: string; readonly types: readonly string[] };
+}
+
+/** Where {@link field} keeps hints on a schema's definition, beside zod's own `description`. */
+const HINTS = 'fieldHints';
+
+type WithHints = ZodTypeAny & { _def: { [HINTS]?: FieldHints } };
+
+/**
+ * Declares one input field: its schema, what it means (`description`) and its form hints.
+ * The hints live in the schema's definition, which zod copies into every schema derived from
+ * it (`.min()`, `.trim()`, ...); {@link fieldHints} also looks through the wrappers zod adds
+ * (`.nullish()`, `.default()`, `.refine()`), so no modifier applied later loses them.
+ * @returns `schema` with the description and hints set.
+ */
+export function field<T extends ZodTypeAny>(schema: T, description: string, fieldHints: FieldHints): T {
+  // What zod's own describe() does, with the hints beside the description.
+  const Schema = schema.constructor as new (def: unknown) => T;
+  return new Schema({ ...schema._def, description, [HINTS]: fieldHints });
+}
+
+/** The hints declared with {@link field} for this schema or the schema it wraps, if any. */
+export function fieldHints(schema: ZodTypeAny): FieldHints | undefined {
+  for (let current: ZodTypeAny | undefined = schema; current; current = innerOf(current)) {
+    const found = (current as WithHints)._def[HINTS];
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** The schema a zod wrapper wraps (optional, nullable, default, catch, effects, branded, readonly, pipeline), or undefined. */
+function innerOf(schema: ZodTypeAny): ZodTypeAny | undefined {
+  const def = schema._def as { innerType?: ZodTypeAny; schema?: ZodTypeAny; type?: ZodTypeAny; in?: ZodTypeAny };
+  if (schema instanceof z.ZodEffects) return def.schema;
+  if (schema instanceof z.ZodBranded) return def.type;
+  if (schema instanceof z.ZodPipeline) return def.in;
+  return def.innerType;
+}
+
+/**
+ * The input field that names which stored API key a block uses, in the AutoGPT platform's
+ * shape (`{provider, id, type: "api_key", title?}`); editors render it as a key picker for
+ * `provider`. It never holds the key itself: the host resolves it and passes the secret as
+ * `context.credentials.apiKey`.
+ */
+export function credentialsField<P extends string>(provider: P, description: string) {
+  const schema = z
+    .object({
+      provider: z.literal(provider),
+      id: z.string().min(1),
+      type: z.literal('api_key'),
+      title: z.string().optional(),
+    })
+    .strict();
+  return field(schema, description, { title: 'Credentials', advanced: false, credentials: { provider, types: ['api_key'] } });
+}
+
+/**
+ * The `prompt` field of the Flux blocks: trimmed, 1-10000 characters (Flux reads about the
+ * first 512 tokens; the bound keeps what reaches Replicate sane).
+ */
+export function promptField(description: string, placeholder: string) {
+  return field(z.string().trim().min(1).max(10_000), description, { title: 'Prompt', placeholder, advanced: false });
+}
+
+/** The `seed` field: an integer 0 to 4294967295 or empty, when the block picks a random one and yields it. */
+export function seedField() {
+  return field(
+    z.number().int().min(0).max(2 ** 32 - 1).nullish(),
+    'Random seed (0 to 4294967295), for reproducible images. Empty means a random seed, which the block picks, sends and yields as `seed`.',
+    { title: 'Seed' },
+  );
+}
+
+/**
+ * An image given by URL, as Replicate takes file inputs: an http(s) URL, or a `data:` URI
+ * (`data:image/png;base64,...`). Surrounding spaces are trimmed.
+ */
+export function imageUrl() {
+  return z
+    .string()
+    .trim()
+    .refine(
+      (value) => (URL.canParse(value) && /^https?:$/.test(new URL(value).protocol)) || /^data:image\/[\w.+-]+(;[\w=.+-]+)*(;base64)?,./.test(value),
+      'must be an http(s) URL or a data:image/... URI',
+    );
+}
+
+/** Outputs of a block that generates images: one `result` per image, then `seed`; or one `error`. */
+export const IMAGE_OUTPUTS = {
+  result: z.string().url().describe('URL of a generated image (temporary on Replicate: about an hour); yielded once per image, in order.'),
+  seed: z.number().int().describe('The seed the model ran with: the given one, or the random one the block picked.'),
+  error: z.string().describe('Why the run failed: invalid input, a Replicate API error, a failed or canceled prediction, or a timeout.'),
+};

@@ -1,0 +1,149 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
+import sharp from 'sharp';
+import { BlockError } from '../core/errors.js';
+import { isPrivateAddress, publicOnlyLookup } from './private-address.js';
+
+/** Limits on fetching an image; set by the host, not by graph input. */
+export interface FetchOptions {
+  /** Largest image accepted, in bytes, downloaded or decoded. Default 50000000 (50 MB). */
+  readonly maxBytes?: number;
+  /**
+   * Origins exempt from the private-address check, e.g. `http://127.0.0.1:40123` for the local
+   * emulator or a proxy the host trusts. Default none.
+   */
+  readonly allowedOrigins?: readonly string[];
+  /** Bound on one download, redirects included, in ms. Default 60000. */
+  readonly timeoutMs?: number;
+}
+
+/** An image read and checked: its bytes, content type and size in px. */
+export interface FetchedImage {
+  readonly bytes: Buffer;
+  /** e.g. `image/png`, from the bytes themselves, not from the server's header. */
+  readonly contentType: string;
+  /** File extension without the dot, e.g. `png`, `jpg`. */
+  readonly extension: string;
+  readonly width: number;
+  readonly height: number;
+}
+
+const DEFAULT_MAX_BYTES = 50_000_000;
+const MAX_REDIRECTS = 5;
+
+/**
+ * Reads an image from an http(s) URL or a `data:` URI and checks it: at most `maxBytes`, and
+ * an image sharp can read (jpeg, png, webp, gif, avif, tiff).
+ *
+ * Downloads use node:http(s) rather than fetch so the address check runs on the address
+ * actually connected to: hosts resolving to private, loopback or link-local addresses are
+ * refused, as are redirects to them (up to 5 redirects, each checked), unless the origin is in
+ * `allowedOrigins`.
+ * @throws {BlockError} `refused_url`, `too_large`, `download_failed`, `not_an_image`,
+ *   `timed_out`, `host_aborted`.
+ */
+export async function fetchImage(url: string, options: FetchOptions = {}, signal?: AbortSignal): Promise<FetchedImage> {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const bytes = url.startsWith('data:') ? decodeDataUri(url, maxBytes) : await download(url, options, maxBytes, timeoutMs, signal);
+  return describeImage(bytes);
+}
+
+/** Decodes a `data:` URI's payload (base64 or percent-encoded). */
+function decodeDataUri(uri: string, maxBytes: number): Buffer {
+  const comma = uri.indexOf(',');
+  if (comma < 0) throw new BlockError('refused_url', 'The data: URI has no comma before its payload');
+  const payload = uri.slice(comma + 1);
+  const base64 = /;base64$/i.test(uri.slice(0, comma));
+  if ((base64 ? Math.floor((payload.length * 3) / 4) : payload.length) > maxBytes) {
+    throw new BlockError('too_large', `The data: URI holds more than the ${maxBytes}-byte limit`);
+  }
+  if (base64) return Buffer.from(payload, 'base64');
+  try {
+    return Buffer.from(decodeURIComponent(payload), 'latin1');
+  } catch {
+    throw new BlockError('refused_url', 'The data: URI\'s payload is not valid percent-encoding');
+  }
+}
+
+async function download(url: string, options: FetchOptions, maxBytes: number, timeoutMs: number, host?: AbortSignal): Promise<Buffer> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = host ? AbortSignal.any([host, timeout]) : timeout;
+  let target = new URL(url);
+  try {
+    for (let hop = 0; ; hop++) {
+      const response = await get(target, options, signal, hop > 0 ? url : undefined);
+      const location = response.headers.location;
+      if (response.statusCode! >= 300 && response.statusCode! < 400 && location) {
+        response.resume();
+        if (hop >= MAX_REDIRECTS) throw new BlockError('download_failed', `${url} redirected more than ${MAX_REDIRECTS} times`);
+        target = new URL(location, target);
+        continue;
+      }
+      if (response.statusCode !== 200) {
+        response.resume();
+        throw new BlockError('download_failed', `${target.href} answered HTTP ${response.statusCode}`);
+      }
+      if (Number(response.headers['content-length']) > maxBytes) {
+        response.destroy();
+        throw new BlockError('too_large', `${target.href} is ${response.headers['content-length']} bytes, over the ${maxBytes}-byte limit`);
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of response) {
+        size += (chunk as Buffer).length;
+        if (size > maxBytes) {
+          response.destroy();
+          throw new BlockError('too_large', `${target.href} sent more than the ${maxBytes}-byte limit`);
+        }
+        chunks.push(chunk as Buffer);
+      }
+      return Buffer.concat(chunks);
+    }
+  } catch (error) {
+    if (error instanceof BlockError) throw error;
+    if (host?.aborted) throw new BlockError('host_aborted', 'The download was stopped by the host');
+    if (timeout.aborted) throw new BlockError('timed_out', `Downloading ${target.href} took over ${timeoutMs} ms`);
+    const { code, address } = error as NodeJS.ErrnoException & { address?: string };
+    if (code === 'EPRIVATE') throw new BlockError('refused_url', `${target.href} resolves to ${address}, a private, loopback or link-local address`);
+    throw new BlockError('download_failed', `Downloading ${target.href} failed: ${code ?? (error as Error).message}`);
+  }
+}
+
+/** One GET, with the address check unless the origin is allowed. */
+function get(target: URL, options: FetchOptions, signal: AbortSignal, redirectedFrom?: string): Promise<IncomingMessage> {
+  const via = redirectedFrom ? ` (redirected from ${redirectedFrom})` : '';
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+    throw new BlockError('refused_url', `${target.protocol} URLs are not fetched${via}: only http(s) and data:`);
+  }
+  const trusted = options.allowedOrigins?.includes(target.origin) ?? false;
+  const literal = target.hostname.replace(/^\[|\]$/g, '');
+  if (!trusted && isIP(literal) && isPrivateAddress(literal)) {
+    throw new BlockError('refused_url', `${target.href} is a private, loopback or link-local address${via}`);
+  }
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    send(target, { signal, lookup: trusted ? undefined : publicOnlyLookup, headers: { accept: 'image/*' } }, resolve).once('error', reject).end();
+  });
+}
+
+const TYPES: Record<string, [string, string]> = {
+  jpeg: ['image/jpeg', 'jpg'],
+  png: ['image/png', 'png'],
+  webp: ['image/webp', 'webp'],
+  gif: ['image/gif', 'gif'],
+  heif: ['image/avif', 'avif'],
+  tiff: ['image/tiff', 'tiff'],
+};
+
+/** Content type and size of image bytes, read by sharp. @throws {BlockError} `not_an_image`. */
+async function describeImage(bytes: Buffer): Promise<FetchedImage> {
+  const metadata = await sharp(bytes).metadata().catch(() => undefined);
+  const type = metadata?.format && TYPES[metadata.format];
+  if (!type || !metadata.width || !metadata.height) {
+    throw new BlockError('not_an_image', `The ${bytes.length} bytes are not an image in a format the block reads${metadata?.format ? ` (${metadata.format})` : ''}`);
+  }
+  return { bytes, contentType: type[0], extension: type[1], width: metadata.width, height: metadata.height };
+}
+

@@ -1,0 +1,156 @@
+import pTimeout, { TimeoutError } from 'p-timeout';
+import { z } from 'zod';
+import { BlockError } from '../core/errors.js';
+import { formatIssues } from '../core/issues.js';
+import { redact } from '../core/redact.js';
+import { toBlockError } from './api-errors.js';
+import { ReplicateHttp } from './http.js';
+import { PredictionRun, readPrediction, type RunSettings } from './prediction-run.js';
+import { DEFAULT_BASE_URL, modelSchema, type Prediction, type PredictionRequest, type ProgressEvent, type ReplicateModel } from './types.js';
+
+/** How a client reaches Replicate and how long a run waits. Every field but `token` is optional. */
+export interface ReplicateClientOptions {
+  /** The Replicate API token, sent as `Authorization: Bearer`. Never appears in an error. */
+  readonly token: string;
+  /** Replicate API base URL, or a Replicate-compatible proxy's (e.g. `https://<proxy>/replicate/v1`). Default {@link DEFAULT_BASE_URL}. */
+  readonly baseUrl?: string;
+  /** Bound on one run, create to terminal status, in ms. Default 600000 (10 minutes). */
+  readonly timeoutMs?: number;
+  /** Longest sync wait asked of Replicate on create (`Prefer: wait=n`), in s, 1-60. Default 60. */
+  readonly waitSeconds?: number;
+  /**
+   * Polling interval after the sync wait, in ms, for the first 30 s of polling; after that it
+   * grows 1.5x per poll. Default 500, as the official client polls.
+   */
+  readonly pollIntervalMs?: number;
+  /** Longest polling interval, in ms. Default 5000. */
+  readonly maxPollIntervalMs?: number;
+}
+
+/** Per-call options: the caller's abort signal and a progress callback. */
+export interface CallOptions {
+  /** Aborting it stops the call; a running prediction is canceled first. */
+  readonly signal?: AbortSignal;
+  /** Called when the prediction's status or progress percent changes. */
+  readonly onProgress?: (event: ProgressEvent) => void;
+}
+
+/** A Replicate API client: runs predictions to the end, looks up models, cancels predictions. */
+export interface ReplicateClient {
+  /** The base URL requests go to. */
+  readonly baseUrl: string;
+  /**
+   * Runs one prediction to a terminal status and returns it when it succeeded.
+   *
+   * Creates it with `Prefer: wait` (Replicate API: POST /v1/models/{owner}/{name}/predictions,
+   * or POST /v1/predictions with `version` for version ids), then polls GET
+   * /v1/predictions/{id}, every `pollIntervalMs` for 30 s and then less often. The whole run,
+   * retries and rate-limit waits included, is bounded by `timeoutMs`; the prediction also
+   * carries a `Cancel-After` header of that length, so Replicate stops it even if this process
+   * dies. A create is never sent twice unless its connection was refused or it met a 429. On
+   * timeout, abort, or any failure while it runs, the prediction is canceled (POST
+   * /v1/predictions/{id}/cancel) before this rejects; a create whose answer was lost is found
+   * again in GET /v1/predictions by its input and canceled.
+   * @returns the prediction with status `succeeded` (its `output` is model-specific).
+   * @throws {BlockError} of a kind in `ERROR_KINDS` (unauthorized, not_found, rejected_input,
+   *   rate_limited, model_failed, safety_filter, canceled, aborted, timed_out, host_aborted,
+   *   output_deleted, unreachable, bad_response, api_error, internal). Never holds the token.
+   */
+  run(request: PredictionRequest, options?: CallOptions): Promise<Prediction>;
+  /**
+   * Looks up a model (Replicate API: GET /v1/models/{owner}/{name}): whether it is official, and
+   * its latest version with that version's `openapi_schema`. Retried and bounded like polls.
+   * @param model `owner/name`.
+   * @throws {BlockError} `not_found` for an unknown model, and the other kinds of {@link run}.
+   */
+  getModel(model: string, options?: Pick<CallOptions, 'signal'>): Promise<ReplicateModel>;
+  /**
+   * Cancels a prediction (Replicate API: POST /v1/predictions/{id}/cancel); retried like polls.
+   * @returns the prediction as the cancel answered it.
+   * @throws {BlockError} as {@link getModel}.
+   */
+  cancel(id: string, options?: Pick<CallOptions, 'signal'>): Promise<Prediction>;
+}
+
+const optionsSchema = z.object({
+  baseUrl: z
+    .string()
+    .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL')
+    .default(DEFAULT_BASE_URL),
+  timeoutMs: z.number().int().positive().default(600_000),
+  waitSeconds: z.number().int().min(1).max(60).default(60),
+  pollIntervalMs: z.number().int().positive().default(500),
+  maxPollIntervalMs: z.number().int().positive().default(5_000),
+});
+
+// What an API token can hold: visible ASCII. Anything else would break or inject into the header.
+const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
+
+/**
+ * A Replicate client for one token. Cheap to make; clients of one token share its rate gates
+ * process-wide (see `rate-gate.ts`).
+ * @throws {BlockError} `invalid_input` for options out of range, or a missing or malformed token.
+ */
+export function createReplicateClient({ token: rawToken, ...options }: ReplicateClientOptions): ReplicateClient {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) throw new BlockError('invalid_input', `Invalid runner options: ${formatIssues(parsed.error.issues, 'runner')}`);
+  const token = rawToken?.trim();
+  if (!token) throw new BlockError('invalid_input', 'credentials: no Replicate API token was given');
+  if (!TOKEN_CHARACTERS.test(token)) {
+    throw new BlockError('invalid_input', 'credentials: the Replicate API token holds characters no token has (spaces, line breaks or non-ASCII)');
+  }
+  const settings: RunSettings = parsed.data;
+  const { baseUrl, timeoutMs } = settings;
+  const http = new ReplicateHttp(baseUrl, token);
+
+  /** Runs `work` bounded by `timeoutMs` and `signal`, every failure a redacted BlockError; `cleanup` adds to its message. */
+  async function bounded<T>(work: (stop: AbortSignal) => Promise<T>, signal: AbortSignal | undefined, cleanup?: () => Promise<string>): Promise<T> {
+    if (signal?.aborted) throw new BlockError('host_aborted', 'The run was stopped by the host before it started');
+    // One controller stops the work on timeout, failure or host abort. A listener, not
+    // AbortSignal.any: signals are costly to create in Node 20, and this runs per prediction.
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const pending = work(stop.signal);
+    try {
+      return await pTimeout(pending, { milliseconds: timeoutMs, signal });
+    } catch (error) {
+      // Read the failure (an HTTP error's body) before aborting: the abort cancels open bodies.
+      const failure = error instanceof TimeoutError
+        ? new BlockError('timed_out', `The run timed out after ${timeoutMs} ms`)
+        : signal?.aborted ? new BlockError('host_aborted', 'The run was stopped by the host') : await toBlockError(error, baseUrl);
+      stop.abort();
+      await pending.catch(() => undefined);
+      throw new BlockError(failure.kind, redact(failure.detail + ((await cleanup?.()) ?? ''), token));
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  const deadline = () => ({ deadline: Date.now() + timeoutMs, timeoutMs });
+
+  return {
+    baseUrl,
+    run(request, { signal, onProgress } = {}) {
+      const run = new PredictionRun(http, request, settings, onProgress);
+      return bounded((stop) => run.execute(stop), signal, () => run.cancelIfRunning());
+    },
+    getModel(model, { signal } = {}) {
+      const path = `models/${model.split('/').map(encodeURIComponent).join('/')}`;
+      return bounded(async (stop) => {
+        const body: unknown = await http.ky.get(path, { ...http.options('idempotent', deadline()), signal: stop }).json();
+        const found = modelSchema.safeParse(body);
+        if (!found.success) {
+          throw new BlockError('bad_response', `The Replicate API at ${baseUrl} answered GET /${path} with JSON that is not a model (${formatIssues(found.error.issues, 'body')})`);
+        }
+        return found.data;
+      }, signal);
+    },
+    cancel(id, { signal } = {}) {
+      return bounded(async (stop) => {
+        const response = await http.ky.post(`predictions/${encodeURIComponent(id)}/cancel`, { ...http.options('idempotent', deadline()), signal: stop });
+        return readPrediction(response, baseUrl);
+      }, signal);
+    },
+  };
+}

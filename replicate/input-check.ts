@@ -1,0 +1,51 @@
+import { createRequire } from 'node:module';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+
+// ajv-formats is CommonJS whose typings describe only its `default`; require gives the plugin itself.
+const addFormats = createRequire(import.meta.url)('ajv-formats') as (ajv: Ajv) => Ajv;
+// Cog schemas carry OpenAPI keywords (`x-order`, `nullable`) that strict mode refuses.
+const ajv = addFormats(new Ajv({ allErrors: true, strict: false }));
+const validators = new Map<string, ValidateFunction | null>();
+const MAX_VALIDATORS = 64;
+
+/**
+ * Checks a model input against a version's `openapi_schema` (its `components.schemas.Input`,
+ * `$ref`s resolved within the document). Compiled validators are kept per version id.
+ * @returns every refused field as `input.<field>: <why>`, joined with `; `, or undefined when
+ *   the input passes or the schema has no usable `Input`.
+ */
+export function checkInput(versionId: string, openapi: Record<string, unknown>, input: Readonly<Record<string, unknown>>): string | undefined {
+  let validate = validators.get(versionId);
+  if (validate === undefined) {
+    const components = openapi.components as { schemas?: { Input?: unknown } } | undefined;
+    try {
+      validate = components?.schemas?.Input ? ajv.compile({ $ref: '#/components/schemas/Input', components }) : null;
+    } catch {
+      validate = null; // A schema ajv cannot read: Replicate's own check still applies.
+    }
+    if (validators.size >= MAX_VALIDATORS) validators.delete(validators.keys().next().value!);
+    validators.set(versionId, validate);
+  }
+  if (!validate || validate(input)) return undefined;
+  const reasons = new Map<string, string>();
+  for (const error of validate.errors ?? []) {
+    const [path, reason] = describe(error);
+    if (!reasons.has(path)) reasons.set(path, reason);
+  }
+  return [...reasons].map(([path, reason]) => `${path}: ${reason}`).join('; ');
+}
+
+/** One ajv error as a field path (`input.seed`) and a reason in the terms the blocks use. */
+function describe(error: ErrorObject): [string, string] {
+  const path = `input${error.instancePath.replace(/\//g, '.')}`;
+  switch (error.keyword) {
+    case 'required':
+      return [`${path}.${String(error.params.missingProperty)}`, 'is required'];
+    case 'enum':
+      return [path, `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`];
+    case 'additionalProperties':
+      return [`${path}.${String(error.params.additionalProperty)}`, 'is not an input of this model'];
+    default:
+      return [path, error.message ?? 'is invalid'];
+  }
+}

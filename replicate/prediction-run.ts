@@ -1,0 +1,196 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HTTPError } from 'ky';
+import { BlockError } from '../core/errors.js';
+import { formatIssues } from '../core/issues.js';
+import { networkCode, toBlockError } from './api-errors.js';
+import { REQUEST_TIMEOUT_MS, type ReplicateHttp, type RunDeadline } from './http.js';
+import { isTerminal, predictionSchema, VERSION_ID, type Prediction, type PredictionRequest, type ProgressEvent } from './types.js';
+
+/** How long a run waits and polls; the client's checked options. All in ms but `waitSeconds`. */
+export interface RunSettings {
+  readonly baseUrl: string;
+  readonly timeoutMs: number;
+  readonly waitSeconds: number;
+  readonly pollIntervalMs: number;
+  readonly maxPollIntervalMs: number;
+}
+
+/** Polling keeps its first interval this long, in ms, then grows 1.5x per poll. */
+const STEADY_POLLING_MS = 30_000;
+
+/**
+ * The polling interval after `elapsedMs` of polling, in ms, given the previous one: the
+ * first interval for 30 s, then 1.5x per poll up to `maxMs`.
+ */
+export function nextPollInterval(previousMs: number, elapsedMs: number, maxMs: number): number {
+  return elapsedMs >= STEADY_POLLING_MS ? Math.min(previousMs * 1.5, maxMs) : previousMs;
+}
+
+/** One prediction's life on the client side: create, wait, poll, and cancel when abandoned. */
+export class PredictionRun {
+  private id: string | undefined;
+  private terminal = false;
+  /** The create was sent and no answer proved it created nothing. */
+  private mayExist = false;
+  private createdAfter = '';
+  private lastProgress = '';
+  private readonly run: RunDeadline;
+
+  constructor(
+    private readonly http: ReplicateHttp,
+    private readonly request: PredictionRequest,
+    private readonly settings: RunSettings,
+    private readonly onProgress?: (event: ProgressEvent) => void,
+  ) {
+    this.run = { deadline: Date.now() + settings.timeoutMs, timeoutMs: settings.timeoutMs };
+  }
+
+  async execute(signal: AbortSignal): Promise<Prediction> {
+    let prediction = await this.create(signal);
+    let interval = this.settings.pollIntervalMs;
+    // Steady polls keep the delay to notice the end short for typical image predictions (a
+    // few seconds); past STEADY_POLLING_MS the interval grows, to spare the request limit.
+    const pollingFrom = Date.now();
+    while (!isTerminal(prediction)) {
+      await sleep(interval, undefined, { signal });
+      interval = nextPollInterval(interval, Date.now() - pollingFrom, this.settings.maxPollIntervalMs);
+      prediction = await this.read(this.http.ky.get(`predictions/${encodeURIComponent(prediction.id)}`, { ...this.http.options('idempotent', this.run), signal }));
+    }
+    const { id, status } = prediction;
+    if (status === 'succeeded') {
+      if (prediction.data_removed) throw new BlockError('output_deleted', `Prediction ${id} succeeded, but its output was already deleted`);
+      return prediction;
+    }
+    if (status === 'failed') {
+      const text = errorText(prediction.error);
+      if (SAFETY_FILTER.test(text)) throw new BlockError('safety_filter', `Prediction ${id} was blocked by the model's safety filter: ${text}`);
+      throw new BlockError('model_failed', `Prediction ${id} failed: ${text}`);
+    }
+    throw status === 'canceled'
+      ? new BlockError('canceled', `Prediction ${id} was canceled before it finished`)
+      : new BlockError('aborted', `Prediction ${id} was aborted before it started: its deadline passed while it was queued`);
+  }
+
+  private async create(signal: AbortSignal): Promise<Prediction> {
+    const { model, input } = this.request;
+    const versioned = model.includes(':') || VERSION_ID.test(model);
+    const path = versioned ? 'predictions' : `models/${model.split('/').map(encodeURIComponent).join('/')}/predictions`;
+    const wait = Math.min(this.settings.waitSeconds, Math.floor(this.settings.timeoutMs / 1000));
+    this.createdAfter = new Date(Date.now() - 60_000).toISOString();
+    const response = this.http.ky.post(path, {
+      ...this.http.options('create', this.run, (sent) => void (this.mayExist = sent)),
+      signal,
+      // A serialized body: ky's `json` option costs about 0.3 ms more per create (measured).
+      body: JSON.stringify(versioned ? { version: model, input } : { input }),
+      headers: {
+        'Content-Type': 'application/json',
+        ...(wait >= 1 ? { Prefer: `wait=${wait}` } : {}),
+        // Replicate's minimum Cancel-After is 5 s.
+        'Cancel-After': `${Math.max(5, Math.ceil(this.settings.timeoutMs / 1000))}s`,
+      },
+      timeout: (Math.max(wait, 0) * 1000) + REQUEST_TIMEOUT_MS,
+    });
+    try {
+      return await this.read(response);
+    } catch (error) {
+      // An answer below 500 means nothing was created, as does a refused connection.
+      if ((error instanceof HTTPError && error.response.status < 500) || networkCode(error) === 'ECONNREFUSED') this.mayExist = false;
+      throw error;
+    }
+  }
+
+  /** The prediction in an API answer. @throws {BlockError} `bad_response` when it is not JSON or not a prediction. */
+  private async read(pending: Promise<Response>): Promise<Prediction> {
+    const prediction = await readPrediction(await pending, this.settings.baseUrl);
+    this.id = prediction.id;
+    this.terminal = isTerminal(prediction);
+    this.report(prediction);
+    return prediction;
+  }
+
+  private report(prediction: Prediction): void {
+    const percent = progressPercent(prediction.logs);
+    const key = `${prediction.status}:${percent}`;
+    if (key === this.lastProgress) return;
+    this.lastProgress = key;
+    this.onProgress?.({ predictionId: prediction.id, status: prediction.status, percent });
+  }
+
+  /**
+   * Cancels the prediction unless it reached a terminal status, and says how that went as a
+   * sentence fragment for the error message. When the create's answer was lost (cut off, reset,
+   * 5xx), the prediction is found again in GET /v1/predictions by its model and input.
+   */
+  async cancelIfRunning(): Promise<string> {
+    if (this.terminal || (this.id === undefined && !this.mayExist)) return '';
+    // Cleanup has its own time: the run's deadline may have passed.
+    const cleanup = { deadline: Date.now() + REQUEST_TIMEOUT_MS, timeoutMs: this.settings.timeoutMs };
+    const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    try {
+      const id = this.id ?? (await this.findCreated(signal, cleanup));
+      if (id === undefined) return '; no running prediction was found to cancel';
+      await this.http.ky.post(`predictions/${encodeURIComponent(id)}/cancel`, { ...this.http.options('idempotent', cleanup), signal });
+      return `; prediction ${id} was canceled`;
+    } catch (error) {
+      return `; canceling the prediction failed (${(await toBlockError(error, this.settings.baseUrl)).detail}), so Replicate stops it at its Cancel-After deadline`;
+    }
+  }
+
+  private async findCreated(signal: AbortSignal, cleanup: RunDeadline): Promise<string | undefined> {
+    const page = await this.http.ky
+      .get('predictions', { ...this.http.options('idempotent', cleanup), signal, searchParams: { created_after: this.createdAfter } })
+      .json<{ results?: unknown[] }>();
+    const { model, input } = this.request;
+    const found = (page.results ?? [])
+      .map((p) => predictionSchema.safeParse(p))
+      .find(({ success, data }) => success && !isTerminal(data)
+        && (data.model === model || data.version === model.split(':').pop())
+        && Object.entries(input).every(([k, v]) => JSON.stringify(data.input?.[k]) === JSON.stringify(v)));
+    return found?.data?.id;
+  }
+}
+
+/**
+ * The prediction in an API answer.
+ * @throws {BlockError} `bad_response` when the body is not JSON or not a prediction.
+ */
+export async function readPrediction(response: Response, baseUrl: string): Promise<Prediction> {
+  const text = await response.text();
+  const what = `The Replicate API at ${baseUrl} answered ${response.status} (${response.headers.get('content-type') ?? 'no content type'})`;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new BlockError('bad_response', `${what} with something that is not JSON`);
+  }
+  const parsed = predictionSchema.safeParse(body);
+  if (!parsed.success) throw new BlockError('bad_response', `${what} with JSON that is not a prediction (${formatIssues(parsed.error.issues, 'body')})`);
+  return parsed.data;
+}
+
+// Replicate's Flux models fail with "NSFW content detected..." when their safety checker fires.
+const SAFETY_FILTER = /\bnsfw\b|safety (filter|checker)|flagged as sensitive/i;
+
+function errorText(error: unknown): string {
+  if (typeof error === 'string' && error) return error;
+  return error ? JSON.stringify(error) : 'Replicate gave no reason';
+}
+
+/** The last percentage of a tqdm progress bar in the logs (`45%|████▌     | 9/20`), 0-100. */
+export function progressPercent(logs: string | null | undefined): number | undefined {
+  const matches = logs ? [...logs.matchAll(/(\d{1,3})%\|/g)] : [];
+  const last = matches.at(-1);
+  return last ? Math.min(100, Number(last[1])) : undefined;
+}
+
+/**
+ * The image URLs of a succeeded prediction, in order: its `output` is a list of URIs or a
+ * single URI, depending on the model.
+ * @throws {BlockError} `model_failed` when the prediction holds no URL (a success without output).
+ */
+export function outputUrls(prediction: Prediction): string[] {
+  const items: unknown[] = Array.isArray(prediction.output) ? prediction.output : [prediction.output];
+  const urls = items.filter((item): item is string => typeof item === 'string' && item.length > 0);
+  if (!urls.length) throw new BlockError('model_failed', `Prediction ${prediction.id} succeeded but returned no output`);
+  return urls;
+}

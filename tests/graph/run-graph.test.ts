@@ -1,0 +1,139 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import sharp from 'sharp';
+import { createRegistry } from '../../blocks/index.js';
+import type { BlockContext } from '../../index.js';
+import { GraphError, runGraph, type Graph } from '../../index.js';
+import { contextFor, CREDENTIALS, creates, requestsTo, ROOT, useEmulator } from '../helpers.js';
+
+const local = useEmulator();
+const registry = createRegistry();
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'flux-blocks-graph-'));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+const example = async (name: string): Promise<Graph> => JSON.parse(await readFile(join(ROOT, 'examples', name), 'utf8')) as Graph;
+const context = (signal?: AbortSignal): BlockContext => ({
+  ...contextFor(local.emulator, {}, signal),
+  save: { dir, allowedOrigins: [new URL(local.emulator.url).origin] },
+});
+const values = (result: Awaited<ReturnType<typeof runGraph>>, node: string, output: string) =>
+  result.outputs.filter((o) => o.node === node && o.output === output).map((o) => o.value);
+
+describe('the example graphs, end to end', () => {
+  test('generate -> edit -> save: the result flows into the edit, the edit is saved as a valid image', async () => {
+    const result = await runGraph(await example('generate-edit-save.json'), { registry, context: context() });
+    expect(result.failures).toEqual([]);
+    const [generated] = values(result, 'generate', 'result');
+    const [edited] = values(result, 'edit', 'result');
+    const editCreate = requestsTo(local.emulator, 'POST', /flux-kontext-pro\/predictions$/)[0]!.body as { input: Record<string, unknown> };
+    expect(editCreate.input.input_image).toBe(generated);
+    const [path] = values(result, 'save', 'path') as string[];
+    const metadata = await sharp(await readFile(path!)).metadata();
+    // Kontext's match_input_image keeps the 3:2 of the generated image.
+    expect([metadata.format, metadata.width, metadata.height]).toEqual(['png', 1248, 832]);
+    expect(values(result, 'save', 'content_type')).toEqual(['image/png']);
+    expect([values(result, 'save', 'width'), values(result, 'save', 'height')]).toEqual([[1248], [832]]);
+    const editedBytes = Buffer.from(await (await fetch(edited as string)).arrayBuffer());
+    expect(await readFile(path!)).toEqual(editedBytes);
+  });
+
+  test('generate four -> save each: the save node runs once per result, four distinct files', async () => {
+    const result = await runGraph(await example('generate-four-save-each.json'), { registry, context: context() });
+    expect(result.failures).toEqual([]);
+    expect(values(result, 'generate', 'result')).toHaveLength(4);
+    const paths = values(result, 'save', 'path') as string[];
+    expect(new Set(paths).size).toBe(4);
+    for (const path of paths) {
+      const metadata = await sharp(await readFile(path)).metadata();
+      expect([metadata.format, metadata.width, metadata.height]).toEqual(['webp', 1360, 768]);
+    }
+    expect(creates(local.emulator).created).toBe(1);
+  });
+});
+
+describe('failures', () => {
+  test('a node that yields error stops its downstream; the graph names the node and why', async () => {
+    local.plan = { outcome: 'failed', error: 'CUDA out of memory' };
+    const graph = await example('generate-edit-save.json');
+    const result = await runGraph(graph, { registry, context: context() });
+    expect(result.failures).toEqual([{ node: 'generate', block: 'ReplicateFluxAdvancedModelBlock', error: expect.stringContaining('CUDA out of memory') }]);
+    expect(result.stopped).toEqual(['edit', 'save']);
+    expect(result.outputs.map((o) => o.node)).toEqual(['generate']);
+    expect(creates(local.emulator).sent).toBe(1);
+  });
+
+  test('a failure in one branch leaves an independent branch running to its end', async () => {
+    const graph: Graph = {
+      nodes: [
+        { id: 'bad', block_id: 'SaveImageBlock', input_default: { image: 'http://10.0.0.1/secret.png' } },
+        { id: 'generate', block_id: 'ReplicateFluxAdvancedModelBlock', input_default: { credentials: CREDENTIALS, prompt: 'works' } },
+        { id: 'keep', block_id: 'SaveImageBlock', input_default: { store_as: 'data_uri' } },
+      ],
+      links: [{ source_id: 'generate', source_name: 'result', sink_id: 'keep', sink_name: 'image' }],
+    };
+    const result = await runGraph(graph, { registry, context: context() });
+    expect(result.failures).toEqual([{ node: 'bad', block: 'SaveImageBlock', error: expect.stringContaining('http://10.0.0.1/secret.png is a private, loopback or link-local address') }]);
+    expect(result.stopped).toEqual([]);
+    expect(values(result, 'keep', 'content_type')).toEqual(['image/webp']);
+  });
+
+  test('a host abort stops every node and cancels running predictions', async () => {
+    local.plan = { processingMs: 30_000 };
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const started = Date.now();
+    const result = await runGraph(await example('generate-edit-save.json'), { registry, context: context(controller.signal) });
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(result.failures).toEqual([{ node: 'generate', block: 'ReplicateFluxAdvancedModelBlock', error: expect.stringMatching(/^The run was stopped by the host; prediction [a-z2-7]+ was canceled/) }]);
+    expect(requestsTo(local.emulator, 'POST', /\/cancel$/)).toHaveLength(1);
+  });
+});
+
+test('independent nodes run concurrently', async () => {
+  local.plan = { processingMs: 800 };
+  const node = (id: string) => ({ id, block_id: 'ReplicateFluxAdvancedModelBlock', input_default: { credentials: CREDENTIALS, prompt: id, seed: 1 } });
+  const started = Date.now();
+  const result = await runGraph({ nodes: [node('a'), node('b'), node('c')] }, { registry, context: context() });
+  expect(result.failures).toEqual([]);
+  expect(values(result, 'a', 'seed').concat(values(result, 'b', 'seed'), values(result, 'c', 'seed'))).toEqual([1, 1, 1]);
+  // One after another they would take over 2.4 s.
+  expect(Date.now() - started).toBeLessThan(1_800);
+});
+
+describe('graphs that cannot run are refused before any request', () => {
+  const generate = { id: 'g', block_id: '90f8c45e-e983-4644-aa0b-b4ebe2f531bc', input_default: { credentials: CREDENTIALS, prompt: 'x' } };
+  const save = { id: 's', block_id: 'SaveImageBlock', input_default: {} };
+  const link = (source_name: string, sink_name: string, ids = ['g', 's']) => ({ source_id: ids[0]!, source_name, sink_id: ids[1]!, sink_name });
+  test.each<[string, unknown, string]>([
+    ['not an object', 'graph', 'Invalid graph: graph: must be an object, got string'],
+    ['no nodes', { nodes: [] }, 'Invalid graph: nodes: must have at least 1 item(s)'],
+    ['an unknown block', { nodes: [{ id: 'x', block_id: 'NoSuchBlock' }] }, 'Node x: no block with id or name "NoSuchBlock" is registered'],
+    ['a node id used twice', { nodes: [generate, { ...save, id: 'g' }] }, 'Node id g is used twice'],
+    ['a link to a missing node', { nodes: [generate], links: [link('result', 'image')] }, 'Link g.result -> s.image: no node s'],
+    ['a link from an output the block lacks', { nodes: [generate, save], links: [link('path', 'image')] }, 'ReplicateFluxAdvancedModelBlock has no output path'],
+    ['a link to an input the block lacks', { nodes: [generate, save], links: [link('result', 'url')] }, 'SaveImageBlock has no input url'],
+    ['a link from error', { nodes: [generate, save], links: [link('error', 'image')] }, 'links from error are not supported'],
+    ['a cycle', { nodes: [generate, { ...generate, id: 'h' }], links: [link('seed', 'seed', ['g', 'h']), link('seed', 'seed', ['h', 'g'])] }, 'The graph has a cycle (g -> h -> g)'],
+    ['a required input neither set nor linked', { nodes: [generate, save] }, 'Node s (SaveImageBlock): required input image is neither set in input_default nor linked'],
+    [
+      'a fixed input out of the chosen model\'s range',
+      { nodes: [{ ...generate, input_default: { ...generate.input_default, replicate_model_name: 'Flux Pro', guidance: 9 } }] },
+      'Node g (ReplicateFluxAdvancedModelBlock): guidance: must be <= 5 with Flux Pro',
+    ],
+    [
+      'a bad fixed input beside a linked one',
+      { nodes: [generate, { ...save, input_default: { store_as: 'disk' } }], links: [link('result', 'image')] },
+      'Node s (SaveImageBlock): store_as: must be one of "file", "data_uri"',
+    ],
+  ])('%s', async (_, graph, message) => {
+    const run = runGraph(graph, { registry, context: context() });
+    await expect(run).rejects.toThrow(GraphError);
+    await expect(run).rejects.toThrow(message);
+    expect(local.emulator.requests).toHaveLength(0);
+  });
+});
