@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { ModelSpec } from '../flux/catalog.js';
 import { TERMINAL_STATUSES, type PredictionStatus } from '../replicate/types.js';
+import { outputFileUrl, originOf } from './files.js';
 import { outputSize, type ImageFormat, type ImageSpec, type Size } from './image.js';
 
 /** A prediction's status (Replicate API: `schemas_prediction_response.status`). */
@@ -129,7 +130,7 @@ export class EmulatedPrediction {
 
   /** The prediction object Replicate would return now (`schemas_prediction_response`). */
   toJSON(): Record<string, unknown> {
-    const urls = Array.from({ length: this.visibleOutputs() }, (_, i) => `${this.baseUrl.replace(/\/v1$/, '')}/files/${this.id}/out-${i}.${this.format()}`);
+    const urls = Array.from({ length: this.visibleOutputs() }, (_, i) => outputFileUrl(this.baseUrl, this.id, i, this.format()));
     let output: unknown = urls.length ? (this.spec.output === 'list' ? urls : urls[0]) : null;
     if (this.status === 'succeeded' && this.plan.output !== undefined) output = this.plan.output;
     const removed = this.dataRemoved;
@@ -152,7 +153,7 @@ export class EmulatedPrediction {
       ...(this.deadline && { deadline: this.deadline.toISOString() }),
       ...(this.completedAt && { metrics: { predict_time: seconds(this.startedAt) ?? 0, total_time: seconds(this.createdAt) } }),
       urls: {
-        web: `${this.baseUrl.replace(/\/v1$/, '')}/p/${this.id}`,
+        web: `${originOf(this.baseUrl)}/p/${this.id}`,
         get: `${this.baseUrl}/predictions/${this.id}`,
         cancel: `${this.baseUrl}/predictions/${this.id}/cancel`,
       },

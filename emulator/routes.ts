@@ -1,0 +1,231 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import sharp from 'sharp';
+import { MODELS, type ModelSpec } from '../flux/catalog.js';
+import { checkModelInput } from '../flux/check-input.js';
+import { ownOutputFile, parseOutputFile } from './files.js';
+import { cancelAfter, invalid, preferWait, Problem, problemAnswer, type Answer } from './http.js';
+import { modelObject } from './model.js';
+import { EmulatedPrediction } from './prediction.js';
+import { Limiter } from './rate-limits.js';
+import { renderImage, type Size } from './image.js';
+import type { EmulatorOptions, Route } from './types.js';
+
+const MAX_PREDICTIONS = 10_000;
+const MAX_CACHED_IMAGES = 32;
+const PAGE_SIZE = 100;
+
+/** Which route a request is for, or undefined when it is none of the emulated API. */
+export function routeOf(method: string, path: string): Route | undefined {
+  if (method === 'GET' && parseOutputFile(path)) return 'file';
+  if (method === 'POST' && /^\/v1\/(models\/[^/]+\/[^/]+\/)?predictions$/.test(path)) return 'create';
+  if (method === 'GET' && path === '/v1/predictions') return 'list';
+  if (method === 'GET' && /^\/v1\/models\/[^/]+\/[^/]+$/.test(path)) return 'model';
+  if (method === 'GET' && /^\/v1\/predictions\/[^/]+$/.test(path)) return 'get';
+  if (method === 'POST' && /^\/v1\/predictions\/[^/]+\/cancel$/.test(path)) return 'cancel';
+  return undefined;
+}
+
+/**
+ * The emulated Replicate API behind the HTTP server: its predictions, their output files, and
+ * the rate limits. Answers one request at a time ({@link handle}); faults are applied around it.
+ */
+export class EmulatedApi {
+  private readonly predictions = new Map<string, EmulatedPrediction>();
+  private readonly images = new Map<string, Promise<Buffer>>();
+  private readonly limits: Limiter | undefined;
+  /** API requests answered 429 by the rate limits. */
+  throttled = 0;
+
+  constructor(
+    private readonly options: EmulatorOptions,
+    /** Base URL of the API, e.g. `http://127.0.0.1:40123/v1`, once the server listens. */
+    private readonly baseUrl: () => string,
+  ) {
+    this.limits = options.rateLimits ? new Limiter(options.rateLimits === true ? {} : options.rateLimits) : undefined;
+  }
+
+  /** Stops every prediction's timers. */
+  close(): void {
+    this.predictions.forEach((p) => p.dispose());
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL, route: Route | undefined, body: unknown): Promise<Answer> {
+    if (route === 'file') {
+      const { id, index } = parseOutputFile(url.pathname)!;
+      return this.serveImage(id, index);
+    }
+    const token = this.authorize(req.headers.authorization);
+    const wait = this.limits?.wait(token, route === 'create' ? 'create' : 'other');
+    if (wait !== undefined) {
+      this.throttled += 1;
+      const seconds = Math.max(1, Math.ceil(wait / 1000));
+      return {
+        ...problemAnswer(new Problem(429, 'Too Many Requests', `Request was throttled. Your rate limit resets in ~${seconds}s.`)),
+        headers: { 'Retry-After': String(seconds) },
+      };
+    }
+    const match = /^\/v1\/(?:models\/([^/]+)\/([^/]+)\/)?predictions(?:\/([^/]+))?/.exec(url.pathname);
+    switch (route) {
+      case 'create': {
+        if (match?.[1]) return this.create(req, res, body, `${decodeURIComponent(match[1])}/${decodeURIComponent(match[2]!)}`);
+        const version = (body as { version?: unknown } | undefined)?.version;
+        if (typeof version !== 'string') throw invalid([{ field: 'version', type: 'required', description: 'version is required' }]);
+        const model = Object.keys(MODELS).find((ref) => ref === version || ref.endsWith(`:${version}`));
+        if (!model) throw new Problem(404, 'Not found', `Model version ${version} was not found.`);
+        return this.create(req, res, body, model);
+      }
+      case 'list':
+        return this.list(url);
+      case 'model':
+        return this.model(url.pathname.split('/').slice(3).map(decodeURIComponent).join('/'));
+      case 'get':
+        return { status: 200, body: this.find(match![3]!).toJSON() };
+      case 'cancel': {
+        const prediction = this.find(match![3]!);
+        prediction.cancel();
+        return { status: 200, body: prediction.toJSON() };
+      }
+      default:
+        throw new Problem(404, 'Not found', `${req.method} ${url.pathname} is not part of the emulated API.`);
+    }
+  }
+
+  /** The request's token. @throws {Problem} 401 when it is missing or not the one accepted. */
+  private authorize(header: string | undefined): string {
+    const token = /^Bearer (.+)$/.exec(header ?? '')?.[1]?.trim();
+    if (!token) throw new Problem(401, 'Unauthenticated', 'You did not pass an authentication token');
+    if (this.options.token !== undefined && token !== this.options.token) throw new Problem(401, 'Unauthenticated', 'You did not pass a valid authentication token');
+    return token;
+  }
+
+  /** Creates a prediction of catalog entry `ref` (`owner/name` or `owner/name:version`). */
+  private async create(req: IncomingMessage, res: ServerResponse, body: unknown, ref: string): Promise<Answer> {
+    const spec: ModelSpec | undefined = (MODELS as Record<string, ModelSpec>)[ref];
+    if (!spec) throw new Problem(404, 'Not found', `Model ${ref} was not found.`);
+    const [model, version = officialVersion(ref)] = ref.split(':') as [string, string?];
+    const input = (body as { input?: unknown } | undefined)?.input;
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      throw invalid([{ field: 'input', type: 'required', description: 'input is required and must be an object' }]);
+    }
+    const problems = checkModelInput(spec, input as Record<string, unknown>);
+    if (problems.length) throw invalid(problems.map(({ field, type, reason }) => ({ field: `input.${field}`, type, description: `${field} ${reason}` })));
+    const source = await this.sourceSize(input as Record<string, unknown>);
+    const asked = preferWait(req.headers.prefer?.toString());
+    const wait = asked && Math.min(asked, this.options.maxSyncWaitSeconds ?? 60);
+    const cancelAfterMs = cancelAfter(req.headers['cancel-after']);
+    const plan = {
+      startingMs: this.options.startingMs ?? 300,
+      processingMs: this.options.processingMs ?? 1200,
+      retentionMs: this.options.retentionMs ?? 3_600_000,
+      ...this.options.plan?.({ model, input: input as Record<string, unknown> }),
+    };
+    const deadline = cancelAfterMs === undefined ? undefined : new Date(Date.now() + (plan.deadlineMs ?? cancelAfterMs));
+    const prediction = new EmulatedPrediction(model, version, input as Record<string, unknown>, spec, plan, this.baseUrl(), deadline, source);
+    this.predictions.set(prediction.id, prediction);
+    if (this.predictions.size > MAX_PREDICTIONS) this.forgetOldestEnded();
+    if (wait) {
+      // Sync mode: hold the answer until the prediction ends or the wait runs out; stop if the client leaves.
+      const gone = new AbortController();
+      res.once('close', () => gone.abort());
+      await prediction.settled(wait * 1000, gone.signal);
+    }
+    return { status: prediction.terminal ? 201 : 202, body: prediction.toJSON() };
+  }
+
+  private list(url: URL): Answer {
+    const after = Date.parse(url.searchParams.get('created_after') ?? '') || -Infinity;
+    const before = Date.parse(url.searchParams.get('created_before') ?? '') || Infinity;
+    const all = [...this.predictions.values()]
+      .filter((p) => p.createdAt.getTime() >= after && p.createdAt.getTime() < before)
+      .reverse();
+    const start = Number(url.searchParams.get('cursor') ?? 0) || 0;
+    const page = (offset: number) => {
+      const next = new URL(url);
+      next.searchParams.set('cursor', String(offset));
+      return next.toString();
+    };
+    return {
+      status: 200,
+      body: {
+        results: all.slice(start, start + PAGE_SIZE).map((p) => p.toJSON()),
+        next: start + PAGE_SIZE < all.length ? page(start + PAGE_SIZE) : null,
+        previous: start > 0 ? page(Math.max(0, start - PAGE_SIZE)) : null,
+      },
+    };
+  }
+
+  /** GET /v1/models/{owner}/{name}: the catalog's model, its latest version being the last listed. */
+  private model(name: string): Answer {
+    const ref = Object.keys(MODELS).filter((r) => r.split(':')[0] === name).at(-1);
+    if (!ref) throw new Problem(404, 'Not found', `Model ${name} was not found.`);
+    const [, version] = ref.split(':');
+    return { status: 200, body: modelObject(name, (MODELS as Record<string, ModelSpec>)[ref]!, version ?? officialVersion(ref), version === undefined) };
+  }
+
+  /**
+   * The size of the first input image (`input_image`, `image`, `input_images[0]`): read from a
+   * data: URI or a download, or known when it is one of this emulator's outputs.
+   * @throws {Problem} 422 naming the field when it cannot be read as an image.
+   */
+  private async sourceSize(input: Record<string, unknown>): Promise<Size | undefined> {
+    const images = Array.isArray(input.input_images) ? input.input_images : [];
+    const [field, url] = input.input_image !== undefined ? ['input_image', input.input_image]
+      : input.image !== undefined ? ['image', input.image]
+      : images.length ? ['input_images.0', images[0]] : [];
+    if (typeof url !== 'string') return undefined;
+    const own = ownOutputFile(url, this.baseUrl());
+    const spec = own && this.predictions.get(own.id)?.image(own.index);
+    if (spec) return { width: spec.width, height: spec.height };
+    try {
+      const bytes = url.startsWith('data:')
+        ? Buffer.from(url.slice(url.indexOf(',') + 1), /;base64,/.test(url.slice(0, url.indexOf(',') + 1)) ? 'base64' : 'utf8')
+        : Buffer.from(await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).arrayBuffer());
+      const { width, height } = await sharp(bytes).metadata();
+      if (width && height) return { width, height };
+    } catch {
+      // Reported below.
+    }
+    throw invalid([{ field: `input.${field}`, type: 'invalid', description: `${field} could not be read as an image` }]);
+  }
+
+  /** Bounds a long-running emulator's memory: drops the oldest prediction that has ended. */
+  private forgetOldestEnded(): void {
+    for (const [id, prediction] of this.predictions) {
+      if (prediction.terminal) {
+        this.predictions.delete(id);
+        return;
+      }
+    }
+  }
+
+  private find(id: string): EmulatedPrediction {
+    const prediction = this.predictions.get(id);
+    if (!prediction) throw new Problem(404, 'Not found', `Prediction ${id} was not found.`);
+    return prediction;
+  }
+
+  private async serveImage(id: string, index: number): Promise<Answer> {
+    const spec = this.predictions.get(id)?.image(index);
+    if (!spec) throw new Problem(404, 'Not found', 'No such output file (never made, or deleted after the retention time).');
+    const key = `${id}/${index}`;
+    let bytes = this.images.get(key);
+    if (!bytes) {
+      bytes = renderImage(spec);
+      this.images.set(key, bytes);
+      // A failed render is not cached: the next request tries again.
+      bytes.catch(() => this.images.delete(key));
+      if (this.images.size > MAX_CACHED_IMAGES) this.images.delete(this.images.keys().next().value!);
+    }
+    return { status: 200, body: await bytes, type: spec.format === 'jpg' ? 'image/jpeg' : `image/${spec.format}` };
+  }
+}
+
+/**
+ * A stable 64-hex version id for an official model. Replicate answers `"hidden"` there, but the
+ * published `schemas_prediction_response` refuses it (`"hidden"` matches both branches of its
+ * `oneOf`), and the emulator's predictions must validate against that schema.
+ */
+function officialVersion(model: string): string {
+  return createHash('sha256').update(model).digest('hex');
+}

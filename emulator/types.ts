@@ -1,0 +1,104 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { PredictionPlan } from './prediction.js';
+
+/** How to start the emulator; every field is optional. */
+export interface EmulatorOptions {
+  /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
+  readonly port?: number;
+  /** The only Bearer token accepted; default: any non-empty token. */
+  readonly token?: string;
+  /** Default time a prediction spends in `starting`, in ms. Default 300. */
+  readonly startingMs?: number;
+  /** Default time a prediction spends in `processing`, in ms. Default 1200. */
+  readonly processingMs?: number;
+  /** Scripts single predictions (failures, slow runs, partial output) by their model and input. */
+  readonly plan?: (request: { model: string; input: Readonly<Record<string, unknown>> }) => PredictionPlan | undefined;
+  /** Applies Replicate's rate limits per token: `true` for the documented ones, or your own. Default off. */
+  readonly rateLimits?: boolean | RateLimits;
+  /** How long a prediction's output stays after it ends, in ms. Default 3600000: Replicate keeps API outputs one hour. */
+  readonly retentionMs?: number;
+  /** How many requests {@link Emulator.requests} keeps, newest last. Default 1000. */
+  readonly maxRecorded?: number;
+  /** Longest sync wait granted to `Prefer: wait`, in s. Default 60, as Replicate; benchmarks shorten it to force polling. */
+  readonly maxSyncWaitSeconds?: number;
+}
+
+/**
+ * Token buckets per API token. Defaults are Replicate's documented limits (600 prediction
+ * creates and 3000 other requests per minute); the burst sizes are this emulator's choice
+ * (10 s of each rate), as Replicate only says short bursts are allowed.
+ */
+export interface RateLimits {
+  readonly createsPerMinute?: number;
+  readonly othersPerMinute?: number;
+  /** Creates allowed at once from a full bucket. Default a sixth of `createsPerMinute`. */
+  readonly createBurst?: number;
+  /** Other requests allowed at once from a full bucket. Default a sixth of `othersPerMinute`. */
+  readonly otherBurst?: number;
+}
+
+/** The API routes, as faults name them. `file` is an output file download. */
+export type Route = 'create' | 'get' | 'cancel' | 'list' | 'model' | 'file';
+
+/**
+ * What a faulted request gets instead of its answer: an HTTP status (with a problem body
+ * unless `body` is given, a `Retry-After` header when `retryAfter` is given; `body` may be a
+ * function of the request headers, to echo them; a string body is sent as text/html), a
+ * connection `reset`, a `hang` (no answer
+ * until the client gives up), or `malformed` JSON with status 200.
+ */
+export type FaultAnswer =
+  | 'reset'
+  | 'hang'
+  | 'malformed'
+  | { readonly status: number; readonly retryAfter?: string; readonly body?: unknown };
+
+/** A fault injected with {@link Emulator.inject}. */
+export interface Fault {
+  readonly route: Route;
+  readonly answer: FaultAnswer;
+  /** How many matching requests get it, the next ones first. Default 1. */
+  readonly times?: number;
+  /**
+   * Handle the request first (a create creates its prediction, a cancel cancels), then fault
+   * the answer, as when an answer is lost on its way back. Default false: nothing happens.
+   */
+  readonly afterHandling?: boolean;
+}
+
+/** One HTTP request the emulator received, as tests read them back. */
+export interface RecordedRequest {
+  readonly method: string;
+  /** Path and query, e.g. `/v1/predictions/abc/cancel`. */
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  /** The parsed JSON body, or undefined. */
+  readonly body: unknown;
+  /** How it was answered: the HTTP status, `reset` or `hang`; undefined while it is open. */
+  outcome?: number | 'reset' | 'hang';
+  /**
+   * The status the emulator handled it with, also when an `afterHandling` fault then replaced
+   * the answer (a create that made its prediction and hung has `handledAs` 201 or 202).
+   * Undefined when a fault stopped it before handling.
+   */
+  handledAs?: number;
+}
+
+/** A running emulator. */
+export interface Emulator {
+  /** Base URL of its Replicate API, e.g. `http://127.0.0.1:40123/v1`: pass it as the runner's `baseUrl`. */
+  readonly url: string;
+  /**
+   * Every API request received (not file downloads), oldest first, the `Authorization` header
+   * redacted to `Bearer [REDACTED]`; the newest `maxRecorded` are kept.
+   */
+  readonly requests: RecordedRequest[];
+  /** API requests answered 429 by the rate limits (not by injected faults) since the start. */
+  readonly throttled: number;
+  /** Makes the next `times` requests of a route fail as `answer` says. Faults apply in the order given. */
+  inject(fault: Fault): void;
+  /** Drops every fault not yet used. */
+  clearFaults(): void;
+  /** Stops it: ends open connections and every prediction's timers. */
+  close(): Promise<void>;
+}
