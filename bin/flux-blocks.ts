@@ -4,9 +4,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { registry, ReplicateFluxAdvancedModelBlock } from '../blocks/index.js';
-import { startEmulator, type Emulator } from '../emulator/index.js';
+import { startEmulator } from '../emulator/index.js';
 import type { Block, BlockContext } from '../framework/block.js';
-import { blockInfo, shapeOf } from '../framework/json-schema.js';
+import { blockInfo } from '../framework/json-schema.js';
+import { isPlainObject, openEnvironment, withCredentials, type Target } from '../host/environment.js';
 import { runBlock } from '../framework/run-block.js';
 import { GraphError } from '../graph/check-graph.js';
 import { runGraph, type GraphOutput } from '../graph/run-graph.js';
@@ -136,29 +137,13 @@ async function emulator(args: string[]): Promise<number> {
   return 0;
 }
 
-/** Where the CLI sends runs and writes images: the --base-url, --timeout-ms and --out flags. */
-interface Target {
-  readonly baseUrl?: string;
-  readonly timeoutMs?: number;
-  readonly out?: string;
-}
-
 /**
- * The context the CLI runs blocks with: token from REPLICATE_API_TOKEN, base URL from the flag
- * or REPLICATE_BASE_URL, or the embedded emulator when neither is set; progress on stderr; Save
- * Image writes into `out` and may fetch from the base URL's own origin (a local emulator or proxy).
+ * The context the CLI runs blocks with ({@link openEnvironment}), with progress on stderr.
  * Ctrl-C aborts `signal`: the prediction is canceled first; a second Ctrl-C quits at once.
  */
 async function connection(target: Target): Promise<{ context: BlockContext; close: () => Promise<void>; interrupted: () => boolean }> {
-  let apiKey = process.env.REPLICATE_API_TOKEN || undefined;
-  let baseUrl = target.baseUrl ?? (process.env.REPLICATE_BASE_URL || undefined);
-  let embedded: Emulator | undefined;
-  if (!apiKey && !baseUrl) {
-    embedded = await startEmulator();
-    baseUrl = embedded.url;
-    apiKey = 'emulator';
-    console.error(`No REPLICATE_API_TOKEN or base URL set: using the embedded emulator at ${baseUrl} (placeholder images).`);
-  }
+  const environment = await openEnvironment(target);
+  if (environment.embedded) console.error(environment.description);
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(130);
@@ -167,25 +152,18 @@ async function connection(target: Target): Promise<{ context: BlockContext; clos
   };
   process.on('SIGINT', onSigint);
   const context: BlockContext = {
-    credentials: apiKey ? { apiKey } : undefined,
+    ...environment.context,
     signal: controller.signal,
-    runner: { baseUrl, timeoutMs: target.timeoutMs, onProgress: printProgress },
-    save: { dir: target.out, allowedOrigins: baseUrl && URL.canParse(baseUrl) ? [new URL(baseUrl).origin] : [] },
+    runner: { ...environment.context.runner, onProgress: printProgress },
   };
   return {
     context,
     interrupted: () => controller.signal.aborted,
     close: async () => {
       process.off('SIGINT', onSigint);
-      await embedded?.close();
+      await environment.close();
     },
   };
-}
-
-/** The input with the `credentials` field filled in, when the block has one and it is not set: the key is REPLICATE_API_TOKEN. */
-function withCredentials(block: Block, input: unknown): unknown {
-  if (!isPlainObject(input) || input.credentials !== undefined || !('credentials' in shapeOf(block.inputSchema))) return input;
-  return { credentials: { provider: 'replicate', id: 'REPLICATE_API_TOKEN', type: 'api_key', title: 'Replicate API token from the environment' }, ...input };
 }
 
 /**
@@ -247,9 +225,6 @@ function printProgress(event: ProgressEvent): void {
   console.error(`prediction ${event.predictionId}: ${event.status}${event.percent === undefined ? '' : ` ${event.percent}%`}`);
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 main(process.argv.slice(2)).then(
   (status) => {

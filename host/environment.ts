@@ -1,0 +1,73 @@
+import type { BlockContext } from '../framework/block.js';
+import { shapeOf } from '../framework/json-schema.js';
+import type { Block } from '../framework/block.js';
+import { startEmulator, type Emulator } from '../emulator/index.js';
+
+/** Where a host process sends runs: flags that override the environment. */
+export interface Target {
+  /** Replicate or a compatible proxy; default `REPLICATE_BASE_URL`, else Replicate itself (with a token) or the embedded emulator. */
+  readonly baseUrl?: string;
+  /** Bound on each prediction, in ms; default the client's (10 minutes). */
+  readonly timeoutMs?: number;
+  /** Directory Save Image nodes (and hosts that save outputs) write into. Default `out`. */
+  readonly out?: string;
+}
+
+/** A host process's connection to Replicate (or the embedded emulator), ready to run blocks. */
+export interface HostEnvironment {
+  /** Credentials, runner and save options for block runs; add a `signal` and `onProgress` per run. */
+  readonly context: BlockContext;
+  /** The embedded emulator, when neither a token nor a base URL was given; its URLs die with it. */
+  readonly embedded?: Emulator;
+  /** A sentence for people saying where runs go, e.g. for stderr or a server's instructions. */
+  readonly description: string;
+  /** Stops the embedded emulator, if any. */
+  close(): Promise<void>;
+}
+
+/**
+ * The environment hosts run in (CLI, MCP server, studio, workers): the token from
+ * `REPLICATE_API_TOKEN`, the base URL from `target.baseUrl` or `REPLICATE_BASE_URL`, and with
+ * neither, an embedded emulator on 127.0.0.1 (placeholder images). Save Image writes into
+ * `target.out` and may fetch from the base URL's own origin (a local emulator or proxy).
+ * The token stays in `context.credentials`; `description` never holds it.
+ */
+export async function openEnvironment(target: Target = {}, env: NodeJS.ProcessEnv = process.env): Promise<HostEnvironment> {
+  let apiKey = env.REPLICATE_API_TOKEN || undefined;
+  let baseUrl = target.baseUrl ?? (env.REPLICATE_BASE_URL || undefined);
+  let embedded: Emulator | undefined;
+  if (!apiKey && !baseUrl) {
+    embedded = await startEmulator();
+    baseUrl = embedded.url;
+    apiKey = 'emulator';
+  }
+  const description = embedded
+    ? `No REPLICATE_API_TOKEN or base URL set: using the embedded emulator at ${baseUrl} (placeholder images).`
+    : `Running on ${baseUrl ?? 'https://api.replicate.com/v1'}.`;
+  return {
+    context: {
+      credentials: apiKey ? { apiKey } : undefined,
+      runner: { baseUrl, timeoutMs: target.timeoutMs },
+      save: { dir: target.out, allowedOrigins: baseUrl && URL.canParse(baseUrl) ? [new URL(baseUrl).origin] : [] },
+    },
+    embedded,
+    description,
+    close: async () => {
+      await embedded?.close();
+    },
+  };
+}
+
+/**
+ * The input with the `credentials` field filled in, when the block has one and it is not set:
+ * a reference to the host's own key (`REPLICATE_API_TOKEN`), never the key itself.
+ */
+export function withCredentials(block: Block, input: unknown): unknown {
+  if (!isPlainObject(input) || input.credentials !== undefined || !Object.hasOwn(shapeOf(block.inputSchema), 'credentials')) return input;
+  return { credentials: { provider: 'replicate', id: 'REPLICATE_API_TOKEN', type: 'api_key', title: 'Replicate API token from the environment' }, ...input };
+}
+
+/** True for a JSON object (not null, not an array). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
