@@ -4,7 +4,7 @@
  */
 export { BLOCK_CATEGORIES, defineBlock, EXAMPLE_CREDENTIALS, EXAMPLE_IMAGE } from './framework/block.js';
 export type { Block, BlockCategory, BlockContext, BlockDocumentation, BlockExample, BlockOutput, OutputShape } from './framework/block.js';
-export { credentialsField, field, fieldHints, IMAGE_OUTPUTS, imageUrl, promptField, seedField } from './framework/fields.js';
+export { credentialsField, field, fieldDescription, fieldHints, IMAGE_OUTPUTS, imageUrl, promptField, seedField } from './framework/fields.js';
 export type { FieldHints } from './framework/fields.js';
 export { callOptions, replicateClient } from './framework/replicate-client.js';
 export { mapInput, refineChoice, runChoice, usedBy, usedByNote } from './flux/choices.js';

@@ -44,6 +44,17 @@ export function fieldHints(schema: ZodTypeAny): FieldHints | undefined {
   return undefined;
 }
 
+/**
+ * The description declared with {@link field} for this schema or the schema it wraps: zod
+ * drops it on some wrappers (`.refine()`), so editors find it here.
+ */
+export function fieldDescription(schema: ZodTypeAny): string | undefined {
+  for (let current: ZodTypeAny | undefined = schema; current; current = innerOf(current)) {
+    if (current.description) return current.description;
+  }
+  return undefined;
+}
+
 /** The schema a zod wrapper wraps (optional, nullable, default, catch, effects, branded, readonly, pipeline), or undefined. */
 function innerOf(schema: ZodTypeAny): ZodTypeAny | undefined {
   const def = schema._def as { innerType?: ZodTypeAny; schema?: ZodTypeAny; type?: ZodTypeAny; in?: ZodTypeAny };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
 import { BLOCK_CATEGORIES, type Block } from './block.js';
-import { fieldHints } from './fields.js';
+import { fieldDescription, fieldHints } from './fields.js';
 
 /** A JSON Schema document or subschema. */
 export type JsonSchema = { [key: string]: unknown };
@@ -55,9 +55,12 @@ export function inputJsonSchema(block: Block): JsonSchema {
   const shape = shapeOf(block.inputSchema);
   for (const [name, property] of Object.entries(schema.properties)) {
     const hints = fieldHints(shape[name]!);
+    const description = fieldDescription(shape[name]!);
     schema.properties[name] = {
       title: hints?.title ?? titleOf(name),
       ...property,
+      // zod drops a description on some wrappers (`.refine()`); the field still has it.
+      ...(property.description === undefined && description !== undefined && { description }),
       ...(hints?.placeholder !== undefined && { placeholder: hints.placeholder }),
       advanced: hints?.advanced ?? true,
       secret: hints?.secret ?? false,

@@ -125,6 +125,10 @@ describe('graphs that cannot run are refused before any request', () => {
       { nodes: [{ ...generate, input_default: { ...generate.input_default, replicate_model_name: 'Flux Pro', guidance: 9 } }] },
       'Node g (ReplicateFluxAdvancedModelBlock): guidance: must be <= 5 with Flux Pro',
     ],
+    ...['toString', 'constructor', '__proto__', 'hasOwnProperty'].flatMap((name): Array<[string, unknown, string]> => [
+      [`a link from an inherited name: ${name}`, { nodes: [generate, save], links: [link(name, 'image')] }, `Link g.${name} -> s.image: ReplicateFluxAdvancedModelBlock has no output ${name}`],
+      [`a link to an inherited name: ${name}`, { nodes: [generate, save], links: [link('result', name)] }, `Link g.result -> s.${name}: SaveImageBlock has no input ${name}`],
+    ]),
     [
       'a bad fixed input beside a linked one',
       { nodes: [generate, { ...save, input_default: { store_as: 'disk' } }], links: [link('result', 'image')] },
@@ -135,5 +139,35 @@ describe('graphs that cannot run are refused before any request', () => {
     await expect(run).rejects.toThrow(GraphError);
     await expect(run).rejects.toThrow(message);
     expect(local.emulator.requests).toHaveLength(0);
+  });
+});
+
+describe('hostile graphs are refused by the checks, never by a crash', () => {
+  // Save Image nodes chained data_uri -> image: a chain of any length is a valid graph shape.
+  const chain = (length: number) => ({
+    nodes: Array.from({ length }, (_, i) => ({ id: `n${i}`, block_id: 'SaveImageBlock', input_default: i ? { store_as: 'data_uri' } : { image: 'ftp://x', store_as: 'data_uri' } })),
+    links: Array.from({ length: length - 1 }, (_, i) => ({ source_id: `n${i}`, source_name: 'data_uri', sink_id: `n${i + 1}`, sink_name: 'image' })),
+  });
+
+  test('a 100,000-node chain closed into a cycle is a GraphError naming a shortened cycle', async () => {
+    const graph = chain(100_000);
+    graph.links.push({ source_id: 'n99999', source_name: 'data_uri', sink_id: 'n0', sink_name: 'image' });
+    const run = runGraph(graph, { registry, context: context() });
+    await expect(run).rejects.toThrow(GraphError);
+    await expect(run).rejects.toThrow(/^The graph has a cycle \(n0 -> n1 -> .* -> n10 -> \.\.\. \(99989 more\) -> n0\)/);
+  });
+
+  test('a 100,000-node acyclic chain is checked through to its first node\'s bad input', async () => {
+    const run = runGraph(chain(100_000), { registry, context: context() });
+    await expect(run).rejects.toThrow('Node n0 (SaveImageBlock): image: must be an http(s) URL or a data:image/... URI');
+    expect(local.emulator.requests).toHaveLength(0);
+  });
+
+  test('a failure at the head of a 20,000-node chain stops every node below it', async () => {
+    const graph = chain(20_000);
+    graph.nodes[0]!.input_default = { image: 'data:image/png;base64,AAAA', store_as: 'data_uri' };
+    const result = await runGraph(graph, { registry, context: context() });
+    expect(result.failures.map((f) => f.node)).toEqual(['n0']);
+    expect(result.stopped).toHaveLength(19_999);
   });
 });
