@@ -5,7 +5,7 @@ const common = { prompt: 'prompt', image: 'image', mask: 'mask', seed: 'seed', o
 
 /**
  * The Flux Fill models and the block fields each takes. Source: the models' input schemas
- * (`shared/models.ts`): Pro takes `steps` 15-50, guidance 1.5-100, outpaint and
+ * (`flux/catalog.ts`): Pro takes `steps` 15-50, guidance 1.5-100, outpaint and
  * safety_tolerance; Dev takes `num_inference_steps` 1-50, guidance 0-100 and num_outputs.
  */
 export const FILL_CHOICES = {
