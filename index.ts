@@ -26,6 +26,7 @@ export { runGraph } from './graph/run-graph.js';
 export type { GraphOutput, GraphResult, GraphRunOptions } from './graph/run-graph.js';
 export { createReplicateClient } from './replicate/client.js';
 export type { CallOptions, ReplicateClient, ReplicateClientOptions } from './replicate/client.js';
+export type { ReplicateFile } from './replicate/files.js';
 export { DEFAULT_BASE_URL } from './replicate/types.js';
 export type { Prediction, PredictionRequest, PredictionStatus, ProgressEvent, ReplicateModel } from './replicate/types.js';
 export { BlockError, ERROR_KINDS } from './core/errors.js';

@@ -12,7 +12,7 @@ export type { ModelChoice, ModelChoices } from './flux/choices.js';
 export { MODELS } from './flux/catalog.js';
 export type { ModelRef, ModelSpec, ParamSpec } from './flux/catalog.js';
 export { checkModelInput } from './flux/check-input.js';
-export type { InputProblem } from './flux/check-input.js';
+export type { InputProblem, ParamProblem, ProblemType } from './flux/check-input.js';
 export { fetchImage } from './image/fetch-image.js';
 export type { FetchedImage, FetchOptions } from './image/fetch-image.js';
 export { writeImage } from './image/write-image.js';

@@ -19,6 +19,21 @@ export const ERROR_KINDS = {
     means: 'No such model, version or prediction at this base URL.',
     advice: 'Check the model name (owner/name or version id) and the base URL.',
   },
+  invalid_version: {
+    title: 'Invalid version or not permitted (422)',
+    means: 'Replicate knows no such model version, or this account may not run it (a private model of another account, a deleted version).',
+    advice: 'Check the version id (64 hex characters, from the model\'s Versions tab) and that the account of this API token may run the model.',
+  },
+  insufficient_credit: {
+    title: 'Insufficient credit (402)',
+    means: 'The Replicate account has too little credit to run the model. Nothing was created and nothing is retried.',
+    advice: 'Add credit or a payment method at https://replicate.com/account/billing, wait a few minutes, then run it again.',
+  },
+  request_rejected: {
+    title: 'Request refused (400, 413)',
+    means: 'Replicate refused the request itself as too large or unreadable, before creating anything; the message names the largest input.',
+    advice: 'Make the named input smaller: pass a large image as an http(s) URL instead of inline data, or shrink it.',
+  },
   rejected_input: {
     title: 'Input rejected by the model (422)',
     means: 'The model\'s own input schema refused the input; the message lists each field and why.',

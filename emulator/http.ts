@@ -27,9 +27,12 @@ export interface InvalidField {
   readonly description: string;
 }
 
-/** Replicate's 422 `Input validation failed`, listing each field in `invalid_fields` and in `detail`. */
+/**
+ * Replicate's 422 `Input validation failed`, listing each field in `invalid_fields` and in
+ * `detail` (`- input.num_inference_steps: Must be less than or equal to 4`, a line each).
+ */
 export function invalid(fields: readonly InvalidField[]): Problem {
-  return new Problem(422, 'Input validation failed', fields.map((f) => `- ${f.description}`).join('\n'), { invalid_fields: fields });
+  return new Problem(422, 'Input validation failed', fields.map((f) => `- ${f.field}: ${f.description}`).join('\n'), { invalid_fields: fields });
 }
 
 export function problemAnswer(problem: Problem): Answer {
@@ -51,21 +54,23 @@ export function reply(res: ServerResponse, { status, body, type = 'application/j
   res.writeHead(status, { ...headers, 'Content-Type': type, 'Content-Length': bytes.length }).end(bytes);
 }
 
-// Room for input images sent as data: URIs.
-const MAX_BODY_BYTES = 16 << 20;
-
-/** The request's JSON body, or undefined when it has none. @throws {Problem} 413 over 16 MiB, 400 for bad JSON. */
-export async function readJson(req: IncomingMessage): Promise<unknown> {
+/** The request's body, up to `maxBytes`. @throws {Problem} 413 over `maxBytes`. */
+export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Problem(413, 'Content Too Large', 'Request bodies must be under 16 MiB.');
+    if (size > maxBytes) throw new Problem(413, 'Content Too Large', `Request bodies must be at most ${maxBytes} bytes.`);
     chunks.push(chunk as Buffer);
   }
-  if (!size) return undefined;
+  return Buffer.concat(chunks);
+}
+
+/** A body as JSON, or undefined when it is empty. @throws {Problem} 400 for bad JSON. */
+export function parseJson(body: Buffer): unknown {
+  if (!body.length) return undefined;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch {
     throw new Problem(400, 'Bad Request', 'The request body is not valid JSON.');
   }

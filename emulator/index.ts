@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { applyFault, Faults } from './faults.js';
-import { errorAnswer, readJson, redactAuthorization, reply, type Answer } from './http.js';
+import { errorAnswer, parseJson, readBody, redactAuthorization, reply, type Answer } from './http.js';
 import { EmulatedApi, routeOf } from './routes.js';
 import type { Emulator, EmulatorOptions, RecordedRequest } from './types.js';
 
@@ -34,15 +34,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const api = new EmulatedApi(options, () => baseUrl);
 
   const server = createServer((req, res) => {
-    serve(req, res).catch((error: unknown) => reply(res, errorAnswer(error)));
+    // Only a body refused while it was still arriving gets here: close, as the rest is unread.
+    serve(req, res).catch((error: unknown) => reply(res, { ...errorAnswer(error), headers: { Connection: 'close' } }));
   });
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', baseUrl);
     const route = routeOf(req.method ?? 'GET', url.pathname);
-    const body = route === 'file' ? undefined : await readJson(req);
+    const raw = route === 'file' || route === 'web' ? Buffer.alloc(0) : await readBody(req, api.maxBodyBytes(route));
+    // Uploads are recorded by size: their bytes would fill the log.
+    const body = route === 'upload' ? { bytes: raw.length } : tryJson(raw);
     const record: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname + url.search, headers: redactAuthorization(req.headers), body };
-    if (route !== 'file') {
+    if (route !== 'file' && route !== 'web') {
       requests.push(record);
       if (requests.length > maxRecorded) requests.shift();
     }
@@ -50,7 +53,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (fault && !fault.afterHandling) return applyFault(req, res, record, fault.answer);
     let answer: Answer;
     try {
-      answer = await api.handle(req, res, url, route, body);
+      answer = await api.handle(req, res, url, route, raw);
     } catch (error) {
       answer = errorAnswer(error);
     }
@@ -80,4 +83,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         server.closeAllConnections();
       }),
   };
+}
+
+/** The body as JSON for the request log, or undefined when it is empty or not JSON. */
+function tryJson(raw: Buffer): unknown {
+  try {
+    return parseJson(raw);
+  } catch {
+    return undefined;
+  }
 }

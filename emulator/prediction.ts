@@ -1,7 +1,8 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import type { ModelSpec } from '../flux/catalog.js';
 import { TERMINAL_STATUSES, type PredictionStatus } from '../replicate/types.js';
 import { outputFileUrl, originOf } from './files.js';
+import { newId } from './ids.js';
 import { outputSize, type ImageFormat, type ImageSpec, type Size } from './image.js';
 
 /** A prediction's status (Replicate API: `schemas_prediction_response.status`). */
@@ -18,10 +19,13 @@ export interface PredictionPlan {
   readonly processingMs?: number;
   /** How it ends when nobody cancels it. Default `succeeded`. */
   readonly outcome?: 'succeeded' | 'failed' | 'canceled' | 'aborted';
-  /** Replicate's `error` text for a `failed` outcome. */
-  readonly error?: string;
-  /** Show the first output URL while still `processing`, as models that stream outputs do. */
-  readonly partialOutput?: boolean;
+  /** Replicate's `error` text for a `failed` outcome; `null` for a failure Replicate gives no reason for. Default `Prediction failed`. */
+  readonly error?: string | null;
+  /**
+   * Show outputs while still `processing`: `true` the first, as models that stream outputs do;
+   * `'all'` every one, as image models may before they reach `succeeded`.
+   */
+  readonly partialOutput?: boolean | 'all';
   /** Replaces the final `output` (e.g. `null` for a success that returned nothing). */
   readonly output?: unknown;
   /** Time after it ends until its output is deleted, in ms (`data_removed`, file URLs 404). */
@@ -34,16 +38,10 @@ export interface PredictionPlan {
   readonly deadlineMs?: number;
 }
 
-const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
-
-/** A 26-character lowercase base32 id, the shape of Replicate's prediction ids. */
-function predictionId(): string {
-  return [...randomBytes(26)].map((b) => BASE32[b % 32]).join('');
-}
 
 /** One prediction inside the emulator: its clock-driven status, logs, output and images. */
 export class EmulatedPrediction {
-  readonly id = predictionId();
+  readonly id = newId();
   readonly createdAt = new Date();
   status: Status = 'starting';
   private startedAt: Date | undefined;
@@ -73,7 +71,7 @@ export class EmulatedPrediction {
       if (plan.outcome === 'aborted') return this.finish('aborted');
       this.status = 'processing';
       this.startedAt = new Date();
-      this.later(plan.processingMs, () => this.finish(plan.outcome ?? 'succeeded', plan.error ?? 'Prediction failed'));
+      this.later(plan.processingMs, () => this.finish(plan.outcome ?? 'succeeded', plan.error === undefined ? 'Prediction failed' : plan.error));
     });
     if (deadline) {
       // Replicate's Cancel-After: aborted if still queued, canceled if running.
@@ -130,18 +128,19 @@ export class EmulatedPrediction {
 
   /** The prediction object Replicate would return now (`schemas_prediction_response`). */
   toJSON(): Record<string, unknown> {
+    const removed = this.dataRemoved;
     const urls = Array.from({ length: this.visibleOutputs() }, (_, i) => outputFileUrl(this.baseUrl, this.id, i, this.format()));
     let output: unknown = urls.length ? (this.spec.output === 'list' ? urls : urls[0]) : null;
     if (this.status === 'succeeded' && this.plan.output !== undefined) output = this.plan.output;
-    const removed = this.dataRemoved;
     if (removed) output = null;
     const seconds = (from: Date | undefined) => (from && this.completedAt ? (this.completedAt.getTime() - from.getTime()) / 1000 : undefined);
     return {
       id: this.id,
       model: this.model,
       version: this.version,
-      input: this.input,
-      logs: this.logs(),
+      // Replicate's data removal clears the input and logs as well as the output.
+      input: removed ? {} : this.input,
+      logs: removed ? '' : this.logs(),
       output,
       data_removed: removed,
       error: this.error,
@@ -156,6 +155,7 @@ export class EmulatedPrediction {
         web: `${originOf(this.baseUrl)}/p/${this.id}`,
         get: `${this.baseUrl}/predictions/${this.id}`,
         cancel: `${this.baseUrl}/predictions/${this.id}/cancel`,
+        stream: `${originOf(this.baseUrl)}/stream/${this.id}`,
       },
     };
   }
@@ -164,11 +164,11 @@ export class EmulatedPrediction {
     this.timers.push(setTimeout(action, Math.max(0, ms)));
   }
 
-  private finish(status: Status, error?: string): void {
+  private finish(status: Status, error: string | null = 'Prediction failed'): void {
     if (this.terminal) return;
     this.status = status;
     this.completedAt = new Date();
-    if (status === 'failed') this.error = error ?? 'Prediction failed';
+    if (status === 'failed') this.error = error;
     this.timers.forEach(clearTimeout);
     [...this.waiters].forEach((wake) => wake());
   }
@@ -188,7 +188,8 @@ export class EmulatedPrediction {
 
   private visibleOutputs(): number {
     if (this.status === 'succeeded') return this.outputCount();
-    return this.status === 'processing' && this.plan.partialOutput ? 1 : 0;
+    if (this.status !== 'processing' || !this.plan.partialOutput) return 0;
+    return this.plan.partialOutput === 'all' ? this.outputCount() : 1;
   }
 
   /** `Using seed: N`, then a tqdm progress bar line per denoising step done so far. */

@@ -4,20 +4,28 @@ import sharp from 'sharp';
 import { MODELS, type ModelSpec } from '../flux/catalog.js';
 import { checkModelInput } from '../flux/check-input.js';
 import { ownOutputFile, parseOutputFile } from './files.js';
-import { cancelAfter, invalid, preferWait, Problem, problemAnswer, type Answer } from './http.js';
+import { FilesApi, MAX_FILE_BYTES } from './files-api.js';
+import { cancelAfter, invalid, parseJson, preferWait, Problem, problemAnswer, type Answer } from './http.js';
 import { modelObject } from './model.js';
 import { EmulatedPrediction } from './prediction.js';
 import { Limiter } from './rate-limits.js';
 import { renderImage, type Size } from './image.js';
-import type { EmulatorOptions, Route } from './types.js';
+import type { EmulatorOptions, RateLimits, Route } from './types.js';
+import { invalidFields } from './validation.js';
 
 const MAX_PREDICTIONS = 10_000;
 const MAX_CACHED_IMAGES = 32;
 const PAGE_SIZE = 100;
+/** Replicate's limit for accounts low on credit: 6 creates per minute, burst 1 (replicate.com/docs/topics/predictions/rate-limits). */
+const LOW_CREDIT: RateLimits = { createsPerMinute: 6, createBurst: 1 };
 
 /** Which route a request is for, or undefined when it is none of the emulated API. */
 export function routeOf(method: string, path: string): Route | undefined {
   if (method === 'GET' && parseOutputFile(path)) return 'file';
+  if (method === 'GET' && /^\/p\/[a-z2-7]+$/.test(path)) return 'web';
+  if (method === 'POST' && path === '/v1/files') return 'upload';
+  if (method === 'GET' && /^\/v1\/files\/[^/]+(\/download)?$/.test(path)) return 'get-file';
+  if (method === 'DELETE' && /^\/v1\/files\/[^/]+$/.test(path)) return 'delete-file';
   if (method === 'POST' && /^\/v1\/(models\/[^/]+\/[^/]+\/)?predictions$/.test(path)) return 'create';
   if (method === 'GET' && path === '/v1/predictions') return 'list';
   if (method === 'GET' && /^\/v1\/models\/[^/]+\/[^/]+$/.test(path)) return 'model';
@@ -34,6 +42,7 @@ export class EmulatedApi {
   private readonly predictions = new Map<string, EmulatedPrediction>();
   private readonly images = new Map<string, Promise<Buffer>>();
   private readonly limits: Limiter | undefined;
+  private readonly files: FilesApi;
   /** API requests answered 429 by the rate limits. */
   throttled = 0;
 
@@ -42,7 +51,14 @@ export class EmulatedApi {
     /** Base URL of the API, e.g. `http://127.0.0.1:40123/v1`, once the server listens. */
     private readonly baseUrl: () => string,
   ) {
-    this.limits = options.rateLimits ? new Limiter(options.rateLimits === true ? {} : options.rateLimits) : undefined;
+    const { rateLimits } = options;
+    this.limits = rateLimits ? new Limiter(rateLimits === true ? {} : rateLimits === 'low-credit' ? LOW_CREDIT : rateLimits) : undefined;
+    this.files = new FilesApi(baseUrl);
+  }
+
+  /** Largest body a request of `route` may carry, in bytes. */
+  maxBodyBytes(route: Route | undefined): number {
+    return route === 'upload' ? MAX_FILE_BYTES + 64 * 1024 : this.options.maxBodyBytes ?? 16 << 20;
   }
 
   /** Stops every prediction's timers. */
@@ -50,21 +66,32 @@ export class EmulatedApi {
     this.predictions.forEach((p) => p.dispose());
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, url: URL, route: Route | undefined, body: unknown): Promise<Answer> {
+  /**
+   * Answers one request. `body` is the raw body: parsed as JSON for the API routes, as a
+   * multipart form for uploads.
+   */
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL, route: Route | undefined, raw: Buffer): Promise<Answer> {
     if (route === 'file') {
       const { id, index } = parseOutputFile(url.pathname)!;
       return this.serveImage(id, index);
     }
+    if (route === 'web') return this.webPage(url.pathname.slice(3));
     const token = this.authorize(req.headers.authorization);
     const wait = this.limits?.wait(token, route === 'create' ? 'create' : 'other');
     if (wait !== undefined) {
       this.throttled += 1;
       const seconds = Math.max(1, Math.ceil(wait / 1000));
+      const header = this.options.rateLimits !== true && typeof this.options.rateLimits === 'object' && this.options.rateLimits.retryAfterHeader === false;
       return {
-        ...problemAnswer(new Problem(429, 'Too Many Requests', `Request was throttled. Your rate limit resets in ~${seconds}s.`)),
-        headers: { 'Retry-After': String(seconds) },
+        ...problemAnswer(new Problem(429, 'Request was throttled', `Request was throttled. Your rate limit resets in ~${seconds}s.`, { retry_after: seconds })),
+        headers: header ? {} : { 'Retry-After': String(seconds) },
       };
     }
+    if (route === 'upload') return this.files.upload(req.headers['content-type'], raw);
+    const fileId = /^\/v1\/files\/([^/]+)/.exec(url.pathname)?.[1];
+    if (route === 'get-file') return url.pathname.endsWith('/download') ? this.files.download(fileId!) : this.files.get(fileId!);
+    if (route === 'delete-file') return this.files.delete(fileId!);
+    const body = parseJson(raw);
     const match = /^\/v1\/(?:models\/([^/]+)\/([^/]+)\/)?predictions(?:\/([^/]+))?/.exec(url.pathname);
     switch (route) {
       case 'create': {
@@ -72,7 +99,8 @@ export class EmulatedApi {
         const version = (body as { version?: unknown } | undefined)?.version;
         if (typeof version !== 'string') throw invalid([{ field: 'version', type: 'required', description: 'version is required' }]);
         const model = Object.keys(MODELS).find((ref) => ref === version || ref.endsWith(`:${version}`));
-        if (!model) throw new Problem(404, 'Not found', `Model version ${version} was not found.`);
+        // Replicate answers an unknown version, or one the account may not use, with this 422.
+        if (!model) throw new Problem(422, 'Invalid version or not permitted', 'The specified version does not exist (or perhaps you don\'t have permission to use it?)');
         return this.create(req, res, body, model);
       }
       case 'list':
@@ -103,13 +131,16 @@ export class EmulatedApi {
   private async create(req: IncomingMessage, res: ServerResponse, body: unknown, ref: string): Promise<Answer> {
     const spec: ModelSpec | undefined = (MODELS as Record<string, ModelSpec>)[ref];
     if (!spec) throw new Problem(404, 'Not found', `Model ${ref} was not found.`);
+    if (this.options.insufficientCredit) {
+      throw new Problem(402, 'Insufficient credit', 'You have insufficient credit to run this model. Go to https://replicate.com/account/billing#billing to purchase credit. Once you purchase credit, please wait a few minutes before trying again.');
+    }
     const [model, version = officialVersion(ref)] = ref.split(':') as [string, string?];
     const input = (body as { input?: unknown } | undefined)?.input;
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
       throw invalid([{ field: 'input', type: 'required', description: 'input is required and must be an object' }]);
     }
     const problems = checkModelInput(spec, input as Record<string, unknown>);
-    if (problems.length) throw invalid(problems.map(({ field, type, reason }) => ({ field: `input.${field}`, type, description: `${field} ${reason}` })));
+    if (problems.length) throw invalid(invalidFields(problems));
     const source = await this.sourceSize(input as Record<string, unknown>);
     const asked = preferWait(req.headers.prefer?.toString());
     const wait = asked && Math.min(asked, this.options.maxSyncWaitSeconds ?? 60);
@@ -130,7 +161,16 @@ export class EmulatedApi {
       res.once('close', () => gone.abort());
       await prediction.settled(wait * 1000, gone.signal);
     }
-    return { status: prediction.terminal ? 201 : 202, body: prediction.toJSON() };
+    // When the sync wait ends first, Replicate answers the prediction as it is, with its URL.
+    const json = prediction.toJSON();
+    return { status: prediction.terminal ? 201 : 202, body: json, headers: prediction.terminal ? {} : { Location: (json.urls as { get: string }).get } };
+  }
+
+  /** A prediction's web page (`urls.web`): a minimal HTML page with its status. */
+  private webPage(id: string): Answer {
+    const prediction = this.find(id);
+    const html = `<!doctype html><title>Prediction ${id}</title><h1>Prediction ${id}</h1><p>Model ${prediction.model}: ${prediction.status}</p>`;
+    return { status: 200, body: Buffer.from(html), type: 'text/html; charset=utf-8' };
   }
 
   private list(url: URL): Answer {
@@ -178,9 +218,9 @@ export class EmulatedApi {
     const spec = own && this.predictions.get(own.id)?.image(own.index);
     if (spec) return { width: spec.width, height: spec.height };
     try {
-      const bytes = url.startsWith('data:')
+      const bytes = this.files.bytesOf(url) ?? (url.startsWith('data:')
         ? Buffer.from(url.slice(url.indexOf(',') + 1), /;base64,/.test(url.slice(0, url.indexOf(',') + 1)) ? 'base64' : 'utf8')
-        : Buffer.from(await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).arrayBuffer());
+        : Buffer.from(await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).arrayBuffer()));
       const { width, height } = await sharp(bytes).metadata();
       if (width && height) return { width, height };
     } catch {

@@ -13,8 +13,19 @@ export interface EmulatorOptions {
   readonly processingMs?: number;
   /** Scripts single predictions (failures, slow runs, partial output) by their model and input. */
   readonly plan?: (request: { model: string; input: Readonly<Record<string, unknown>> }) => PredictionPlan | undefined;
-  /** Applies Replicate's rate limits per token: `true` for the documented ones, or your own. Default off. */
-  readonly rateLimits?: boolean | RateLimits;
+  /**
+   * Applies Replicate's rate limits per token: `true` for the documented ones (600 creates and
+   * 3000 other requests per minute), `'low-credit'` for an account low on credit (6 creates per
+   * minute, burst 1), or your own. Default off.
+   */
+  readonly rateLimits?: boolean | 'low-credit' | RateLimits;
+  /** Answers every create 402 with Replicate's insufficient-credit problem. Default false. */
+  readonly insufficientCredit?: boolean;
+  /**
+   * Largest request body accepted, in bytes; larger ones get 413. Default 16777216 (16 MiB):
+   * Replicate does not document its own limit for prediction bodies (files: 100 MB).
+   */
+  readonly maxBodyBytes?: number;
   /** How long a prediction's output stays after it ends, in ms. Default 3600000: Replicate keeps API outputs one hour. */
   readonly retentionMs?: number;
   /** How many requests {@link Emulator.requests} keeps, newest last. Default 1000. */
@@ -35,10 +46,19 @@ export interface RateLimits {
   readonly createBurst?: number;
   /** Other requests allowed at once from a full bucket. Default a sixth of `othersPerMinute`. */
   readonly otherBurst?: number;
+  /**
+   * Send a `Retry-After` header with each 429, besides the body's `retry_after` (in s). Default
+   * true. Replicate documents the body field; whether it sends the header is not documented.
+   */
+  readonly retryAfterHeader?: boolean;
 }
 
-/** The API routes, as faults name them. `file` is an output file download. */
-export type Route = 'create' | 'get' | 'cancel' | 'list' | 'model' | 'file';
+/**
+ * The API routes, as faults name them. `file` is an output file download; `upload`,
+ * `get-file` and `delete-file` are the Files API (POST /v1/files, GET and DELETE
+ * /v1/files/{id}); `web` is a prediction's web page (`urls.web`).
+ */
+export type Route = 'create' | 'get' | 'cancel' | 'list' | 'model' | 'file' | 'upload' | 'get-file' | 'delete-file' | 'web';
 
 /**
  * What a faulted request gets instead of its answer: an HTTP status (with a problem body

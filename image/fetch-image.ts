@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import sharp from 'sharp';
+import { dataUriSize, parseDataUri } from '../core/data-uri.js';
 import { BlockError } from '../core/errors.js';
 import { isPrivateAddress, publicOnlyLookup } from './private-address.js';
 
@@ -50,20 +51,13 @@ export async function fetchImage(url: string, options: FetchOptions = {}, signal
   return describeImage(bytes);
 }
 
-/** Decodes a `data:` URI's payload (base64 or percent-encoded). */
+/** Decodes a `data:` URI's payload, at most `maxBytes`. */
 function decodeDataUri(uri: string, maxBytes: number): Buffer {
-  const comma = uri.indexOf(',');
-  if (comma < 0) throw new BlockError('refused_url', 'The data: URI has no comma before its payload');
-  const payload = uri.slice(comma + 1);
-  const base64 = /;base64$/i.test(uri.slice(0, comma));
-  if ((base64 ? Math.floor((payload.length * 3) / 4) : payload.length) > maxBytes) {
-    throw new BlockError('too_large', `The data: URI holds more than the ${maxBytes}-byte limit`);
-  }
-  if (base64) return Buffer.from(payload, 'base64');
+  if (dataUriSize(uri) > maxBytes) throw new BlockError('too_large', `The data: URI holds more than the ${maxBytes}-byte limit`);
   try {
-    return Buffer.from(decodeURIComponent(payload), 'latin1');
-  } catch {
-    throw new BlockError('refused_url', 'The data: URI\'s payload is not valid percent-encoding');
+    return parseDataUri(uri).bytes;
+  } catch (error) {
+    throw new BlockError('refused_url', `${(error as Error).message.replace(/^t/, 'T')}`);
   }
 }
 

@@ -29,7 +29,35 @@ const NETWORK_WORDS: Record<string, string> = {
   ETIMEDOUT: 'connection timed out',
 };
 
-const KIND_BY_STATUS: Record<number, ErrorKind> = { 401: 'unauthorized', 403: 'unauthorized', 404: 'not_found', 422: 'rejected_input', 429: 'rate_limited' };
+const KIND_BY_STATUS: Record<number, ErrorKind> = {
+  400: 'request_rejected',
+  401: 'unauthorized',
+  402: 'insufficient_credit',
+  403: 'unauthorized',
+  404: 'not_found',
+  413: 'request_rejected',
+  422: 'rejected_input',
+  429: 'rate_limited',
+};
+
+// Replicate's 422 for a version that does not exist or that the account may not use.
+const INVALID_VERSION = /invalid version|not permitted/i;
+
+/**
+ * One entry of a 422's `invalid_fields` as `field: reason`: the field without Replicate's
+ * `input.` prefix, and the description, which names the field itself only for some rules
+ * (`num_inference_steps: Must be less than or equal to 4`, `prompt is required`).
+ */
+function invalidField({ field, description }: { field?: string; description?: string }): string | undefined {
+  const name = field?.replace(/^input\./, '');
+  if (!description) return name;
+  return !name || description.startsWith(name) ? description : `${name}: ${description}`;
+}
+
+/** A problem's `detail` on one line: Replicate lists fields as `- input.x: why` lines. */
+function oneLine(detail: string): string {
+  return detail.split('\n').map((line) => line.replace(/^\s*-\s*(input\.)?/, '').trim()).filter(Boolean).join('; ');
+}
 
 /**
  * Any failure of a request as a {@link BlockError}: HTTP errors with Replicate's problem detail
@@ -47,9 +75,10 @@ export async function toBlockError(error: unknown, baseUrl: string): Promise<Blo
     } catch {
       problem = { detail: text.replace(/\s+/g, ' ').trim().slice(0, 200) || undefined };
     }
-    const fields = (problem.invalid_fields ?? []).map((f) => f.description ?? f.field).filter(Boolean);
-    const detail = (fields.length ? fields.join('; ') : problem.detail)?.replace(/\.$/, '');
-    const kind = KIND_BY_STATUS[status] ?? 'api_error';
+    const fields = (problem.invalid_fields ?? []).map(invalidField).filter(Boolean);
+    const detail = (fields.length ? fields.join('; ') : problem.detail && oneLine(problem.detail))?.replace(/\.$/, '');
+    const versionRefused = status === 422 && !fields.length && INVALID_VERSION.test(`${problem.title} ${problem.detail}`);
+    const kind = versionRefused ? 'invalid_version' : KIND_BY_STATUS[status] ?? 'api_error';
     return new BlockError(kind, `Replicate API error ${status} ${problem.title ?? statusText}${detail ? `: ${detail}` : ''}`);
   }
   if (error instanceof KyTimeoutError) {

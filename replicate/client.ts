@@ -5,6 +5,7 @@ import { formatIssues } from '../core/issues.js';
 import { redact } from '../core/redact.js';
 import { toBlockError } from './api-errors.js';
 import { ReplicateHttp } from './http.js';
+import { fileSchema, MAX_FILE_BYTES, type ReplicateFile, type Upload } from './files.js';
 import { PredictionRun, readPrediction, type RunSettings } from './prediction-run.js';
 import { DEFAULT_BASE_URL, modelSchema, type Prediction, type PredictionRequest, type ProgressEvent, type ReplicateModel } from './types.js';
 
@@ -14,7 +15,10 @@ export interface ReplicateClientOptions {
   readonly token: string;
   /** Replicate API base URL, or a Replicate-compatible proxy's (e.g. `https://<proxy>/replicate/v1`). Default {@link DEFAULT_BASE_URL}. */
   readonly baseUrl?: string;
-  /** Bound on one run, create to terminal status, in ms. Default 600000 (10 minutes). */
+  /**
+   * Bound on one run, create to terminal status, in ms, at most 86400000 (24 h: Replicate's
+   * longest `Cancel-After`, which the client sends with the same length). Default 600000 (10 minutes).
+   */
   readonly timeoutMs?: number;
   /** Longest sync wait asked of Replicate on create (`Prefer: wait=n`), in s, 1-60. Default 60. */
   readonly waitSeconds?: number;
@@ -70,6 +74,15 @@ export interface ReplicateClient {
    * @throws {BlockError} as {@link getModel}.
    */
   cancel(id: string, options?: Pick<CallOptions, 'signal'>): Promise<Prediction>;
+  /**
+   * Uploads a file (Replicate API: POST /v1/files, multipart `content`, `filename`, `type`);
+   * its `urls.get` is accepted as a model input. `run` uploads every `data:` URI input over
+   * 256 KB this way by itself.
+   * @param content at most 100 MB.
+   * @throws {BlockError} `invalid_input` over 100 MB, `request_rejected` when Replicate refuses
+   *   it, and the kinds of {@link getModel}.
+   */
+  uploadFile(content: Blob, filename: string, options?: Pick<CallOptions, 'signal'>): Promise<ReplicateFile>;
 }
 
 const optionsSchema = z.object({
@@ -77,11 +90,15 @@ const optionsSchema = z.object({
     .string()
     .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL')
     .default(DEFAULT_BASE_URL),
-  timeoutMs: z.number().int().positive().default(600_000),
+  // Replicate's Cancel-After takes 5 s to 24 h; the run's bound is sent as it.
+  timeoutMs: z.number().int().positive().max(86_400_000).default(600_000),
   waitSeconds: z.number().int().min(1).max(60).default(60),
   pollIntervalMs: z.number().int().positive().default(500),
   maxPollIntervalMs: z.number().int().positive().default(5_000),
 });
+
+/** Bound on one upload, in ms: 100 MB at about 1.5 MB/s. */
+const UPLOAD_TIMEOUT_MS = 120_000;
 
 // What an API token can hold: visible ASCII. Anything else would break or inject into the header.
 const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
@@ -129,10 +146,29 @@ export function createReplicateClient({ token: rawToken, ...options }: Replicate
 
   const deadline = () => ({ deadline: Date.now() + timeoutMs, timeoutMs });
 
+  /** POST /v1/files within a run (its signal and deadline); failures reach the caller's error handling. */
+  const upload = (signal: AbortSignal): Upload => async (content, filename) => {
+    if (content.size > MAX_FILE_BYTES) {
+      throw new BlockError('invalid_input', `${filename}: ${content.size} bytes is over the ${MAX_FILE_BYTES}-byte limit of Replicate's Files API`);
+    }
+    const form = new FormData();
+    form.set('content', content, filename);
+    form.set('filename', filename);
+    form.set('type', content.type || 'application/octet-stream');
+    // A repeated upload creates a second file and bills nothing, so it is retried like a poll.
+    const body: unknown = await http.ky.post('files', { ...http.options('idempotent', deadline()), signal, body: form, timeout: UPLOAD_TIMEOUT_MS }).json();
+    const file = fileSchema.safeParse(body);
+    if (!file.success) throw new BlockError('bad_response', `The Replicate API at ${baseUrl} answered POST /files with JSON that is not a file (${formatIssues(file.error.issues, 'body')})`);
+    return file.data;
+  };
+
   return {
     baseUrl,
+    uploadFile(content, filename, { signal } = {}) {
+      return bounded((stop) => upload(stop)(content, filename), signal);
+    },
     run(request, { signal, onProgress } = {}) {
-      const run = new PredictionRun(http, request, settings, onProgress);
+      const run = new PredictionRun(http, request, settings, upload, onProgress);
       return bounded((stop) => run.execute(stop), signal, () => run.cancelIfRunning());
     },
     getModel(model, { signal } = {}) {

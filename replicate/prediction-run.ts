@@ -3,6 +3,7 @@ import { HTTPError } from 'ky';
 import { BlockError } from '../core/errors.js';
 import { formatIssues } from '../core/issues.js';
 import { networkCode, toBlockError } from './api-errors.js';
+import { uploadLargeDataUris, type Upload } from './files.js';
 import { REQUEST_TIMEOUT_MS, type ReplicateHttp, type RunDeadline } from './http.js';
 import { isTerminal, predictionSchema, VERSION_ID, type Prediction, type PredictionRequest, type ProgressEvent } from './types.js';
 
@@ -35,17 +36,22 @@ export class PredictionRun {
   private createdAfter = '';
   private lastProgress = '';
   private readonly run: RunDeadline;
+  /** The request as sent: large `data:` URIs replaced by file URLs. */
+  private request: PredictionRequest;
 
   constructor(
     private readonly http: ReplicateHttp,
-    private readonly request: PredictionRequest,
+    request: PredictionRequest,
     private readonly settings: RunSettings,
+    private readonly upload: (signal: AbortSignal) => Upload,
     private readonly onProgress?: (event: ProgressEvent) => void,
   ) {
+    this.request = request;
     this.run = { deadline: Date.now() + settings.timeoutMs, timeoutMs: settings.timeoutMs };
   }
 
   async execute(signal: AbortSignal): Promise<Prediction> {
+    this.request = { ...this.request, input: await uploadLargeDataUris(this.request.input, this.upload(signal)) };
     let prediction = await this.create(signal);
     let interval = this.settings.pollIntervalMs;
     // Steady polls keep the delay to notice the end short for typical image predictions (a
@@ -63,6 +69,10 @@ export class PredictionRun {
     }
     if (status === 'failed') {
       const text = errorText(prediction.error);
+      if (!text) {
+        const page = prediction.urls?.web;
+        throw new BlockError('model_failed', `Prediction ${id} failed, and Replicate gave no reason${page ? `; its page may say more: ${page}` : ''}`);
+      }
       if (SAFETY_FILTER.test(text)) throw new BlockError('safety_filter', `Prediction ${id} was blocked by the model's safety filter: ${text}`);
       throw new BlockError('model_failed', `Prediction ${id} failed: ${text}`);
     }
@@ -95,6 +105,10 @@ export class PredictionRun {
     } catch (error) {
       // An answer below 500 means nothing was created, as does a refused connection.
       if ((error instanceof HTTPError && error.response.status < 500) || networkCode(error) === 'ECONNREFUSED') this.mayExist = false;
+      if (error instanceof HTTPError && (error.response.status === 400 || error.response.status === 413)) {
+        const failure = await toBlockError(error, this.settings.baseUrl);
+        throw new BlockError(failure.kind, `${failure.detail}; the largest input is ${largestInput(input)}`);
+      }
       throw error;
     }
   }
@@ -171,9 +185,17 @@ export async function readPrediction(response: Response, baseUrl: string): Promi
 // Replicate's Flux models fail with "NSFW content detected..." when their safety checker fires.
 const SAFETY_FILTER = /\bnsfw\b|safety (filter|checker)|flagged as sensitive/i;
 
+/** A failed prediction's `error` as text; empty when Replicate gave none. */
 function errorText(error: unknown): string {
-  if (typeof error === 'string' && error) return error;
-  return error ? JSON.stringify(error) : 'Replicate gave no reason';
+  if (typeof error === 'string') return error.trim();
+  return error ? JSON.stringify(error) : '';
+}
+
+/** The input field that takes most room in the request body, with its size: `input_image (300000 bytes)`. */
+function largestInput(input: Readonly<Record<string, unknown>>): string {
+  const sizes = Object.entries(input).map(([field, value]) => [field, Buffer.byteLength(JSON.stringify(value) ?? '')] as const);
+  const [field, size] = sizes.sort((a, b) => b[1] - a[1])[0] ?? ['(none)', 0];
+  return `${field} (${size} bytes)`;
 }
 
 /** The last percentage of a tqdm progress bar in the logs (`45%|████▌     | 9/20`), 0-100. */

@@ -21,6 +21,7 @@ export const predictionSchema = z
     data_removed: z.boolean().optional(),
     logs: z.string().nullish(),
     created_at: z.string().optional(),
+    urls: z.object({ web: z.string().optional() }).passthrough().optional(),
   })
   .passthrough();
 

@@ -75,6 +75,7 @@ describe('every prediction it returns validates against the OpenAPI schema', () 
       web: expect.any(String),
       get: `${emulator.url}/predictions/${current.id}`,
       cancel: `${emulator.url}/predictions/${current.id}/cancel`,
+      stream: expect.any(String),
     });
 
     const list = await api('GET', '/predictions');
@@ -195,16 +196,23 @@ describe('problems, as Replicate answers them', () => {
     expect(json).toMatchObject({ title: 'Input validation failed', status: 422 });
     expect(json.invalid_fields).toEqual([
       { field: 'input.prompt', type: 'required', description: 'prompt is required' },
-      { field: 'input.guidance', type: 'additional_property', description: 'guidance is not an input of this model' },
-      { field: 'input.num_outputs', type: 'invalid', description: 'num_outputs must be <= 4' },
-      { field: 'input.aspect_ratio', type: 'invalid', description: expect.stringContaining('aspect_ratio must be one of "1:1"') },
+      { field: 'input.guidance', type: 'additional_property_not_allowed', description: 'Additional property guidance is not allowed' },
+      { field: 'input.num_outputs', type: 'number_lte', description: 'Must be less than or equal to 4' },
+      { field: 'input.aspect_ratio', type: 'enum', description: expect.stringContaining('aspect_ratio must be one of the following: "1:1", "16:9"') },
+    ]);
+    // Replicate's detail: one line per field, `- input.<field>: <description>`.
+    expect((json.detail as string).split('\n')).toEqual([
+      '- input.prompt: prompt is required',
+      '- input.guidance: Additional property guidance is not allowed',
+      '- input.num_outputs: Must be less than or equal to 4',
+      expect.stringMatching(/^- input\.aspect_ratio: aspect_ratio must be one of the following: /),
     ]);
   });
 
   test.each([
     ['an unknown model', () => create({ prompt: 'x' }, {}, 'someone/else'), 404],
     ['an unknown prediction', () => api('GET', '/predictions/nope'), 404],
-    ['an unknown version', () => api('POST', '/predictions', { body: { version: 'f'.repeat(64), input: {} } }), 404],
+    ['an unknown version (Replicate\'s 422 Invalid version or not permitted)', () => api('POST', '/predictions', { body: { version: 'f'.repeat(64), input: {} } }), 422],
     ['Prefer: wait=0', () => create({ prompt: 'x' }, { Prefer: 'wait=0' }), 400],
     ['Cancel-After under 5 s', () => create({ prompt: 'x' }, { 'Cancel-After': '2s' }), 400],
   ])('%s is a problem answer', async (_, call, code) => {

@@ -87,10 +87,10 @@ test('the Replicate client\'s own errors, for hosts that call it directly, are r
   emulator.inject({ route: 'create', answer: { status: 400, body: echo } });
   const client = createReplicateClient({ token: SECRET, baseUrl: emulator.url, pollIntervalMs: 20 });
   const error = await client.run({ model: 'black-forest-labs/flux-schnell', input: { prompt: 'x' } }).catch((e: Error) => e);
-  expect(error).toMatchObject({ kind: 'api_error' });
+  expect(error).toMatchObject({ kind: 'request_rejected' });
   const { message, detail } = error as Error & { detail: string };
   seen.push(message, detail);
-  expect(detail).toBe('Replicate API error 400 Bad Request: refused header Bearer [REDACTED]');
+  expect(detail).toBe('Replicate API error 400 Bad Request: refused header Bearer [REDACTED]; the largest input is prompt (3 bytes)');
 });
 
 test('the CLI prints no token on stdout or stderr', async () => {

@@ -245,7 +245,7 @@ describe('HTTP errors a person can act on', () => {
     const run = clientFor(local.emulator).run({ model: 'black-forest-labs/flux-pro', input: { prompt: 'x', guidance: 99, steps: 0 } });
     await expect(run).rejects.toMatchObject({
       kind: 'rejected_input',
-      detail: 'Replicate API error 422 Input validation failed: guidance must be <= 5; steps must be >= 1',
+      detail: 'Replicate API error 422 Input validation failed: guidance: Must be less than or equal to 5; steps: Must be greater than or equal to 1',
     });
   });
 });
@@ -258,11 +258,14 @@ describe('how predictions end', () => {
     expect(kindOf(message)).toBe('model_failed');
   });
 
-  test('failed without an error text', async () => {
-    local.plan = { outcome: 'failed', error: '' };
-    const message = errorOf((await timedRun()).outputs);
-    expect(message).toMatch(/^Prediction [a-z2-7]+ failed: Replicate gave no reason\./);
+  test.each<[string, string | null]>([['an empty error text', ''], ['a null error', null]])('failed with %s: no reason given, and the prediction\'s web page named', async (_, error) => {
+    local.plan = { outcome: 'failed', error };
+    const { outputs } = await timedRun();
+    const message = errorOf(outputs);
+    expect(message).toMatch(/^Prediction ([a-z2-7]+) failed, and Replicate gave no reason; its page may say more: http:\/\/127\.0\.0\.1:\d+\/p\/\1\./);
     expect(kindOf(message)).toBe('model_failed');
+    // Not retried: one create.
+    expect(creates(local.emulator).sent).toBe(1);
   });
 
   test('failed by the safety filter', async () => {

@@ -1,0 +1,31 @@
+/** A `data:` URI's media type and payload. */
+export interface DataUri {
+  /** e.g. `image/png`; `text/plain` when the URI names none (RFC 2397). */
+  readonly mediaType: string;
+  readonly bytes: Buffer;
+}
+
+/**
+ * Decodes a `data:` URI (RFC 2397): base64 or percent-encoded payload.
+ * @throws Error when it has no comma before its payload or its percent-encoding is broken.
+ */
+export function parseDataUri(uri: string): DataUri {
+  const comma = uri.indexOf(',');
+  if (!uri.startsWith('data:') || comma < 0) throw new Error('the data: URI has no comma before its payload');
+  const header = uri.slice(5, comma);
+  const payload = uri.slice(comma + 1);
+  const mediaType = header.split(';')[0]?.trim() || 'text/plain';
+  if (/;base64$/i.test(header)) return { mediaType, bytes: Buffer.from(payload, 'base64') };
+  try {
+    return { mediaType, bytes: Buffer.from(decodeURIComponent(payload), 'latin1') };
+  } catch {
+    throw new Error('the data: URI\'s payload is not valid percent-encoding');
+  }
+}
+
+/** The payload size in bytes a `data:` URI decodes to, without decoding it (base64 rounded down). */
+export function dataUriSize(uri: string): number {
+  const comma = uri.indexOf(',');
+  const payload = uri.length - comma - 1;
+  return /;base64$/i.test(uri.slice(0, comma)) ? Math.floor((payload * 3) / 4) : payload;
+}
