@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { isIP, type AddressInfo } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { hostHeaderValidation, originValidation, toNodeHandler } from '@modelcontextprotocol/node';
-import { createMcpHandler, localhostAllowedHostnames, type McpServer } from '@modelcontextprotocol/server';
+import { createMcpHandler, isLegacyRequest, localhostAllowedHostnames, type McpServer } from '@modelcontextprotocol/server';
+import { legacySessions } from './sessions.js';
 
 /** Where and how the Streamable HTTP endpoint listens. */
 export interface HttpOptions {
@@ -41,8 +42,9 @@ export function isLoopback(host: string): boolean {
 }
 
 /**
- * Serves MCP over Streamable HTTP at `http://host:port/mcp` with the SDK's `createMcpHandler`
- * (both protocol eras; 2025-era requests statelessly, one server from `factory` per request).
+ * Serves MCP over Streamable HTTP at `http://host:port/mcp`: 2026-07-28 requests through the
+ * SDK's `createMcpHandler` (a server from `factory` per request), 2025-era ones in sessions
+ * ({@link legacySessions}, a server per session, so cancellation reaches the call).
  *
  * Before the handler, each request passes (DNS rebinding protection and access control):
  * - the `Host` check: on loopback, `localhost`, `127.0.0.1` or `[::1]`; otherwise also the bound
@@ -61,9 +63,11 @@ export async function startMcpHttpServer(factory: () => McpServer, options: Http
   const checkHost = hostHeaderValidation(names);
   const checkOrigin = originValidation(names);
   const maxRequestBodySize = options.maxRequestBodySize ?? 32 * 1024 * 1024;
-  // The body limit sits on both layers: the adapter's applies first.
-  const mcp = createMcpHandler(factory, { maxRequestBodySize });
-  const handle = toNodeHandler(mcp, { maxRequestBodySize });
+  const modern = createMcpHandler(factory, { legacy: 'reject', maxRequestBodySize });
+  const legacy = legacySessions(factory, maxRequestBodySize);
+  const route = async (request: Request) => ((await isLegacyRequest(request, undefined, { maxRequestBodySize })) ? legacy.fetch(request) : modern.fetch(request));
+  // The body limit sits on every layer: the adapter's applies first.
+  const handle = toNodeHandler({ fetch: route }, { maxRequestBodySize });
   const expected = options.authToken ? Buffer.from(`Bearer ${options.authToken}`) : undefined;
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -95,7 +99,7 @@ export async function startMcpHttpServer(factory: () => McpServer, options: Http
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await mcp.close();
+      await Promise.all([modern.close(), legacy.close()]);
     },
   };
 }
