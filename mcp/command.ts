@@ -1,5 +1,5 @@
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { openEnvironment } from '../host/environment.js';
@@ -34,7 +34,8 @@ export async function mcpCommand(args: string[], env: NodeJS.ProcessEnv = proces
   // Only protocol messages may reach stdout in stdio mode: anything logged goes to stderr.
   if (!flags.http) console.log = console.error;
   const environment = await openEnvironment({ baseUrl: flags.baseUrl });
-  const out = flags.out ?? (environment.embedded ? EMBEDDED_OUT : undefined);
+  // Absolute, so links and messages name the file wherever the client looks from.
+  const out = flags.out !== undefined ? resolve(flags.out) : environment.embedded ? EMBEDDED_OUT : undefined;
   console.error(environment.description);
   if (out !== undefined) console.error(`Saving result images into ${out}.`);
   const factory = mcpServerFactory({ environment, out, maxImageBytes: flags.maxImageBytes });

@@ -148,8 +148,12 @@ describe.each([
 
   test('run_graph runs examples/generate-edit-save.json and returns each node\'s outputs with the images', async () => {
     const graph = JSON.parse(await readFile(join(ROOT, 'examples', 'generate-edit-save.json'), 'utf8')) as Record<string, unknown>;
-    const result = await call('run_graph', graph);
+    const progress: Array<{ progress: number; total?: number; message?: string }> = [];
+    const result = await call('run_graph', graph, { onprogress: (event) => progress.push(event) });
     expect(result.isError).toBeFalsy();
+    // Graph progress counts events (no total): each node's outputs show up.
+    expect(progress.every((event, i) => event.total === undefined && (i === 0 || event.progress > progress[i - 1]!.progress))).toBe(true);
+    for (const node of ['generate', 'edit', 'save']) expect(progress.some((event) => event.message?.startsWith(`node ${node}:`))).toBe(true);
     const structured = result.structuredContent as { outputs: Record<string, Record<string, unknown[]>>; failures: unknown[]; stopped: unknown[] };
     expect(structured.failures).toEqual([]);
     expect(structured.stopped).toEqual([]);
