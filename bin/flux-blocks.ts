@@ -7,7 +7,7 @@ import { registry, ReplicateFluxAdvancedModelBlock } from '../blocks/index.js';
 import { startEmulator } from '../emulator/index.js';
 import type { Block, BlockContext } from '../framework/block.js';
 import { blockInfo } from '../framework/json-schema.js';
-import { isPlainObject, openEnvironment, withCredentials, type Target } from '../host/environment.js';
+import { graphWithCredentials, openEnvironment, withCredentials, type Target } from '../host/environment.js';
 import { runBlock } from '../framework/run-block.js';
 import { GraphError } from '../graph/check-graph.js';
 import { runGraph, type GraphOutput } from '../graph/run-graph.js';
@@ -22,6 +22,8 @@ const USAGE = `Usage:
   flux-blocks run-graph <graph.json> [--base-url URL] [--timeout-ms N] [--out DIR]
   flux-blocks emulator [--port N] [--token TOKEN]
   flux-blocks demo [prompt...]
+  flux-blocks mcp [--base-url URL] [--out DIR] [--max-image-bytes N]
+  flux-blocks mcp --http [--port N] [--host H] [--auth-token T] [--base-url URL] [--out DIR] [--max-image-bytes N]
 
 Environment: REPLICATE_API_TOKEN (the Replicate API token), REPLICATE_BASE_URL (Replicate or a
 compatible proxy, default https://api.replicate.com/v1). With neither, run, run-graph and demo use
@@ -55,6 +57,9 @@ async function main(argv: string[]): Promise<number> {
       return emulator(args);
     case 'demo':
       return demo(args);
+    case 'mcp':
+      // Loaded on demand: the MCP SDK would slow every other command's start by about 0.2 s.
+      return (await import('../mcp/command.js')).mcpCommand(args);
     case 'help':
     case '--help':
     case '-h':
@@ -198,15 +203,7 @@ async function execute(block: Block, rawInput: unknown, target: Target): Promise
  * @throws {UsageError} when the graph cannot run (it names the node or link).
  */
 async function executeGraph(graph: unknown, target: Target): Promise<{ status: number; outputs: GraphOutput[] }> {
-  if (isPlainObject(graph) && Array.isArray(graph.nodes)) {
-    graph = {
-      ...graph,
-      nodes: graph.nodes.map((node: unknown) => {
-        const block = isPlainObject(node) && typeof node.block_id === 'string' ? registry.get(node.block_id) : undefined;
-        return block && isPlainObject(node) ? { ...node, input_default: withCredentials(block, node.input_default ?? {}) } : node;
-      }),
-    };
-  }
+  graph = graphWithCredentials(graph, registry);
   const { context, close, interrupted } = await connection(target);
   try {
     const result = await runGraph(graph, { registry, context, onOutput: (event) => console.log(JSON.stringify(event)) });

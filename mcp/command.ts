@@ -1,0 +1,95 @@
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { openEnvironment } from '../host/environment.js';
+import { HttpSetupError, startMcpHttpServer } from './http.js';
+import { DEFAULT_MAX_IMAGE_BYTES } from './results.js';
+import { mcpServerFactory } from './server.js';
+
+/** Where the embedded emulator's images are saved without --out: its URLs die with the process. */
+const EMBEDDED_OUT = join(tmpdir(), 'flux-blocks-mcp');
+
+class UsageError extends Error {}
+
+/**
+ * `flux-blocks mcp`: serves every block as an MCP tool, over stdio (default; stdout carries
+ * protocol messages only, everything else goes to stderr) or with `--http` over Streamable HTTP
+ * at `http://H:N/mcp` (default 127.0.0.1:3100). The token comes from `REPLICATE_API_TOKEN`, the
+ * base URL from `--base-url` or `REPLICATE_BASE_URL`; with neither, an embedded emulator, whose
+ * images are always saved (into --out, default the system temp dir's flux-blocks-mcp/).
+ * `--auth-token` (or `MCP_AUTH_TOKEN`) is the bearer token HTTP requests must carry; a
+ * non-loopback `--host` requires one.
+ * @returns the exit status: 0 after stdin closed (stdio) or SIGINT/SIGTERM, 2 for usage errors.
+ */
+export async function mcpCommand(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let flags: ReturnType<typeof parse>;
+  try {
+    flags = parse(args, env);
+  } catch (error) {
+    if (!(error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) throw error;
+    console.error(`flux-blocks mcp: ${(error as Error).message}\nRun flux-blocks help for usage.`);
+    return 2;
+  }
+  // Only protocol messages may reach stdout in stdio mode: anything logged goes to stderr.
+  if (!flags.http) console.log = console.error;
+  const environment = await openEnvironment({ baseUrl: flags.baseUrl });
+  // Absolute, so links and messages name the file wherever the client looks from.
+  const out = flags.out !== undefined ? resolve(flags.out) : environment.embedded ? EMBEDDED_OUT : undefined;
+  console.error(environment.description);
+  if (out !== undefined) console.error(`Saving result images into ${out}.`);
+  const factory = mcpServerFactory({ environment, out, maxImageBytes: flags.maxImageBytes });
+  try {
+    if (flags.http) {
+      const server = await startMcpHttpServer(factory, { port: flags.port, host: flags.host, authToken: flags.authToken });
+      console.error(`MCP server (Streamable HTTP) at ${server.url}${flags.authToken ? ' (bearer token required)' : ''}`);
+      await stopSignal();
+      await server.close();
+    } else {
+      const handle = serveStdio(factory, { onerror: (error) => console.error(`flux-blocks mcp: ${error.message}`) });
+      await Promise.race([stopSignal(), new Promise((resolve) => process.stdin.once('end', resolve).once('close', resolve))]);
+      await handle.close();
+    }
+  } catch (error) {
+    if (!(error instanceof HttpSetupError)) throw error;
+    console.error(`flux-blocks mcp: ${error.message}`);
+    return 2;
+  } finally {
+    await environment.close();
+  }
+  return 0;
+}
+
+function parse(args: string[], env: NodeJS.ProcessEnv) {
+  const { values } = parseArgs({
+    args,
+    options: {
+      http: { type: 'boolean' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'base-url': { type: 'string' },
+      out: { type: 'string' },
+      'max-image-bytes': { type: 'string' },
+      'auth-token': { type: 'string' },
+    },
+  });
+  const http = values.http ?? false;
+  for (const name of ['port', 'host', 'auth-token'] as const) {
+    if (!http && values[name] !== undefined) throw new UsageError(`--${name} needs --http`);
+  }
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError('--port takes a TCP port number (0-65535)');
+  const maxImageBytes = values['max-image-bytes'] === undefined ? DEFAULT_MAX_IMAGE_BYTES : Number(values['max-image-bytes']);
+  if (!Number.isInteger(maxImageBytes) || maxImageBytes < 0) throw new UsageError('--max-image-bytes takes a whole number of bytes (0 sends no images)');
+  if (values['base-url'] !== undefined && !URL.canParse(values['base-url'])) throw new UsageError('--base-url takes a URL, e.g. https://api.replicate.com/v1');
+  const authToken = values['auth-token'] ?? (env.MCP_AUTH_TOKEN || undefined);
+  return { http, port, host: values.host, baseUrl: values['base-url'], out: values.out, maxImageBytes, authToken };
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function stopSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}

@@ -1,0 +1,68 @@
+import type { JsonSchema } from '../framework/json-schema.js';
+
+/**
+ * `run_graph`'s arguments: a graph in the AutoGPT platform's shape, as `checkGraph` reads it
+ * (which checks the rest: known blocks, links between existing pins, no cycles, valid inputs).
+ */
+export const GRAPH_INPUT_SCHEMA: JsonSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  title: 'run_graph input',
+  type: 'object',
+  properties: {
+    name: { type: 'string', description: 'The graph\'s name, for people.' },
+    nodes: {
+      type: 'array',
+      minItems: 1,
+      description: 'The blocks to run.',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', minLength: 1, description: 'Unique within the graph; links name it.' },
+          block_id: { type: 'string', minLength: 1, description: 'A block\'s id or name, e.g. ReplicateFluxAdvancedModelBlock (see the manifest resource).' },
+          input_default: { type: 'object', description: 'Fixed inputs: the block\'s input fields (as its tool takes them; credentials are supplied by the server).' },
+        },
+        required: ['id', 'block_id'],
+      },
+    },
+    links: {
+      type: 'array',
+      description: 'Each value a source node yields on source_name goes to the sink node\'s sink_name input; a node runs once per set of linked values.',
+      items: {
+        type: 'object',
+        properties: {
+          source_id: { type: 'string' },
+          source_name: { type: 'string', description: 'An output of the source block, e.g. result.' },
+          sink_id: { type: 'string' },
+          sink_name: { type: 'string', description: 'An input of the sink block, e.g. image.' },
+        },
+        required: ['source_id', 'source_name', 'sink_id', 'sink_name'],
+      },
+    },
+  },
+  required: ['nodes'],
+};
+
+/** `run_graph`'s `structuredContent` (see `graphResult`). */
+export const GRAPH_OUTPUT_SCHEMA: JsonSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  title: 'run_graph structuredContent',
+  type: 'object',
+  properties: {
+    outputs: {
+      type: 'object',
+      description: 'Per node id, per output name, every value the node yielded, in order (a node runs once per set of linked values).',
+      additionalProperties: { type: 'object', additionalProperties: { type: 'array' } },
+    },
+    failures: {
+      type: 'array',
+      description: 'Each node run that yielded error.',
+      items: {
+        type: 'object',
+        properties: { node: { type: 'string' }, block: { type: 'string' }, error: { type: 'string' } },
+        required: ['node', 'block', 'error'],
+      },
+    },
+    stopped: { type: 'array', items: { type: 'string' }, description: 'Nodes not run or aborted because a node upstream failed.' },
+  },
+  required: ['outputs', 'failures', 'stopped'],
+};

@@ -1,0 +1,176 @@
+import { basename, dirname, resolve } from 'node:path';
+import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/server';
+import sharp from 'sharp';
+import { fetchImage, type FetchedImage, type FetchOptions } from '../image/fetch-image.js';
+import { writeImage } from '../image/write-image.js';
+import type { GraphResult } from '../graph/run-graph.js';
+import { LIST_OUTPUTS } from './tools.js';
+
+/** How results show their images. */
+export interface ResultOptions {
+  /** Largest MCP image item, in bytes of its base64 text; 0 sends no image items. */
+  readonly maxImageBytes: number;
+  /** Directory result images are saved into, each linked as a `resource_link`; undefined saves nothing. */
+  readonly out?: string;
+  /** Limits and trusted origins for reading result images: the environment's save options. */
+  readonly fetch?: FetchOptions;
+  readonly signal?: AbortSignal;
+}
+
+/** Longest side of an image item, in px. */
+export const MAX_IMAGE_SIDE = 1024;
+
+/** Default `maxImageBytes`: 1 MB, the most many clients pass on to a model per image. */
+export const DEFAULT_MAX_IMAGE_BYTES = 1_000_000;
+
+/** URI of a file saved into the server's `out` directory, readable with `resources/read`. */
+export const SAVED_FILE_URI = 'flux-blocks://out/{file}';
+
+/** Outputs whose values may be images: generated image URLs and Save Image's data: URIs. */
+const IMAGE_OUTPUTS = new Set(['result', 'data_uri']);
+
+/** Files a server saves or Save Image writes: 16 hex digits of the sha256 and the extension. */
+export const SAVED_FILE_NAME = /^[0-9a-f]{16}\.[a-z]+$/;
+
+/**
+ * A block run's outputs as `structuredContent`: each output name with its value, except the
+ * outputs in {@link LIST_OUTPUTS} (`result`), which hold every value in yield order, e.g.
+ * `{ result: ["https://..."], seed: 42 }` or `{ error: "..." }`.
+ */
+export function structuredOutputs(outputs: ReadonlyArray<readonly [string, unknown]>): Record<string, unknown> {
+  const structured: Record<string, unknown> = {};
+  for (const [name, value] of outputs) {
+    if (LIST_OUTPUTS.has(name)) ((structured[name] ??= []) as unknown[]).push(value);
+    else structured[name] = value;
+  }
+  return structured;
+}
+
+/**
+ * A block run as a tool result: `structuredContent` ({@link structuredOutputs}), and `content`
+ * with a text summary, then per image an `image` item and, with `out`, a `resource_link` to
+ * the saved file. A run that yielded `error` is `isError` with that message first.
+ */
+export async function blockResult(blockName: string, outputs: ReadonlyArray<readonly [string, unknown]>, options: ResultOptions): Promise<CallToolResult> {
+  const structured = structuredOutputs(outputs);
+  const error = outputs.find(([name]) => name === 'error');
+  const lines = error ? [`Error: ${String(error[1])}`] : [`${blockName} finished.`];
+  for (const [name, value] of outputs) if (name !== 'error') lines.push(`${name}: ${shown(value)}`);
+  const media = await imageContent(outputs.map(([name, value]) => ({ name, value })), options);
+  return {
+    content: [{ type: 'text', text: [...lines, ...media.notes].join('\n') }, ...media.items],
+    structuredContent: structured,
+    ...(error && { isError: true }),
+  };
+}
+
+/**
+ * A graph run as a tool result: `structuredContent` is `{ outputs: { node: { output: [values] } },
+ * failures: [{ node, block, error }], stopped: [node] }` (lists, as a node runs once per set of
+ * linked values), and `content` a text summary with the same image items as a block's. A graph
+ * with a failed node is `isError`.
+ */
+export async function graphResult(result: GraphResult, options: ResultOptions): Promise<CallToolResult> {
+  const outputs: Record<string, Record<string, unknown[]>> = {};
+  for (const { node, output, value } of result.outputs) ((outputs[node] ??= {})[output] ??= []).push(value);
+  const failed = result.failures.length > 0;
+  const lines = [failed ? `Error: ${result.failures.length} node run(s) failed.` : 'Graph finished.'];
+  for (const { node, block, error } of result.failures) lines.push(`Node ${node} (${block}) failed: ${error}`);
+  if (result.stopped.length) lines.push(`Stopped, as a node upstream failed: ${result.stopped.join(', ')}`);
+  for (const { node, output, value } of result.outputs) if (output !== 'error') lines.push(`${node}.${output}: ${shown(value)}`);
+  const media = await imageContent(result.outputs.map(({ output, value }) => ({ name: output, value })), options);
+  return {
+    content: [{ type: 'text', text: [...lines, ...media.notes].join('\n') }, ...media.items],
+    structuredContent: { outputs, failures: result.failures, stopped: result.stopped },
+    ...(failed && { isError: true }),
+  };
+}
+
+/** A value for the text summary: data: URIs shortened, JSON for anything but strings. */
+function shown(value: unknown): string {
+  if (typeof value !== 'string') return JSON.stringify(value);
+  return value.startsWith('data:') ? `${value.slice(0, value.indexOf(',') + 1)}... (${value.length} characters)` : value;
+}
+
+/** Image items and saved-file links for the image outputs, with a note per image that could not be read. */
+async function imageContent(outputs: ReadonlyArray<{ name: string; value: unknown }>, options: ResultOptions): Promise<{ items: ContentBlock[]; notes: string[] }> {
+  const items: ContentBlock[] = [];
+  const notes: string[] = [];
+  const seen = new Set<string>();
+  for (const { name, value } of outputs) {
+    if (name === 'path' && typeof value === 'string' && options.out && isSavedFile(value, options.out)) {
+      items.push(savedFileLink(value, undefined));
+      continue;
+    }
+    if (!IMAGE_OUTPUTS.has(name) || typeof value !== 'string' || !/^(https?:|data:image\/)/.test(value) || seen.has(value)) continue;
+    seen.add(value);
+    if (options.maxImageBytes <= 0 && !options.out) continue;
+    let image: FetchedImage;
+    try {
+      image = await fetchImage(value, options.fetch, options.signal);
+    } catch (error) {
+      notes.push(`Could not read ${shown(value)} as an image: ${(error as Error).message}`);
+      continue;
+    }
+    if (options.maxImageBytes > 0) {
+      const item = await downscaled(image, options.maxImageBytes);
+      if (item) items.push({ type: 'image', ...item });
+      else notes.push(`${shown(value)} does not fit in ${options.maxImageBytes} bytes even downscaled; no image item.`);
+    }
+    if (options.out) {
+      try {
+        const path = await writeImage(image, options.out);
+        notes.push(`Saved: ${resolve(path)}`);
+        items.push(savedFileLink(path, image));
+      } catch (error) {
+        notes.push(`Could not save ${shown(value)}: ${(error as Error).message}`);
+      }
+    }
+  }
+  return { items, notes };
+}
+
+function isSavedFile(path: string, out: string): boolean {
+  return resolve(dirname(path)) === resolve(out) && SAVED_FILE_NAME.test(basename(path));
+}
+
+const MEDIA_TYPES: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif', avif: 'image/avif', tiff: 'image/tiff' };
+
+/** The media type of a saved file, from its extension. */
+export function mediaTypeOf(file: string): string {
+  return MEDIA_TYPES[file.slice(file.lastIndexOf('.') + 1)] ?? 'application/octet-stream';
+}
+
+function savedFileLink(path: string, image: FetchedImage | undefined): ContentBlock {
+  const file = basename(path);
+  return {
+    type: 'resource_link',
+    uri: SAVED_FILE_URI.replace('{file}', file),
+    name: file,
+    mimeType: mediaTypeOf(file),
+    description: `Full-size image saved to ${resolve(path)}${image ? ` (${image.width}x${image.height} px)` : ''}`,
+  };
+}
+
+/**
+ * The image re-encoded to fit an MCP image item: long side at most {@link MAX_IMAGE_SIDE} px
+ * (never enlarged), base64 text at most `maxBytes`. Tries the image's own format (png, jpeg,
+ * webp; others as png), then jpeg at quality 80 and 60, then the same at 3/4 of the size, and
+ * so on down to 32 px. @returns undefined when nothing fits.
+ */
+export async function downscaled(image: FetchedImage, maxBytes: number): Promise<{ data: string; mimeType: string } | undefined> {
+  for (let side = MAX_IMAGE_SIDE; side >= 32; side = Math.floor(side * 0.75)) {
+    const resized = () => sharp(image.bytes).resize(side, side, { fit: 'inside', withoutEnlargement: true });
+    const own: Array<() => Promise<[Buffer, string]>> =
+      image.contentType === 'image/jpeg' ? [] : image.contentType === 'image/webp'
+        ? [async () => [await resized().webp().toBuffer(), 'image/webp']]
+        : [async () => [await resized().png().toBuffer(), 'image/png']];
+    const jpeg = (quality: number) => async (): Promise<[Buffer, string]> => [await resized().flatten({ background: '#ffffff' }).jpeg({ quality }).toBuffer(), 'image/jpeg'];
+    for (const encode of [...own, jpeg(80), jpeg(60)]) {
+      const [bytes, mimeType] = await encode();
+      const data = bytes.toString('base64');
+      if (data.length <= maxBytes) return { data, mimeType };
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, test } from '@jest/globals';
+import sharp from 'sharp';
+import { EXAMPLE_IMAGE } from '../../framework/block.js';
+import { fetchImage } from '../../image/fetch-image.js';
+import { blockResult, downscaled, MAX_IMAGE_SIDE, structuredOutputs } from '../../mcp/results.js';
+
+/** A png of random pixels: it does not compress, so only a smaller size or jpeg fits a tight limit. */
+async function noise(width: number, height: number) {
+  const png = await sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return fetchImage(`data:image/png;base64,${png.toString('base64')}`);
+}
+
+describe('image items', () => {
+  test('a large image is downscaled to a long side of 1024 px and re-encoded to fit the byte limit, keeping its aspect ratio', async () => {
+    const image = await noise(2000, 1500);
+    expect(image.bytes.length).toBeGreaterThan(5_000_000);
+    const item = (await downscaled(image, 300_000))!;
+    expect(item.data.length).toBeLessThanOrEqual(300_000);
+    const { width, height, format } = await sharp(Buffer.from(item.data, 'base64')).metadata();
+    expect(item.mimeType).toBe(`image/${format}`);
+    expect(Math.max(width!, height!)).toBeLessThanOrEqual(MAX_IMAGE_SIDE);
+    expect(width! / height!).toBeCloseTo(4 / 3, 1);
+  });
+
+  test('a small image keeps its size and format', async () => {
+    const item = (await downscaled(await fetchImage(EXAMPLE_IMAGE), 1_000_000))!;
+    expect(item.mimeType).toBe('image/png');
+    expect(await sharp(Buffer.from(item.data, 'base64')).metadata()).toMatchObject({ width: 3, height: 2 });
+  });
+
+  test('an image that cannot fit gives no item', async () => {
+    expect(await downscaled(await noise(200, 200), 100)).toBeUndefined();
+  });
+
+  test('--max-image-bytes 0 sends no image items and reads no image', async () => {
+    const result = await blockResult('SaveImageBlock', [['data_uri', EXAMPLE_IMAGE], ['width', 3]], { maxImageBytes: 0 });
+    expect(result.content.map((item) => item.type)).toEqual(['text']);
+    const fetched = await blockResult('ReplicateFluxAdvancedModelBlock', [['result', 'https://nowhere.invalid/a.png'], ['seed', 1]], { maxImageBytes: 0 });
+    expect(fetched.content).toEqual([{ type: 'text', text: 'ReplicateFluxAdvancedModelBlock finished.\nresult: https://nowhere.invalid/a.png\nseed: 1' }]);
+  });
+
+  test('Save Image\'s data: URI becomes an image item; the text shows it shortened', async () => {
+    const result = await blockResult('SaveImageBlock', [['data_uri', EXAMPLE_IMAGE], ['content_type', 'image/png']], { maxImageBytes: 1_000_000 });
+    expect(result.content[0]).toEqual({ type: 'text', text: `SaveImageBlock finished.\ndata_uri: data:image/png;base64,... (${EXAMPLE_IMAGE.length} characters)\ncontent_type: image/png` });
+    expect(result.content[1]).toMatchObject({ type: 'image', mimeType: 'image/png' });
+  });
+});
+
+test('structuredContent: result is a list in yield order, every other output a value', () => {
+  expect(structuredOutputs([['result', 'https://a/1.png'], ['result', 'https://a/2.png'], ['seed', 42]])).toEqual({ result: ['https://a/1.png', 'https://a/2.png'], seed: 42 });
+  expect(structuredOutputs([['error', 'boom']])).toEqual({ error: 'boom' });
+});
