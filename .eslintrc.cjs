@@ -11,4 +11,13 @@ module.exports = {
     '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', ignoreRestSiblings: true }],
     'no-constant-condition': ['error', { checkLoops: false }],
   },
+  overrides: [
+    {
+      // The studio's page: browser code with JSX and React hooks.
+      files: ['studio/app/**/*.ts', 'studio/app/**/*.tsx'],
+      env: { browser: true, node: false },
+      parserOptions: { ecmaFeatures: { jsx: true } },
+      extends: ['plugin:react-hooks/recommended'],
+    },
+  ],
 };

@@ -14,6 +14,7 @@ import { runGraph, type GraphOutput } from '../graph/run-graph.js';
 import { fetchImage } from '../image/fetch-image.js';
 import { writeImage } from '../image/write-image.js';
 import type { ProgressEvent } from '../replicate/types.js';
+import { studioCommand } from '../studio/command.js';
 
 const USAGE = `Usage:
   flux-blocks list
@@ -22,6 +23,7 @@ const USAGE = `Usage:
   flux-blocks run-graph <graph.json> [--base-url URL] [--timeout-ms N] [--out DIR]
   flux-blocks emulator [--port N] [--token TOKEN]
   flux-blocks demo [prompt...]
+  flux-blocks studio [--port N] [--host H] [--out DIR] [--base-url URL]
 
 Environment: REPLICATE_API_TOKEN (the Replicate API token), REPLICATE_BASE_URL (Replicate or a
 compatible proxy, default https://api.replicate.com/v1). With neither, run, run-graph and demo use
@@ -55,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
       return emulator(args);
     case 'demo':
       return demo(args);
+    case 'studio':
+      return studioCommand(args);
     case 'help':
     case '--help':
     case '-h':

@@ -1,6 +1,7 @@
 import type { BlockContext } from '../framework/block.js';
 import { shapeOf } from '../framework/json-schema.js';
 import type { Block } from '../framework/block.js';
+import type { BlockRegistry } from '../framework/registry.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
 
 /** Where a host process sends runs: flags that override the environment. */
@@ -65,6 +66,19 @@ export async function openEnvironment(target: Target = {}, env: NodeJS.ProcessEn
 export function withCredentials(block: Block, input: unknown): unknown {
   if (!isPlainObject(input) || input.credentials !== undefined || !Object.hasOwn(shapeOf(block.inputSchema), 'credentials')) return input;
   return { credentials: { provider: 'replicate', id: 'REPLICATE_API_TOKEN', type: 'api_key', title: 'Replicate API token from the environment' }, ...input };
+}
+
+/**
+ * The graph with {@link withCredentials} applied to each node whose block is known; anything
+ * else is left for the graph check to name.
+ */
+export function withGraphCredentials(graph: unknown, registry: BlockRegistry): unknown {
+  if (!isPlainObject(graph) || !Array.isArray(graph.nodes)) return graph;
+  const nodes = graph.nodes.map((node: unknown) => {
+    const block = isPlainObject(node) && typeof node.block_id === 'string' ? registry.get(node.block_id) : undefined;
+    return block && isPlainObject(node) ? { ...node, input_default: withCredentials(block, node.input_default ?? {}) } : node;
+  });
+  return { ...graph, nodes };
 }
 
 /** True for a JSON object (not null, not an array). */
