@@ -8,11 +8,12 @@ import type { BlockInfo, Example, GraphProblem, StudioInfo } from '../protocol.j
 import { checkGraph, getBlocks, getExamples, getInfo } from './api.js';
 import { BlockNode } from './BlockNode.js';
 import { whyNot } from './connections.js';
-import { edgeId, freshId, fromGraph, newNode, recall, remember, toGraph, type BlockNodeT } from './graph-file.js';
+import { edgeId, freshId, fromGraph, newNode, toGraph, type BlockNodeT } from './graph-file.js';
 import { GraphMenu } from './GraphMenu.js';
 import { problemsOf } from './NodeForm.js';
 import { BLOCK_MIME, Palette } from './Palette.js';
 import { RunPanel } from './RunPanel.js';
+import { recall, remember } from './storage.js';
 import { StudioContext } from './studio-context.js';
 
 // At module scope: a new object per render would remount every node.

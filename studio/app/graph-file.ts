@@ -92,16 +92,3 @@ export function newNode(block: BlockInfo, id: string, position: { x: number; y: 
   if ((block.inputSchema.properties as Record<string, unknown> | undefined)?.credentials && keys[0]) values.credentials = { ...keys[0] };
   return { id, type: 'block', position, data: { block, values } };
 }
-
-const STORAGE_KEY = 'flux-blocks-studio-graph';
-
-/** Keeps the graph in localStorage, so a reload finds it. */
-export function remember(graph: GraphFile): void {
-  localStorage.setItem(STORAGE_KEY, JSON.stringify(graph));
-}
-
-/** The graph kept by {@link remember}, if any. */
-export function recall(): unknown {
-  const text = localStorage.getItem(STORAGE_KEY);
-  return text ? (JSON.parse(text) as unknown) : undefined;
-}

@@ -73,7 +73,10 @@ export class Runs {
     try {
       const result = await runGraph(graph, { registry, context, onOutput, onNodeRun });
       await Promise.all(saves);
-      for (const node of result.stopped) run.setStatus(node, 'stopped', 'Not run: a node upstream of it failed');
+      for (const node of result.stopped) {
+        if (run.canceled) run.setStatus(node, 'canceled', 'Canceled before it ran');
+        else run.setStatus(node, 'stopped', 'Not run: a node upstream of it failed');
+      }
       status = run.canceled ? 'canceled' : result.failures.length ? 'failed' : 'succeeded';
     } catch (error) {
       // Checked in start(), so only an unforeseen failure gets here; the page still gets an end.

@@ -48,6 +48,12 @@ export async function dragBetween(page: Page, from: { boundingBox(): Promise<Box
   await page.mouse.up();
 }
 
+/** Waits until every image `selector` matches (at least one) has loaded, with a width (`naturalWidth > 0`). */
+export async function imagesLoaded(page: Page, selector: string): Promise<void> {
+  // A string, evaluated in the page: this file is type-checked without the DOM library.
+  await page.waitForFunction(`(() => { const all = [...document.querySelectorAll(${JSON.stringify(selector)})]; return all.length > 0 && all.every((img) => img.complete && img.naturalWidth > 0); })()`);
+}
+
 interface Box {
   x: number;
   y: number;

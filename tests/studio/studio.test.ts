@@ -7,7 +7,7 @@ import { createRegistry } from '../../blocks/index.js';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
 import { startStudio, type Studio } from '../../studio/server/index.js';
 import { requestsTo, TOKEN } from '../helpers.js';
-import { dragBetween, ensureChromium, screenshot } from './browser.js';
+import { dragBetween, ensureChromium, imagesLoaded, screenshot } from './browser.js';
 
 // A real browser against the studio on port 0, running on the emulator over HTTP.
 // Generous timeouts for slow CI machines; every wait is for a state, never a fixed time.
@@ -69,6 +69,9 @@ const node = (id: string) => page.getByTestId(`node-${id}`);
 const handle = (id: string, kind: 'source' | 'target', name: string) => node(id).locator(`.react-flow__handle.${kind}[data-handleid="${name}"]`);
 const withStatus = (id: string, status: string) => page.locator(`[data-testid="node-${id}"][data-status="${status}"]`);
 
+/** Waits until Run may be clicked (the server's check of the graph comes a moment after each edit). */
+const runEnabled = () => page.locator('[data-testid="run"]:enabled').waitFor();
+
 /** Adds a block to the canvas by focusing its palette item and pressing Enter. */
 async function addByKeyboard(name: string) {
   await page.getByTestId(`palette-${name}`).focus();
@@ -104,15 +107,14 @@ describe('studio in Chromium', () => {
     await expect(page.getByTestId('message').textContent()).resolves.toBe('Linked n1.result to n2.image');
     await expect(page.locator('#n2_image').isDisabled()).resolves.toBe(true);
 
-    const run = page.getByTestId('run');
-    await page.waitForFunction(() => !(document.querySelector('[data-testid="run"]') as HTMLButtonElement).disabled);
-    await run.click();
+    await runEnabled();
+    await page.getByTestId('run').click();
     await withStatus('n1', 'succeeded').waitFor();
     await withStatus('n2', 'succeeded').waitFor();
     const preview = node('n2').locator('img.preview');
     await preview.waitFor();
-    await page.waitForFunction((img) => img.complete && img.naturalWidth > 0, await preview.elementHandle());
-    await expect(preview.evaluate((img: HTMLImageElement) => img.naturalWidth)).resolves.toBeGreaterThan(0);
+    await imagesLoaded(page, '[data-testid="node-n2"] img.preview');
+    await expect(preview.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).resolves.toBeGreaterThan(0);
     await expect(page.getByTestId('run-status').textContent()).resolves.toBe('Run succeeded');
     expect(requestsTo(emulator, 'POST', /^\/v1\/models\/black-forest-labs\/flux-schnell\/predictions$/)).toHaveLength(1);
 
@@ -127,21 +129,21 @@ describe('studio in Chromium', () => {
     await page.getByTestId('examples').selectOption('generate-edit-save.json');
     await node('save').waitFor();
     await expect(page.locator('.react-flow__edge').count()).resolves.toBe(2);
-    await page.waitForFunction(() => !(document.querySelector('[data-testid="run"]') as HTMLButtonElement).disabled);
+    await runEnabled();
     await page.getByTestId('run').click();
 
     // Midway: generate done with its image, edit running (Kontext takes 2.5 s here), save waiting.
     await withStatus('generate', 'succeeded').waitFor();
     await withStatus('edit', 'running').waitFor();
     await expect(node('save').getAttribute('data-status')).resolves.toBe('queued');
-    const first = node('generate').locator('img.preview');
-    await page.waitForFunction((img) => img.complete && img.naturalWidth > 0, await first.elementHandle());
+    await node('generate').locator('img.preview').waitFor();
+    await imagesLoaded(page, '[data-testid="node-generate"] img.preview');
     await screenshot(page, 'studio-mid-run');
 
     await withStatus('save', 'succeeded').waitFor();
     await expect(node('edit').getAttribute('data-status')).resolves.toBe('succeeded');
     await page.getByTestId('result-image').last().waitFor();
-    await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('[data-testid="result-image"]')].every((img) => img.complete && img.naturalWidth > 0));
+    await imagesLoaded(page, '[data-testid="result-image"]');
   }, 90_000);
 
   test('an out-of-range value shows a field error and Run is refused', async () => {
@@ -161,7 +163,7 @@ describe('studio in Chromium', () => {
 
     // Back in range: the problem goes and Run is allowed again.
     await page.locator('#n1_steps').fill('20');
-    await page.waitForFunction(() => !(document.querySelector('[data-testid="run"]') as HTMLButtonElement).disabled);
+    await runEnabled();
     expect(runs).toEqual([]);
     expect(emulator.requests).toEqual([]);
   }, 60_000);
@@ -181,10 +183,10 @@ describe('studio in Chromium', () => {
   test('Cancel stops a long run and the emulator receives the cancel request', async () => {
     await addByKeyboard('ReplicateFluxAdvancedModelBlock');
     await page.locator('#n1_prompt').fill(`${SLOW} a glacier calving, in slow motion`);
-    await page.waitForFunction(() => !(document.querySelector('[data-testid="run"]') as HTMLButtonElement).disabled);
+    await runEnabled();
     await page.getByTestId('run').click();
     await withStatus('n1', 'running').waitFor();
-    await page.waitForFunction(() => document.querySelector('[data-testid="status-n1"]')?.textContent?.endsWith('%'));
+    await page.getByTestId('status-n1').filter({ hasText: /running \d+%$/ }).waitFor();
     await page.getByTestId('cancel').click();
     await withStatus('n1', 'canceled').waitFor();
     await expect(page.getByTestId('run-status').textContent()).resolves.toBe('Run canceled');
