@@ -24,8 +24,8 @@ export const BlockNode = memo(function BlockNode({ id, data, selected }: NodePro
         <span className={`status ${status}`} data-testid={`status-${id}`}>
           {status}{status === 'running' && data.percent !== undefined ? ` ${data.percent}%` : ''}
         </span>
+        {status === 'running' && data.percent !== undefined && <progress max={100} value={data.percent} />}
       </header>
-      {status === 'running' && data.percent !== undefined && <progress max={100} value={data.percent} />}
       <div className="ports">
         <ul className="inputs">
           {inputs.map(([name, property]) => (

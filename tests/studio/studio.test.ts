@@ -134,7 +134,7 @@ describe('studio in Chromium', () => {
 
     // Midway: generate done with its image, edit running (Kontext takes 2.5 s here), save waiting.
     await withStatus('generate', 'succeeded').waitFor();
-    await withStatus('edit', 'running').waitFor();
+    await page.getByTestId('status-edit').filter({ hasText: /^running \d+%$/ }).waitFor();
     await expect(node('save').getAttribute('data-status')).resolves.toBe('queued');
     await node('generate').locator('img.preview').waitFor();
     await imagesLoaded(page, '[data-testid="node-generate"] img.preview');
