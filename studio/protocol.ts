@@ -15,12 +15,12 @@ export type RunStatus = 'succeeded' | 'failed' | 'canceled';
  *   `message` for failed, stopped and canceled nodes.
  * - `output`: a value a node yielded; `preview` is a URL on the studio (`/files/<name>`) of the
  *   image saved from it, when it is one.
- * - `done`: the run ended; nothing follows.
+ * - `done`: the run ended (`message` when the studio itself failed); nothing follows.
  */
 export type RunEvent =
   | { readonly type: 'node'; readonly node: string; readonly status: NodeStatus; readonly percent?: number; readonly message?: string }
   | { readonly type: 'output'; readonly node: string; readonly output: string; readonly value: unknown; readonly preview?: string }
-  | { readonly type: 'done'; readonly status: RunStatus };
+  | { readonly type: 'done'; readonly status: RunStatus; readonly message?: string };
 
 /** A graph the server refuses (`POST /api/check`, `POST /api/runs`): a `GraphError`'s message and the node or link it names. */
 export interface GraphProblem {

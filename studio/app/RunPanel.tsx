@@ -18,6 +18,7 @@ export function RunPanel({ info, problems, message, onProblem }: {
   const [runId, setRunId] = useState<string>();
   const [ended, setEnded] = useState<RunStatus>();
   const [outputs, setOutputs] = useState<Output[]>([]);
+  const [failure, setFailure] = useState<string>();
   const stop = useRef<() => void>(undefined);
   useEffect(() => () => stop.current?.(), []);
   const running = runId !== undefined && ended === undefined;
@@ -31,7 +32,10 @@ export function RunPanel({ info, problems, message, onProblem }: {
       setOutputs((all) => [...all, event]);
       const { preview } = event;
       if (preview) patch(event.node, (data) => ({ previews: [...(data.previews ?? []), preview] }));
-    } else setEnded(event.status);
+    } else {
+      setEnded(event.status);
+      if (event.message) setFailure(event.message);
+    }
   };
 
   async function run() {
@@ -39,6 +43,7 @@ export function RunPanel({ info, problems, message, onProblem }: {
     setNodes((nodes) => nodes.map((n) => ({ ...n, data: { ...n.data, status: undefined, percent: undefined, message: undefined, previews: [] } })));
     setOutputs([]);
     setEnded(undefined);
+    setFailure(undefined);
     const answer = await startRun(toGraph(getNodes(), getEdges()));
     if ('error' in answer) return onProblem(answer);
     setRunId(answer.id);
@@ -60,6 +65,7 @@ export function RunPanel({ info, problems, message, onProblem }: {
         </ul>
       )}
       {runId && <p className={`run-status ${ended ?? 'running'}`} data-testid="run-status">{ended ? `Run ${ended}` : 'Running...'}</p>}
+      {failure && <p className="problems">{failure}</p>}
       <section className="results" data-testid="results" aria-label="Results">
         {outputs.filter((o) => o.preview).map((o, i) => (
           <figure key={`${o.preview}-${i}`}>

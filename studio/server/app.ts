@@ -45,7 +45,8 @@ export function createStudioApp(options: StudioAppOptions): { app: Hono; runs: R
   const info: StudioInfo = {
     target: environment.description,
     embedded: environment.embedded !== undefined,
-    credentials: credentials ? [credentials] : [],
+    // Named for what it is: with the embedded emulator there is no real key.
+    credentials: credentials ? [{ ...credentials, ...(environment.embedded && { title: 'Embedded emulator (no key needed)' }) }] : [],
   };
   const app = new Hono();
   app.use('*', async (c, next) => {

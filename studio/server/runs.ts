@@ -80,8 +80,8 @@ export class Runs {
       status = run.canceled ? 'canceled' : result.failures.length ? 'failed' : 'succeeded';
     } catch (error) {
       // Checked in start(), so only an unforeseen failure gets here; the page still gets an end.
-      run.emit({ type: 'node', node: run.nodeIds[0]!, status: 'failed', message: `Internal error: ${(error as Error).message}` });
-      status = 'failed';
+      run.finish('failed', `Internal error: ${(error as Error).message}`);
+      return;
     }
     run.finish(status);
   }
@@ -115,7 +115,7 @@ class LiveRun implements StudioRun {
   private readonly active = new Map<string, number>();
   private readonly status = new Map<string, NodeStatus>();
 
-  constructor(readonly id: string, readonly nodeIds: readonly string[]) {
+  constructor(readonly id: string, nodeIds: readonly string[]) {
     for (const node of nodeIds) this.setStatus(node, 'queued');
   }
 
@@ -159,12 +159,12 @@ class LiveRun implements StudioRun {
     }
   }
 
-  finish(status: RunStatus): void {
+  finish(status: RunStatus, message?: string): void {
     for (const [node, state] of this.status) {
       if (state === 'queued' || state === 'running') this.setStatus(node, this.canceled ? 'canceled' : 'stopped', this.canceled ? 'Canceled before it ran' : 'Not run: no values reached its linked inputs');
     }
     this.done = true;
-    this.emit({ type: 'done', status });
+    this.emit({ type: 'done', status, ...(message !== undefined && { message }) });
     this.listeners.clear();
   }
 }

@@ -15,18 +15,18 @@ export const ARTIFACTS = join(ROOT, 'artifacts', 'studio');
 const INSTALL = 'apt-get update && apt-get -o DPkg::Lock::Timeout=300 install -y chromium';
 
 /**
- * Makes sure {@link CHROMIUM} exists: when missing and running as root, installs Debian's
+ * Makes sure Chromium exists at `executable` (default {@link CHROMIUM}): when missing and running as root, installs Debian's
  * chromium package with apt-get, saying so; otherwise fails with the command to run.
  */
-export function ensureChromium(): string {
-  if (existsSync(CHROMIUM)) return CHROMIUM;
-  if (process.getuid?.() !== 0) throw new Error(`The studio's browser tests need Chromium at ${CHROMIUM}. Install it as root: ${INSTALL}`);
-  console.log(`Chromium is missing at ${CHROMIUM}; installing Debian's chromium package: ${INSTALL}`);
+export function ensureChromium(executable = CHROMIUM, root = process.getuid?.() === 0): string {
+  if (existsSync(executable)) return executable;
+  if (!root) throw new Error(`The studio's browser tests need Chromium at ${executable}. Install it as root: ${INSTALL}`);
+  console.log(`Chromium is missing at ${executable}; installing Debian's chromium package: ${INSTALL}`);
   const options = { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } } as const;
   execFileSync('apt-get', ['update'], options);
   execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', 'chromium'], options);
-  if (!existsSync(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is still missing; run: ${INSTALL}`);
-  return CHROMIUM;
+  if (!existsSync(executable)) throw new Error(`apt-get installed chromium but ${executable} is still missing; run: ${INSTALL}`);
+  return executable;
 }
 
 /** Saves a screenshot of `page` as artifacts/studio/<name>.png; returns its path. */
