@@ -140,6 +140,15 @@ describe('studio API', () => {
     for (const page of pages) expect(page).not.toContain(TOKEN);
   });
 
+  test('a failed prediction fails its node with the message and stops the nodes after it', async () => {
+    handle.plan = { outcome: 'failed', error: 'CUDA out of memory' };
+    const { id } = (await (await api('/api/runs', { method: 'POST', body: JSON.stringify(GRAPH) })).json()) as { id: string };
+    const { events: all } = await events(id);
+    expect(all.filter((e) => e.type === 'node' && e.node === 'make').at(-1)).toMatchObject({ status: 'failed', message: expect.stringContaining('CUDA out of memory') });
+    expect(all.filter((e) => e.type === 'node' && e.node === 'keep').at(-1)).toEqual({ type: 'node', node: 'keep', status: 'stopped', message: 'Not run: a node upstream of it failed' });
+    expect(all.at(-1)).toEqual({ type: 'done', status: 'failed' });
+  });
+
   test('cancel stops a run: its prediction is canceled and the node ends canceled', async () => {
     handle.plan = { processingMs: 600_000 };
     const { id } = (await (await api('/api/runs', { method: 'POST', body: JSON.stringify(GRAPH) })).json()) as { id: string };

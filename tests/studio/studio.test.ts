@@ -94,6 +94,9 @@ describe('studio in Chromium', () => {
     await node('n1').waitFor();
     await node('n2').waitFor();
     await expect(node('n1').getAttribute('data-status')).resolves.toBe('idle');
+    await expect(page.locator('#n2_image').getAttribute('placeholder')).resolves.toBe('https://replicate.delivery/...');
+    // The key picker offers the studio's key by name; its value never reaches the page.
+    await expect(page.locator('#n1_credentials option:checked').textContent()).resolves.toBe('Replicate API token from the environment');
     await page.locator('#n1_prompt').fill('A red fox in fresh snow');
 
     // An integer output cannot feed an image URL input: refused, with the reason shown.
@@ -117,6 +120,7 @@ describe('studio in Chromium', () => {
     await expect(preview.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).resolves.toBeGreaterThan(0);
     await expect(page.getByTestId('run-status').textContent()).resolves.toBe('Run succeeded');
     expect(requestsTo(emulator, 'POST', /^\/v1\/models\/black-forest-labs\/flux-schnell\/predictions$/)).toHaveLength(1);
+    expect(await page.content()).not.toContain(TOKEN);
 
     // The graph survives a reload.
     await page.reload();
@@ -151,6 +155,9 @@ describe('studio in Chromium', () => {
     await node('n1').waitFor();
     await page.locator('#n1_prompt').fill('A lighthouse');
     await node('n1').locator('details.advanced summary').click();
+    // Ranges are bounded inputs, enums selects, as editors read the schema.
+    await expect(page.locator('#n1_steps').evaluate((input) => [input.getAttribute('type'), input.getAttribute('min'), input.getAttribute('max')])).resolves.toEqual(['number', '1', '50']);
+    await expect(page.locator('#n1_aspect_ratio').evaluate((select) => select.tagName)).resolves.toBe('SELECT');
     await page.locator('#n1_steps').fill('500');
     await expect(node('n1').locator('.error-detail').textContent()).resolves.toContain('must be <= 50');
     await expect(page.getByTestId('problems').textContent()).resolves.toContain("n1: 'Steps' must be <= 50");
