@@ -37,8 +37,8 @@ const ROW = 260;
 
 /**
  * A graph file on the canvas. Nodes without a position are laid out by depth, left to right.
- * A credentials reference the server does not know is replaced by its first key, so an
- * example runs as it is. @throws Error naming a node whose block is unknown.
+ * A credentials reference that is missing or that the server does not know becomes the
+ * server's first key (as the server fills a missing one), so an example runs as it is. @throws Error naming a node whose block is unknown.
  */
 export function fromGraph(file: unknown, blocks: readonly BlockInfo[], keys: readonly CredentialsChoice[]): { nodes: BlockNodeT[]; edges: Edge[] } {
   const graph = file as Partial<GraphFile>;
@@ -59,7 +59,7 @@ export function fromGraph(file: unknown, blocks: readonly BlockInfo[], keys: rea
     if (!block) throw new Error(`Node ${node.id}: no block ${node.block_id}`);
     const values: Record<string, unknown> = { ...defaultsOf(block), ...Object.fromEntries(Object.entries(node.input_default ?? {}).filter(([, v]) => v !== null)) };
     const credentials = values.credentials as { id?: string } | undefined;
-    if (credentials && keys[0] && !keys.some((key) => key.id === credentials.id)) values.credentials = { ...keys[0] };
+    if (takesCredentials(block) && keys[0] && !keys.some((key) => key.id === credentials?.id)) values.credentials = { ...keys[0] };
     let position = node.metadata?.position;
     if (!position) {
       const column = depthOf(node.id);
@@ -71,6 +71,11 @@ export function fromGraph(file: unknown, blocks: readonly BlockInfo[], keys: rea
   });
   const edges = links.map((link): Edge => ({ id: edgeId(link.source_id, link.source_name, link.sink_id, link.sink_name), source: link.source_id, sourceHandle: link.source_name, target: link.sink_id, targetHandle: link.sink_name }));
   return { nodes, edges };
+}
+
+/** Whether the block has a `credentials` input. */
+function takesCredentials(block: BlockInfo): boolean {
+  return Object.hasOwn((block.inputSchema.properties ?? {}) as object, 'credentials');
 }
 
 /** An edge's id from its ends. */
@@ -89,6 +94,6 @@ export function freshId(nodes: readonly BlockNodeT[]): string {
 /** A new node of `block` at `position`, with the block's defaults and the server's first key. */
 export function newNode(block: BlockInfo, id: string, position: { x: number; y: number }, keys: readonly CredentialsChoice[]): BlockNodeT {
   const values = defaultsOf(block);
-  if ((block.inputSchema.properties as Record<string, unknown> | undefined)?.credentials && keys[0]) values.credentials = { ...keys[0] };
+  if (takesCredentials(block) && keys[0]) values.credentials = { ...keys[0] };
   return { id, type: 'block', position, data: { block, values } };
 }

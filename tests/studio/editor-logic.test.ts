@@ -81,5 +81,8 @@ describe('graph files', () => {
     expect(exported.nodes.map((n) => [n.id, n.block_id])).toEqual(example.nodes.map((n) => [n.id, (n as unknown as { block_id: string }).block_id]));
     expect(exported.nodes[0]!.metadata?.position).toEqual({ x: 0, y: 0 });
     expect(() => fromGraph({ nodes: [{ id: 'x', block_id: 'NoSuchBlock' }] }, blocks, [KEY])).toThrow('Node x: no block NoSuchBlock');
+    const bare = fromGraph({ nodes: [{ id: 'g', block_id: 'ReplicateFluxAdvancedModelBlock', input_default: { prompt: 'x', seed: null } }] }, blocks, [KEY]);
+    expect(bare.nodes[0]!.data.values).toMatchObject({ credentials: KEY, prompt: 'x', steps: 25 });
+    expect(bare.nodes[0]!.data.values).not.toHaveProperty('seed');
   });
 });

@@ -69,6 +69,13 @@ const node = (id: string) => page.getByTestId(`node-${id}`);
 const handle = (id: string, kind: 'source' | 'target', name: string) => node(id).locator(`.react-flow__handle.${kind}[data-handleid="${name}"]`);
 const withStatus = (id: string, status: string) => page.locator(`[data-testid="node-${id}"][data-status="${status}"]`);
 
+/** A stream's whole text. */
+async function streamText(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += String(chunk);
+  return text;
+}
+
 /** Waits until Run may be clicked (the server's check of the graph comes a moment after each edit). */
 const runEnabled = () => page.locator('[data-testid="run"]:enabled').waitFor();
 
@@ -186,6 +193,36 @@ describe('studio in Chromium', () => {
     await problem.waitFor();
     await expect(problem.textContent()).resolves.toMatch(/^Node n1 \(ReplicateFluxKontextBlock\): .*num_inference_steps/);
     await expect(page.getByTestId('run').isDisabled()).resolves.toBe(true);
+  }, 60_000);
+
+  test('a graph file opens and exports in the AutoGPT shape; the server check marks the link it names', async () => {
+    const link = { source_id: 'make', source_name: 'error', sink_id: 'keep', sink_name: 'image' };
+    const graph = {
+      name: 'Broken on purpose',
+      nodes: [
+        { id: 'make', block_id: 'ReplicateFluxAdvancedModelBlock', input_default: { prompt: 'a red fox' } },
+        { id: 'keep', block_id: 'SaveImageBlock', input_default: {} },
+      ],
+      links: [link],
+    };
+    await page.getByTestId('open-file').setInputFiles({ name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(graph)) });
+    await node('keep').waitFor();
+    const marked = page.locator('.react-flow__edge.invalid');
+    await marked.waitFor({ state: 'attached' });
+    await expect(marked.locator('.react-flow__edge-text').textContent()).resolves.toBe(
+      'Link make.error -> keep.image: links from error are not supported; a failing node stops its downstream',
+    );
+    await expect(page.getByTestId('run').isDisabled()).resolves.toBe(true);
+    // The missing key reference is filled with the studio's, so the link is the only problem.
+    await expect(page.getByTestId('problems').locator('li').allTextContents()).resolves.toEqual([await marked.locator('.react-flow__edge-text').textContent()]);
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export').click()]);
+    const exported = JSON.parse(await streamText(await download.createReadStream())) as typeof graph;
+    expect(exported.links).toEqual([link]);
+    expect(exported.nodes.map((n) => [n.id, n.block_id, n.input_default.prompt])).toEqual([
+      ['make', '90f8c45e-e983-4644-aa0b-b4ebe2f531bc', 'a red fox'],
+      ['keep', '247abf79-a340-47e8-a79c-0703e3ebed4c', undefined],
+    ]);
   }, 60_000);
 
   test('Cancel stops a long run and the emulator receives the cancel request', async () => {
