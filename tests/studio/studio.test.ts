@@ -30,7 +30,7 @@ beforeAll(async () => {
     startingMs: 10,
     processingMs: 300,
     // Kontext runs a little longer, so a run of the example can be seen (and photographed) midway.
-    plan: ({ model, input }) => (String(input.prompt).startsWith(SLOW) ? { processingMs: 600_000 } : /kontext/.test(model) ? { processingMs: 2_500 } : undefined),
+    plan: ({ model, input }) => (String(input.prompt).startsWith(SLOW) ? { processingMs: 600_000 } : /kontext/.test(model) ? { processingMs: 4_000 } : undefined),
   });
   out = await mkdtemp(join(tmpdir(), 'studio-test-'));
   studio = await startStudio({ port: 0, baseUrl: emulator.url, out, env: { REPLICATE_API_TOKEN: TOKEN } });
@@ -143,7 +143,7 @@ describe('studio in Chromium', () => {
     await runEnabled();
     await page.getByTestId('run').click();
 
-    // Midway: generate done with its image, edit running (Kontext takes 2.5 s here), save waiting.
+    // Midway: generate done with its image, edit running (Kontext takes 4 s here), save waiting.
     await withStatus('generate', 'succeeded').waitFor();
     await page.getByTestId('status-edit').filter({ hasText: /^running \d+%$/ }).waitFor();
     await expect(node('save').getAttribute('data-status')).resolves.toBe('queued');
