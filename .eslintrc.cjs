@@ -37,4 +37,13 @@ module.exports = {
     'import/no-cycle': 'error',
     'import/no-restricted-paths': ['error', { zones: [...layerZones, ...emulatorZones] }],
   },
+  overrides: [
+    {
+      // The studio's page: browser code with JSX and React hooks.
+      files: ['studio/app/**/*.ts', 'studio/app/**/*.tsx'],
+      env: { browser: true, node: false },
+      parserOptions: { ecmaFeatures: { jsx: true } },
+      extends: ['plugin:react-hooks/recommended'],
+    },
+  ],
 };

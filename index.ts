@@ -23,7 +23,7 @@ export type { BlockInfo, JsonSchema } from './framework/json-schema.js';
 export { GraphError } from './graph/check-graph.js';
 export type { Graph } from './graph/check-graph.js';
 export { runGraph } from './graph/run-graph.js';
-export type { GraphOutput, GraphResult, GraphRunOptions } from './graph/run-graph.js';
+export type { GraphOutput, GraphResult, GraphRunOptions, NodeRunEvent } from './graph/run-graph.js';
 export { createReplicateClient } from './replicate/client.js';
 export type { CallOptions, ReplicateClient, ReplicateClientOptions } from './replicate/client.js';
 export type { ReplicateFile } from './replicate/files.js';

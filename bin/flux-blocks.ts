@@ -24,6 +24,7 @@ const USAGE = `Usage:
   flux-blocks demo [prompt...]
   flux-blocks mcp [--base-url URL] [--out DIR] [--max-image-bytes N]
   flux-blocks mcp --http [--port N] [--host H] [--auth-token T] [--base-url URL] [--out DIR] [--max-image-bytes N]
+  flux-blocks studio [--port N] [--host H] [--out DIR] [--base-url URL]
 
 Environment: REPLICATE_API_TOKEN (the Replicate API token), REPLICATE_BASE_URL (Replicate or a
 compatible proxy, default https://api.replicate.com/v1). With neither, run, run-graph and demo use
@@ -60,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
     case 'mcp':
       // Loaded on demand: the MCP SDK would slow every other command's start by about 0.2 s.
       return (await import('../mcp/command.js')).mcpCommand(args);
+    case 'studio':
+      return (await import('../studio/command.js')).studioCommand(args);
     case 'help':
     case '--help':
     case '-h':

@@ -25,9 +25,26 @@ export type Graph = z.input<typeof graphSchema>;
 /** A link of a checked graph. */
 export type Link = z.output<typeof graphSchema>['links'][number];
 
-/** A graph that cannot run: the message names the node or link and what is wrong. Nothing ran. */
+/** Where in a graph a {@link GraphError} is: a node id, or a link as the graph gave it. */
+export interface GraphErrorPlace {
+  readonly node?: string;
+  readonly link?: { readonly source_id: string; readonly source_name: string; readonly sink_id: string; readonly sink_name: string };
+}
+
+/**
+ * A graph that cannot run: the message names the node or link and what is wrong; `node` or
+ * `link` say the same for editors that mark it. Nothing ran.
+ */
 export class GraphError extends Error {
   override name = 'GraphError';
+  readonly node?: string;
+  readonly link?: GraphErrorPlace['link'];
+
+  constructor(message: string, place: GraphErrorPlace = {}) {
+    super(message);
+    this.node = place.node;
+    this.link = place.link;
+  }
 }
 
 /** A node of a checked graph. */
@@ -62,8 +79,8 @@ export function checkGraph(graph: unknown, registry: BlockRegistry): CheckedGrap
   const nodes = new Map<string, CheckedNode & { linked: Set<string> }>();
   for (const node of parsed.data.nodes) {
     const block = registry.get(node.block_id);
-    if (!block) throw new GraphError(`Node ${node.id}: no block with id or name "${node.block_id}" is registered`);
-    if (nodes.has(node.id)) throw new GraphError(`Node id ${node.id} is used twice`);
+    if (!block) throw new GraphError(`Node ${node.id}: no block with id or name "${node.block_id}" is registered`, { node: node.id });
+    if (nodes.has(node.id)) throw new GraphError(`Node id ${node.id} is used twice`, { node: node.id });
     nodes.set(node.id, { id: node.id, block, defaults: node.input_default, linked: new Set() });
   }
   const linksFrom = new Map<string, Link[]>();
@@ -71,10 +88,10 @@ export function checkGraph(graph: unknown, registry: BlockRegistry): CheckedGrap
     const where = `Link ${link.source_id}.${link.source_name} -> ${link.sink_id}.${link.sink_name}`;
     const source = nodes.get(link.source_id);
     const sink = nodes.get(link.sink_id);
-    if (!source || !sink) throw new GraphError(`${where}: no node ${source ? link.sink_id : link.source_id}`);
-    if (!Object.hasOwn(source.block.outputSchema.shape, link.source_name)) throw new GraphError(`${where}: ${source.block.name} has no output ${link.source_name}`);
-    if (link.source_name === 'error') throw new GraphError(`${where}: links from error are not supported; a failing node stops its downstream`);
-    if (!Object.hasOwn(shapeOf(sink.block.inputSchema), link.sink_name)) throw new GraphError(`${where}: ${sink.block.name} has no input ${link.sink_name}`);
+    if (!source || !sink) throw new GraphError(`${where}: no node ${source ? link.sink_id : link.source_id}`, { link });
+    if (!Object.hasOwn(source.block.outputSchema.shape, link.source_name)) throw new GraphError(`${where}: ${source.block.name} has no output ${link.source_name}`, { link });
+    if (link.source_name === 'error') throw new GraphError(`${where}: links from error are not supported; a failing node stops its downstream`, { link });
+    if (!Object.hasOwn(shapeOf(sink.block.inputSchema), link.sink_name)) throw new GraphError(`${where}: ${sink.block.name} has no input ${link.sink_name}`, { link });
     sink.linked.add(link.sink_name);
     const from = linksFrom.get(link.source_id);
     if (from) from.push(link);
@@ -88,11 +105,11 @@ export function checkGraph(graph: unknown, registry: BlockRegistry): CheckedGrap
   for (const node of nodes.values()) {
     const shape = shapeOf(node.block.inputSchema);
     const missing = Object.keys(shape).filter((name) => !shape[name]!.isOptional() && !Object.hasOwn(node.defaults, name) && !node.linked.has(name));
-    if (missing.length) throw new GraphError(`Node ${node.id} (${node.block.name}): required input ${missing.join(', ')} is neither set in input_default nor linked`);
+    if (missing.length) throw new GraphError(`Node ${node.id} (${node.block.name}): required input ${missing.join(', ')} is neither set in input_default nor linked`, { node: node.id });
     // Fixed inputs are checked now, so a bad value fails before any node runs (and is billed).
     const parsedDefaults = node.block.inputSchema.safeParse(node.defaults);
     const issues = parsedDefaults.success ? [] : parsedDefaults.error.issues.filter((issue) => !node.linked.has(String(issue.path[0])));
-    if (issues.length) throw new GraphError(`Node ${node.id} (${node.block.name}): ${formatIssues(issues)}`);
+    if (issues.length) throw new GraphError(`Node ${node.id} (${node.block.name}): ${formatIssues(issues)}`, { node: node.id });
   }
   return { nodes, linksFrom };
 }

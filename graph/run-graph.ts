@@ -1,6 +1,7 @@
 import type { BlockContext } from '../framework/block.js';
 import type { BlockRegistry } from '../framework/registry.js';
 import { runBlock } from '../framework/run-block.js';
+import type { ProgressEvent } from '../replicate/types.js';
 import { checkGraph, type CheckedNode } from './check-graph.js';
 
 /** One value a node yielded. */
@@ -20,6 +21,14 @@ export interface GraphResult {
   readonly stopped: string[];
 }
 
+/**
+ * One run of a node: `started`, its predictions' `progress` (status and percent), `ended`
+ * (after its last output, whatever it was). A node runs once per set of linked values.
+ */
+export type NodeRunEvent =
+  | { readonly node: string; readonly phase: 'started' | 'ended' }
+  | { readonly node: string; readonly phase: 'progress'; readonly progress: ProgressEvent };
+
 /** How to run a graph. */
 export interface GraphRunOptions {
   /** The blocks nodes may name. */
@@ -28,6 +37,8 @@ export interface GraphRunOptions {
   readonly context?: BlockContext;
   /** Called with each output as it is yielded. */
   readonly onOutput?: (output: GraphOutput) => void;
+  /** Called as each node run starts, progresses and ends, for hosts that show live status. */
+  readonly onNodeRun?: (event: NodeRunEvent) => void;
 }
 
 /** A node while the graph runs. */
@@ -109,19 +120,30 @@ export async function runGraph(graph: unknown, options: GraphRunOptions): Promis
   };
 
   const execute = async (node: NodeState, linkedValues: Record<string, unknown>) => {
-    const context = { ...options.context, signal: node.controller.signal };
-    for await (const [output, value] of runBlock(node.block, { ...node.defaults, ...linkedValues }, context)) {
-      // Outputs of a node stopped from upstream are the abort's, not the node's own.
-      if (node.stopped) return;
-      const event = { node: node.id, output, value };
-      result.outputs.push(event);
-      options.onOutput?.(event);
-      if (output === 'error') {
-        result.failures.push({ node: node.id, block: node.block.name, error: String(value) });
-        stopDownstream(node.id);
-      } else {
-        deliver(node.id, output, value);
+    const notify = options.onNodeRun;
+    const runner = options.context?.runner;
+    const onProgress = notify && ((progress: ProgressEvent) => {
+      runner?.onProgress?.(progress);
+      notify({ node: node.id, phase: 'progress', progress });
+    });
+    const context = { ...options.context, signal: node.controller.signal, ...(onProgress && { runner: { ...runner, onProgress } }) };
+    notify?.({ node: node.id, phase: 'started' });
+    try {
+      for await (const [output, value] of runBlock(node.block, { ...node.defaults, ...linkedValues }, context)) {
+        // Outputs of a node stopped from upstream are the abort's, not the node's own.
+        if (node.stopped) return;
+        const event = { node: node.id, output, value };
+        result.outputs.push(event);
+        options.onOutput?.(event);
+        if (output === 'error') {
+          result.failures.push({ node: node.id, block: node.block.name, error: String(value) });
+          stopDownstream(node.id);
+        } else {
+          deliver(node.id, output, value);
+        }
       }
+    } finally {
+      notify?.({ node: node.id, phase: 'ended' });
     }
   };
 

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import { createRegistry } from '../../blocks/index.js';
 import type { BlockContext } from '../../index.js';
-import { GraphError, runGraph, type Graph } from '../../index.js';
+import { GraphError, runGraph, type Graph, type NodeRunEvent } from '../../index.js';
+import { checkGraph } from '../../graph/check-graph.js';
 import { contextFor, CREDENTIALS, creates, requestsTo, ROOT, useEmulator } from '../helpers.js';
 
 const local = useEmulator();
@@ -170,4 +171,35 @@ describe('hostile graphs are refused by the checks, never by a crash', () => {
     expect(result.failures.map((f) => f.node)).toEqual(['n0']);
     expect(result.stopped).toHaveLength(19_999);
   });
+});
+
+test('a GraphError names the node or the link it is about, for editors that mark it', () => {
+  const graph = {
+    nodes: [{ id: 'g', block_id: 'ReplicateFluxAdvancedModelBlock', input_default: { credentials: CREDENTIALS, prompt: 'x' } }, { id: 's', block_id: 'SaveImageBlock' }],
+  };
+  const thrown = (g: unknown) => {
+    try {
+      checkGraph(g, registry);
+    } catch (error) {
+      return error as GraphError;
+    }
+    throw new Error('checkGraph accepted the graph');
+  };
+  expect(thrown(graph)).toMatchObject({ node: 's', link: undefined });
+  const link = { source_id: 'g', source_name: 'error', sink_id: 's', sink_name: 'image' };
+  expect(thrown({ ...graph, links: [link] })).toMatchObject({ node: undefined, link });
+});
+
+test('onNodeRun reports each node run starting, its prediction progress, and its end', async () => {
+  const events: NodeRunEvent[] = [];
+  const result = await runGraph(await example('generate-edit-save.json'), { registry, context: context(), onNodeRun: (event) => events.push(event) });
+  expect(result.failures).toEqual([]);
+  for (const node of ['generate', 'edit', 'save']) {
+    const phases = events.filter((e) => e.node === node).map((e) => e.phase);
+    expect([phases[0], phases.at(-1)]).toEqual(['started', 'ended']);
+    expect(phases.filter((p) => p !== 'progress')).toEqual(['started', 'ended']);
+  }
+  const progress = events.flatMap((e) => (e.phase === 'progress' && e.node === 'generate' ? [e.progress] : []));
+  expect(progress.at(-1)).toMatchObject({ status: 'succeeded', percent: 100 });
+  expect(events.some((e) => e.node === 'save' && e.phase === 'progress')).toBe(false);
 });

@@ -1,0 +1,41 @@
+// The studio server's API. The session rides in an HttpOnly cookie, so requests carry no token.
+import type { BlockInfo, Example, GraphProblem, RunEvent, StudioInfo } from '../protocol.js';
+import type { GraphFile } from './graph-file.js';
+
+async function call<T>(path: string, init?: RequestInit): Promise<T> {
+  const response = await fetch(path, { ...init, headers: { 'Content-Type': 'application/json', ...init?.headers } });
+  if (!response.ok && response.status !== 422) throw new Error(`${init?.method ?? 'GET'} ${path}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+const post = <T>(path: string, body?: unknown) => call<T>(path, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
+
+export const getInfo = () => call<StudioInfo>('/api/info');
+export const getBlocks = () => call<BlockInfo[]>('/api/blocks');
+export const getExamples = () => call<Example[]>('/api/examples');
+
+/** The server's graph check: undefined when the graph can run, else the problem. */
+export async function checkGraph(graph: GraphFile): Promise<GraphProblem | undefined> {
+  const answer = await post<{ ok: true } | ({ ok: false } & GraphProblem)>('/api/check', graph);
+  return answer.ok ? undefined : answer;
+}
+
+/** Starts a run: its id, or the problem the server's check found. */
+export const startRun = (graph: GraphFile) => post<{ id: string } | GraphProblem>('/api/runs', graph);
+
+export const cancelRun = (id: string) => post<{ canceled: boolean }>(`/api/runs/${encodeURIComponent(id)}/cancel`);
+
+/**
+ * Follows a run's events (Server-Sent Events; EventSource resumes after a dropped connection
+ * by itself). Stops after `done`. Returns a function that stops listening.
+ */
+export function watchRun(id: string, onEvent: (event: RunEvent) => void): () => void {
+  const source = new EventSource(`/api/runs/${encodeURIComponent(id)}/events`);
+  const listener = (message: MessageEvent<string>) => {
+    const event = JSON.parse(message.data) as RunEvent;
+    if (event.type === 'done') source.close();
+    onEvent(event);
+  };
+  for (const type of ['node', 'output', 'done']) source.addEventListener(type, listener as EventListener);
+  return () => source.close();
+}

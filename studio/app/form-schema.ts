@@ -1,0 +1,80 @@
+// A block's input JSON Schema as rjsf should render it, and the types its handles carry.
+import type { RJSFSchema, UiSchema } from '@rjsf/utils';
+import type { BlockInfo, JsonSchema } from '../protocol.js';
+
+/** Hint keywords of our schemas (AutoGPT's): moved into the uiSchema, not left for the validator. */
+const HINTS = new Set(['advanced', 'secret', 'placeholder', 'credentials_provider', 'credentials_types', 'credentials_scopes']);
+
+/** A property schema with `anyOf: [X, {type: "null"}]` as X (rjsf would offer "option 1 / option 2"); an empty input then leaves the key out. */
+export function unwrapNullable(property: JsonSchema): JsonSchema {
+  const options = property.anyOf;
+  if (!Array.isArray(options)) return property;
+  const others = (options as JsonSchema[]).filter((option) => option.type !== 'null');
+  if (others.length !== 1 || others.length === options.length) return property;
+  const { anyOf: _anyOf, default: fallback, ...rest } = property;
+  return { ...others[0], ...rest, ...(fallback !== null && fallback !== undefined && { default: fallback }) };
+}
+
+/** The schema and uiSchema rjsf renders for a block's input, with the names of its advanced fields. */
+export interface FormSchema {
+  readonly schema: RJSFSchema;
+  readonly uiSchema: UiSchema;
+}
+
+const forms = new WeakMap<JsonSchema, FormSchema>();
+
+/**
+ * rjsf's view of an input schema: nullable fields unwrapped; `placeholder` as ui:placeholder,
+ * `secret` as a password widget, the credentials field as the key picker, `advanced` as a
+ * ui option the form folds; free-form objects as a JSON text area. Cached per schema.
+ */
+export function toForm(input: JsonSchema): FormSchema {
+  const cached = forms.get(input);
+  if (cached) return cached;
+  const properties: Record<string, JsonSchema> = {};
+  const uiSchema: UiSchema = { 'ui:submitButtonOptions': { norender: true } };
+  for (const [name, raw] of Object.entries((input.properties ?? {}) as Record<string, JsonSchema>)) {
+    const property = unwrapNullable(raw);
+    const ui: Record<string, unknown> = { 'ui:options': { advanced: raw.advanced === true } };
+    if (typeof raw.placeholder === 'string') ui['ui:placeholder'] = raw.placeholder;
+    if (raw.secret === true) ui['ui:widget'] = 'password';
+    if (raw.credentials_provider) ui['ui:field'] = 'credentials';
+    else if (property.type === 'object' && !property.properties) ui['ui:widget'] = 'json';
+    properties[name] = Object.fromEntries(Object.entries(property).filter(([key]) => !HINTS.has(key)));
+    uiSchema[name] = ui;
+  }
+  // The node's header names the block, so the schema's own title ("X input") goes.
+  const { $schema: _schema, title: _title, ...top } = input;
+  const form = { schema: { ...top, properties } as RJSFSchema, uiSchema };
+  forms.set(input, form);
+  return form;
+}
+
+/** The input schema without the linked inputs in `required`: their values come over links. */
+export function withLinked(schema: RJSFSchema, linked: readonly string[]): RJSFSchema {
+  return { ...schema, required: (schema.required ?? []).filter((name) => !linked.includes(name)) };
+}
+
+/** A handle's type for connection checks: `string`, `integer`, `array<string>`, ... or `any` when untyped. */
+export function portType(property: JsonSchema | undefined): string {
+  if (!property) return 'any';
+  const schema = unwrapNullable(property);
+  if (schema.type === 'array') return `array<${portType(schema.items as JsonSchema | undefined)}>`;
+  return typeof schema.type === 'string' ? schema.type : 'any';
+}
+
+/** Whether an output of type `output` may feed an input of type `input`: equal, integer into number, an item into a list, or either untyped. */
+export function compatible(output: string, input: string): boolean {
+  return output === 'any' || input === 'any' || output === input || (output === 'integer' && input === 'number') || input === `array<${output}>` || input === 'array<any>';
+}
+
+/** The block's input defaults (non-null), the values a new node starts with. */
+export function defaultsOf(block: BlockInfo): Record<string, unknown> {
+  const properties = (block.inputSchema.properties ?? {}) as Record<string, JsonSchema>;
+  return Object.fromEntries(Object.entries(properties).filter(([, p]) => p.default !== undefined && p.default !== null).map(([name, p]) => [name, p.default]));
+}
+
+/** `ReplicateFluxAdvancedModelBlock` as people read it: `Replicate Flux Advanced Model`. */
+export function titleOf(block: BlockInfo): string {
+  return block.name.replace(/Block$/, '').replace(/([a-z0-9])([A-Z])/g, '$1 $2');
+}

@@ -1,0 +1,30 @@
+import { parseArgs } from 'node:util';
+import { startStudio } from './server/index.js';
+
+/** Port the studio listens on unless `--port` says otherwise. */
+export const DEFAULT_PORT = 8484;
+
+/**
+ * `flux-blocks studio [--port N] [--host H] [--out DIR] [--base-url URL]`: serves the studio
+ * ({@link startStudio}; port default 8484, host 127.0.0.1, out `out/`), prints its URL with the
+ * session token on stdout and where runs go on stderr, and runs until SIGINT or SIGTERM.
+ * @returns the exit status: 0, or 2 for a bad flag value (parseArgs throws for unknown flags).
+ */
+export async function studioCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { port: { type: 'string' }, host: { type: 'string' }, out: { type: 'string' }, 'base-url': { type: 'string' } } });
+  const port = Number(values.port ?? DEFAULT_PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error('flux-blocks: --port takes a TCP port number (0-65535)');
+    return 2;
+  }
+  const studio = await startStudio({ port, host: values.host, out: values.out, baseUrl: values['base-url'] });
+  console.error(studio.environment.description);
+  if (values.host && !['127.0.0.1', 'localhost', '::1'].includes(values.host)) console.error(`Listening on ${values.host}: anyone who can reach it and has the token can run graphs on your Replicate account.`);
+  console.log(`Studio: ${studio.url}`);
+  await new Promise<void>((stop) => {
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await studio.close();
+  return 0;
+}

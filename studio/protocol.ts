@@ -1,0 +1,52 @@
+// What the studio's server and page say to each other: types only, shared by both sides.
+export type { BlockInfo, JsonSchema } from '../framework/json-schema.js';
+export type { Graph } from '../graph/check-graph.js';
+
+/** A node's state during a run, as the page shows it. */
+export type NodeStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped' | 'canceled';
+
+/** How a whole run ended. */
+export type RunStatus = 'succeeded' | 'failed' | 'canceled';
+
+/**
+ * One event of a run, sent over Server-Sent Events (`event:` is `type`, `data:` the JSON, `id:`
+ * its index, so a reconnecting EventSource resumes with `Last-Event-ID`).
+ * - `node`: a node's status; `percent` (0-100) while running when the model reports it,
+ *   `message` for failed, stopped and canceled nodes.
+ * - `output`: a value a node yielded; `preview` is a URL on the studio (`/files/<name>`) of the
+ *   image saved from it, when it is one.
+ * - `done`: the run ended (`message` when the studio itself failed); nothing follows.
+ */
+export type RunEvent =
+  | { readonly type: 'node'; readonly node: string; readonly status: NodeStatus; readonly percent?: number; readonly message?: string }
+  | { readonly type: 'output'; readonly node: string; readonly output: string; readonly value: unknown; readonly preview?: string }
+  | { readonly type: 'done'; readonly status: RunStatus; readonly message?: string };
+
+/** A graph the server refuses (`POST /api/check`, `POST /api/runs`): a `GraphError`'s message and the node or link it names. */
+export interface GraphProblem {
+  readonly error: string;
+  readonly node?: string;
+  readonly link?: { readonly source_id: string; readonly source_name: string; readonly sink_id: string; readonly sink_name: string };
+}
+
+/** A key the server can run with, by name only: the page never sees its value. */
+export interface CredentialsChoice {
+  readonly provider: string;
+  readonly id: string;
+  readonly type: string;
+  readonly title: string;
+}
+
+/** `GET /api/info`: where runs go, and the keys nodes can pick. */
+export interface StudioInfo {
+  /** A sentence saying where runs go (Replicate, a proxy, or the embedded emulator). */
+  readonly target: string;
+  readonly embedded: boolean;
+  readonly credentials: readonly CredentialsChoice[];
+}
+
+/** `GET /api/examples`: the graphs under `examples/`, by file name. */
+export interface Example {
+  readonly file: string;
+  readonly graph: { readonly name?: string; readonly description?: string } & Record<string, unknown>;
+}

@@ -1,0 +1,139 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { streamSSE } from 'hono/streaming';
+import type { BlockRegistry } from '../../framework/registry.js';
+import { checkGraph, GraphError } from '../../graph/check-graph.js';
+import { withCredentials, graphWithCredentials, type HostEnvironment } from '../../host/environment.js';
+import type { CredentialsChoice, Example, GraphProblem, StudioInfo } from '../protocol.js';
+import { guard, type GuardOptions } from './guard.js';
+import { Runs } from './runs.js';
+
+/** Largest request body accepted, in bytes: a graph, with room for inline (data: URI) images. */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** Everything the studio's HTTP app serves from. */
+export interface StudioAppOptions extends GuardOptions {
+  readonly registry: BlockRegistry;
+  readonly environment: HostEnvironment;
+  /** Absolute out directory: Save Image and previews write here; `/files/` serves only from here. */
+  readonly outDir: string;
+  /** Absolute directory of the built page (index.html, main.js, main.css). */
+  readonly publicDir: string;
+  /** Absolute directory of the example graphs (`*.json`). */
+  readonly examplesDir: string;
+}
+
+/**
+ * The studio's HTTP app (Hono): the guard ({@link guard}), then
+ * - `GET /api/info` where runs go and the keys by name; `GET /api/blocks` the manifest;
+ *   `GET /api/examples` the example graphs;
+ * - `POST /api/check` a graph (`{ok: true}`, or `{ok: false}` with the {@link GraphProblem});
+ *   `POST /api/runs` starts one (201 `{id}`, or 422 and the problem); `GET /api/runs/:id/events`
+ *   its events over SSE;
+ *   `POST /api/runs/:id/cancel` cancels it (202);
+ * - `GET /files/<name>` a file of the out directory; anything else, the page.
+ * Bodies over {@link MAX_BODY_BYTES} get 413.
+ */
+export function createStudioApp(options: StudioAppOptions): { app: Hono; runs: Runs } {
+  const { registry, environment, outDir } = options;
+  const runs = new Runs({ registry, context: { ...environment.context, save: { ...environment.context.save, dir: outDir } }, outDir });
+  // The block's own credentials reference, as the CLI fills it: a name, never the key.
+  const credentials = registry.list().map((block) => withCredentials(block, {}) as { credentials?: CredentialsChoice }).find((input) => input.credentials)?.credentials;
+  const info: StudioInfo = {
+    target: environment.description,
+    embedded: environment.embedded !== undefined,
+    // Named for what it is: with the embedded emulator there is no real key.
+    credentials: credentials ? [{ ...credentials, ...(environment.embedded && { title: 'Embedded emulator (no key needed)' }) }] : [],
+  };
+  const app = new Hono();
+  app.use('*', async (c, next) => {
+    await next();
+    c.header('X-Content-Type-Options', 'nosniff');
+    c.header('Referrer-Policy', 'no-referrer');
+    // 'unsafe-eval': the forms validate with Ajv, which compiles schemas with new Function.
+    c.header('Content-Security-Policy', "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'");
+  });
+  app.use('*', guard(options));
+  app.use('/api/*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json({ error: `Request body over ${MAX_BODY_BYTES} bytes` }, 413, { Connection: 'close' }) }));
+
+  app.get('/api/info', (c) => c.json(info));
+  app.get('/api/blocks', (c) => c.json(registry.manifest()));
+  app.get('/api/examples', async (c) => {
+    const files = (await readdir(options.examplesDir)).filter((file) => file.endsWith('.json')).sort();
+    const examples: Example[] = await Promise.all(files.map(async (file) => ({ file, graph: JSON.parse(await readFile(join(options.examplesDir, file), 'utf8')) as Example['graph'] })));
+    return c.json(examples);
+  });
+  app.post('/api/check', async (c) => {
+    const graph = await graphOf(c);
+    try {
+      checkGraph(graph, registry);
+      return c.json({ ok: true });
+    } catch (error) {
+      // A refusal is this call's answer, not its failure: 200, so browsers log nothing.
+      return c.json({ ok: false, ...problemOf(error) });
+    }
+  });
+  app.post('/api/runs', async (c) => {
+    const graph = await graphOf(c);
+    try {
+      return c.json({ id: runs.start(graph).id }, 201);
+    } catch (error) {
+      return c.json(problemOf(error), 422);
+    }
+  });
+  app.get('/api/runs/:id/events', (c) => {
+    const run = runs.get(c.req.param('id'));
+    if (!run) return c.json({ error: 'No such run' }, 404);
+    const from = Number(c.req.header('last-event-id') ?? -1) + 1;
+    return streamSSE(c, async (stream) => {
+      // Events are read from the run's log; a new one only wakes this loop.
+      let next = Number.isInteger(from) && from > 0 ? from : 0;
+      let wake: (() => void) | undefined;
+      let aborted = false;
+      const unsubscribe = run.subscribe(() => wake?.());
+      stream.onAbort(() => {
+        aborted = true;
+        wake?.();
+      });
+      try {
+        while (!aborted && !(run.done && next >= run.events.length)) {
+          for (; next < run.events.length; next += 1) {
+            const event = run.events[next]!;
+            await stream.writeSSE({ event: event.type, id: String(next), data: JSON.stringify(event) });
+          }
+          if (!run.done) await new Promise<void>((resolve) => (wake = resolve));
+        }
+      } finally {
+        unsubscribe();
+      }
+    });
+  });
+  app.post('/api/runs/:id/cancel', (c) => {
+    const run = runs.get(c.req.param('id'));
+    if (!run) return c.json({ error: 'No such run' }, 404);
+    run.cancel();
+    return c.json({ canceled: !run.done }, 202);
+  });
+  app.all('/api/*', (c) => c.json({ error: 'Not found' }, 404));
+
+  // Only the out directory's files, by name: serveStatic refuses '..', '//' and backslashes.
+  app.use('/files/*', serveStatic({ root: outDir, rewriteRequestPath: (path) => path.slice('/files'.length) }));
+  app.all('/files/*', (c) => c.text('Not found', 404));
+  app.use('/*', serveStatic({ root: options.publicDir }));
+  return { app, runs };
+
+  async function graphOf(c: Context): Promise<unknown> {
+    const graph = await c.req.json().catch(() => undefined);
+    return graphWithCredentials(graph, registry);
+  }
+}
+
+/** A GraphError as a {@link GraphProblem}; anything else is rethrown. */
+function problemOf(error: unknown): GraphProblem {
+  if (!(error instanceof GraphError)) throw error;
+  const link = error.link && { source_id: error.link.source_id, source_name: error.link.source_name, sink_id: error.link.sink_id, sink_name: error.link.sink_name };
+  return { error: error.message, node: error.node, link };
+}

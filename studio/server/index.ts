@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve } from '@hono/node-server';
+import { createRegistry } from '../../blocks/index.js';
+import type { BlockRegistry } from '../../framework/registry.js';
+import { openEnvironment, type HostEnvironment } from '../../host/environment.js';
+import { createStudioApp } from './app.js';
+
+/** The package root, from dist/studio/server/ (built) or studio/server/ (ts-jest). */
+const ROOT = ((above) => (basename(above) === 'dist' ? dirname(above) : above))(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'));
+
+/** How to start the studio; every field is optional. */
+export interface StudioOptions {
+  /** TCP port; 0 (default 8484 from the CLI) picks a free one. */
+  readonly port?: number;
+  /** Interface to listen on. Default `127.0.0.1`; others are reachable from the network, with the token as the only gate. */
+  readonly host?: string;
+  /** Directory Save Image and previews write into, and the only one files are served from. Default `out`. */
+  readonly out?: string;
+  /** Replicate or a compatible proxy; default `REPLICATE_BASE_URL`, else Replicate (with a token) or the embedded emulator. */
+  readonly baseUrl?: string;
+  /** Session token; default 24 random bytes, base64url. */
+  readonly token?: string;
+  /** Where the Replicate token and base URL come from. Default `process.env`. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Blocks the palette offers. Default every block of this package. */
+  readonly registry?: BlockRegistry;
+}
+
+/** A running studio. */
+export interface Studio {
+  /** The URL to open, with the session token: `http://127.0.0.1:<port>/?token=...`. */
+  readonly url: string;
+  readonly port: number;
+  readonly environment: HostEnvironment;
+  /** Cancels runs, stops the server and the embedded emulator, if any. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the studio: the page (built into dist/studio/public), its API, and the environment
+ * runs use ({@link openEnvironment}: token from `REPLICATE_API_TOKEN`, else the embedded
+ * emulator). The Host allowlist is `127.0.0.1`, `localhost` and `[::1]` (and `host`) at the
+ * port actually bound.
+ */
+export async function startStudio(options: StudioOptions = {}): Promise<Studio> {
+  const host = options.host ?? '127.0.0.1';
+  const token = options.token ?? randomBytes(24).toString('base64url');
+  const outDir = resolve(options.out ?? 'out');
+  await mkdir(outDir, { recursive: true });
+  const environment = await openEnvironment({ baseUrl: options.baseUrl, out: outDir }, options.env);
+  // Runs report progress early: a short sync wait, then polls (the default waits up to 60 s silently).
+  const live: HostEnvironment = { ...environment, context: { ...environment.context, runner: { ...environment.context.runner, waitSeconds: 1 } } };
+  let port = options.port ?? 0;
+  const hosts = new Set<string>();
+  const { app, runs } = createStudioApp({
+    registry: options.registry ?? createRegistry(),
+    environment: live,
+    outDir,
+    publicDir: join(ROOT, 'dist', 'studio', 'public'),
+    examplesDir: join(ROOT, 'examples'),
+    token,
+    hosts: () => hosts,
+    cookie: () => `flux_studio_${port}`,
+  });
+  const server = serve({ fetch: app.fetch, port, hostname: host });
+  await new Promise<void>((ready, fail) => server.once('listening', ready).once('error', fail));
+  port = (server.address() as AddressInfo).port;
+  for (const name of ['127.0.0.1', 'localhost', '[::1]', host.includes(':') ? `[${host}]` : host]) hosts.add(`${name}:${port}`);
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shown}:${port}/?token=${token}`,
+    port,
+    environment,
+    close: async () => {
+      runs.cancelAll();
+      await new Promise<void>((done) => {
+        server.close(() => done());
+        if ('closeAllConnections' in server) server.closeAllConnections();
+      });
+      await environment.close();
+    },
+  };
+}

@@ -1,0 +1,259 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { createRegistry } from '../../blocks/index.js';
+import { startEmulator, type Emulator } from '../../emulator/index.js';
+import { startStudio, type Studio } from '../../studio/server/index.js';
+import { requestsTo, TOKEN } from '../helpers.js';
+import { dragBetween, ensureChromium, imagesLoaded, screenshot } from './browser.js';
+
+// A real browser against the studio on port 0, running on the emulator over HTTP.
+// Generous timeouts for slow CI machines; every wait is for a state, never a fixed time.
+const WAIT = 30_000;
+
+/** Prompts starting with this run for ten minutes on the emulator (the cancel test). */
+const SLOW = 'slow:';
+
+let emulator: Emulator;
+let studio: Studio;
+let browser: Browser;
+let out: string;
+let context: BrowserContext;
+let page: Page;
+let pageErrors: string[];
+
+beforeAll(async () => {
+  const executablePath = ensureChromium();
+  emulator = await startEmulator({
+    startingMs: 10,
+    processingMs: 300,
+    // Kontext runs a little longer, so a run of the example can be seen (and photographed) midway.
+    plan: ({ model, input }) => (String(input.prompt).startsWith(SLOW) ? { processingMs: 600_000 } : /kontext/.test(model) ? { processingMs: 4_000 } : undefined),
+  });
+  out = await mkdtemp(join(tmpdir(), 'studio-test-'));
+  studio = await startStudio({ port: 0, baseUrl: emulator.url, out, env: { REPLICATE_API_TOKEN: TOKEN } });
+  browser = await chromium.launch({ executablePath });
+}, 600_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await studio?.close();
+  await emulator?.close();
+  if (out) await rm(out, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  emulator.requests.splice(0);
+  context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  pageErrors = [];
+  page.on('pageerror', (error) => pageErrors.push(String(error)));
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(message.text());
+  });
+  await page.goto(studio.url);
+  await page.getByTestId('palette-SaveImageBlock').waitFor();
+});
+
+afterEach(async () => {
+  await screenshot(page, expect.getState().currentTestName ?? 'test');
+  await context.close();
+  expect(pageErrors).toEqual([]);
+});
+
+const node = (id: string) => page.getByTestId(`node-${id}`);
+/** A node's handle: an output (`source`) or an input (`target`), by property name. */
+const handle = (id: string, kind: 'source' | 'target', name: string) => node(id).locator(`.react-flow__handle.${kind}[data-handleid="${name}"]`);
+const withStatus = (id: string, status: string) => page.locator(`[data-testid="node-${id}"][data-status="${status}"]`);
+
+/** A stream's whole text. */
+async function streamText(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += String(chunk);
+  return text;
+}
+
+/** Waits until Run may be clicked (the server's check of the graph comes a moment after each edit). */
+const runEnabled = () => page.locator('[data-testid="run"]:enabled').waitFor();
+
+/** Adds a block to the canvas by focusing its palette item and pressing Enter. */
+async function addByKeyboard(name: string) {
+  await page.getByTestId(`palette-${name}`).focus();
+  await page.keyboard.press('Enter');
+}
+
+describe('studio in Chromium', () => {
+  test('the token leaves the address bar, and every registered block is in the palette', async () => {
+    expect(new URL(page.url()).search).toBe('');
+    for (const block of createRegistry().list()) await expect(page.getByTestId(`palette-${block.name}`).isVisible()).resolves.toBe(true);
+    await expect(page.getByTestId('target').textContent()).resolves.toContain(emulator.url);
+    await page.getByTestId('palette-search').fill('save');
+    await expect(page.locator('.palette-item').count()).resolves.toBe(1);
+  }, 60_000);
+
+  test('drag Flux Advanced and Save Image, type a prompt, link result to image, run: both succeed and the image shows', async () => {
+    const pane = page.locator('.react-flow__pane');
+    await page.getByTestId('palette-ReplicateFluxAdvancedModelBlock').dragTo(pane, { targetPosition: { x: 40, y: 30 } });
+    await page.getByTestId('palette-SaveImageBlock').dragTo(pane, { targetPosition: { x: 460, y: 30 } });
+    await node('n1').waitFor();
+    await node('n2').waitFor();
+    await expect(node('n1').getAttribute('data-status')).resolves.toBe('idle');
+    await expect(page.locator('#n2_image').getAttribute('placeholder')).resolves.toBe('https://replicate.delivery/...');
+    // The key picker offers the studio's key by name; its value never reaches the page.
+    await expect(page.locator('#n1_credentials option:checked').textContent()).resolves.toBe('Replicate API token from the environment');
+    await page.locator('#n1_prompt').fill('A red fox in fresh snow');
+
+    // An integer output cannot feed an image URL input: refused, with the reason shown.
+    await dragBetween(page, handle('n1', 'source', 'seed'), handle('n2', 'target', 'image'));
+    await expect(page.getByTestId('message').textContent()).resolves.toBe('Refused: seed (integer) cannot feed image (string)');
+    await expect(page.locator('.react-flow__edge').count()).resolves.toBe(0);
+
+    await dragBetween(page, handle('n1', 'source', 'result'), handle('n2', 'target', 'image'));
+    // A level edge has a zero-height box, which Playwright calls hidden: wait for it in the DOM.
+    await page.locator('.react-flow__edge').waitFor({ state: 'attached' });
+    await expect(page.getByTestId('message').textContent()).resolves.toBe('Linked n1.result to n2.image');
+    await expect(page.locator('#n2_image').isDisabled()).resolves.toBe(true);
+
+    await runEnabled();
+    await page.getByTestId('run').click();
+    await withStatus('n1', 'succeeded').waitFor();
+    await withStatus('n2', 'succeeded').waitFor();
+    const preview = node('n2').locator('img.preview');
+    await preview.waitFor();
+    await imagesLoaded(page, '[data-testid="node-n2"] img.preview');
+    await expect(preview.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).resolves.toBeGreaterThan(0);
+    await expect(page.getByTestId('run-status').textContent()).resolves.toBe('Run succeeded');
+    expect(requestsTo(emulator, 'POST', /^\/v1\/models\/black-forest-labs\/flux-schnell\/predictions$/)).toHaveLength(1);
+    expect(await page.content()).not.toContain(TOKEN);
+
+    // The graph survives a reload.
+    await page.reload();
+    await node('n2').waitFor();
+    await expect(page.locator('#n1_prompt').inputValue()).resolves.toBe('A red fox in fresh snow');
+    await expect(page.locator('.react-flow__edge').count()).resolves.toBe(1);
+  }, 90_000);
+
+  test('an example graph opens from the menu and runs; each node shows its status as it goes', async () => {
+    await page.getByTestId('examples').selectOption('generate-edit-save.json');
+    await node('save').waitFor();
+    await expect(page.locator('.react-flow__edge').count()).resolves.toBe(2);
+    await runEnabled();
+    await page.getByTestId('run').click();
+
+    // Midway: generate done with its image, edit running (Kontext takes 4 s here), save waiting.
+    await withStatus('generate', 'succeeded').waitFor();
+    await page.getByTestId('status-edit').filter({ hasText: /^running \d+%$/ }).waitFor();
+    await expect(node('save').getAttribute('data-status')).resolves.toBe('queued');
+    await node('generate').locator('img.preview').waitFor();
+    await imagesLoaded(page, '[data-testid="node-generate"] img.preview');
+    await screenshot(page, 'studio-mid-run');
+
+    await withStatus('save', 'succeeded').waitFor();
+    await expect(node('edit').getAttribute('data-status')).resolves.toBe('succeeded');
+    await page.getByTestId('result-image').last().waitFor();
+    await imagesLoaded(page, '[data-testid="result-image"]');
+  }, 90_000);
+
+  test('an out-of-range value shows a field error and Run is refused', async () => {
+    await addByKeyboard('ReplicateFluxAdvancedModelBlock');
+    await node('n1').waitFor();
+    await page.locator('#n1_prompt').fill('A lighthouse');
+    await node('n1').locator('details.advanced summary').click();
+    // Ranges are bounded inputs, enums selects, as editors read the schema.
+    const steps = page.locator('#n1_steps');
+    await expect(Promise.all([steps.getAttribute('type'), steps.getAttribute('min'), steps.getAttribute('max')])).resolves.toEqual(['number', '1', '50']);
+    await expect(page.locator('select#n1_aspect_ratio').count()).resolves.toBe(1);
+    await page.locator('#n1_steps').fill('500');
+    await expect(node('n1').locator('.error-detail').textContent()).resolves.toContain('must be <= 50');
+    await expect(page.getByTestId('problems').textContent()).resolves.toContain("n1: 'Steps' must be <= 50");
+    const runs: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().includes('/api/runs')) runs.push(request.url());
+    });
+    await expect(page.getByTestId('run').isDisabled()).resolves.toBe(true);
+    await page.getByTestId('run').click({ force: true });
+
+    // Back in range: the problem goes and Run is allowed again.
+    await page.locator('#n1_steps').fill('20');
+    await runEnabled();
+    expect(runs).toEqual([]);
+    expect(emulator.requests).toEqual([]);
+  }, 60_000);
+
+  test('the server check marks the node it names: a model-specific value the schema alone allows', async () => {
+    await addByKeyboard('ReplicateFluxKontextBlock');
+    await node('n1').waitFor();
+    await page.locator('#n1_prompt').fill('Make it snow');
+    await node('n1').locator('details.advanced summary').click();
+    await page.locator('#n1_num_inference_steps').fill('30');
+    const problem = node('n1').locator('.node-problem');
+    await problem.waitFor();
+    await expect(problem.textContent()).resolves.toMatch(/^Node n1 \(ReplicateFluxKontextBlock\): .*num_inference_steps/);
+    await expect(page.getByTestId('run').isDisabled()).resolves.toBe(true);
+  }, 60_000);
+
+  test('a graph file opens and exports in the AutoGPT shape; the server check marks the link it names', async () => {
+    const link = { source_id: 'make', source_name: 'error', sink_id: 'keep', sink_name: 'image' };
+    const graph = {
+      name: 'Broken on purpose',
+      nodes: [
+        { id: 'make', block_id: 'ReplicateFluxAdvancedModelBlock', input_default: { prompt: 'a red fox' } },
+        { id: 'keep', block_id: 'SaveImageBlock', input_default: {} },
+      ],
+      links: [link],
+    };
+    await page.getByTestId('open-file').setInputFiles({ name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(graph)) });
+    await node('keep').waitFor();
+    const marked = page.locator('.react-flow__edge.invalid');
+    await marked.waitFor({ state: 'attached' });
+    await expect(marked.locator('.react-flow__edge-text').textContent()).resolves.toBe(
+      'Link make.error -> keep.image: links from error are not supported; a failing node stops its downstream',
+    );
+    await expect(page.getByTestId('run').isDisabled()).resolves.toBe(true);
+    // The missing key reference is filled with the studio's, so the link is the only problem.
+    await expect(page.getByTestId('problems').locator('li').allTextContents()).resolves.toEqual([await marked.locator('.react-flow__edge-text').textContent()]);
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export').click()]);
+    const exported = JSON.parse(await streamText(await download.createReadStream())) as typeof graph;
+    expect(exported.links).toEqual([link]);
+    expect(exported.nodes.map((n) => [n.id, n.block_id, n.input_default.prompt])).toEqual([
+      ['make', '90f8c45e-e983-4644-aa0b-b4ebe2f531bc', 'a red fox'],
+      ['keep', '247abf79-a340-47e8-a79c-0703e3ebed4c', undefined],
+    ]);
+  }, 60_000);
+
+  test('Cancel stops a long run and the emulator receives the cancel request', async () => {
+    await addByKeyboard('ReplicateFluxAdvancedModelBlock');
+    await page.locator('#n1_prompt').fill(`${SLOW} a glacier calving, in slow motion`);
+    await runEnabled();
+    await page.getByTestId('run').click();
+    await withStatus('n1', 'running').waitFor();
+    await page.getByTestId('status-n1').filter({ hasText: /running \d+%$/ }).waitFor();
+    await page.getByTestId('cancel').click();
+    await withStatus('n1', 'canceled').waitFor();
+    await expect(page.getByTestId('run-status').textContent()).resolves.toBe('Run canceled');
+    const created = requestsTo(emulator, 'POST', /^\/v1\/models\/black-forest-labs\/flux-schnell\/predictions$/);
+    expect(created).toHaveLength(1);
+    expect(requestsTo(emulator, 'POST', /^\/v1\/predictions\/[a-z2-7]+\/cancel$/)).toHaveLength(1);
+  }, 60_000);
+
+  test('an API call without the session token gets 401, one with a foreign Origin 403', async () => {
+    const base = new URL(studio.url).origin;
+    const stranger = await browser.newContext();
+    try {
+      const answer = await (await stranger.newPage()).goto(`${base}/api/blocks`);
+      expect(answer?.status()).toBe(401);
+    } finally {
+      await stranger.close();
+    }
+    // This context holds the session cookie; the Origin alone makes it a refusal.
+    const foreign = await page.request.post(`${base}/api/runs`, { headers: { Origin: 'http://evil.example' }, data: { nodes: [] } });
+    expect(foreign.status()).toBe(403);
+    const own = await page.request.post(`${base}/api/check`, { headers: { Origin: base }, data: { nodes: [] } });
+    expect(own.status()).toBe(200);
+    expect(await own.json()).toMatchObject({ ok: false, error: expect.stringMatching(/^Invalid graph: /) });
+  }, 60_000);
+});
