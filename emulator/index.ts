@@ -40,6 +40,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', baseUrl);
+    const started = Date.now();
+    if (options.log) res.once('finish', () => options.log!(`${req.method} ${url.pathname}${url.search} ${res.statusCode} ${Date.now() - started} ms`));
     const route = routeOf(req.method ?? 'GET', url.pathname);
     const raw = route === 'file' || route === 'web' ? Buffer.alloc(0) : await readBody(req, api.maxBodyBytes(route));
     // Uploads are recorded by size: their bytes would fill the log.

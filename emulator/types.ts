@@ -30,6 +30,8 @@ export interface EmulatorOptions {
   readonly retentionMs?: number;
   /** How many requests {@link Emulator.requests} keeps, newest last. Default 1000. */
   readonly maxRecorded?: number;
+  /** Called with a line per answered request (`POST /v1/predictions 201 12 ms`); never holds the token. Default none. */
+  readonly log?: (line: string) => void;
   /** Longest sync wait granted to `Prefer: wait`, in s. Default 60, as Replicate; benchmarks shorten it to force polling. */
   readonly maxSyncWaitSeconds?: number;
 }

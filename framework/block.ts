@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { FetchOptions } from '../image/fetch-image.js';
+import type { LocalFilesOptions } from './local-files.js';
 import type { ReplicateClientOptions, CallOptions } from '../replicate/client.js';
 
 /**
@@ -25,6 +26,11 @@ export interface BlockContext {
   readonly runner?: RunnerOptions;
   /** Where the Save Image block writes files, its size limit, and the origins it may fetch from on private addresses. */
   readonly save?: SaveOptions;
+  /**
+   * Lets image inputs name local files inside `allowDir` (read, checked to be images, and sent
+   * as `data:` URIs). Default: none, so a graph from elsewhere cannot read the host's disk.
+   */
+  readonly files?: LocalFilesOptions;
 }
 
 /** How blocks reach Replicate: the client's options but the token, and a progress callback. */

@@ -104,13 +104,30 @@ export function seedField() {
  * (`data:image/png;base64,...`). Surrounding spaces are trimmed.
  */
 export function imageUrl() {
-  return z
+  const schema = z
     .string()
     .trim()
     .refine(
       (value) => (URL.canParse(value) && /^https?:$/.test(new URL(value).protocol)) || /^data:image\/[\w.+-]+(;[\w=.+-]+)*(;base64)?,./.test(value),
       'must be an http(s) URL or a data:image/... URI',
     );
+  // Marked so hosts that allow local files find the image inputs (see isImageInput).
+  const Schema = schema.constructor as new (def: unknown) => typeof schema;
+  return new Schema({ ...schema._def, [IMAGE_INPUT]: true });
+}
+
+const IMAGE_INPUT = 'imageInput';
+
+/**
+ * Whether an input property takes images made with {@link imageUrl}: `one` for a single image,
+ * `many` for an array of them, undefined otherwise. Looks through zod's wrappers.
+ */
+export function isImageInput(schema: ZodTypeAny): 'one' | 'many' | undefined {
+  for (let current: ZodTypeAny | undefined = schema; current; current = innerOf(current)) {
+    if ((current._def as Record<string, unknown>)[IMAGE_INPUT]) return 'one';
+    if (current instanceof z.ZodArray) return isImageInput(current.element) ? 'many' : undefined;
+  }
+  return undefined;
 }
 
 /** Outputs of a block that generates images: one `result` per image, then `seed`; or one `error`. */

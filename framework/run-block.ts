@@ -3,6 +3,7 @@ import { formatIssues } from '../core/issues.js';
 import { redact } from '../core/redact.js';
 import type { z } from 'zod';
 import type { Block, BlockContext, BlockOutput, OutputShape } from './block.js';
+import { readLocalImages } from './local-files.js';
 
 /**
  * Runs a block as a host would: validates `rawInput` with the input schema (no `run`, so no
@@ -22,7 +23,16 @@ export async function* runBlock<I extends z.ZodTypeAny, O extends OutputShape>(
   type Output = BlockOutput<O>;
   const secret = context.credentials?.apiKey;
   const clean = (value: unknown) => (typeof value === 'string' ? redact(value, secret) : value);
-  const parsed = block.inputSchema.safeParse(rawInput);
+  let input: unknown = rawInput;
+  if (context.files) {
+    try {
+      input = await readLocalImages(block, rawInput, context.files);
+    } catch (error) {
+      yield ['error', clean(error instanceof Error ? error.message : String(error))] as Output;
+      return;
+    }
+  }
+  const parsed = block.inputSchema.safeParse(input);
   if (!parsed.success) {
     yield ['error', clean(`Invalid input: ${formatIssues(parsed.error.issues)}`)] as Output;
     return;

@@ -3,6 +3,7 @@ import type { BlockRegistry } from '../framework/registry.js';
 import { runBlock } from '../framework/run-block.js';
 import type { ProgressEvent } from '../replicate/types.js';
 import { checkGraph, type CheckedNode } from './check-graph.js';
+import { withLocalImages } from './local-images.js';
 
 /** One value a node yielded. */
 export interface GraphOutput {
@@ -65,7 +66,8 @@ interface NodeState extends CheckedNode {
  * @returns every output, the failures, and the nodes stopped; never rejects once running.
  */
 export async function runGraph(graph: unknown, options: GraphRunOptions): Promise<GraphResult> {
-  const checked = checkGraph(graph, options.registry);
+  const files = options.context?.files;
+  const checked = checkGraph(files ? await withLocalImages(graph, options.registry, files) : graph, options.registry);
   const nodes = new Map<string, NodeState>();
   for (const [id, node] of checked.nodes) nodes.set(id, { ...node, waiting: [], controller: new AbortController(), stopped: false });
   const linksFrom = (id: string) => checked.linksFrom.get(id) ?? [];

@@ -20,7 +20,11 @@ export interface ReplicateClientOptions {
    * longest `Cancel-After`, which the client sends with the same length). Default 600000 (10 minutes).
    */
   readonly timeoutMs?: number;
-  /** Longest sync wait asked of Replicate on create (`Prefer: wait=n`), in s, 1-60. Default 60. */
+  /**
+   * Longest sync wait asked of Replicate on create (`Prefer: wait=n`), in s, 1-60. Default 60,
+   * or 1 for runs with an `onProgress` callback, so their status shows within about a second
+   * of each change (then polled every `pollIntervalMs`, as the official client's polling mode).
+   */
   readonly waitSeconds?: number;
   /**
    * Polling interval after the sync wait, in ms, for the first 30 s of polling; after that it
@@ -168,7 +172,9 @@ export function createReplicateClient({ token: rawToken, ...options }: Replicate
       return bounded((stop) => upload(stop)(content, filename), signal);
     },
     run(request, { signal, onProgress } = {}) {
-      const run = new PredictionRun(http, request, settings, upload, onProgress);
+      // A long sync wait would hide every status change until the end.
+      const waitSeconds = onProgress && options.waitSeconds === undefined ? 1 : settings.waitSeconds;
+      const run = new PredictionRun(http, request, { ...settings, waitSeconds }, upload, onProgress);
       return bounded((stop) => run.execute(stop), signal, () => run.cancelIfRunning());
     },
     getModel(model, { signal } = {}) {

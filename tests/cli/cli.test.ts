@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,8 +5,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/g
 import sharp from 'sharp';
 import { startEmulator, type Emulator, type PredictionPlan } from '../../emulator/index.js';
 import { requestsTo, ROOT, TOKEN } from '../helpers.js';
+import { cli as spawnCli } from './cli-process.js';
 
-const BIN = join(ROOT, 'dist', 'bin', 'flux-blocks.js');
 const BLOCK = 'ReplicateFluxAdvancedModelBlock';
 
 let emulator: Emulator;
@@ -27,29 +26,8 @@ beforeEach(() => {
   plan = {};
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  lines: Array<{ output: string; value: unknown }>;
-}
-
-/** Spawns the built CLI with only the given REPLICATE_* variables; `onStart` sees the child. */
-function cli(args: string[], env: Record<string, string> = {}, onStart?: (child: ReturnType<typeof spawn>) => void): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: outDir });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const lines = stdout.split('\n').filter((line) => line.startsWith('{"output":')).map((line) => JSON.parse(line));
-      resolve({ code, stdout, stderr, lines });
-    });
-    onStart?.(child);
-  });
-}
+/** Spawns the built CLI in the test's directory with only the given REPLICATE_* variables. */
+const cli = (args: string[], env: Record<string, string> = {}, onStart?: Parameters<typeof spawnCli>[1]['onStart']) => spawnCli(args, { env, cwd: outDir, onStart });
 
 const withEmulator = () => ({ REPLICATE_API_TOKEN: TOKEN, REPLICATE_BASE_URL: emulator.url });
 
@@ -67,14 +45,14 @@ describe('run', () => {
     const input = JSON.stringify({ prompt: 'a red fox', aspect_ratio: '16:9', seed: 3 });
     const ok = await cli(['run', BLOCK, '--input', input, '--out', out, '--base-url', emulator.url], { REPLICATE_API_TOKEN: TOKEN });
     expect(ok.code).toBe(0);
+    const [file] = await readdir(out);
     expect(ok.lines).toEqual([
       { output: 'result', value: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.webp$/) },
+      { output: 'file', value: join(out, file!) },
       { output: 'seed', value: 3 },
     ]);
     expect(ok.stderr).toMatch(/prediction [a-z2-7]+: succeeded 100%/);
     expect(ok.stdout + ok.stderr).not.toContain(TOKEN);
-    const [file] = await readdir(out);
-    expect(ok.stderr).toContain(`Saved ${join(out, file!)}`);
     const metadata = await sharp(await readFile(join(out, file!))).metadata();
     expect([metadata.format, metadata.width, metadata.height]).toEqual(['webp', 1360, 768]);
     // The CLI fills the credentials field and sends the token as a Bearer header (the emulator accepts TOKEN only).
@@ -92,7 +70,8 @@ describe('run', () => {
     const { code, stderr, lines } = await cli(['run', BLOCK, '--input', '{"prompt":"x","replicate_model_name":"Flux Dev"}']);
     expect(code).toBe(0);
     expect(stderr).toMatch(/^No REPLICATE_API_TOKEN or base URL set: using the embedded emulator at http:\/\/127\.0\.0\.1:\d+\/v1/);
-    expect(lines.map((l) => l.output)).toEqual(['result', 'seed']);
+    // Its URLs die with the process, so the image is kept in out/ and its path printed.
+    expect(lines.map((l) => l.output)).toEqual(['result', 'file', 'seed']);
   });
 
   test('a base URL without a token is an error output and no request', async () => {
@@ -118,9 +97,9 @@ describe('run', () => {
     [['run', BLOCK, '--input', '{}', '--bogus'], "Unknown option '--bogus'"],
     [['run', 'NoSuchBlock', '--input', '{}'], 'unknown block "NoSuchBlock"'],
     [['run', BLOCK], 'run needs --input'],
-    [['run', BLOCK, '--input', '{}', '--timeout-ms', 'soon'], '--timeout-ms takes a positive whole number'],
+    [['run', BLOCK, '--input', '{}', '--timeout-ms', 'soon'], '--timeout-ms takes a whole number of milliseconds from 1 to 86400000'],
     [['paint'], 'unknown command "paint"'],
-    [[], 'no command given'],
+    [[], 'Usage:\n  flux-blocks list'],
   ])('usage error %j: exit 2', async (args, message) => {
     const { code, stdout, stderr } = await cli(args, withEmulator());
     expect(code).toBe(2);
@@ -164,9 +143,11 @@ describe('run-graph', () => {
     const { code, stdout, stderr } = await cli(['run-graph', join(ROOT, 'examples', 'generate-four-save-each.json'), '--out', out], withEmulator());
     expect(code).toBe(0);
     const lines = graphLines(stdout);
-    expect(lines.filter((l) => l.node === 'generate').map((l) => l.output)).toEqual(['result', 'result', 'result', 'result', 'seed']);
+    expect(lines.filter((l) => l.node === 'generate' && l.output !== 'file').map((l) => l.output)).toEqual(['result', 'result', 'result', 'result', 'seed']);
     const paths = lines.filter((l) => l.output === 'path').map((l) => String(l.value));
     expect(paths).toHaveLength(4);
+    // The CLI keeps each result image too: the same images, so the same files (named by content).
+    expect(lines.filter((l) => l.output === 'file').map((l) => String(l.value)).sort()).toEqual([...paths].sort());
     expect((await readdir(out)).sort()).toEqual(paths.map((p) => p.slice(out.length + 1)).sort());
     expect(stdout + stderr).not.toContain(TOKEN);
   });

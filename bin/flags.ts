@@ -1,0 +1,83 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** A mistake in the command line itself: exit status 2. */
+export class UsageError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Parsed flag values: strings, or booleans for boolean flags; absent when not given. */
+export type FlagValues<O extends Options> = { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string };
+
+/**
+ * Parses one command's flags with Node's parseArgs, strictly: unknown flags, a flag given twice
+ * (never last-wins), and positionals where none are taken are usage errors.
+ * @throws {UsageError}
+ */
+export function parseFlags<O extends Options>(command: string, args: string[], options: O, positionals = false): { values: FlagValues<O>; positionals: string[] } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: positionals, strict: true, tokens: true });
+  } catch (error) {
+    throw new UsageError(`${command}: ${(error as Error).message}`);
+  }
+  const seen = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option') continue;
+    if (seen.has(token.name)) throw new UsageError(`${command}: --${token.name} is given twice; give it once`);
+    seen.add(token.name);
+  }
+  return { values: parsed.values as FlagValues<O>, positionals: parsed.positionals };
+}
+
+/** `--timeout-ms`: a positive whole number of ms, at most 24 h (Replicate's longest Cancel-After). */
+export function timeoutOf(flag: string | undefined): number | undefined {
+  if (flag === undefined) return undefined;
+  const timeoutMs = Number(flag);
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > 86_400_000) {
+    throw new UsageError('--timeout-ms takes a whole number of milliseconds from 1 to 86400000 (24 h)');
+  }
+  return timeoutMs;
+}
+
+/** `--base-url`: an http(s) URL. */
+export function baseUrlOf(flag: string | undefined): string | undefined {
+  if (flag === undefined) return undefined;
+  if (!URL.canParse(flag) || !/^https?:$/.test(new URL(flag).protocol)) {
+    throw new UsageError(`--base-url takes an http(s) URL such as https://api.replicate.com/v1, not "${flag}"`);
+  }
+  return flag;
+}
+
+/** A positive whole number flag (`--max-predictions`, `--concurrency`). */
+export function countOf(name: string, flag: string | undefined): number | undefined {
+  if (flag === undefined) return undefined;
+  const count = Number(flag);
+  if (!Number.isInteger(count) || count < 1) throw new UsageError(`--${name} takes a whole number of at least 1`);
+  return count;
+}
+
+/**
+ * The JSON given to `--input`: inline, `@path` (a file, relative to the working directory) or
+ * `-` (standard input), so no input ever needs a long command line.
+ */
+export async function readInput(flag: string, stdin: NodeJS.ReadableStream = process.stdin): Promise<unknown> {
+  let text = flag;
+  let from = '--input';
+  if (flag === '-') {
+    from = '--input - (standard input)';
+    const chunks: Buffer[] = [];
+    for await (const chunk of stdin) chunks.push(Buffer.from(chunk as Buffer));
+    text = Buffer.concat(chunks).toString('utf8');
+  } else if (flag.startsWith('@')) {
+    from = `--input ${flag}`;
+    text = await readFile(flag.slice(1), 'utf8').catch((error: NodeJS.ErrnoException) => {
+      throw new UsageError(`${from}: cannot read the file (${error.code ?? error.message})`);
+    });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${from} is not valid JSON (${(error as Error).message})`);
+  }
+}

@@ -1,0 +1,186 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { registry } from '../blocks/index.js';
+import type { Block, BlockContext } from '../framework/block.js';
+import { IMAGE_OUTPUTS } from '../framework/fields.js';
+import { runBlock } from '../framework/run-block.js';
+import { GraphError } from '../graph/check-graph.js';
+import { runGraph, type GraphOutput } from '../graph/run-graph.js';
+import { graphWithCredentials, isPlainObject, openEnvironment, withCredentials, type Target } from '../host/environment.js';
+import { fetchImage } from '../image/fetch-image.js';
+import { writeImage } from '../image/write-image.js';
+import { baseUrlOf, countOf, parseFlags, readInput, timeoutOf, UsageError } from './flags.js';
+import { progressDisplay } from './progress.js';
+
+const TARGET_FLAGS = { 'base-url': { type: 'string' }, 'timeout-ms': { type: 'string' }, out: { type: 'string' } } as const;
+
+/** Where runs go and where images are kept, from the flags. */
+interface RunTarget extends Target {
+  /** Save every result image here and print its path; default `out` on the embedded emulator, else only with --out. */
+  readonly out?: string;
+}
+
+function targetOf(values: { 'base-url'?: string; 'timeout-ms'?: string; out?: string }): RunTarget {
+  return { baseUrl: baseUrlOf(values['base-url']), timeoutMs: timeoutOf(values['timeout-ms']), out: values.out };
+}
+
+/** A block by id or name; names match whatever their case. @throws {UsageError} for an unknown one. */
+export function findBlock(idOrName: string): Block {
+  const block = registry.get(idOrName) ?? registry.list().find((b) => b.name.toLowerCase() === idOrName.toLowerCase());
+  if (!block) throw new UsageError(`unknown block "${idOrName}"; see flux-blocks list`);
+  return block;
+}
+
+/** `flux-blocks run <block> --input <json | @file | ->`. */
+export async function runCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags('run', args, { input: { type: 'string' }, ...TARGET_FLAGS }, true);
+  if (positionals.length !== 1) throw new UsageError('run takes exactly one block name or id');
+  const block = findBlock(positionals[0]!);
+  if (values.input === undefined) throw new UsageError("run needs --input '<json>', --input @file.json or --input - (standard input)");
+  const input = await readInput(values.input);
+  const session = await openSession(targetOf(values));
+  let failed = false;
+  try {
+    for await (const [name, value] of runBlock(block, withCredentials(block, input), session.context)) {
+      console.log(JSON.stringify({ output: name, value }));
+      failed ||= name === 'error';
+      if (name === 'result' && isImageResult(block)) failed = !(await session.keep(String(value), (path) => console.log(JSON.stringify({ output: 'file', value: path })))) || failed;
+    }
+  } finally {
+    await session.close();
+  }
+  return session.interrupted() ? 130 : failed ? 1 : 0;
+}
+
+/** `flux-blocks run-graph <graph.json>`. */
+export async function runGraphCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags('run-graph', args, { ...TARGET_FLAGS, 'max-predictions': { type: 'string' }, concurrency: { type: 'string' } }, true);
+  if (positionals.length !== 1) throw new UsageError('run-graph takes exactly one graph file');
+  const file = positionals[0]!;
+  let graph: unknown;
+  try {
+    graph = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`${file}: ${(error as Error).message}`);
+  }
+  const limits = { maxPredictions: countOf('max-predictions', values['max-predictions']), concurrency: countOf('concurrency', values.concurrency) };
+  return (await executeGraph(graph, { ...targetOf(values), out: values.out ?? 'out' }, limits)).status;
+}
+
+/** The example graph `npm run demo` runs: generate, edit, save. */
+const DEMO_GRAPH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'generate-edit-save.json');
+
+/** `flux-blocks demo [prompt...]`: the example graph, with the prompt (when given) in every node that takes one. */
+export async function demoCommand(args: string[]): Promise<number> {
+  const { positionals } = parseFlags('demo', args, {}, true);
+  const graph = JSON.parse(await readFile(DEMO_GRAPH, 'utf8')) as { nodes: Array<{ id: string; input_default: Record<string, unknown> }> };
+  if (positionals.length) {
+    const prompt = positionals.join(' ');
+    for (const node of graph.nodes) {
+      if (node.id === 'generate') node.input_default.prompt = prompt;
+      if (node.id === 'edit') node.input_default.prompt = `Make it a watercolor painting; keep ${prompt} as it is`;
+    }
+  }
+  console.error('Running examples/generate-edit-save.json: generate -> edit -> save');
+  const { status, outputs } = await executeGraph(graph, { out: 'out' });
+  for (const { value } of outputs.filter((o) => o.output === 'path')) console.log(`Image saved to ${String(value)}`);
+  return status;
+}
+
+/**
+ * Runs a graph as the CLI does: fills each node's credentials, prints every output as a JSON
+ * line `{"node", "output", "value"}` on stdout (and `{"node", "output": "file", "value": path}`
+ * for each result image it keeps), and each failure on stderr.
+ * @throws {UsageError} when the graph cannot run (it names the node or link).
+ */
+async function executeGraph(graph: unknown, target: RunTarget, limits: { maxPredictions?: number; concurrency?: number } = {}): Promise<{ status: number; outputs: GraphOutput[] }> {
+  const filled = graphWithCredentials(graph, registry);
+  const blocks = new Map<string, Block>();
+  if (isPlainObject(filled) && Array.isArray(filled.nodes)) {
+    for (const node of filled.nodes) {
+      const block = isPlainObject(node) && typeof node.block_id === 'string' ? registry.get(node.block_id) : undefined;
+      if (block && typeof node.id === 'string') blocks.set(node.id, block);
+    }
+  }
+  const session = await openSession(target);
+  const saving: Array<Promise<boolean>> = [];
+  try {
+    const onOutput = (event: GraphOutput) => {
+      console.log(JSON.stringify(event));
+      const block = blocks.get(event.node);
+      if (event.output === 'result' && block && isImageResult(block)) {
+        saving.push(session.keep(String(event.value), (path) => console.log(JSON.stringify({ node: event.node, output: 'file', value: path }))));
+      }
+    };
+    const result = await runGraph(filled, { registry, context: session.context, onOutput, ...limits });
+    const kept = await Promise.all(saving);
+    for (const { node, block, error } of result.failures) console.error(`Node ${node} (${block}) failed: ${error}`);
+    if (result.stopped.length) console.error(`Stopped, as a node upstream failed: ${result.stopped.join(', ')}`);
+    const failed = result.failures.length > 0 || kept.includes(false);
+    return { status: session.interrupted() ? 130 : failed ? 1 : 0, outputs: result.outputs };
+  } catch (error) {
+    if (error instanceof GraphError) throw new UsageError(error.message);
+    throw error;
+  } finally {
+    await session.close();
+  }
+}
+
+/** Whether a block's `result` output is an image URL (the image blocks' shared output). */
+function isImageResult(block: Block): boolean {
+  return block.outputSchema.shape.result === IMAGE_OUTPUTS.result;
+}
+
+interface Session {
+  readonly context: BlockContext;
+  /** Saves a result image when the CLI keeps images, calling `print` with its path; false when that failed. */
+  keep(url: string, print: (path: string) => void): Promise<boolean>;
+  interrupted(): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * The context the CLI runs blocks with (`openEnvironment`): progress on stderr; local image
+ * files read from the working directory; Ctrl-C aborts (the prediction is canceled first; a
+ * second Ctrl-C quits at once). On the embedded emulator, whose URLs die with the process,
+ * result images are always kept (in --out, default out/).
+ */
+async function openSession(target: RunTarget): Promise<Session> {
+  const environment = await openEnvironment(target);
+  if (environment.embedded) console.error(environment.description);
+  const out = target.out ?? (environment.embedded ? 'out' : undefined);
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    console.error('Interrupted: canceling the prediction (Ctrl-C again to quit at once)...');
+    controller.abort('interrupted (Ctrl-C)');
+  };
+  process.on('SIGINT', onSigint);
+  const progress = progressDisplay();
+  const context: BlockContext = {
+    ...environment.context,
+    signal: controller.signal,
+    runner: { ...environment.context.runner, onProgress: progress.onProgress },
+    files: { allowDir: process.cwd() },
+  };
+  return {
+    context,
+    async keep(url, print) {
+      if (out === undefined) return true;
+      try {
+        print(await writeImage(await fetchImage(url, { ...context.save, timeoutMs: target.timeoutMs ?? 600_000 }, context.signal), out));
+        return true;
+      } catch (error) {
+        console.log(JSON.stringify({ output: 'error', value: `Could not save ${url}: ${(error as Error).message}` }));
+        return false;
+      }
+    },
+    interrupted: () => controller.signal.aborted,
+    close: async () => {
+      progress.done();
+      process.off('SIGINT', onSigint);
+      await environment.close();
+    },
+  };
+}
