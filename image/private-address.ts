@@ -18,14 +18,26 @@ export function isPrivateAddress(address: string): boolean {
   return family === 0 || PRIVATE.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
 
-// Checks every address a name resolves to at connect time, so a DNS answer cannot slip a
-// private address past an earlier check.
-export const publicOnlyLookup = ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-  dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
-    if (error) return callback(error);
-    const refused = addresses.find((a) => isPrivateAddress(a.address));
-    if (refused) return callback(Object.assign(new Error(`${hostname} resolves to ${refused.address}`), { code: 'EPRIVATE', address: refused.address }));
-    if (options.all) return callback(null, addresses);
-    callback(null, addresses[0]!.address, addresses[0]!.family);
-  });
-}) as unknown as LookupFunction;
+/** Resolves a host name to every address it has, as `dns.lookup` with `all: true` does. */
+export type ResolveAll = (hostname: string, callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+
+/**
+ * A `lookup` for node:http(s) that checks every address a name resolves to at connect time, so
+ * a DNS answer cannot slip a private address past an earlier check, nor hide one behind a public
+ * first address. Fails with code `EPRIVATE` (and the `address`) when any address is private.
+ * @param resolveAll how names are resolved; default `dns.lookup`.
+ */
+export function publicOnlyLookupWith(resolveAll: ResolveAll): LookupFunction {
+  return ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    resolveAll(hostname, (error, addresses) => {
+      if (error) return callback(error);
+      const refused = addresses.find((a) => isPrivateAddress(a.address));
+      if (refused) return callback(Object.assign(new Error(`${hostname} resolves to ${refused.address}`), { code: 'EPRIVATE', address: refused.address }));
+      if (options.all) return callback(null, addresses);
+      callback(null, addresses[0]!.address, addresses[0]!.family);
+    });
+  }) as unknown as LookupFunction;
+}
+
+/** {@link publicOnlyLookupWith} on the system resolver. */
+export const publicOnlyLookup = publicOnlyLookupWith((hostname, callback) => dnsLookup(hostname, { all: true }, callback));

@@ -187,17 +187,21 @@ test('demo runs the generate -> edit -> save example on the embedded emulator an
 });
 
 test('emulator serves the Replicate API until stopped', async () => {
-  let baseUrl = '';
-  const { code, stdout } = await cli(['emulator', '--port', '0'], {}, (child) => {
-    child.stdout!.on('data', async (chunk: Buffer) => {
-      const match = /listening at (\S+)/.exec(chunk.toString());
-      if (!match || baseUrl) return;
-      baseUrl = match[1]!;
-      const response = await fetch(`${baseUrl}/predictions`, { headers: { Authorization: 'Bearer any' } });
-      expect(response.status).toBe(200);
-      child.kill('SIGTERM');
+  let child!: Parameters<NonNullable<Parameters<typeof spawnCli>[1]['onStart']>>[0];
+  const finished = cli(['emulator', '--port', '0', '--quiet'], {}, (started) => (child = started));
+  const baseUrl = await new Promise<string>((resolve) => {
+    let stdout = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const match = /listening at (\S+)/.exec(stdout);
+      if (match) resolve(match[1]!);
     });
   });
+  // Asserted here, not in the listener: a failure reads as itself, not as a timeout.
+  const response = await fetch(`${baseUrl}/predictions`, { headers: { Authorization: 'Bearer any' } });
+  expect(response.status).toBe(200);
+  child.kill('SIGTERM');
+  const { code, stdout } = await finished;
   expect(code).toBe(0);
   expect(stdout).toMatch(/^Replicate-compatible emulator listening at http:\/\/127\.0\.0\.1:\d+\/v1\n/);
 });

@@ -76,11 +76,14 @@ test.each<[string, () => void]>([
   expect(outputs[0]).not.toContain(SECRET);
 });
 
-test('a successful run with progress shows no token anywhere', async () => {
+test('a successful run with progress shows no token anywhere: its outputs, progress events and console lines', async () => {
   plan = { processingMs: 1300 };
+  const before = { seen: seen.length, events: events.length };
   const outputs = await texts();
   expect(outputs[0]).toMatch(/^http:\/\//);
-  expect(events.length).toBeGreaterThan(1);
+  const own = [...seen.slice(before.seen), ...outputs, JSON.stringify(events.slice(before.events))].join('\n');
+  expect(events.length - before.events).toBeGreaterThan(1);
+  expect(own).not.toContain(SECRET);
 });
 
 test('the Replicate client\'s own errors, for hosts that call it directly, are redacted', async () => {
@@ -105,6 +108,7 @@ test('the CLI prints no token on stdout or stderr', async () => {
   seen.push(out);
   expect(code).toBe(1);
   expect(out).toContain('refused header Bearer [REDACTED]');
+  expect(out).not.toContain(SECRET);
 });
 
 test('nothing seen in this file, and nothing the emulator recorded, contains the token', () => {
