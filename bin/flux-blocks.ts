@@ -27,7 +27,8 @@ const USAGE = `Usage:
   flux-blocks studio [--port N] [--host H] [--out DIR] [--base-url URL]
 
 Environment: REPLICATE_API_TOKEN (the Replicate API token), REPLICATE_BASE_URL (Replicate or a
-compatible proxy, default https://api.replicate.com/v1). With neither, run, run-graph and demo use
+compatible proxy, default https://api.replicate.com/v1), OPENAI_COMPATIBLE_API_KEY (the key of
+the OpenAI-compatible provider of OpenAICompatibleFluxImageBlock). With neither, run, run-graph and demo use
 the embedded emulator. Save Image nodes write into --out (default out/).
 
 Exit status: 0 when no block yielded an error, 1 when one did, 2 for usage errors and graphs
@@ -163,6 +164,8 @@ async function connection(target: Target): Promise<{ context: BlockContext; clos
     ...environment.context,
     signal: controller.signal,
     runner: { ...environment.context.runner, onProgress: printProgress },
+    // The person at the terminal owns the files: blocks may read local image paths.
+    save: { ...environment.context.save, localFiles: true },
   };
   return {
     context,

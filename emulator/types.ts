@@ -56,9 +56,12 @@ export interface RateLimits {
 /**
  * The API routes, as faults name them. `file` is an output file download; `upload`,
  * `get-file` and `delete-file` are the Files API (POST /v1/files, GET and DELETE
- * /v1/files/{id}); `web` is a prediction's web page (`urls.web`).
+ * /v1/files/{id}); `web` is a prediction's web page (`urls.web`). The OpenAI-style routes of
+ * API aggregators: `images-generate` (POST /v1/images/generations), `images-edit` (POST
+ * /v1/images/edits) and `chat` (POST /v1/chat/completions); their faults answer OpenAI's
+ * error body.
  */
-export type Route = 'create' | 'get' | 'cancel' | 'list' | 'model' | 'file' | 'upload' | 'get-file' | 'delete-file' | 'web';
+export type Route = 'create' | 'get' | 'cancel' | 'list' | 'model' | 'file' | 'upload' | 'get-file' | 'delete-file' | 'web' | 'images-generate' | 'images-edit' | 'chat';
 
 /**
  * What a faulted request gets instead of its answer: an HTTP status (with a problem body

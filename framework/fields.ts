@@ -13,6 +13,8 @@ export interface FieldHints {
   readonly advanced?: boolean;
   /** `true` only for fields that hold secrets. Default false. */
   readonly secret?: boolean;
+  /** Values an editor may offer for a free-text field (JSON Schema `examples`), e.g. model names. */
+  readonly suggestions?: readonly string[];
   /** For a credentials field: the provider and credential types an editor's key picker offers. */
   readonly credentials?: { readonly provider: string; readonly types: readonly string[] };
 }
@@ -68,7 +70,7 @@ function innerOf(schema: ZodTypeAny): ZodTypeAny | undefined {
  * The input field that names which stored API key a block uses, in the AutoGPT platform's
  * shape (`{provider, id, type: "api_key", title?}`); editors render it as a key picker for
  * `provider`. It never holds the key itself: the host resolves it and passes the secret as
- * `context.credentials.apiKey`.
+ * `context.credentials.apiKey` (provider `replicate`) or `context.credentials.keys[provider]`.
  */
 export function credentialsField<P extends string>(provider: P, description: string) {
   const schema = z
@@ -110,6 +112,22 @@ export function imageUrl() {
     .refine(
       (value) => (URL.canParse(value) && /^https?:$/.test(new URL(value).protocol)) || /^data:image\/[\w.+-]+(;[\w=.+-]+)*(;base64)?,./.test(value),
       'must be an http(s) URL or a data:image/... URI',
+    );
+}
+
+/**
+ * An image given by URL or path: an http(s) URL, a `data:image/...` URI, or a local file path
+ * (absolute, relative, or a `file:` URL), which only hosts that allow it read (the CLI does,
+ * `FetchOptions.localFiles`). Surrounding spaces are trimmed; other URL schemes are refused.
+ */
+export function imageSource() {
+  return z
+    .string()
+    .trim()
+    .min(1)
+    .refine(
+      (value) => /^(https?:\/\/|data:image\/[\w.+-]+(;[\w=.+-]+)*(;base64)?,.|file:)/i.test(value) || !/^[a-z][a-z0-9+.-]+:/i.test(value),
+      'must be an http(s) URL, a data:image/... URI or a local file path',
     );
 }
 

@@ -2,7 +2,7 @@ import { BlockError } from '../core/errors.js';
 import { formatIssues } from '../core/issues.js';
 import { redact } from '../core/redact.js';
 import type { z } from 'zod';
-import type { Block, BlockContext, BlockOutput, OutputShape } from './block.js';
+import { secretsOf, type Block, type BlockContext, type BlockOutput, type OutputShape } from './block.js';
 
 /**
  * Runs a block as a host would: validates `rawInput` with the input schema (no `run`, so no
@@ -10,7 +10,7 @@ import type { Block, BlockContext, BlockOutput, OutputShape } from './block.js';
  * output schema, and turns every failure into one `error` output.
  *
  * Never throws for bad input, network or model failures, or block bugs; yields
- * `[outputName, value]` pairs and stops after an `error`. Strings never contain the API token.
+ * `[outputName, value]` pairs and stops after an `error`. Strings never contain the API token nor any other key in `context.credentials`.
  * The input is typed by the block's input schema (`z.input`), so a misspelt field of a known
  * block does not compile; hosts with input of unknown shape pass the block as a plain `Block`.
  */
@@ -20,8 +20,8 @@ export async function* runBlock<I extends z.ZodTypeAny, O extends OutputShape>(
   context: BlockContext = {},
 ): AsyncGenerator<BlockOutput<O>, void, undefined> {
   type Output = BlockOutput<O>;
-  const secret = context.credentials?.apiKey;
-  const clean = (value: unknown) => (typeof value === 'string' ? redact(value, secret) : value);
+  const secrets = secretsOf(context.credentials);
+  const clean = (value: unknown) => (typeof value === 'string' ? secrets.reduce((text, secret) => redact(text, secret), value) : value);
   const parsed = block.inputSchema.safeParse(rawInput);
   if (!parsed.success) {
     yield ['error', clean(`Invalid input: ${formatIssues(parsed.error.issues)}`)] as Output;

@@ -1,6 +1,8 @@
+import { readFile, stat } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { dataUriSize, parseDataUri } from '../core/data-uri.js';
 import { BlockError } from '../core/errors.js';
@@ -17,6 +19,12 @@ export interface FetchOptions {
   readonly allowedOrigins?: readonly string[];
   /** Bound on one download, redirects included, in ms. Default 60000. */
   readonly timeoutMs?: number;
+  /**
+   * Read local file paths (absolute, relative to the working directory, or `file:` URLs) too.
+   * Default false: they are refused (`refused_url`). Only a host whose user owns the machine
+   * turns it on (the CLI); servers do not, so a graph cannot read the host's files.
+   */
+  readonly localFiles?: boolean;
 }
 
 /** An image read and checked: its bytes, content type and size in px. */
@@ -34,7 +42,7 @@ const DEFAULT_MAX_BYTES = 50_000_000;
 const MAX_REDIRECTS = 5;
 
 /**
- * Reads an image from an http(s) URL or a `data:` URI and checks it: at most `maxBytes`, and
+ * Reads an image from an http(s) URL, a `data:` URI or, with `localFiles`, a local path, and checks it: at most `maxBytes`, and
  * an image sharp can read (jpeg, png, webp, gif, avif, tiff).
  *
  * Downloads use node:http(s) rather than fetch so the address check runs on the address
@@ -47,8 +55,29 @@ const MAX_REDIRECTS = 5;
 export async function fetchImage(url: string, options: FetchOptions = {}, signal?: AbortSignal): Promise<FetchedImage> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const bytes = url.startsWith('data:') ? decodeDataUri(url, maxBytes) : await download(url, options, maxBytes, timeoutMs, signal);
+  const bytes = url.startsWith('data:') ? decodeDataUri(url, maxBytes)
+    : isLocalPath(url) ? await readLocal(url, options, maxBytes)
+    : await download(url, options, maxBytes, timeoutMs, signal);
   return describeImage(bytes);
+}
+
+/** True for a `file:` URL or a string without a URL scheme: a local path. */
+function isLocalPath(url: string): boolean {
+  return /^file:/i.test(url) || !/^[a-z][a-z0-9+.-]+:/i.test(url);
+}
+
+/** Reads a local image file when the host allows it, at most `maxBytes`. */
+async function readLocal(path: string, options: FetchOptions, maxBytes: number): Promise<Buffer> {
+  if (!options.localFiles) throw new BlockError('refused_url', `${path} is a local file path: only hosts that allow it (the CLI) read local files; pass an http(s) URL or a data: URI`);
+  const file = /^file:/i.test(path) ? fileURLToPath(path) : path;
+  try {
+    const { size } = await stat(file);
+    if (size > maxBytes) throw new BlockError('too_large', `${path} is ${size} bytes, over the ${maxBytes}-byte limit`);
+    return await readFile(file);
+  } catch (error) {
+    if (error instanceof BlockError) throw error;
+    throw new BlockError('download_failed', `Reading ${path} failed: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
 }
 
 /** Decodes a `data:` URI's payload, at most `maxBytes`. */
