@@ -59,8 +59,11 @@ const inputSchema = z
     ),
     n: field(z.number().int().min(1).max(4).default(1), 'How many images to make, 1-4, each yielded as a `result`. Chat makes one.', { title: 'Number of Images' }),
     images: field(
-      z.array(imageSource()).max(10).default([]),
-      'Reference images for an edit (Flux Kontext): http(s) URLs (such as the `result` of another block), data: URIs or, on the CLI, local files. With any, the edits endpoint is used; chat takes http(s) URLs only, written into the message.',
+      z
+        .union([imageSource(), z.array(imageSource()).max(10)])
+        .default([])
+        .transform((images) => (typeof images === 'string' ? [images] : images)),
+      'Reference images for an edit (Flux Kontext), one or a list of up to 10: http(s) URLs (such as the `result` of another block, linked here), data: URIs or, on the CLI, local files. With any, the edits endpoint is used; chat takes http(s) URLs only, written into the message.',
       { title: 'Images', advanced: false },
     ),
     response_format: field(
