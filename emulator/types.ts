@@ -95,7 +95,10 @@ export interface RecordedRequest {
   /** Path and query, e.g. `/v1/predictions/abc/cancel`. */
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
-  /** The parsed JSON body, or undefined. */
+  /**
+   * The parsed JSON body, or undefined. Uploads hold `{bytes}`; multipart image edits their
+   * fields, with each `image` part as `{filename, type, bytes}`.
+   */
   readonly body: unknown;
   /** How it was answered: the HTTP status, `reset` or `hang`; undefined while it is open. */
   outcome?: number | 'reset' | 'hang';
