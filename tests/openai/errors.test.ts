@@ -81,6 +81,23 @@ describe('retries only where they cannot bill twice', () => {
     expect(generations().map((r) => r.outcome)).toEqual([429, 200]);
   });
 
+  test('the emulator\'s rate limits answer OpenAI\'s 429 with Retry-After, which the client waits out', async () => {
+    const limited = await startEmulator({ rateLimits: { createsPerMinute: 60, createBurst: 1 } });
+    try {
+      const limitedClient = client({ baseUrl: limited.url });
+      const answers = await Promise.all([0, 1].map(() => limitedClient.generate({ model: 'flux-schnell', prompt: 'x' })));
+      expect(answers.map((images) => images.length)).toEqual([1, 1]);
+      expect(limited.throttled).toBeGreaterThanOrEqual(1);
+      // The bucket is empty now: the next request gets OpenAI's 429 as it is.
+      const response = await fetch(`${limited.url}/images/generations`, { method: 'POST', headers: { Authorization: `Bearer ${OPENAI_KEY}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'flux-dev', prompt: 'x' }) });
+      expect(response.status).toBe(429);
+      expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(await response.json()).toEqual({ error: { message: expect.stringMatching(/^Rate limit reached/), type: 'requests', param: null, code: 'rate_limit_exceeded' } });
+    } finally {
+      await limited.close();
+    }
+  });
+
   test('a 429 without Retry-After is not sent again: rate_limited', async () => {
     local.emulator.inject({ route: 'images-generate', answer: { status: 429 } });
     const { kind } = await failure(client().generate({ model: 'flux-dev', prompt: 'x' }));
