@@ -28,7 +28,8 @@ const USAGE = `Usage:
 
 Environment: REPLICATE_API_TOKEN (the Replicate API token), REPLICATE_BASE_URL (Replicate or a
 compatible proxy, default https://api.replicate.com/v1), OPENAI_COMPATIBLE_API_KEY (the key of
-the OpenAI-compatible provider of OpenAICompatibleFluxImageBlock). With neither, run, run-graph and demo use
+the OpenAI-compatible provider of OpenAICompatibleFluxImageBlock) and OPENAI_COMPATIBLE_ORIGINS (the
+only origins that key may be sent to, comma-separated; default any). With neither, run, run-graph and demo use
 the embedded emulator. Save Image nodes write into --out (default out/).
 
 Exit status: 0 when no block yielded an error, 1 when one did, 2 for usage errors and graphs

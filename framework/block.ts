@@ -38,6 +38,13 @@ export interface Credentials {
   readonly apiKey?: string;
   /** Keys of other providers, by the provider name their blocks' credentials fields give (e.g. `openai_compatible`). */
   readonly keys?: Readonly<Record<string, string>>;
+  /**
+   * Per provider, the only origins (e.g. `https://api.aggregator.example`) its key may be sent
+   * to, for blocks whose input names the base URL: a base URL of another origin is refused
+   * before any request, so a graph or an agent cannot send the host's key elsewhere. A provider
+   * without an entry goes wherever the input says.
+   */
+  readonly origins?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Every secret in `credentials`: the Replicate token and each provider key. */

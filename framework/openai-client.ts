@@ -11,7 +11,8 @@ export const OPENAI_COMPATIBLE = 'openai_compatible';
  * The OpenAI-compatible client a block run uses: the key in
  * `context.credentials.keys.openai_compatible` (never the Replicate token, which must not reach
  * another provider), the block's `baseUrl`, and the runner's `timeoutMs`.
- * @throws {BlockError} `invalid_input` when the host passed no such key, and as
+ * @throws {BlockError} `invalid_input` when the host passed no such key, or `baseUrl` is not of
+ *   an origin the host allows that key to go to (`context.credentials.origins`), and as
  *   `createOpenAiClient` for a bad base URL or timeout.
  */
 export function openAiClient(context: BlockContext, baseUrl: string): OpenAiClient {
@@ -21,6 +22,10 @@ export function openAiClient(context: BlockContext, baseUrl: string): OpenAiClie
       'invalid_input',
       `credentials: no API key of provider ${OPENAI_COMPATIBLE} was given: the host must pass context.credentials.keys.${OPENAI_COMPATIBLE} (the library reads no environment variable; the CLI reads OPENAI_COMPATIBLE_API_KEY)`,
     );
+  }
+  const allowed = context.credentials?.origins?.[OPENAI_COMPATIBLE];
+  if (allowed && !(URL.canParse(baseUrl) && allowed.includes(new URL(baseUrl).origin))) {
+    throw new BlockError('invalid_input', `base_url: the host sends its ${OPENAI_COMPATIBLE} key only to ${allowed.join(', ') || 'no origin'}`);
   }
   return createOpenAiClient({ apiKey, baseUrl, timeoutMs: context.runner?.timeoutMs });
 }

@@ -40,7 +40,9 @@ export const KEY_VARIABLES: Readonly<Record<string, string>> = {
  * The environment hosts run in (CLI, MCP server, studio, workers): the token from
  * `REPLICATE_API_TOKEN`, other providers' keys from {@link KEY_VARIABLES} (e.g.
  * `OPENAI_COMPATIBLE_API_KEY`, as `credentials.keys.openai_compatible`; any key for the
- * embedded emulator, which also speaks the OpenAI-style routes), the base URL from
+ * embedded emulator, which also speaks the OpenAI-style routes) and the origins that key may go
+ * to from `OPENAI_COMPATIBLE_ORIGINS` (comma-separated, e.g. `https://api.aggregator.example`;
+ * unset: any), the base URL from
  * `target.baseUrl` or `REPLICATE_BASE_URL`, and with neither, an embedded emulator on 127.0.0.1 (placeholder images). Save Image writes into
  * `target.out` and may fetch from the base URL's own origin (a local emulator or proxy).
  * The token stays in `context.credentials`; `description` never holds it.
@@ -62,12 +64,14 @@ export async function openEnvironment(target: Target = {}, env: NodeJS.ProcessEn
       .filter(([, key]) => key),
   );
   const hasKeys = Object.keys(keys).length > 0;
+  // Where the OpenAI-compatible key may go, when the host says (servers should: agents pick base_url).
+  const openAiOrigins = env.OPENAI_COMPATIBLE_ORIGINS?.split(',').map((origin) => origin.trim()).filter(Boolean);
   const description = embedded
     ? `No REPLICATE_API_TOKEN or base URL set: using the embedded emulator at ${baseUrl} (placeholder images).`
     : `Running on ${baseUrl ?? 'https://api.replicate.com/v1'}.`;
   return {
     context: {
-      credentials: apiKey || hasKeys ? { apiKey, ...(hasKeys && { keys }) } : undefined,
+      credentials: apiKey || hasKeys ? { apiKey, ...(hasKeys && { keys }), ...(openAiOrigins && { origins: { openai_compatible: openAiOrigins } }) } : undefined,
       runner: { baseUrl, timeoutMs: target.timeoutMs },
       save: { dir: target.out, allowedOrigins: baseUrl && URL.canParse(baseUrl) ? [new URL(baseUrl).origin] : [] },
     },

@@ -9,7 +9,7 @@ import { openEnvironment, withCredentials } from '../../host/environment.js';
 import { fetchImage } from '../../image/fetch-image.js';
 import { imageLinks } from '../../openai/chat-images.js';
 import { runBlock } from '../../index.js';
-import { collect, contextFor, names, requestsTo, useEmulator } from '../helpers.js';
+import { collect, contextFor, names, OPENAI_KEY, requestsTo, useEmulator } from '../helpers.js';
 
 const local = useEmulator();
 let dir: string;
@@ -35,6 +35,21 @@ describe('the host environment', () => {
     const outputs = [];
     for await (const output of runBlock(block, input as never, environment.context)) outputs.push(output);
     expect(outputs).toEqual([['error', expect.stringContaining('the CLI reads OPENAI_COMPATIBLE_API_KEY')]]);
+    await environment.close();
+  });
+
+  test('OPENAI_COMPATIBLE_ORIGINS: the key goes only to those origins; another base_url is refused before any request', async () => {
+    const origin = new URL(local.emulator.url).origin;
+    const environment = await openEnvironment({ baseUrl: local.emulator.url }, { REPLICATE_API_TOKEN: 'r8_abc', OPENAI_COMPATIBLE_API_KEY: OPENAI_KEY, OPENAI_COMPATIBLE_ORIGINS: ` ${origin}, https://api.aggregator.example` });
+    expect(environment.context.credentials?.origins).toEqual({ openai_compatible: [origin, 'https://api.aggregator.example'] });
+    const run = async (base_url: string) => {
+      const outputs = [];
+      for await (const output of runBlock(block, withCredentials(block, { base_url, prompt: 'x' }) as never, environment.context)) outputs.push(output);
+      return outputs;
+    };
+    expect(await run('https://attacker.example/v1')).toEqual([['error', `base_url: the host sends its openai_compatible key only to ${origin}, https://api.aggregator.example`]]);
+    expect(local.emulator.requests).toEqual([]);
+    expect(names(await run(local.emulator.url))).toEqual(['result']);
     await environment.close();
   });
 
