@@ -3,6 +3,7 @@ import { describe, expect, test } from '@jest/globals';
 import { OpenAICompatibleFluxImageBlock as block } from '../../blocks/index.js';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
 import { BlockError, createOpenAiClient, ERROR_KINDS, type ErrorKind } from '../../index.js';
+import { EXAMPLE_IMAGE } from '../../sdk.js';
 import { collect, contextFor, errorOf, names, OPENAI_KEY, requestsTo, useEmulator } from '../helpers.js';
 
 const local = useEmulator();
@@ -96,6 +97,16 @@ describe('retries only where they cannot bill twice', () => {
     } finally {
       await limited.close();
     }
+  });
+
+  test('an edit sent again after a 429 carries its image parts again', async () => {
+    local.emulator.inject({ route: 'images-edit', answer: { status: 429, retryAfter: '1' } });
+    const outputs = await collect(block, input({ model: 'flux-kontext-pro', images: [EXAMPLE_IMAGE, EXAMPLE_IMAGE] }), contextFor(local.emulator));
+    expect(names(outputs)).toEqual(['result']);
+    const edits = requestsTo(local.emulator, 'POST', /^\/v1\/images\/edits$/);
+    expect(edits.map((r) => r.outcome)).toEqual([429, 200]);
+    expect(edits[1]!.body).toEqual(edits[0]!.body);
+    expect((edits[1]!.body as { image: unknown[] }).image).toHaveLength(2);
   });
 
   test('a 429 without Retry-After is not sent again: rate_limited', async () => {
