@@ -59,7 +59,7 @@ function readForm(contentType: string | undefined, raw: Buffer): Promise<FormDat
  * and chat completions answering a markdown image link. Images are the emulator's placeholder
  * pictures (png), served as output files for `retentionMs`, or inline as `b64_json` when asked.
  * Errors are OpenAI's: 401 `invalid_api_key`, 400 naming `param`, 404 `model_not_found`, 429
- * `rate_limit_exceeded` with `Retry-After`.
+ * `rate_limit_exceeded` with `Retry-After`, and with `insufficientCredit` 429 `insufficient_quota`.
  */
 export class OpenAiRoutes {
   private readonly outputs = new Map<string, { readonly specs: readonly ImageSpec[]; readonly createdAt: number }>();
@@ -85,6 +85,9 @@ export class OpenAiRoutes {
       if (wait !== undefined) {
         const seconds = Math.max(1, Math.ceil(wait / 1000));
         throw new OpenAiError(429, `Rate limit reached for requests. Please try again in ${seconds}s.`, 'requests', null, 'rate_limit_exceeded', { 'Retry-After': String(seconds) });
+      }
+      if (this.options.insufficientCredit) {
+        throw new OpenAiError(429, 'You exceeded your current quota, please check your plan and billing details.', 'insufficient_quota', null, 'insufficient_quota');
       }
       if (route === 'images-edit') return await this.edit(req.headers['content-type'], raw);
       const body = parseBody(raw);

@@ -19,7 +19,10 @@ export interface EmulatorOptions {
    * minute, burst 1), or your own. Default off.
    */
   readonly rateLimits?: boolean | 'low-credit' | RateLimits;
-  /** Answers every create 402 with Replicate's insufficient-credit problem. Default false. */
+  /**
+   * Answers every create 402 with Replicate's insufficient-credit problem, and every
+   * OpenAI-style request 429 `insufficient_quota`. Default false.
+   */
   readonly insufficientCredit?: boolean;
   /**
    * Largest request body accepted, in bytes; larger ones get 413. Default 16777216 (16 MiB):

@@ -53,6 +53,18 @@ describe('OpenAI-style error bodies as error kinds', () => {
     expect(generations()).toHaveLength(1);
   });
 
+  test('an account out of credit: the emulator\'s 429 insufficient_quota is provider_quota, never retried', async () => {
+    const broke = await startEmulator({ insufficientCredit: true });
+    try {
+      const { kind, message } = await failure(client({ baseUrl: broke.url }).generate({ model: 'flux-dev', prompt: 'x' }));
+      expect(kind).toBe('provider_quota');
+      expect(message).toContain('answered 429 insufficient_quota: You exceeded your current quota');
+      expect(broke.requests).toHaveLength(1);
+    } finally {
+      await broke.close();
+    }
+  });
+
   test('an answer that is not JSON: provider_error quoting its start', async () => {
     local.emulator.inject({ route: 'images-generate', answer: { status: 200, body: '<html>Login</html>' } });
     const { kind, message } = await failure(client().generate({ model: 'flux-dev', prompt: 'x' }));
