@@ -2,7 +2,7 @@
 
 // The layers, lowest first: each may import only from layers before it (docs/architecture.md).
 // Host-level folders (servers and workers) sit side by side under bin/.
-const LAYERS = ['core', 'replicate', 'image', 'framework', 'flux', 'blocks', 'graph', 'emulator', 'host', ['mcp', 'studio', 'workers'], 'bin'];
+const LAYERS = ['core', 'replicate', 'openai', 'image', 'framework', 'flux', 'blocks', 'graph', 'emulator', 'host', ['mcp', 'studio', 'workers'], 'bin'];
 const ENTRIES = ['./index.ts', './sdk.ts'];
 const folders = (layer) => (Array.isArray(layer) ? layer : [layer]).map((name) => `./${name}`);
 const layerZones = LAYERS.flatMap((layer, i) =>

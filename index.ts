@@ -7,6 +7,7 @@
 export {
   ALL_BLOCKS,
   createRegistry,
+  OpenAICompatibleFluxImageBlock,
   registry,
   ReplicateFlux2Block,
   ReplicateFluxAdvancedModelBlock,
@@ -15,7 +16,7 @@ export {
   ReplicateModelBlock,
   SaveImageBlock,
 } from './blocks/index.js';
-export type { Block, BlockContext, RunnerOptions, SaveOptions } from './framework/block.js';
+export type { Block, BlockContext, Credentials, RunnerOptions, SaveOptions } from './framework/block.js';
 export { BlockRegistry } from './framework/registry.js';
 export { runBlock } from './framework/run-block.js';
 export { blockInfo } from './framework/json-schema.js';
@@ -27,6 +28,9 @@ export type { GraphOutput, GraphResult, GraphRunOptions, NodeRunEvent } from './
 export { createReplicateClient } from './replicate/client.js';
 export type { CallOptions, ReplicateClient, ReplicateClientOptions } from './replicate/client.js';
 export type { ReplicateFile } from './replicate/files.js';
+export { createOpenAiClient } from './openai/client.js';
+export type { OpenAiCallOptions, OpenAiClient, OpenAiClientOptions } from './openai/client.js';
+export type { ChatRequest, EditRequest, GeneratedImage, GenerateRequest, ImagePart } from './openai/types.js';
 export { DEFAULT_BASE_URL } from './replicate/types.js';
 export type { Prediction, PredictionRequest, PredictionStatus, ProgressEvent, ReplicateModel } from './replicate/types.js';
 export { BlockError, ERROR_KINDS } from './core/errors.js';

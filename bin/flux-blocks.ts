@@ -31,7 +31,9 @@ const COMMANDS: Record<string, { readonly usage: string; readonly does: string }
 
 const ENVIRONMENT = `Environment: REPLICATE_API_TOKEN (the Replicate API token), REPLICATE_BASE_URL (Replicate or a
 compatible proxy, default https://api.replicate.com/v1). With neither, the commands use an embedded
-emulator (placeholder images). Replicate deletes output URLs an hour after a prediction: keep images
+emulator (placeholder images). OPENAI_COMPATIBLE_API_KEY is the key of the OpenAI-compatible provider
+of OpenAICompatibleFluxImageBlock; OPENAI_COMPATIBLE_ORIGINS the only origins it may be sent to
+(comma-separated; default any). Replicate deletes output URLs an hour after a prediction: keep images
 with --out or a Save Image node.
 
 Exit status: 0 when no block yielded an error, 1 when one did, 2 for usage errors and graphs that

@@ -1,4 +1,5 @@
 import { BlockRegistry } from '../framework/registry.js';
+import { OpenAICompatibleFluxImageBlock } from './openai-compatible-flux-image.js';
 import { ReplicateFlux2Block } from './replicate-flux-2.js';
 import { ReplicateFluxAdvancedModelBlock } from './replicate-flux-advanced.js';
 import { ReplicateFluxFillBlock } from './replicate-flux-fill.js';
@@ -6,10 +7,10 @@ import { ReplicateFluxKontextBlock } from './replicate-flux-kontext.js';
 import { ReplicateModelBlock } from './replicate-model.js';
 import { SaveImageBlock } from './save-image.js';
 
-export { ReplicateFlux2Block, ReplicateFluxAdvancedModelBlock, ReplicateFluxFillBlock, ReplicateFluxKontextBlock, ReplicateModelBlock, SaveImageBlock };
+export { OpenAICompatibleFluxImageBlock, ReplicateFlux2Block, ReplicateFluxAdvancedModelBlock, ReplicateFluxFillBlock, ReplicateFluxKontextBlock, ReplicateModelBlock, SaveImageBlock };
 
 /** Every block of the package. */
-export const ALL_BLOCKS = [ReplicateFluxAdvancedModelBlock, ReplicateFluxKontextBlock, ReplicateFluxFillBlock, ReplicateFlux2Block, ReplicateModelBlock, SaveImageBlock] as const;
+export const ALL_BLOCKS = [ReplicateFluxAdvancedModelBlock, ReplicateFluxKontextBlock, ReplicateFluxFillBlock, ReplicateFlux2Block, ReplicateModelBlock, OpenAICompatibleFluxImageBlock, SaveImageBlock] as const;
 
 /** A new registry holding every block of the package; each call makes a fresh one. */
 export function createRegistry(): BlockRegistry {

@@ -29,3 +29,8 @@ export function dataUriSize(uri: string): number {
   const payload = uri.length - comma - 1;
   return /;base64$/i.test(uri.slice(0, comma)) ? Math.floor((payload * 3) / 4) : payload;
 }
+
+/** A base64 `data:` URI of `bytes` with media type `mediaType` (e.g. `image/png`). */
+export function toDataUri(bytes: Uint8Array, mediaType: string): string {
+  return `data:${mediaType};base64,${Buffer.from(bytes).toString('base64')}`;
+}

@@ -119,6 +119,31 @@ export const ERROR_KINDS = {
     means: 'The image could not be written to the host\'s directory.',
     advice: 'Check that the directory exists or can be created, is writable, and the disk has room.',
   },
+  provider_unauthorized: {
+    title: 'API key refused by the provider (401, 403)',
+    means: 'The OpenAI-compatible provider refused the API key (credentials of provider `openai_compatible`), or the key may not use this model.',
+    advice: 'Check the provider\'s API key: that it is current, belongs to this base URL\'s provider and may use this model.',
+  },
+  provider_rejected: {
+    title: 'Request refused by the provider (400, 404, 413, 422)',
+    means: 'The OpenAI-compatible provider refused the request before making anything: a parameter (named when the provider names it), an unknown model, or an endpoint it does not offer.',
+    advice: 'Fix the named parameter; check the model name, that the base URL ends in /v1, and that the provider offers this api (images or chat) for the model.',
+  },
+  provider_quota: {
+    title: 'Provider quota or credit exhausted (402, 429 insufficient_quota)',
+    means: 'The account of the OpenAI-compatible provider has no credit or quota left. Nothing is retried.',
+    advice: 'Top up the account at the provider, then run it again.',
+  },
+  provider_error: {
+    title: 'Provider API error',
+    means: 'The OpenAI-compatible provider answered with another HTTP error (such as a 5xx) or with something that is not its JSON. A failed image request is never sent again: the first may still be billed.',
+    advice: 'Run it again later; if it persists, check the provider\'s status page and that the base URL points at its OpenAI-compatible API (ending in /v1).',
+  },
+  no_image: {
+    title: 'No image in the answer',
+    means: 'The provider answered without any image: an images answer with no `data` entries, or a chat answer whose text holds no image link (markdown image or URL); the message quotes the start of the text.',
+    advice: 'Check that the model makes images at this provider through this api (images or chat), or change the prompt.',
+  },
   internal: {
     title: 'Internal error',
     means: 'A bug in a block or in the host\'s callback.',

@@ -1,6 +1,7 @@
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Problem, problemAnswer, reply } from './http.js';
-import type { Fault, FaultAnswer, RecordedRequest, Route } from './types.js';
+import { OPENAI_ROUTES, openAiErrorAnswer } from './openai-routes.js';
+import type { Fault, RecordedRequest, Route } from './types.js';
 
 /** Faults injected and not yet used up, applied in the order given. */
 export class Faults {
@@ -22,15 +23,21 @@ export class Faults {
   }
 }
 
-/** Answers a request as a fault says (or leaves it hanging), and records the outcome. */
-export function applyFault(req: IncomingMessage, res: ServerResponse, record: RecordedRequest, answer: FaultAnswer): void {
+/**
+ * Answers a request as a fault says (or leaves it hanging), and records the outcome. A status
+ * without a body gets Replicate's problem body, or OpenAI's error body on the OpenAI-style routes.
+ */
+export function applyFault(req: IncomingMessage, res: ServerResponse, record: RecordedRequest, { route, answer }: Fault): void {
   record.outcome = typeof answer === 'string' ? (answer === 'malformed' ? 200 : answer) : answer.status;
   if (answer === 'hang') return;
   if (answer === 'reset') return void req.socket.destroy();
   if (answer === 'malformed') return reply(res, { status: 200, body: Buffer.from('{"id": "abc", "status": "star'), type: 'application/json' });
   const body = typeof answer.body === 'function' ? (answer.body as (headers: IncomingHttpHeaders) => unknown)(req.headers) : answer.body;
   if (typeof body === 'string') return reply(res, { status: answer.status, body: Buffer.from(body), type: 'text/html' });
-  const problem = problemAnswer(new Problem(answer.status, STATUS_CODES[answer.status] ?? 'Error', `Injected fault: status ${answer.status}.`));
+  const title = STATUS_CODES[answer.status] ?? 'Error';
+  const problem = OPENAI_ROUTES.includes(route)
+    ? openAiErrorAnswer(answer.status, `${title}: injected fault, status ${answer.status}.`)
+    : problemAnswer(new Problem(answer.status, title, `Injected fault: status ${answer.status}.`));
   reply(res, {
     ...(body === undefined ? problem : { status: answer.status, body }),
     headers: answer.retryAfter === undefined ? {} : { 'Retry-After': answer.retryAfter },

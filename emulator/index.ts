@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { applyFault, Faults } from './faults.js';
 import { errorAnswer, parseJson, readBody, redactAuthorization, reply, type Answer } from './http.js';
+import { formSummary } from './openai-routes.js';
 import { EmulatedApi, routeOf } from './routes.js';
 import type { Emulator, EmulatorOptions, RecordedRequest } from './types.js';
 
@@ -44,15 +45,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (options.log) res.once('finish', () => options.log!(`${req.method} ${url.pathname}${url.search} ${res.statusCode} ${Date.now() - started} ms`));
     const route = routeOf(req.method ?? 'GET', url.pathname);
     const raw = route === 'file' || route === 'web' ? Buffer.alloc(0) : await readBody(req, api.maxBodyBytes(route));
-    // Uploads are recorded by size: their bytes would fill the log.
-    const body = route === 'upload' ? { bytes: raw.length } : tryJson(raw);
+    // Uploads are recorded by size: their bytes would fill the log; edits by their fields and parts.
+    const body = route === 'upload' ? { bytes: raw.length } : route === 'images-edit' ? await formSummary(req.headers['content-type'], raw) : tryJson(raw);
     const record: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname + url.search, headers: redactAuthorization(req.headers), body };
     if (route !== 'file' && route !== 'web') {
       requests.push(record);
       if (requests.length > maxRecorded) requests.shift();
     }
     const fault = faults.take(route);
-    if (fault && !fault.afterHandling) return applyFault(req, res, record, fault.answer);
+    if (fault && !fault.afterHandling) return applyFault(req, res, record, fault);
     let answer: Answer;
     try {
       answer = await api.handle(req, res, url, route, raw);
@@ -60,7 +61,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       answer = errorAnswer(error);
     }
     record.handledAs = answer.status;
-    if (fault) return applyFault(req, res, record, fault.answer);
+    if (fault) return applyFault(req, res, record, fault);
     record.outcome = answer.status;
     reply(res, answer);
   }

@@ -7,6 +7,7 @@ import { ownOutputFile, parseOutputFile } from './files.js';
 import { FilesApi, MAX_FILE_BYTES } from './files-api.js';
 import { cancelAfter, invalid, parseJson, preferWait, Problem, problemAnswer, type Answer } from './http.js';
 import { modelObject } from './model.js';
+import { OPENAI_ROUTES, OpenAiRoutes } from './openai-routes.js';
 import { EmulatedPrediction } from './prediction.js';
 import { Limiter } from './rate-limits.js';
 import { renderImage, type Size } from './image.js';
@@ -31,6 +32,9 @@ export function routeOf(method: string, path: string): Route | undefined {
   if (method === 'GET' && /^\/v1\/models\/[^/]+\/[^/]+$/.test(path)) return 'model';
   if (method === 'GET' && /^\/v1\/predictions\/[^/]+$/.test(path)) return 'get';
   if (method === 'POST' && /^\/v1\/predictions\/[^/]+\/cancel$/.test(path)) return 'cancel';
+  if (method === 'POST' && path === '/v1/images/generations') return 'images-generate';
+  if (method === 'POST' && path === '/v1/images/edits') return 'images-edit';
+  if (method === 'POST' && path === '/v1/chat/completions') return 'chat';
   return undefined;
 }
 
@@ -43,6 +47,7 @@ export class EmulatedApi {
   private readonly images = new Map<string, Promise<Buffer>>();
   private readonly limits: Limiter | undefined;
   private readonly files: FilesApi;
+  private readonly openai: OpenAiRoutes;
   /** API requests answered 429 by the rate limits. */
   throttled = 0;
 
@@ -54,6 +59,11 @@ export class EmulatedApi {
     const { rateLimits } = options;
     this.limits = rateLimits ? new Limiter(rateLimits === true ? {} : rateLimits === 'low-credit' ? LOW_CREDIT : rateLimits) : undefined;
     this.files = new FilesApi(baseUrl);
+    this.openai = new OpenAiRoutes(options, baseUrl, (token) => {
+      const wait = this.limits?.wait(token, 'create');
+      if (wait !== undefined) this.throttled += 1;
+      return wait;
+    });
   }
 
   /** Largest body a request of `route` may carry, in bytes. */
@@ -76,6 +86,7 @@ export class EmulatedApi {
       return this.serveImage(id, index);
     }
     if (route === 'web') return this.webPage(url.pathname.slice(3));
+    if (route && OPENAI_ROUTES.includes(route)) return this.openai.handle(req, route, raw);
     const token = this.authorize(req.headers.authorization);
     const wait = this.limits?.wait(token, route === 'create' ? 'create' : 'other');
     if (wait !== undefined) {
@@ -246,7 +257,7 @@ export class EmulatedApi {
   }
 
   private async serveImage(id: string, index: number): Promise<Answer> {
-    const spec = this.predictions.get(id)?.image(index);
+    const spec = this.predictions.get(id)?.image(index) ?? this.openai.image(id, index);
     if (!spec) throw new Problem(404, 'Not found', 'No such output file (never made, or deleted after the retention time).');
     const key = `${id}/${index}`;
     let bytes = this.images.get(key);

@@ -19,7 +19,10 @@ export interface EmulatorOptions {
    * minute, burst 1), or your own. Default off.
    */
   readonly rateLimits?: boolean | 'low-credit' | RateLimits;
-  /** Answers every create 402 with Replicate's insufficient-credit problem. Default false. */
+  /**
+   * Answers every create 402 with Replicate's insufficient-credit problem, and every
+   * OpenAI-style request 429 `insufficient_quota`. Default false.
+   */
   readonly insufficientCredit?: boolean;
   /**
    * Largest request body accepted, in bytes; larger ones get 413. Default 16777216 (16 MiB):
@@ -58,9 +61,12 @@ export interface RateLimits {
 /**
  * The API routes, as faults name them. `file` is an output file download; `upload`,
  * `get-file` and `delete-file` are the Files API (POST /v1/files, GET and DELETE
- * /v1/files/{id}); `web` is a prediction's web page (`urls.web`).
+ * /v1/files/{id}); `web` is a prediction's web page (`urls.web`). The OpenAI-style routes of
+ * API aggregators: `images-generate` (POST /v1/images/generations), `images-edit` (POST
+ * /v1/images/edits) and `chat` (POST /v1/chat/completions); their faults answer OpenAI's
+ * error body.
  */
-export type Route = 'create' | 'get' | 'cancel' | 'list' | 'model' | 'file' | 'upload' | 'get-file' | 'delete-file' | 'web';
+export type Route = 'create' | 'get' | 'cancel' | 'list' | 'model' | 'file' | 'upload' | 'get-file' | 'delete-file' | 'web' | 'images-generate' | 'images-edit' | 'chat';
 
 /**
  * What a faulted request gets instead of its answer: an HTTP status (with a problem body
@@ -94,7 +100,10 @@ export interface RecordedRequest {
   /** Path and query, e.g. `/v1/predictions/abc/cancel`. */
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
-  /** The parsed JSON body, or undefined. */
+  /**
+   * The parsed JSON body, or undefined. Uploads hold `{bytes}`; multipart image edits their
+   * fields, with each `image` part as `{filename, type, bytes}`.
+   */
   readonly body: unknown;
   /** How it was answered: the HTTP status, `reset` or `hang`; undefined while it is open. */
   outcome?: number | 'reset' | 'hang';

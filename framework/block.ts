@@ -18,8 +18,13 @@ export type BlockCategory = keyof typeof BLOCK_CATEGORIES;
 
 /** What the host hands a block for one run, besides its input. */
 export interface BlockContext {
-  /** The secret behind the input's `credentials` field: the Replicate API token. */
-  readonly credentials?: { readonly apiKey: string };
+  /**
+   * The secrets behind the input's `credentials` field, which only names a key: `apiKey` is the
+   * Replicate API token (provider `replicate`); `keys` holds the keys of other providers by
+   * provider name, e.g. `{ openai_compatible: '...' }` for the OpenAI-compatible block. A block
+   * reads only its own provider's key, and no output ever holds any of them.
+   */
+  readonly credentials?: Credentials;
   /** Aborting it stops the run; a running prediction is canceled first. */
   readonly signal?: AbortSignal;
   /** Where and how long to run predictions (base URL, timeout, progress callback). */
@@ -31,6 +36,26 @@ export interface BlockContext {
    * as `data:` URIs). Default: none, so a graph from elsewhere cannot read the host's disk.
    */
   readonly files?: LocalFilesOptions;
+}
+
+/** API keys a host passes to block runs (see {@link BlockContext.credentials}). */
+export interface Credentials {
+  /** The Replicate API token (provider `replicate`). */
+  readonly apiKey?: string;
+  /** Keys of other providers, by the provider name their blocks' credentials fields give (e.g. `openai_compatible`). */
+  readonly keys?: Readonly<Record<string, string>>;
+  /**
+   * Per provider, the only origins (e.g. `https://api.aggregator.example`) its key may be sent
+   * to, for blocks whose input names the base URL: a base URL of another origin is refused
+   * before any request, so a graph or an agent cannot send the host's key elsewhere. A provider
+   * without an entry goes wherever the input says.
+   */
+  readonly origins?: Readonly<Record<string, readonly string[]>>;
+}
+
+/** Every secret in `credentials`: the Replicate token and each provider key. */
+export function secretsOf(credentials: Credentials | undefined): string[] {
+  return [credentials?.apiKey, ...Object.values(credentials?.keys ?? {})].filter((key): key is string => typeof key === 'string' && key.length > 0);
 }
 
 /** How blocks reach Replicate: the client's options but the token, and a progress callback. */
@@ -96,6 +121,13 @@ export interface BlockExample {
 
 /** The credentials field's value in block examples: a key the host resolves (the emulator takes any). */
 export const EXAMPLE_CREDENTIALS = { provider: 'replicate', id: 'example-replicate-key', type: 'api_key', title: 'Replicate API key' } as const;
+
+/**
+ * The base URL block examples give an OpenAI-compatible provider: the emulator as
+ * `flux-blocks emulator --port 8787` starts it. The example tests put their own emulator's URL
+ * in its place.
+ */
+export const EXAMPLE_BASE_URL = 'http://127.0.0.1:8787/v1';
 
 /** A 3x2 px blue png as a data: URI: an input image block examples can carry inline. */
 export const EXAMPLE_IMAGE = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAIAAAASFvFNAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAEElEQVR4nGPQiFoAQQxwFgBBPAbNViXtjwAAAABJRU5ErkJggg==';

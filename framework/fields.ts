@@ -13,6 +13,8 @@ export interface FieldHints {
   readonly advanced?: boolean;
   /** `true` only for fields that hold secrets. Default false. */
   readonly secret?: boolean;
+  /** Values an editor may offer for a free-text field (JSON Schema `examples`), e.g. model names. */
+  readonly suggestions?: readonly string[];
   /** For a credentials field: the provider and credential types an editor's key picker offers. */
   readonly credentials?: { readonly provider: string; readonly types: readonly string[] };
 }
@@ -68,7 +70,7 @@ function innerOf(schema: ZodTypeAny): ZodTypeAny | undefined {
  * The input field that names which stored API key a block uses, in the AutoGPT platform's
  * shape (`{provider, id, type: "api_key", title?}`); editors render it as a key picker for
  * `provider`. It never holds the key itself: the host resolves it and passes the secret as
- * `context.credentials.apiKey`.
+ * `context.credentials.apiKey` (provider `replicate`) or `context.credentials.keys[provider]`.
  */
 export function credentialsField<P extends string>(provider: P, description: string) {
   const schema = z
@@ -120,12 +122,14 @@ const IMAGE_INPUT = 'imageInput';
 
 /**
  * Whether an input property takes images made with {@link imageUrl}: `one` for a single image,
- * `many` for an array of them, undefined otherwise. Looks through zod's wrappers.
+ * `many` for an array of them (or either), undefined otherwise. Looks through zod's wrappers.
  */
 export function isImageInput(schema: ZodTypeAny): 'one' | 'many' | undefined {
   for (let current: ZodTypeAny | undefined = schema; current; current = innerOf(current)) {
     if ((current._def as Record<string, unknown>)[IMAGE_INPUT]) return 'one';
     if (current instanceof z.ZodArray) return isImageInput(current.element) ? 'many' : undefined;
+    // One image or a list of them (`z.union([imageUrl(), z.array(imageUrl())])`).
+    if (current instanceof z.ZodUnion) return (current.options as ZodTypeAny[]).some((option) => isImageInput(option)) ? 'many' : undefined;
   }
   return undefined;
 }

@@ -46,7 +46,7 @@ function draft07(schema: z.ZodTypeAny, title: string): JsonSchema & { properties
 /**
  * A block's input as draft-07 JSON Schema. Each property has `title`, `description`, `default`
  * where there is one, `enum` for choices, `minimum`/`maximum` for ranges, and the editor hints
- * `advanced` and `secret` (always), `placeholder` (where declared) and, on credentials fields,
+ * `advanced` and `secret` (always), `placeholder` and `examples` (suggested values; where declared) and, on credentials fields,
  * `credentials_provider` and `credentials_types`. Optional fields without a default are not
  * `required` and accept null: `anyOf: [X, {type: "null"}]`.
  */
@@ -62,6 +62,7 @@ export function inputJsonSchema(block: Block): JsonSchema {
       // zod drops a description on some wrappers (`.refine()`); the field still has it.
       ...(property.description === undefined && description !== undefined && { description }),
       ...(hints?.placeholder !== undefined && { placeholder: hints.placeholder }),
+      ...(hints?.suggestions !== undefined && { examples: [...hints.suggestions] }),
       advanced: hints?.advanced ?? true,
       secret: hints?.secret ?? false,
       ...(hints?.credentials && { credentials_provider: [hints.credentials.provider], credentials_types: [...hints.credentials.types] }),

@@ -36,7 +36,7 @@ export async function readLocalImages(block: Block, input: unknown, files: Local
   const resolved: Record<string, unknown> = { ...(input as Record<string, unknown>) };
   for (const [field, value] of Object.entries(resolved)) {
     const kind = Object.hasOwn(shape, field) ? isImageInput(shape[field]!) : undefined;
-    if (kind === 'one' && isLocalPath(value)) resolved[field] = await dataUriOf(field, value, files);
+    if (kind && isLocalPath(value)) resolved[field] = await dataUriOf(field, value, files);
     if (kind === 'many' && Array.isArray(value)) {
       resolved[field] = await Promise.all(value.map((item, i) => (isLocalPath(item) ? dataUriOf(`${field}.${i}`, item, files) : item)));
     }

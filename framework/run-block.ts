@@ -2,7 +2,7 @@ import { BlockError } from '../core/errors.js';
 import { formatIssues } from '../core/issues.js';
 import { redact } from '../core/redact.js';
 import type { z } from 'zod';
-import type { Block, BlockContext, BlockOutput, OutputShape } from './block.js';
+import { secretsOf, type Block, type BlockContext, type BlockOutput, type OutputShape } from './block.js';
 import { readLocalImages } from './local-files.js';
 
 /**
@@ -11,7 +11,7 @@ import { readLocalImages } from './local-files.js';
  * output schema, and turns every failure into one `error` output.
  *
  * Never throws for bad input, network or model failures, or block bugs; yields
- * `[outputName, value]` pairs and stops after an `error`. Strings never contain the API token.
+ * `[outputName, value]` pairs and stops after an `error`. Strings never contain the API token nor any other key in `context.credentials`.
  * The input is typed by the block's input schema (`z.input`), so a misspelt field of a known
  * block does not compile; hosts with input of unknown shape pass the block as a plain `Block`.
  */
@@ -21,8 +21,8 @@ export async function* runBlock<I extends z.ZodTypeAny, O extends OutputShape>(
   context: BlockContext = {},
 ): AsyncGenerator<BlockOutput<O>, void, undefined> {
   type Output = BlockOutput<O>;
-  const secret = context.credentials?.apiKey;
-  const clean = (value: unknown) => (typeof value === 'string' ? redact(value, secret) : value);
+  const secrets = secretsOf(context.credentials);
+  const clean = (value: unknown) => (typeof value === 'string' ? secrets.reduce((text, secret) => redact(text, secret), value) : value);
   let input: unknown = rawInput;
   if (context.files) {
     try {

@@ -1,4 +1,5 @@
 import type { BlockContext } from '../framework/block.js';
+import { fieldHints } from '../framework/fields.js';
 import { shapeOf } from '../framework/json-schema.js';
 import type { Block } from '../framework/block.js';
 import type { BlockRegistry } from '../framework/registry.js';
@@ -27,9 +28,22 @@ export interface HostEnvironment {
 }
 
 /**
+ * The environment variable each credentials provider's key is read from, by provider name;
+ * `withCredentials` names it as the key's id.
+ */
+export const KEY_VARIABLES: Readonly<Record<string, string>> = {
+  replicate: 'REPLICATE_API_TOKEN',
+  openai_compatible: 'OPENAI_COMPATIBLE_API_KEY',
+};
+
+/**
  * The environment hosts run in (CLI, MCP server, studio, workers): the token from
- * `REPLICATE_API_TOKEN`, the base URL from `target.baseUrl` or `REPLICATE_BASE_URL`, and with
- * neither, an embedded emulator on 127.0.0.1 (placeholder images). Save Image writes into
+ * `REPLICATE_API_TOKEN`, other providers' keys from {@link KEY_VARIABLES} (e.g.
+ * `OPENAI_COMPATIBLE_API_KEY`, as `credentials.keys.openai_compatible`; any key for the
+ * embedded emulator, which also speaks the OpenAI-style routes) and the origins that key may go
+ * to from `OPENAI_COMPATIBLE_ORIGINS` (comma-separated, e.g. `https://api.aggregator.example`;
+ * unset: any), the base URL from
+ * `target.baseUrl` or `REPLICATE_BASE_URL`, and with neither, an embedded emulator on 127.0.0.1 (placeholder images). Save Image writes into
  * `target.out` and may fetch from the base URL's own origin (a local emulator or proxy).
  * The token stays in `context.credentials`; `description` never holds it.
  */
@@ -42,12 +56,22 @@ export async function openEnvironment(target: Target = {}, env: NodeJS.ProcessEn
     baseUrl = embedded.url;
     apiKey = 'emulator';
   }
+  // Other providers' keys; the embedded emulator's OpenAI-style routes take any.
+  const keys = Object.fromEntries(
+    Object.entries(KEY_VARIABLES)
+      .filter(([provider]) => provider !== 'replicate')
+      .map(([provider, variable]) => [provider, env[variable] || (embedded ? 'emulator' : '')] as const)
+      .filter(([, key]) => key),
+  );
+  const hasKeys = Object.keys(keys).length > 0;
+  // Where the OpenAI-compatible key may go, when the host says (servers should: agents pick base_url).
+  const openAiOrigins = env.OPENAI_COMPATIBLE_ORIGINS?.split(',').map((origin) => origin.trim()).filter(Boolean);
   const description = embedded
     ? `No REPLICATE_API_TOKEN or base URL set: using the embedded emulator at ${baseUrl} (placeholder images).`
     : `Running on ${baseUrl ?? 'https://api.replicate.com/v1'}.`;
   return {
     context: {
-      credentials: apiKey ? { apiKey } : undefined,
+      credentials: apiKey || hasKeys ? { apiKey, ...(hasKeys && { keys }), ...(openAiOrigins && { origins: { openai_compatible: openAiOrigins } }) } : undefined,
       runner: { baseUrl, timeoutMs: target.timeoutMs },
       save: { dir: target.out, allowedOrigins: baseUrl && URL.canParse(baseUrl) ? [new URL(baseUrl).origin] : [] },
     },
@@ -61,11 +85,16 @@ export async function openEnvironment(target: Target = {}, env: NodeJS.ProcessEn
 
 /**
  * The input with the `credentials` field filled in, when the block has one and it is not set:
- * a reference to the host's own key (`REPLICATE_API_TOKEN`), never the key itself.
+ * a reference to the host's own key of the field's provider (its {@link KEY_VARIABLES} name,
+ * e.g. `REPLICATE_API_TOKEN`), never the key itself.
  */
 export function withCredentials(block: Block, input: unknown): unknown {
-  if (!isPlainObject(input) || input.credentials !== undefined || !Object.hasOwn(shapeOf(block.inputSchema), 'credentials')) return input;
-  return { credentials: { provider: 'replicate', id: 'REPLICATE_API_TOKEN', type: 'api_key', title: 'Replicate API token from the environment' }, ...input };
+  const shape = shapeOf(block.inputSchema);
+  if (!isPlainObject(input) || input.credentials !== undefined || !Object.hasOwn(shape, 'credentials')) return input;
+  const provider = fieldHints(shape.credentials!)?.credentials?.provider ?? 'replicate';
+  const id = KEY_VARIABLES[provider] ?? `${provider.toUpperCase()}_API_KEY`;
+  const title = provider === 'replicate' ? 'Replicate API token from the environment' : `${id} from the environment`;
+  return { credentials: { provider, id, type: 'api_key', title }, ...input };
 }
 
 /**

@@ -34,8 +34,8 @@ const DEFAULT_MAX_BYTES = 50_000_000;
 const MAX_REDIRECTS = 5;
 
 /**
- * Reads an image from an http(s) URL or a `data:` URI and checks it: at most `maxBytes`, and
- * an image sharp can read (jpeg, png, webp, gif, avif, tiff).
+ * Reads an image from an http(s) URL or a `data:` URI and checks it: at most `maxBytes`, and an
+ * image sharp can read (jpeg, png, webp, gif, avif, tiff).
  *
  * Downloads use node:http(s) rather than fetch so the address check runs on the address
  * actually connected to: hosts resolving to private, loopback or link-local addresses are

@@ -56,6 +56,6 @@ async function uploadIfLarge(field: string, value: unknown, upload: Upload): Pro
     throw new BlockError('invalid_input', `${field}: ${(error as Error).message}`);
   }
   const extension = decoded.mediaType.split('/')[1]?.replace(/[^\w.+-]/g, '') || 'bin';
-  const file = await upload(new Blob([decoded.bytes], { type: decoded.mediaType }), `${field.replace(/\W/g, '-')}.${extension}`);
+  const file = await upload(new Blob([new Uint8Array(decoded.bytes)], { type: decoded.mediaType }), `${field.replace(/\W/g, '-')}.${extension}`);
   return file.urls.get;
 }

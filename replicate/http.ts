@@ -124,7 +124,7 @@ function retriable(kind: RequestKind, error: Error): boolean {
 }
 
 /** Milliseconds a response asks to wait: `Retry-After` in seconds or as an HTTP date, else the body's `retry_after` in seconds. */
-async function retryAfterMs(response: Response): Promise<number | undefined> {
+export async function retryAfterMs(response: Response): Promise<number | undefined> {
   const header = response.headers.get('retry-after')?.trim();
   if (header) {
     const at = /^\d+(\.\d+)?$/.test(header) ? Date.now() + Number(header) * 1000 : Date.parse(header);

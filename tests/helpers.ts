@@ -74,9 +74,12 @@ export function canceledId(message: string): string {
   return id!;
 }
 
-/** A context that reaches `emulator` with {@link TOKEN}. */
+/** A key of the OpenAI-compatible provider, long enough to be redacted. */
+export const OPENAI_KEY = 'sk-test-openai-compatible-0123456789abcdef';
+
+/** A context that reaches `emulator` with {@link TOKEN} (and {@link OPENAI_KEY} for its OpenAI-style routes). */
 export function contextFor(emulator: Emulator, runner: RunnerOptions = {}, signal?: AbortSignal, token = TOKEN): BlockContext {
-  return { credentials: { apiKey: token }, signal, runner: { baseUrl: emulator.url, pollIntervalMs: 20, ...runner } };
+  return { credentials: { apiKey: token, keys: { openai_compatible: OPENAI_KEY } }, signal, runner: { baseUrl: emulator.url, pollIntervalMs: 20, ...runner } };
 }
 
 /** A Replicate client that reaches `emulator` with {@link TOKEN}, polling every 20 ms. */

@@ -46,7 +46,7 @@ test('registries share nothing: the ready one holds every block and stays as shi
   mine.register(variant({ id: OTHER_ID, name: 'OtherBlock' }));
   expect(mine.list()).toHaveLength(ALL_BLOCKS.length + 1);
   expect(ALL_BLOCKS.map((b) => b.name)).toEqual([
-    'ReplicateFluxAdvancedModelBlock', 'ReplicateFluxKontextBlock', 'ReplicateFluxFillBlock', 'ReplicateFlux2Block', 'ReplicateModelBlock', 'SaveImageBlock',
+    'ReplicateFluxAdvancedModelBlock', 'ReplicateFluxKontextBlock', 'ReplicateFluxFillBlock', 'ReplicateFlux2Block', 'ReplicateModelBlock', 'OpenAICompatibleFluxImageBlock', 'SaveImageBlock',
   ]);
   expect(registry.list()).toEqual([...ALL_BLOCKS]);
   expect(createRegistry().list()).toEqual([...ALL_BLOCKS]);

@@ -55,7 +55,7 @@ describe('on loopback (default 127.0.0.1)', () => {
   test('serves at http://127.0.0.1:<port>/mcp, and localhost Origins pass', async () => {
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
     expect((await post(server.url, { Origin: 'http://localhost:5173' })).status).toBe(200);
-    expect(await listToolsAt(server.url)).toBe(7);
+    expect(await listToolsAt(server.url)).toBe(8);
   });
 
   test('a request with a foreign Origin is refused with 403', async () => {
@@ -101,7 +101,7 @@ describe('off loopback', () => {
       const local = server.url.replace('0.0.0.0', '127.0.0.1');
       expect((await post(local, {})).status).toBe(401);
       expect((await post(local, { Authorization: 'Bearer wrong-secret-0123456789' })).status).toBe(401);
-      expect(await listToolsAt(local, { Authorization: 'Bearer mcp-secret-0123456789' })).toBe(7);
+      expect(await listToolsAt(local, { Authorization: 'Bearer mcp-secret-0123456789' })).toBe(8);
       // The Host check still applies off loopback.
       expect((await post(local, { Authorization: 'Bearer mcp-secret-0123456789', Host: 'evil.example' })).status).toBe(403);
     } finally {

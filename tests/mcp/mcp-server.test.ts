@@ -55,7 +55,7 @@ describe.each([
     const { tools } = await connection.client.listTools();
     results.push(tools);
     expect(tools.map((tool) => tool.name)).toEqual([
-      'replicate_flux_advanced_model', 'replicate_flux_kontext', 'replicate_flux_fill', 'replicate_flux_2', 'replicate_model', 'save_image', 'run_graph',
+      'replicate_flux_advanced_model', 'replicate_flux_kontext', 'replicate_flux_fill', 'replicate_flux_2', 'replicate_model', 'open_ai_compatible_flux_image', 'save_image', 'run_graph',
     ]);
     expect(tools).toHaveLength(registry.list().length + 1);
     const ajv = newAjv({ strict: false });
