@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials, EXAMPLE_IMAGE, field, IMAGE_OUTPUTS, imageUrl, type ModelChoices, promptField, refineChoice, runChoice, seedField, usedByNote } from '../sdk.js';
+import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials, EXAMPLE_IMAGE, field, IMAGE_OUTPUTS, imageUrl, type ModelChoices, promptField, refineChoice, refineSameSize, runChoice, seedField, usedByNote } from '../sdk.js';
 
 const common = { prompt: 'prompt', image: 'image', mask: 'mask', seed: 'seed', output_format: 'output_format', guidance: 'guidance' };
 
@@ -81,7 +81,8 @@ const inputSchema = z
     ),
   })
   .strict()
-  .superRefine(refineChoice(FILL_CHOICES, 'model', ONLY_SOME));
+  .superRefine(refineChoice(FILL_CHOICES, 'model', ONLY_SOME))
+  .superRefine(refineSameSize('mask', 'image'));
 
 /** Flux Fill: inpaints the masked part of an image, or outpaints beyond its edges, with Flux Fill Pro or Dev on Replicate. */
 export const ReplicateFluxFillBlock = defineBlock({

@@ -29,3 +29,24 @@ export function dataUriSize(uri: string): number {
   const payload = uri.length - comma - 1;
   return /;base64$/i.test(uri.slice(0, comma)) ? Math.floor((payload * 3) / 4) : payload;
 }
+
+/**
+ * Why a `data:` URI's payload cannot be decoded, or undefined when it can: no comma before the
+ * payload, base64 with characters outside the base64 alphabets (standard or URL-safe, spaces
+ * allowed), broken percent-encoding, or nothing at all. Checks without decoding base64.
+ */
+export function dataUriProblem(uri: string): string | undefined {
+  const comma = uri.indexOf(',');
+  if (!uri.startsWith('data:') || comma < 0) return 'the data: URI has no comma before its payload';
+  const payload = uri.slice(comma + 1);
+  if (/;base64$/i.test(uri.slice(0, comma))) {
+    if (!/^[\w+/\s-]*={0,2}\s*$/.test(payload)) return 'the data: URI\'s payload is not valid base64';
+  } else {
+    try {
+      decodeURIComponent(payload);
+    } catch {
+      return 'the data: URI\'s payload is not valid percent-encoding';
+    }
+  }
+  return dataUriSize(uri) > 0 ? undefined : 'the data: URI holds no data';
+}

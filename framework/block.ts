@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { FetchOptions } from '../image/fetch-image.js';
+import type { FetchOptions, Limiter } from '../image/fetch-image.js';
 import type { ReplicateClientOptions, CallOptions } from '../replicate/client.js';
 
 /**
@@ -25,13 +25,25 @@ export interface BlockContext {
   readonly runner?: RunnerOptions;
   /** Where the Save Image block writes files, its size limit, and the origins it may fetch from on private addresses. */
   readonly save?: SaveOptions;
+  /**
+   * Where image downloads (Save Image's) wait their turn, so the downloads of many block runs
+   * keep one bound between them. `runGraph` sets one per graph run, 8 at a time, unless the
+   * host passes its own (e.g. p-limit's `pLimit(4)`). Default none: each download starts at
+   * once. Each download is bounded by `runner.timeoutMs` from its start.
+   */
+  readonly downloads?: Limiter;
 }
+
+export type { Limiter };
 
 /** How blocks reach Replicate: the client's options but the token, and a progress callback. */
 export type RunnerOptions = Omit<ReplicateClientOptions, 'token'> & Pick<CallOptions, 'onProgress'>;
 
-/** Where and how the Save Image block stores images; set by the host, not by graph input. */
-export interface SaveOptions extends FetchOptions {
+/**
+ * Where and how the Save Image block stores images; set by the host, not by graph input. Its
+ * downloads are bounded by the run's timeout (`runner.timeoutMs`) and queued at `downloads`.
+ */
+export interface SaveOptions extends Pick<FetchOptions, 'maxBytes' | 'allowedOrigins'> {
   /** Directory files are written to, created when missing. Default `out` (relative to the working directory). */
   readonly dir?: string;
 }
