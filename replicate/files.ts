@@ -51,8 +51,8 @@ async function uploadIfLarge(field: string, value: unknown, upload: Upload): Pro
   }
   const problem = dataUriProblem(value);
   if (problem) throw new BlockError('invalid_input', `${field}: ${problem}`);
-  const decoded = parseDataUri(value);
-  const extension = decoded.mediaType.split('/')[1]?.replace(/[^\w.+-]/g, '') || 'bin';
-  const file = await upload(new Blob([decoded.bytes], { type: decoded.mediaType }), `${field.replace(/\W/g, '-')}.${extension}`);
+  const { mediaType, bytes } = parseDataUri(value);
+  const extension = mediaType.split('/')[1]?.replace(/[^\w.+-]/g, '') || 'bin';
+  const file = await upload(new Blob([bytes], { type: mediaType }), `${field.replace(/\W/g, '-')}.${extension}`);
   return file.urls.get;
 }
