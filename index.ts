@@ -15,7 +15,7 @@ export {
   ReplicateModelBlock,
   SaveImageBlock,
 } from './blocks/index.js';
-export type { Block, BlockContext, RunnerOptions, SaveOptions } from './framework/block.js';
+export type { Block, BlockContext, Limiter, RunnerOptions, SaveOptions } from './framework/block.js';
 export { BlockRegistry } from './framework/registry.js';
 export { runBlock } from './framework/run-block.js';
 export { blockInfo } from './framework/json-schema.js';

@@ -6,6 +6,9 @@ import { runBlock } from '../framework/run-block.js';
 import type { ProgressEvent } from '../replicate/types.js';
 import { checkGraph, GraphError, type CheckedNode } from './check-graph.js';
 
+/** Image downloads one graph run lets go at once, unless the host passes its own `context.downloads`. */
+const DOWNLOADS_AT_ONCE = 8;
+
 /** One value a node yielded. */
 export interface GraphOutput {
   readonly node: string;
@@ -99,7 +102,7 @@ export async function runGraph(graph: unknown, options: GraphRunOptions): Promis
   // The host's reason (e.g. `interrupted (Ctrl-C)`) reaches the nodes' error messages.
   const stopAll = () => nodes.forEach((node) => node.controller.abort(host?.reason));
   host?.addEventListener('abort', stopAll, { once: true });
-  const context: BlockContext = { ...options.context, downloads: options.context?.downloads ?? pLimit(8) };
+  const context: BlockContext = { ...options.context, downloads: options.context?.downloads ?? pLimit(DOWNLOADS_AT_ONCE) };
   const turn = pLimit(concurrency);
   let predictions = 0;
   let capped = false;
