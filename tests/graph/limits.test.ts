@@ -23,12 +23,12 @@ beforeAll(async () => {
   const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#c63' } }).png().toBuffer();
   server = createServer((req, res) => {
     mostAtOnce = Math.max(mostAtOnce, ++serving);
-    // /hang never answers; the others answer after 100 ms.
+    // /hang never answers; the others answer after 300 ms, so the downloads of one wave overlap.
     if (req.url === '/hang') return;
     setTimeout(() => {
       serving -= 1;
       res.writeHead(200, { 'Content-Type': 'image/png' }).end(png);
-    }, 100);
+    }, 300);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;

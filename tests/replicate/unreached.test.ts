@@ -13,7 +13,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-const run = (baseUrl: string) => createReplicateClient({ token: TOKEN, baseUrl, timeoutMs: 5_000 }).run({ model: 'black-forest-labs/flux-schnell', input: { prompt: 'x' } });
+const run = (baseUrl: string) => createReplicateClient({ token: TOKEN, baseUrl, timeoutMs: 20_000 }).run({ model: 'black-forest-labs/flux-schnell', input: { prompt: 'x' } });
 
 describe('a create that never reached a server says so, and speaks of no prediction to cancel', () => {
   test.each([
@@ -28,7 +28,7 @@ describe('a create that never reached a server says so, and speaks of no predict
     expect(error.message).toMatch(cause);
     expect(error.message).toContain('nothing was sent to it');
     expect(error.message).not.toMatch(/cancel|prediction/i);
-  });
+  }, 30_000);
 });
 
 describe("fetch's bad ports", () => {
