@@ -14,7 +14,7 @@ const layerZones = LAYERS.flatMap((layer, i) =>
 );
 // The emulator knows the Replicate API's types and the model catalog, nothing of blocks or the client.
 const emulatorZones = [
-  { target: './emulator', from: './replicate', except: ['./types.ts'], message: 'The emulator reads only the API types of replicate/.' },
+  { target: './emulator', from: './replicate', except: ['./types.ts', './bad-ports.ts'], message: 'The emulator reads only the API types of replicate/ and the ports fetch refuses.' },
   { target: './emulator', from: './flux', except: ['./catalog.ts', './check-input.ts'], message: 'The emulator reads only the catalog of flux/.' },
   { target: './emulator', from: ['./core', './image', './framework'], message: 'The emulator reads only the API types and the catalog.' },
 ];

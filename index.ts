@@ -16,7 +16,7 @@ export {
   ReplicateModelBlock,
   SaveImageBlock,
 } from './blocks/index.js';
-export type { Block, BlockContext, Credentials, RunnerOptions, SaveOptions } from './framework/block.js';
+export type { Block, BlockContext, Credentials, Limiter, RunnerOptions, SaveOptions } from './framework/block.js';
 export { BlockRegistry } from './framework/registry.js';
 export { runBlock } from './framework/run-block.js';
 export { blockInfo } from './framework/json-schema.js';

@@ -1,6 +1,6 @@
 import { relative } from 'node:path';
 import { ReplicateFluxAdvancedModelBlock } from '../blocks/index.js';
-import { startEmulator } from '../emulator/index.js';
+import { isFetchBadPort, startEmulator } from '../emulator/index.js';
 import { parseFlags, UsageError } from './flags.js';
 
 /**
@@ -12,6 +12,8 @@ export async function emulatorCommand(args: string[]): Promise<number> {
   const { values } = parseFlags('emulator', args, { port: { type: 'string' }, token: { type: 'string' }, quiet: { type: 'boolean' } });
   const port = Number(values.port ?? 0);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port takes a TCP port number (0-65535)');
+  // A client's fetch would never reach it there.
+  if (isFetchBadPort(port)) throw new UsageError(`--port ${port} is a port fetch refuses to connect to (as browsers do); pick another, or 0 for any free one`);
   const log = values.quiet ? undefined : (line: string) => console.error(line);
   const server = await startEmulator({ port, token: values.token, log });
   console.log(`Replicate-compatible emulator listening at ${server.url}`);

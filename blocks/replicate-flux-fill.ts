@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials, EXAMPLE_IMAGE, field, IMAGE_OUTPUTS, imageUrl, type ModelChoices, promptField, refineChoice, runChoice, seedField, usedByNote } from '../sdk.js';
+import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials, EXAMPLE_IMAGE, field, IMAGE_OUTPUTS, imageUrl, type ModelChoices, promptField, refineChoice, refineSameSize, runChoice, seedField, usedByNote } from '../sdk.js';
 
 const common = { prompt: 'prompt', image: 'image', mask: 'mask', seed: 'seed', output_format: 'output_format', guidance: 'guidance' };
 
@@ -81,7 +81,8 @@ const inputSchema = z
     ),
   })
   .strict()
-  .superRefine(refineChoice(FILL_CHOICES, 'model', ONLY_SOME));
+  .superRefine(refineChoice(FILL_CHOICES, 'model', ONLY_SOME))
+  .superRefine(refineSameSize('mask', 'image'));
 
 /** Flux Fill: inpaints the masked part of an image, or outpaints beyond its edges, with Flux Fill Pro or Dev on Replicate. */
 export const ReplicateFluxFillBlock = defineBlock({
@@ -95,7 +96,7 @@ export const ReplicateFluxFillBlock = defineBlock({
     whatItDoes:
       'Repaints the white part of a mask over an image from a text prompt (inpainting), or extends the image beyond its edges (outpainting, Flux Fill Pro), with Black Forest Labs\' Flux Fill models. Yields the URL of each image and the seed it used.',
     howItWorks:
-      'The block checks steps and guidance against the chosen model\'s own range (they differ between Pro and Dev), refuses fields the chosen model does not take, picks a random seed when none is given, and sends each field under the model\'s own name (`steps` is `num_inference_steps` on Dev). It runs the prediction with the shared runner. Pro keeps the image\'s size, grown by the outpaint choice; Dev writes about 1 megapixel in the image\'s proportions.',
+      'The block checks steps and guidance against the chosen model\'s own range (they differ between Pro and Dev), refuses fields the chosen model does not take, picks a random seed when none is given, refuses a data: URI mask whose pixel size differs from a data: URI image\'s (read from the bytes, before any request), and sends each field under the model\'s own name (`steps` is `num_inference_steps` on Dev). It runs the prediction with the shared runner. Pro keeps the image\'s size, grown by the outpaint choice; Dev writes about 1 megapixel in the image\'s proportions.',
     useCases: [
       'Remove or replace an object: paint it white in the mask and describe what should be there instead.',
       'Turn a square generated image into a banner with Right outpaint or Zoom out.',

@@ -37,7 +37,7 @@ export const SaveImageBlock = defineBlock({
     whatItDoes:
       'Keeps an image before its URL expires (Replicate deletes outputs about an hour after a prediction): it downloads the image, checks that it is one, and writes it into the host\'s directory or returns it as a data: URI, with its content type, width and height.',
     howItWorks:
-      'The block fetches http(s) URLs and decodes data: URIs, nothing else. It refuses URLs whose host resolves to a private, loopback or link-local address, checked on the address it connects to, and redirects to such addresses, so a graph cannot reach the host\'s own network; hosts list origins they trust (the local emulator) in `save.allowedOrigins`. It stops at the size limit (50 MB unless the host sets `save.maxBytes`), reads the format and size from the bytes with sharp, and names the file after its content, so saving one image twice writes one file. The directory is the host\'s `save.dir` (default out/), never a graph input.',
+      'The block fetches http(s) URLs and decodes data: URIs, nothing else. It refuses URLs whose host resolves to a private, loopback or link-local address, checked on the address it connects to, and redirects to such addresses, so a graph cannot reach the host\'s own network; hosts list origins they trust (the local emulator) in `save.allowedOrigins`. It stops at the size limit (50 MB unless the host sets `save.maxBytes`) and at the run\'s timeout (the host\'s `runner.timeoutMs`, 10 minutes by default); in a graph run at most 8 downloads go at once. It reads the format and size from the bytes with sharp, and names the file after its content, so saving one image twice writes one file. The directory is the host\'s `save.dir` (default out/), never a graph input.',
     useCases: [
       'After any image block: keep every generated image on disk, named by content.',
       'Pass an image inline (data: URI) to a block or service that cannot fetch URLs.',
@@ -61,7 +61,9 @@ export const SaveImageBlock = defineBlock({
     },
   ],
   async *run({ image, store_as }, context) {
-    const fetched = await fetchImage(image, context.save, context.signal);
+    const { maxBytes, allowedOrigins } = context.save ?? {};
+    const limits = { maxBytes, allowedOrigins, timeoutMs: context.runner?.timeoutMs, limiter: context.downloads };
+    const fetched = await fetchImage(image, limits, context.signal);
     if (store_as === 'file') yield ['path', await writeImage(fetched, context.save?.dir)];
     else yield ['data_uri', `data:${fetched.contentType};base64,${fetched.bytes.toString('base64')}`];
     yield ['content_type', fetched.contentType];

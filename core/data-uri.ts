@@ -2,7 +2,7 @@
 export interface DataUri {
   /** e.g. `image/png`; `text/plain` when the URI names none (RFC 2397). */
   readonly mediaType: string;
-  readonly bytes: Buffer;
+  readonly bytes: Buffer<ArrayBuffer>;
 }
 
 /**
@@ -33,4 +33,26 @@ export function dataUriSize(uri: string): number {
 /** A base64 `data:` URI of `bytes` with media type `mediaType` (e.g. `image/png`). */
 export function toDataUri(bytes: Uint8Array, mediaType: string): string {
   return `data:${mediaType};base64,${Buffer.from(bytes).toString('base64')}`;
+}
+
+/**
+ * Why a `data:` URI's payload cannot be decoded, or undefined when it can: no comma before the
+ * payload, base64 with characters outside the base64 alphabets (standard or URL-safe, spaces
+ * allowed), broken percent-encoding, or nothing at all. Checks without decoding base64.
+ */
+export function dataUriProblem(uri: string): string | undefined {
+  const comma = uri.indexOf(',');
+  if (!uri.startsWith('data:') || comma < 0) return 'the data: URI has no comma before its payload';
+  const payload = uri.slice(comma + 1);
+  if (/;base64$/i.test(uri.slice(0, comma))) {
+    if (!/^[\w+/\s-]*(?:==?\s*)?$/.test(payload)) return 'the data: URI\'s payload is not valid base64';
+    // Fewer than two base64 digits make no byte.
+    return payload.replace(/[\s=]/g, '').length < 2 ? 'the data: URI holds no data' : undefined;
+  }
+  try {
+    decodeURIComponent(payload);
+  } catch {
+    return 'the data: URI\'s payload is not valid percent-encoding';
+  }
+  return payload ? undefined : 'the data: URI holds no data';
 }

@@ -104,6 +104,11 @@ export const ERROR_KINDS = {
     means: 'The image is over the size limit (50 MB unless the host sets maxBytes); the download was stopped there.',
     advice: 'Use a smaller image, or raise the host\'s maxBytes.',
   },
+  download_timed_out: {
+    title: 'Download timed out',
+    means: 'The image download did not end within the run\'s timeout (the runner\'s timeoutMs, default 10 minutes; the message gives it in ms): the server answered too slowly or not at all.',
+    advice: 'Check that the image URL answers promptly, or raise the runner timeout (timeoutMs) for large or slow downloads.',
+  },
   download_failed: {
     title: 'Download failed',
     means: 'The image URL answered with an HTTP error, too many redirects, or the connection failed. Replicate answers 404 for outputs it deleted (an hour after the prediction).',
@@ -169,4 +174,19 @@ export class BlockError extends Error {
   ) {
     super(kind === 'invalid_input' ? detail : `${detail.replace(/\.$/, '')}. ${ERROR_KINDS[kind].advice}`);
   }
+}
+
+/**
+ * What stopped a run, for messages: the host's abort reason when it gave one (a string, or an
+ * Error's message, e.g. `interrupted (Ctrl-C)`), else `stopped by the host`. Messages read
+ * `The run was <this>`, so a reason is best a past participle.
+ */
+export function stoppedBy(signal: AbortSignal | undefined): string {
+  const reason: unknown = signal?.reason;
+  if (reason === undefined || reason === null) return 'stopped by the host';
+  // By shape, not instanceof: the reason may come from another realm (jest's VM modules).
+  const { name, message } = reason as { name?: unknown; message?: unknown };
+  // abort() without a reason gives a DOMException named AbortError: no reason of the host's.
+  if (name === 'AbortError') return 'stopped by the host';
+  return (typeof message === 'string' ? message : String(reason)).trim() || 'stopped by the host';
 }

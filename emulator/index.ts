@@ -1,11 +1,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isFetchBadPort } from '../replicate/bad-ports.js';
 import { applyFault, Faults } from './faults.js';
 import { errorAnswer, parseJson, readBody, redactAuthorization, reply, type Answer } from './http.js';
 import { formSummary } from './openai-routes.js';
 import { EmulatedApi, routeOf } from './routes.js';
 import type { Emulator, EmulatorOptions, RecordedRequest } from './types.js';
 
+export { FETCH_BAD_PORTS, isFetchBadPort } from '../replicate/bad-ports.js';
 export type { PredictionPlan } from './prediction.js';
 export type { Emulator, EmulatorOptions, Fault, FaultAnswer, RateLimits, RecordedRequest, Route } from './types.js';
 
@@ -26,8 +28,13 @@ export type { Emulator, EmulatorOptions, Fault, FaultAnswer, RateLimits, Recorde
  * Replicate's rate limits as token buckets per token (`rateLimits`), deletes outputs after
  * `retentionMs` (`data_removed: true`, `output: null`, file URLs 404), and plays scripted
  * prediction ends (`plan`).
+ * @throws Error for a `port` fetch refuses to connect to (`FETCH_BAD_PORTS`, e.g. 6000): no
+ *   client could reach the emulator there.
  */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  if (options.port !== undefined && isFetchBadPort(options.port)) {
+    throw new Error(`Port ${options.port} is one that fetch refuses to connect to (the Fetch standard's bad ports), so no client could reach the emulator there; pick another port`);
+  }
   const requests: RecordedRequest[] = [];
   const faults = new Faults();
   const maxRecorded = options.maxRecorded ?? 1000;

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { FetchOptions } from '../image/fetch-image.js';
+import type { FetchOptions, Limiter } from '../image/fetch-image.js';
 import type { LocalFilesOptions } from './local-files.js';
 import type { ReplicateClientOptions, CallOptions } from '../replicate/client.js';
 
@@ -32,6 +32,14 @@ export interface BlockContext {
   /** Where the Save Image block writes files, its size limit, and the origins it may fetch from on private addresses. */
   readonly save?: SaveOptions;
   /**
+   * Where image downloads (Save Image's) wait their turn, so the downloads of many block runs
+   * keep one bound between them. `runGraph` sets one per graph run, 8 at a time, unless the
+   * host passes its own (e.g. p-limit's `pLimit(4)`). Default none: each download starts at
+   * once. Each download is bounded by `runner.timeoutMs` from its start.
+   */
+  readonly downloads?: Limiter;
+
+  /**
    * Lets image inputs name local files inside `allowDir` (read, checked to be images, and sent
    * as `data:` URIs). Default: none, so a graph from elsewhere cannot read the host's disk.
    */
@@ -58,11 +66,16 @@ export function secretsOf(credentials: Credentials | undefined): string[] {
   return [credentials?.apiKey, ...Object.values(credentials?.keys ?? {})].filter((key): key is string => typeof key === 'string' && key.length > 0);
 }
 
+export type { Limiter };
+
 /** How blocks reach Replicate: the client's options but the token, and a progress callback. */
 export type RunnerOptions = Omit<ReplicateClientOptions, 'token'> & Pick<CallOptions, 'onProgress'>;
 
-/** Where and how the Save Image block stores images; set by the host, not by graph input. */
-export interface SaveOptions extends FetchOptions {
+/**
+ * Where and how the Save Image block stores images; set by the host, not by graph input. Its
+ * downloads are bounded by the run's timeout (`runner.timeoutMs`) and queued at `downloads`.
+ */
+export interface SaveOptions extends Pick<FetchOptions, 'maxBytes' | 'allowedOrigins'> {
   /** Directory files are written to, created when missing. Default `out` (relative to the working directory). */
   readonly dir?: string;
 }

@@ -1,4 +1,6 @@
-import { z, type ZodTypeAny } from 'zod';
+import { z, type RefinementCtx, type ZodTypeAny } from 'zod';
+import { dataUriProblem } from '../core/data-uri.js';
+import { dataUriPixelSize } from '../image/image-size.js';
 
 /**
  * Form hints graph editors read from an input property, beside `description`
@@ -103,16 +105,18 @@ export function seedField() {
 
 /**
  * An image given by URL, as Replicate takes file inputs: an http(s) URL, or a `data:` URI
- * (`data:image/png;base64,...`). Surrounding spaces are trimmed.
+ * (`data:image/png;base64,...`) whose payload decodes (valid base64 or percent-encoding, not
+ * empty). Surrounding spaces are trimmed.
  */
 export function imageUrl() {
   const schema = z
     .string()
     .trim()
-    .refine(
-      (value) => (URL.canParse(value) && /^https?:$/.test(new URL(value).protocol)) || /^data:image\/[\w.+-]+(;[\w=.+-]+)*(;base64)?,./.test(value),
-      'must be an http(s) URL or a data:image/... URI',
-    );
+    .superRefine((value, ctx) => {
+      if (URL.canParse(value) && /^https?:$/.test(new URL(value).protocol)) return;
+      const problem = /^data:image\/[\w.+-]+(;[\w=.+-]+)*(;base64)?,./.test(value) ? dataUriProblem(value) : 'must be an http(s) URL or a data:image/... URI';
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
   // Marked so hosts that allow local files find the image inputs (see isImageInput).
   const Schema = schema.constructor as new (def: unknown) => typeof schema;
   return new Schema({ ...schema._def, [IMAGE_INPUT]: true });
@@ -132,6 +136,20 @@ export function isImageInput(schema: ZodTypeAny): 'one' | 'many' | undefined {
     if (current instanceof z.ZodUnion) return (current.options as ZodTypeAny[]).some((option) => isImageInput(option)) ? 'many' : undefined;
   }
   return undefined;
+}
+
+/**
+ * A zod `superRefine` check for a block's input that the image in `field` has the pixel size of
+ * the one in `other` (a mask and its image), read from the bytes when both are `data:` URIs;
+ * URLs are not fetched (refinements stay synchronous and offline). The issue names `field`.
+ */
+export function refineSameSize(field: string, other: string) {
+  return (input: Record<string, unknown>, ctx: RefinementCtx): void => {
+    const [mine, theirs] = [input[field], input[other]].map((value) => (typeof value === 'string' ? dataUriPixelSize(value) : undefined));
+    if (!mine || !theirs || (mine.width === theirs.width && mine.height === theirs.height)) return;
+    const message = `is ${mine.width}x${mine.height} px but ${other} is ${theirs.width}x${theirs.height} px; it must have the same size`;
+    ctx.addIssue({ code: 'custom', path: [field], message });
+  };
 }
 
 /** Outputs of a block that generates images: one `result` per image, then `seed`; or one `error`. */

@@ -1,9 +1,14 @@
+import pLimit from 'p-limit';
 import type { BlockContext } from '../framework/block.js';
+import { shapeOf } from '../framework/json-schema.js';
 import type { BlockRegistry } from '../framework/registry.js';
 import { runBlock } from '../framework/run-block.js';
 import type { ProgressEvent } from '../replicate/types.js';
-import { checkGraph, type CheckedNode } from './check-graph.js';
+import { checkGraph, GraphError, type CheckedNode } from './check-graph.js';
 import { withLocalImages } from './local-images.js';
+
+/** Image downloads one graph run lets go at once, unless the host passes its own `context.downloads`. */
+const DOWNLOADS_AT_ONCE = 8;
 
 /** One value a node yielded. */
 export interface GraphOutput {
@@ -34,8 +39,18 @@ export type NodeRunEvent =
 export interface GraphRunOptions {
   /** The blocks nodes may name. */
   readonly registry: BlockRegistry;
-  /** Credentials, runner and save options for every node; its `signal` stops the whole graph. */
+  /**
+   * Credentials, runner and save options for every node; its `signal` stops the whole graph.
+   * Without `downloads`, the run queues image downloads at 8 at a time.
+   */
   readonly context?: BlockContext;
+  /**
+   * Most predictions the run may create: runs of nodes whose block calls Replicate (has a
+   * `credentials` input), one prediction each. A positive whole number; default 50.
+   */
+  readonly maxPredictions?: number;
+  /** Most node runs going at once; the others wait their turn. A positive whole number; default 8. */
+  readonly concurrency?: number;
   /** Called with each output as it is yielded. */
   readonly onOutput?: (output: GraphOutput) => void;
   /** Called as each node run starts, progresses and ends, for hosts that show live status. */
@@ -63,9 +78,22 @@ interface NodeState extends CheckedNode {
  *   times). Values pair up in arrival order, as on the AutoGPT platform.
  * - A node that yields `error` stops everything downstream of it: waiting runs are dropped and
  *   running ones aborted (their predictions canceled). Other branches go on.
+ * - Limits, because runs multiply along links: a 5-node chain where each node makes 4 images
+ *   (`num_outputs: 4`) runs 1 + 4 + 16 + 64 + 256 = 341 predictions, each billed. At most
+ *   `concurrency` node runs go at once (default 8), and image downloads (Save Image) 8 at a
+ *   time. A run of a Replicate node past `maxPredictions` (default 50) is not started: the graph
+ *   reports one failure naming the cap, starts no further Replicate runs (they are listed in
+ *   `stopped`), and lets the runs already going end, so the images already paid for still flow
+ *   to their Save Image nodes.
  * @returns every output, the failures, and the nodes stopped; never rejects once running.
+ * @throws {GraphError} before anything runs, for a bad graph or a `maxPredictions` or
+ *   `concurrency` that is not a positive whole number.
  */
 export async function runGraph(graph: unknown, options: GraphRunOptions): Promise<GraphResult> {
+  const { maxPredictions = 50, concurrency = 8 } = options;
+  for (const [name, value] of [['maxPredictions', maxPredictions], ['concurrency', concurrency]] as const) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new GraphError(`${name} must be a positive whole number, not ${value}`);
+  }
   const files = options.context?.files;
   const checked = checkGraph(files ? await withLocalImages(graph, options.registry, files) : graph, options.registry);
   const nodes = new Map<string, NodeState>();
@@ -73,8 +101,13 @@ export async function runGraph(graph: unknown, options: GraphRunOptions): Promis
   const linksFrom = (id: string) => checked.linksFrom.get(id) ?? [];
   const result: GraphResult = { outputs: [], failures: [], stopped: [] };
   const host = options.context?.signal;
-  const stopAll = () => nodes.forEach((node) => node.controller.abort());
+  // The host's reason (e.g. `interrupted (Ctrl-C)`) reaches the nodes' error messages.
+  const stopAll = () => nodes.forEach((node) => node.controller.abort(host?.reason));
   host?.addEventListener('abort', stopAll, { once: true });
+  const context: BlockContext = { ...options.context, downloads: options.context?.downloads ?? pLimit(DOWNLOADS_AT_ONCE) };
+  const turn = pLimit(concurrency);
+  let predictions = 0;
+  let capped = false;
   let running = 0;
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -110,9 +143,25 @@ export async function runGraph(graph: unknown, options: GraphRunOptions): Promis
     }
   };
 
+  /** Counts a run of a node that creates a prediction; false, and the graph capped, past `maxPredictions`. */
+  const mayCreate = (node: NodeState): boolean => {
+    if (!Object.hasOwn(shapeOf(node.block.inputSchema), 'credentials')) return true;
+    if (!capped && predictions < maxPredictions) {
+      predictions += 1;
+      return true;
+    }
+    if (!capped) {
+      const error = `Not run: the graph run reached its cap of ${maxPredictions} predictions (maxPredictions); no further predictions were created. Raise maxPredictions if the graph is meant to make more.`;
+      result.failures.push({ node: node.id, block: node.block.name, error });
+    }
+    capped = true;
+    if (!result.stopped.includes(node.id)) result.stopped.push(node.id);
+    return false;
+  };
+
   const start = (node: NodeState, linkedValues: Record<string, unknown>) => {
     running += 1;
-    execute(node, linkedValues).catch((error: unknown) => {
+    turn(() => execute(node, linkedValues)).catch((error: unknown) => {
       // Only a throwing onOutput callback gets here: runBlock itself never throws.
       result.failures.push({ node: node.id, block: node.block.name, error: `Internal error: ${error instanceof Error ? error.message : String(error)}` });
     }).finally(() => {
@@ -122,16 +171,18 @@ export async function runGraph(graph: unknown, options: GraphRunOptions): Promis
   };
 
   const execute = async (node: NodeState, linkedValues: Record<string, unknown>) => {
+    // Stopped from upstream while it waited its turn, or past the cap: not run.
+    if (node.stopped || !mayCreate(node)) return;
     const notify = options.onNodeRun;
-    const runner = options.context?.runner;
+    const runner = context.runner;
     const onProgress = notify && ((progress: ProgressEvent) => {
       runner?.onProgress?.(progress);
       notify({ node: node.id, phase: 'progress', progress });
     });
-    const context = { ...options.context, signal: node.controller.signal, ...(onProgress && { runner: { ...runner, onProgress } }) };
+    const nodeContext = { ...context, signal: node.controller.signal, ...(onProgress && { runner: { ...runner, onProgress } }) };
     notify?.({ node: node.id, phase: 'started' });
     try {
-      for await (const [output, value] of runBlock(node.block, { ...node.defaults, ...linkedValues }, context)) {
+      for await (const [output, value] of runBlock(node.block, { ...node.defaults, ...linkedValues }, nodeContext)) {
         // Outputs of a node stopped from upstream are the abort's, not the node's own.
         if (node.stopped) return;
         const event = { node: node.id, output, value };

@@ -3,7 +3,8 @@ import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import sharp from 'sharp';
 import { dataUriSize, parseDataUri } from '../core/data-uri.js';
-import { BlockError } from '../core/errors.js';
+import { BlockError, stoppedBy } from '../core/errors.js';
+import { DEFAULT_TIMEOUT_MS } from '../replicate/types.js';
 import { isPrivateAddress, publicOnlyLookup } from './private-address.js';
 
 /** Limits on fetching an image; set by the host, not by graph input. */
@@ -15,9 +16,20 @@ export interface FetchOptions {
    * emulator or a proxy the host trusts. Default none.
    */
   readonly allowedOrigins?: readonly string[];
-  /** Bound on one download, redirects included, in ms. Default 60000. */
+  /**
+   * Bound on one download, redirects included, in ms, counted from when it starts (after its
+   * turn at `limiter`). Default 600000 (10 minutes, a Replicate run's default timeout).
+   */
   readonly timeoutMs?: number;
+  /** Where the download waits its turn, e.g. p-limit's `pLimit(8)`; see {@link Limiter}. Default none: it starts at once. */
+  readonly limiter?: Limiter;
 }
+
+/**
+ * Runs a task when a slot is free, so tasks sharing it keep a bound on how many run at once;
+ * p-limit's `pLimit(n)` is one.
+ */
+export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
 
 /** An image read and checked: its bytes, content type and size in px. */
 export interface FetchedImage {
@@ -40,15 +52,18 @@ const MAX_REDIRECTS = 5;
  * Downloads use node:http(s) rather than fetch so the address check runs on the address
  * actually connected to: hosts resolving to private, loopback or link-local addresses are
  * refused, as are redirects to them (up to 5 redirects, each checked), unless the origin is in
- * `allowedOrigins`.
- * @throws {BlockError} `refused_url`, `too_large`, `download_failed`, `not_an_image`,
- *   `timed_out`, `host_aborted`.
+ * `allowedOrigins`. Downloads wait their turn at `limiter`, if any; `data:` URIs do not.
+ * @throws {BlockError} `refused_url`, `too_large`, `download_failed`, `download_timed_out`,
+ *   `not_an_image`, `host_aborted`; `invalid_input` for a `timeoutMs` that is not a positive
+ *   whole number.
  */
 export async function fetchImage(url: string, options: FetchOptions = {}, signal?: AbortSignal): Promise<FetchedImage> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  const timeoutMs = options.timeoutMs ?? 60_000;
-  const bytes = url.startsWith('data:') ? decodeDataUri(url, maxBytes) : await download(url, options, maxBytes, timeoutMs, signal);
-  return describeImage(bytes);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new BlockError('invalid_input', `timeoutMs: must be a positive whole number of ms, not ${timeoutMs}`);
+  if (url.startsWith('data:')) return describeImage(decodeDataUri(url, maxBytes));
+  const limiter = options.limiter ?? ((task) => task());
+  return describeImage(await limiter(() => download(url, options, maxBytes, timeoutMs, signal)));
 }
 
 /** Decodes a `data:` URI's payload, at most `maxBytes`. */
@@ -62,6 +77,8 @@ function decodeDataUri(uri: string, maxBytes: number): Buffer {
 }
 
 async function download(url: string, options: FetchOptions, maxBytes: number, timeoutMs: number, host?: AbortSignal): Promise<Buffer> {
+  // Aborted while it waited its turn: nothing to start.
+  if (host?.aborted) throw new BlockError('host_aborted', `The download was ${stoppedBy(host)} before it started`);
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = host ? AbortSignal.any([host, timeout]) : timeout;
   let target = new URL(url);
@@ -97,8 +114,8 @@ async function download(url: string, options: FetchOptions, maxBytes: number, ti
     }
   } catch (error) {
     if (error instanceof BlockError) throw error;
-    if (host?.aborted) throw new BlockError('host_aborted', 'The download was stopped by the host');
-    if (timeout.aborted) throw new BlockError('timed_out', `Downloading ${target.href} took over ${timeoutMs} ms`);
+    if (host?.aborted) throw new BlockError('host_aborted', `The download was ${stoppedBy(host)}`);
+    if (timeout.aborted) throw new BlockError('download_timed_out', `Downloading ${target.href} took over ${timeoutMs} ms`);
     const { code, address } = error as NodeJS.ErrnoException & { address?: string };
     if (code === 'EPRIVATE') throw new BlockError('refused_url', `${target.href} resolves to ${address}, a private, loopback or link-local address`);
     throw new BlockError('download_failed', `Downloading ${target.href} failed: ${code ?? (error as Error).message}`);
@@ -133,7 +150,8 @@ const TYPES: Record<string, [string, string]> = {
 
 /** Content type and size of image bytes, read by sharp. @throws {BlockError} `not_an_image`. */
 async function describeImage(bytes: Buffer): Promise<FetchedImage> {
-  const metadata = await sharp(bytes).metadata().catch(() => undefined);
+  // sharp throws at once, not in the promise, on an empty buffer.
+  const metadata = bytes.length ? await sharp(bytes).metadata().catch(() => undefined) : undefined;
   const type = metadata?.format && TYPES[metadata.format];
   if (!type || !metadata.width || !metadata.height) {
     throw new BlockError('not_an_image', `The ${bytes.length} bytes are not an image in a format the block reads${metadata?.format ? ` (${metadata.format})` : ''}`);

@@ -4,15 +4,28 @@ import { BlockList, isIP, type LookupFunction } from 'node:net';
 // Addresses a URL from a graph must not reach: the host's own machine and networks (SSRF).
 // Source: the IANA special-purpose address registries (IPv4 and IPv6).
 const PRIVATE = new BlockList();
-for (const [network, prefix] of [
+const PRIVATE_IPV4 = [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
   ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) PRIVATE.addSubnet(network, prefix, 'ipv4');
+] as const;
+for (const [network, prefix] of PRIVATE_IPV4) {
+  PRIVATE.addSubnet(network, prefix, 'ipv4');
+  // The same networks embedded in IPv6 forms that reach them: IPv4-compatible (::a.b.c.d,
+  // ::/96, RFC 4291 2.5.5.1) and 6to4 (2002:AABB:CCDD::/16, the IPv4 address in bits 16-48,
+  // RFC 3056). IPv4-mapped (::ffff:a.b.c.d) addresses BlockList checks against the IPv4 rules itself.
+  const [a, b, c, d] = network.split('.').map(Number) as [number, number, number, number];
+  const hex = (high: number, low: number) => ((high << 8) | low).toString(16);
+  PRIVATE.addSubnet(`::${network}`, 96 + prefix, 'ipv6');
+  PRIVATE.addSubnet(`2002:${hex(a, b)}:${hex(c, d)}::`, 16 + prefix, 'ipv6');
+}
 for (const [network, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96]] as const) {
   PRIVATE.addSubnet(network, prefix, 'ipv6');
 }
 
-/** True for loopback, private, link-local, shared, multicast, reserved and unspecified addresses (IPv4-mapped IPv6 too). */
+/**
+ * True for loopback, private, link-local, shared, multicast, reserved and unspecified addresses,
+ * also as IPv4-mapped, IPv4-compatible and 6to4 IPv6 addresses; true for anything that is not an IP address.
+ */
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
   return family === 0 || PRIVATE.check(address, family === 4 ? 'ipv4' : 'ipv6');

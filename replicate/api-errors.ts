@@ -11,6 +11,19 @@ export function networkCode(error: unknown): string | undefined {
   return typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : undefined;
 }
 
+/**
+ * Network failures that prove a request never reached a server: the name did not resolve
+ * (`ENOTFOUND`, `EAI_AGAIN`), the connection was refused, or fetch refused the port itself
+ * (`bad port`: the Fetch standard's blocked ports, such as 6000).
+ */
+const NEVER_REACHED = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'bad port']);
+
+/** True when `error` shows its request never reached a server, so it created nothing. */
+export function neverReached(error: unknown): boolean {
+  const code = networkCode(error);
+  return code !== undefined && NEVER_REACHED.has(code);
+}
+
 const problemSchema = z.object({
   title: z.string().optional(),
   detail: z.string().optional(),
@@ -27,6 +40,7 @@ const NETWORK_WORDS: Record<string, string> = {
   ENOTFOUND: 'host not found',
   EAI_AGAIN: 'DNS lookup failed',
   ETIMEDOUT: 'connection timed out',
+  'bad port': 'a port fetch refuses to connect to',
 };
 
 const KIND_BY_STATUS: Record<number, ErrorKind> = {
@@ -88,7 +102,9 @@ export async function toBlockError(error: unknown, baseUrl: string): Promise<Blo
   const code = networkCode(error);
   if (code) {
     const words = NETWORK_WORDS[code];
-    return new BlockError('unreachable', `The connection to the Replicate API at ${baseUrl} failed: ${code}${words ? ` (${words})` : ''}`);
+    const what = `${code}${words ? ` (${words})` : ''}`;
+    if (neverReached(error)) return new BlockError('unreachable', `The Replicate API at ${baseUrl} was not reached: ${what}; nothing was sent to it`);
+    return new BlockError('unreachable', `The connection to the Replicate API at ${baseUrl} failed: ${what}`);
   }
   return new BlockError('internal', `Unexpected error: ${error instanceof Error ? error.message : String(error)}`);
 }

@@ -1,13 +1,13 @@
 import pTimeout, { TimeoutError } from 'p-timeout';
 import { z } from 'zod';
-import { BlockError } from '../core/errors.js';
+import { BlockError, stoppedBy } from '../core/errors.js';
 import { formatIssues } from '../core/issues.js';
 import { redact } from '../core/redact.js';
 import { toBlockError } from './api-errors.js';
 import { ReplicateHttp } from './http.js';
 import { fileSchema, MAX_FILE_BYTES, type ReplicateFile, type Upload } from './files.js';
 import { PredictionRun, readPrediction, type RunSettings } from './prediction-run.js';
-import { DEFAULT_BASE_URL, modelSchema, type Prediction, type PredictionRequest, type ProgressEvent, type ReplicateModel } from './types.js';
+import { DEFAULT_BASE_URL, DEFAULT_TIMEOUT_MS, modelSchema, type Prediction, type PredictionRequest, type ProgressEvent, type ReplicateModel } from './types.js';
 
 /** How a client reaches Replicate and how long a run waits. Every field but `token` is optional. */
 export interface ReplicateClientOptions {
@@ -95,7 +95,7 @@ const optionsSchema = z.object({
     .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL')
     .default(DEFAULT_BASE_URL),
   // Replicate's Cancel-After takes 5 s to 24 h; the run's bound is sent as it.
-  timeoutMs: z.number().int().positive().max(86_400_000).default(600_000),
+  timeoutMs: z.number().int().positive().max(86_400_000).default(DEFAULT_TIMEOUT_MS),
   waitSeconds: z.number().int().min(1).max(60).default(60),
   pollIntervalMs: z.number().int().positive().default(500),
   maxPollIntervalMs: z.number().int().positive().default(5_000),
@@ -126,7 +126,7 @@ export function createReplicateClient({ token: rawToken, ...options }: Replicate
 
   /** Runs `work` bounded by `timeoutMs` and `signal`, every failure a redacted BlockError; `cleanup` adds to its message. */
   async function bounded<T>(work: (stop: AbortSignal) => Promise<T>, signal: AbortSignal | undefined, cleanup?: () => Promise<string>): Promise<T> {
-    if (signal?.aborted) throw new BlockError('host_aborted', 'The run was stopped by the host before it started');
+    if (signal?.aborted) throw new BlockError('host_aborted', `The run was ${stoppedBy(signal)} before it started`);
     // One controller stops the work on timeout, failure or host abort. A listener, not
     // AbortSignal.any: signals are costly to create in Node 20, and this runs per prediction.
     const stop = new AbortController();
@@ -139,7 +139,7 @@ export function createReplicateClient({ token: rawToken, ...options }: Replicate
       // Read the failure (an HTTP error's body) before aborting: the abort cancels open bodies.
       const failure = error instanceof TimeoutError
         ? new BlockError('timed_out', `The run timed out after ${timeoutMs} ms`)
-        : signal?.aborted ? new BlockError('host_aborted', 'The run was stopped by the host') : await toBlockError(error, baseUrl);
+        : signal?.aborted ? new BlockError('host_aborted', `The run was ${stoppedBy(signal)}`) : await toBlockError(error, baseUrl);
       stop.abort();
       await pending.catch(() => undefined);
       throw new BlockError(failure.kind, redact(failure.detail + ((await cleanup?.()) ?? ''), token));

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { dataUriSize, parseDataUri } from '../core/data-uri.js';
+import { dataUriProblem, dataUriSize, parseDataUri } from '../core/data-uri.js';
 import { BlockError } from '../core/errors.js';
 
 /**
@@ -49,13 +49,10 @@ async function uploadIfLarge(field: string, value: unknown, upload: Upload): Pro
   if (size > MAX_FILE_BYTES) {
     throw new BlockError('invalid_input', `${field}: the data: URI holds ${size} bytes, over the ${MAX_FILE_BYTES}-byte limit of Replicate's Files API; pass a smaller image`);
   }
-  let decoded: ReturnType<typeof parseDataUri>;
-  try {
-    decoded = parseDataUri(value);
-  } catch (error) {
-    throw new BlockError('invalid_input', `${field}: ${(error as Error).message}`);
-  }
-  const extension = decoded.mediaType.split('/')[1]?.replace(/[^\w.+-]/g, '') || 'bin';
-  const file = await upload(new Blob([new Uint8Array(decoded.bytes)], { type: decoded.mediaType }), `${field.replace(/\W/g, '-')}.${extension}`);
+  const problem = dataUriProblem(value);
+  if (problem) throw new BlockError('invalid_input', `${field}: ${problem}`);
+  const { mediaType, bytes } = parseDataUri(value);
+  const extension = mediaType.split('/')[1]?.replace(/[^\w.+-]/g, '') || 'bin';
+  const file = await upload(new Blob([new Uint8Array(bytes)], { type: mediaType }), `${field.replace(/\W/g, '-')}.${extension}`);
   return file.urls.get;
 }

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { HTTPError } from 'ky';
 import { BlockError } from '../core/errors.js';
 import { formatIssues } from '../core/issues.js';
-import { networkCode, toBlockError } from './api-errors.js';
+import { neverReached, toBlockError } from './api-errors.js';
 import { uploadLargeDataUris, type Upload } from './files.js';
 import { REQUEST_TIMEOUT_MS, type ReplicateHttp, type RunDeadline } from './http.js';
 import { isTerminal, predictionSchema, VERSION_ID, type Prediction, type PredictionRequest, type ProgressEvent } from './types.js';
@@ -103,8 +103,8 @@ export class PredictionRun {
     try {
       return await this.read(response);
     } catch (error) {
-      // An answer below 500 means nothing was created, as does a refused connection.
-      if ((error instanceof HTTPError && error.response.status < 500) || networkCode(error) === 'ECONNREFUSED') this.mayExist = false;
+      // An answer below 500 means nothing was created, as does a request that never reached a server.
+      if ((error instanceof HTTPError && error.response.status < 500) || neverReached(error)) this.mayExist = false;
       if (error instanceof HTTPError && (error.response.status === 400 || error.response.status === 413)) {
         const failure = await toBlockError(error, this.settings.baseUrl);
         throw new BlockError(failure.kind, `${failure.detail}; the largest input is ${largestInput(input)}`);

@@ -3,6 +3,9 @@ import { z } from 'zod';
 /** Replicate's public HTTP API. Source: `servers` in Replicate's OpenAPI spec. */
 export const DEFAULT_BASE_URL = 'https://api.replicate.com/v1';
 
+/** A run's default bound, create to terminal status (and a Save Image download), in ms: 10 minutes. */
+export const DEFAULT_TIMEOUT_MS = 600_000;
+
 /** Statuses after which a prediction never changes. `processing` is not one, even with output. */
 export const TERMINAL_STATUSES = ['succeeded', 'failed', 'canceled', 'aborted'] as const;
 

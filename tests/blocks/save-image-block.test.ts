@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import { SaveImageBlock as block } from '../../blocks/index.js';
-import type { SaveOptions } from '../../index.js';
+import { ERROR_KINDS, type SaveOptions } from '../../index.js';
+import { fetchImage } from '../../sdk.js';
 import { collect, errorOf, names } from '../helpers.js';
 
 let dir: string;
@@ -128,8 +129,17 @@ describe('refusals, each one error naming the cause', () => {
     expect(errorOf(await save({ image: `data:image/png;base64,${png.toString('base64')}` }, { maxBytes: 100 }))).toContain('The data: URI holds more than the 100-byte limit');
   });
 
-  test('a data: URI with broken percent-encoding', async () => {
-    expect(errorOf(await save({ image: 'data:image/png,%E0%A4%A' }))).toMatch(/^The data: URI's payload is not valid percent-encoding\./);
+  test.each([
+    ['data:image/png,%E0%A4%A', "the data: URI's payload is not valid percent-encoding"],
+    ['data:image/png;base64,%%%%', "the data: URI's payload is not valid base64"],
+    ['data:image/png;base64,!!!!', "the data: URI's payload is not valid base64"],
+    ['data:image/png;base64,=', 'the data: URI holds no data'],
+  ])('an undecodable data: URI is an input error naming image: %s', async (image, why) => {
+    expect(errorOf(await save({ image }))).toBe(`Invalid input: image: ${why}`);
+  });
+
+  test('fetchImage given a data: URI that decodes to nothing says not_an_image, not Internal error', async () => {
+    await expect(fetchImage('data:image/png;base64,!!!!')).rejects.toMatchObject({ kind: 'not_an_image' });
   });
 
   test('bytes that are not an image', async () => {
@@ -140,11 +150,19 @@ describe('refusals, each one error naming the cause', () => {
     expect(errorOf(await save({ image: `${origin}/missing` }))).toContain(`${origin}/missing answered HTTP 404. Check the URL`);
   });
 
-  test('a download that takes too long, and one the host aborts', async () => {
-    expect(errorOf(await save({ image: `${origin}/hang` }, { timeoutMs: 200 }))).toContain('took over 200 ms');
+  test('a download is bounded by the run\'s timeout (runner.timeoutMs), with advice about downloads', async () => {
+    const outputs = await collect(block, { image: `${origin}/hang` }, { save: { dir, allowedOrigins: [origin] }, runner: { timeoutMs: 200 } });
+    expect(errorOf(outputs)).toBe(`Downloading ${origin}/hang took over 200 ms. ${ERROR_KINDS.download_timed_out.advice}`);
+    expect(ERROR_KINDS.download_timed_out.advice).toMatch(/image URL/);
+  });
+
+  test('a download the host aborts, with and without a reason', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
-    expect(errorOf(await save({ image: `${origin}/hang` }, {}, controller.signal))).toMatch(/^The download was stopped by the host/);
+    expect(errorOf(await save({ image: `${origin}/hang` }, {}, controller.signal))).toMatch(/^The download was stopped by the host\./);
+    const interrupted = new AbortController();
+    setTimeout(() => interrupted.abort('interrupted (Ctrl-C)'), 100);
+    expect(errorOf(await save({ image: `${origin}/hang` }, {}, interrupted.signal))).toMatch(/^The download was interrupted \(Ctrl-C\)\./);
   });
 
   test('a directory that cannot be written', async () => {

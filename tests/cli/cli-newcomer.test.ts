@@ -49,6 +49,7 @@ describe('help, version and usage errors', () => {
     [['mcp', '--port', '1', '--port', '2'], '--port is given twice'],
     [['run', 'ReplicateFluxAdvancedModelBlock', '--input', '{}', '--base-url', 'notaurl'], '--base-url takes an http(s) URL'],
     [['studio', '--base-url=ftp://x'], '--base-url takes an http(s) URL'],
+    [['emulator', '--port', '6000'], '--port 6000 is a port fetch refuses to connect to'],
   ])('%j is a usage error (exit 2), before any request', async (args, message) => {
     const { code, stderr } = await cli(args);
     expect(code).toBe(2);

@@ -130,7 +130,7 @@ describe('run', () => {
       void created.then(() => child.kill('SIGINT'));
     });
     expect(code).toBe(130);
-    expect(lines).toEqual([{ output: 'error', value: expect.stringMatching(/^The run was stopped by the host; prediction [a-z2-7]+ was canceled\./) }]);
+    expect(lines).toEqual([{ output: 'error', value: expect.stringMatching(/^The run was interrupted \(Ctrl-C\); prediction [a-z2-7]+ was canceled\./) }]);
     expect(requestsTo(emulator, 'POST', /\/cancel$/)).toHaveLength(1);
   });
 });

@@ -190,7 +190,7 @@ describe('connections', () => {
     const closed = await startEmulator();
     await closed.close();
     const message = errorOf(await collect(block, input, contextFor(closed)));
-    expect(message).toBe(`The connection to the Replicate API at ${closed.url} failed: ECONNREFUSED (connection refused). ${ERROR_KINDS.unreachable.advice}`);
+    expect(message).toBe(`The Replicate API at ${closed.url} was not reached: ECONNREFUSED (connection refused); nothing was sent to it. ${ERROR_KINDS.unreachable.advice}`);
   });
 });
 
