@@ -11,21 +11,25 @@ import { isPlainObject, openEnvironment, withCredentials, type Target } from '..
 import { runBlock } from '../framework/run-block.js';
 import { GraphError } from '../graph/check-graph.js';
 import { runGraph, type GraphOutput } from '../graph/run-graph.js';
+import type { JobQueue } from '../workers/queue.js';
 import { fetchImage } from '../image/fetch-image.js';
 import { writeImage } from '../image/write-image.js';
 import type { ProgressEvent } from '../replicate/types.js';
+import { openJobEnvironment, workerCommand, WORKER_USAGE } from '../workers/command.js';
 
 const USAGE = `Usage:
   flux-blocks list
   flux-blocks schema <block name or id>
-  flux-blocks run <block name or id> --input '<json>' [--base-url URL] [--timeout-ms N] [--out DIR]
-  flux-blocks run-graph <graph.json> [--base-url URL] [--timeout-ms N] [--out DIR]
+  flux-blocks run <block name or id> --input '<json>' [--base-url URL] [--timeout-ms N] [--out DIR] [--redis URL]
+  flux-blocks run-graph <graph.json> [--base-url URL] [--timeout-ms N] [--out DIR] [--redis URL]
+${WORKER_USAGE}
   flux-blocks emulator [--port N] [--token TOKEN]
   flux-blocks demo [prompt...]
 
 Environment: REPLICATE_API_TOKEN (the Replicate API token), REPLICATE_BASE_URL (Replicate or a
 compatible proxy, default https://api.replicate.com/v1). With neither, run, run-graph and demo use
-the embedded emulator. Save Image nodes write into --out (default out/).
+the embedded emulator. Save Image nodes write into --out (default out/). With --redis, run and
+run-graph enqueue the work for workers (docs/scaling.md) and print the same; REDIS_URL is the worker's default.
 
 Exit status: 0 when no block yielded an error, 1 when one did, 2 for usage errors and graphs
 that cannot run, 130 on Ctrl-C.`;
@@ -55,6 +59,8 @@ async function main(argv: string[]): Promise<number> {
       return emulator(args);
     case 'demo':
       return demo(args);
+    case 'worker':
+      return workerCommand(args);
     case 'help':
     case '--help':
     case '-h':
@@ -65,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-const RUN_OPTIONS = { 'base-url': { type: 'string' }, 'timeout-ms': { type: 'string' }, out: { type: 'string' } } as const;
+const RUN_OPTIONS = { 'base-url': { type: 'string' }, 'timeout-ms': { type: 'string' }, out: { type: 'string' }, redis: { type: 'string' } } as const;
 
 async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { input: { type: 'string' }, ...RUN_OPTIONS } });
@@ -78,7 +84,7 @@ async function run(args: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(`--input is not valid JSON (${(error as Error).message})`);
   }
-  return (await execute(block, input, { baseUrl: values['base-url'], timeoutMs: timeoutOf(values['timeout-ms']), out: values.out })).status;
+  return (await execute(block, input, { baseUrl: values['base-url'], timeoutMs: timeoutOf(values['timeout-ms']), out: values.out, redis: values.redis })).status;
 }
 
 function timeoutOf(flag: string | undefined): number | undefined {
@@ -98,7 +104,7 @@ async function graph(args: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(`${file}: ${(error as Error).message}`);
   }
-  const { status } = await executeGraph(parsed, { baseUrl: values['base-url'], timeoutMs: timeoutOf(values['timeout-ms']), out: values.out ?? 'out' });
+  const { status } = await executeGraph(parsed, { baseUrl: values['base-url'], timeoutMs: timeoutOf(values['timeout-ms']), out: values.out ?? 'out', redis: values.redis });
   return status;
 }
 
@@ -141,8 +147,9 @@ async function emulator(args: string[]): Promise<number> {
  * The context the CLI runs blocks with ({@link openEnvironment}), with progress on stderr.
  * Ctrl-C aborts `signal`: the prediction is canceled first; a second Ctrl-C quits at once.
  */
-async function connection(target: Target): Promise<{ context: BlockContext; close: () => Promise<void>; interrupted: () => boolean }> {
-  const environment = await openEnvironment(target);
+async function connection(target: Target & { redis?: string }): Promise<{ context: BlockContext; close: () => Promise<void>; interrupted: () => boolean; jobs?: JobQueue }> {
+  const queued = target.redis ? await openJobEnvironment(target.redis, target) : undefined;
+  const environment = queued ?? (await openEnvironment(target));
   if (environment.embedded) console.error(environment.description);
   const controller = new AbortController();
   const onSigint = () => {
@@ -158,6 +165,7 @@ async function connection(target: Target): Promise<{ context: BlockContext; clos
   };
   return {
     context,
+    jobs: queued?.jobs,
     interrupted: () => controller.signal.aborted,
     close: async () => {
       process.off('SIGINT', onSigint);
@@ -170,11 +178,11 @@ async function connection(target: Target): Promise<{ context: BlockContext; clos
  * Runs a block as the CLI does ({@link connection}). Prints each output as a JSON line on
  * stdout; with `out`, saves each `result` image there.
  */
-async function execute(block: Block, rawInput: unknown, target: Target): Promise<{ status: number }> {
-  const { context, close, interrupted } = await connection(target);
+async function execute(block: Block, rawInput: unknown, target: Target & { redis?: string }): Promise<{ status: number }> {
+  const { context, close, interrupted, jobs } = await connection(target);
   let failed = false;
   try {
-    for await (const [name, value] of runBlock(block, withCredentials(block, rawInput), context)) {
+    for await (const [name, value] of (jobs?.runBlock ?? runBlock)(block, withCredentials(block, rawInput), context)) {
       console.log(JSON.stringify({ output: name, value }));
       failed ||= name === 'error';
       if (name === 'result' && target.out) {
@@ -197,7 +205,7 @@ async function execute(block: Block, rawInput: unknown, target: Target): Promise
  * every output as a JSON line `{"node", "output", "value"}` on stdout and each failure on stderr.
  * @throws {UsageError} when the graph cannot run (it names the node or link).
  */
-async function executeGraph(graph: unknown, target: Target): Promise<{ status: number; outputs: GraphOutput[] }> {
+async function executeGraph(graph: unknown, target: Target & { redis?: string }): Promise<{ status: number; outputs: GraphOutput[] }> {
   if (isPlainObject(graph) && Array.isArray(graph.nodes)) {
     graph = {
       ...graph,
@@ -207,9 +215,9 @@ async function executeGraph(graph: unknown, target: Target): Promise<{ status: n
       }),
     };
   }
-  const { context, close, interrupted } = await connection(target);
+  const { context, close, interrupted, jobs } = await connection(target);
   try {
-    const result = await runGraph(graph, { registry, context, onOutput: (event) => console.log(JSON.stringify(event)) });
+    const result = await runGraph(graph, { registry, context, onOutput: (event) => console.log(JSON.stringify(event)), runNode: jobs?.runBlock });
     for (const { node, block, error } of result.failures) console.error(`Node ${node} (${block}) failed: ${error}`);
     if (result.stopped.length) console.error(`Stopped, as a node upstream failed: ${result.stopped.join(', ')}`);
     return { status: interrupted() ? 130 : result.failures.length ? 1 : 0, outputs: result.outputs };

@@ -1,4 +1,4 @@
-import type { BlockContext } from '../framework/block.js';
+import type { Block, BlockContext } from '../framework/block.js';
 import type { BlockRegistry } from '../framework/registry.js';
 import { runBlock } from '../framework/run-block.js';
 import { checkGraph, type CheckedNode } from './check-graph.js';
@@ -28,6 +28,12 @@ export interface GraphRunOptions {
   readonly context?: BlockContext;
   /** Called with each output as it is yielded. */
   readonly onOutput?: (output: GraphOutput) => void;
+  /**
+   * Runs one node run, as `runBlock` does (never throws; stops after `error`; aborting the
+   * context's signal stops it). Default `runBlock`, in this process; workers/queue.ts runs
+   * each node run as a job on other processes.
+   */
+  readonly runNode?: (block: Block, input: Record<string, unknown>, context: BlockContext) => AsyncIterable<readonly [string, unknown]>;
 }
 
 /** A node while the graph runs. */
@@ -110,7 +116,8 @@ export async function runGraph(graph: unknown, options: GraphRunOptions): Promis
 
   const execute = async (node: NodeState, linkedValues: Record<string, unknown>) => {
     const context = { ...options.context, signal: node.controller.signal };
-    for await (const [output, value] of runBlock(node.block, { ...node.defaults, ...linkedValues }, context)) {
+    const runNode = options.runNode ?? runBlock;
+    for await (const [output, value] of runNode(node.block, { ...node.defaults, ...linkedValues }, context)) {
       // Outputs of a node stopped from upstream are the abort's, not the node's own.
       if (node.stopped) return;
       const event = { node: node.id, output, value };
