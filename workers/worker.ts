@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { BlockContext } from '../framework/block.js';
@@ -191,7 +192,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     queue,
     // Three parameters: BullMQ hands a processor its AbortSignal only when it declares one.
     (job, token, signal) => processJob(job, token, signal),
-    { connection: connection as ConnectionOptions, prefix, concurrency, ...STALLED_SETTINGS },
+    // The name lands in each job's `processedBy`: which host and process ran it.
+    { connection: connection as ConnectionOptions, prefix, concurrency, name: `${hostname()}:${process.pid}`, ...STALLED_SETTINGS },
   );
   worker.on('error', () => undefined);
   worker.on('lockRenewalFailed', (ids) => ids.forEach((id) => detachers.get(id)?.abort()));
