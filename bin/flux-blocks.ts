@@ -15,14 +15,14 @@ import type { JobQueue } from '../workers/queue.js';
 import { fetchImage } from '../image/fetch-image.js';
 import { writeImage } from '../image/write-image.js';
 import type { ProgressEvent } from '../replicate/types.js';
-import { openJobEnvironment, workerCommand, WORKER_USAGE } from '../workers/command.js';
 
 const USAGE = `Usage:
   flux-blocks list
   flux-blocks schema <block name or id>
   flux-blocks run <block name or id> --input '<json>' [--base-url URL] [--timeout-ms N] [--out DIR] [--redis URL]
   flux-blocks run-graph <graph.json> [--base-url URL] [--timeout-ms N] [--out DIR] [--redis URL]
-${WORKER_USAGE}
+  flux-blocks worker --redis URL [--concurrency N] [--queue NAME] [--base-url URL] [--timeout-ms N] [--out DIR]
+                     [--creates-per-minute N] [--others-per-minute N]
   flux-blocks emulator [--port N] [--token TOKEN]
   flux-blocks demo [prompt...]
 
@@ -60,7 +60,8 @@ async function main(argv: string[]): Promise<number> {
     case 'demo':
       return demo(args);
     case 'worker':
-      return workerCommand(args);
+      // Loaded on use: BullMQ adds about 80 ms to every start.
+      return (await import('../workers/command.js')).workerCommand(args);
     case 'help':
     case '--help':
     case '-h':
@@ -148,7 +149,7 @@ async function emulator(args: string[]): Promise<number> {
  * Ctrl-C aborts `signal`: the prediction is canceled first; a second Ctrl-C quits at once.
  */
 async function connection(target: Target & { redis?: string }): Promise<{ context: BlockContext; close: () => Promise<void>; interrupted: () => boolean; jobs?: JobQueue }> {
-  const queued = target.redis ? await openJobEnvironment(target.redis, target) : undefined;
+  const queued = target.redis ? await (await import('../workers/command.js')).openJobEnvironment(target.redis, target) : undefined;
   const environment = queued ?? (await openEnvironment(target));
   if (environment.embedded) console.error(environment.description);
   const controller = new AbortController();

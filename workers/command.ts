@@ -6,10 +6,6 @@ import { createJobQueue, type JobQueue } from './queue.js';
 import { REPLICATE_BUDGET } from './rate-limit.js';
 import { startWorker } from './worker.js';
 
-/** Usage lines of the worker command, for the CLI's help. */
-export const WORKER_USAGE = `  flux-blocks worker --redis URL [--concurrency N] [--queue NAME] [--base-url URL] [--timeout-ms N] [--out DIR]
-                    [--creates-per-minute N] [--others-per-minute N]`;
-
 /**
  * `flux-blocks worker`: runs block jobs from Redis (`--redis URL`, else `REDIS_URL`) until
  * SIGTERM or SIGINT, then puts its active jobs back for other workers, without canceling

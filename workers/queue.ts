@@ -17,6 +17,27 @@ export const JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 7 * 86_400 },
 };
 
+/** How long opening the queue waits for Redis, in ms. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Fails fast when Redis cannot be reached: BullMQ's connections would retry forever.
+ * @throws {Error} naming the cause.
+ */
+async function probe(connection: RedisOptions): Promise<void> {
+  const client = new Redis({ ...connection, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: CONNECT_TIMEOUT_MS });
+  let cause: Error | undefined;
+  client.on('error', (error: Error) => (cause ??= error));
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    throw new Error(`redis: cannot connect (${(cause ?? (error as Error)).message})`);
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** How to reach the workers. */
 export interface JobQueueOptions {
   /** Redis, as ioredis options (see `redisConnection`). */
@@ -52,8 +73,12 @@ type JobEvent =
   | { readonly kind: 'completed'; readonly result: BlockJobResult }
   | { readonly kind: 'failed'; readonly reason: string };
 
-/** Opens the submitter's side: a BullMQ Queue, its QueueEvents and a Redis connection for cancels. */
+/**
+ * Opens the submitter's side: a BullMQ Queue, its QueueEvents and a Redis connection for cancels.
+ * @throws {Error} when Redis cannot be reached (within 10 s).
+ */
 export async function createJobQueue({ connection, queue: name = DEFAULT_QUEUE, prefix = PREFIX }: JobQueueOptions): Promise<JobQueue> {
+  await probe(connection);
   const bull = { connection: connection as ConnectionOptions, prefix };
   const queue = new Queue<BlockJobData, BlockJobResult>(name, bull);
   const events = new QueueEvents(name, bull);

@@ -22,16 +22,16 @@ export const REPLICATE_BUDGET: Budget = { createsPerMinute: 600, othersPerMinute
 
 /**
  * The fixed window rate-limiter-flexible counts in, for a per-minute budget: `points` per
- * `duration` s. A fixed window lets a sliding span of 60 s hold up to 60/duration + 1 windows,
- * so points are chosen to keep that within the budget: 2 s windows from 31 per minute up
- * (600/min gives 19 per 2 s: 570/min sustained, at most 589 in any minute), else 1 point per
- * window long enough (6/min gives 1 per 12 s). Durations are whole seconds, as the library
- * floors them.
+ * `duration` s. From 30 a minute up, 2 s windows of a thirtieth of the budget (600/min: 20 per
+ * 2 s); below, 1 point per window of 60/budget s (6/min: 1 per 10 s). A window opens at its
+ * first consume and lasts `duration`, so the rate never exceeds the budget, and any sliding
+ * minute holds at most the budget plus one window's points (a burst Replicate allows).
+ * Durations are whole seconds, as the library floors them.
  */
 export function windowFor(perMinute: number): { points: number; duration: number } {
   if (!Number.isFinite(perMinute) || perMinute < 1) throw new Error(`rate limit: ${perMinute} per minute is not a positive number`);
-  if (perMinute >= 31) return { points: Math.floor((perMinute * 2) / 62), duration: 2 };
-  return { points: 1, duration: perMinute >= 2 ? Math.ceil(60 / (perMinute - 1)) : 61 };
+  if (perMinute >= 30) return { points: Math.floor(perMinute / 30), duration: 2 };
+  return { points: 1, duration: Math.ceil(60 / perMinute) };
 }
 
 /** The rate-limit key of an API token: a SHA-256 digest (hex), so Redis never holds the token. */

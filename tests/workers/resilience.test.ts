@@ -8,7 +8,7 @@ import { DEFAULT_QUEUE, PREFIX, type BlockJobData, type BlockJobResult } from '.
 import { createJobQueue, type JobQueue } from '../../workers/queue.js';
 import { creates, CREDENTIALS, remote, requestsTo, TOKEN } from '../helpers.js';
 import { spawnWorker, stopWorkers, type WorkerProcess } from './processes.js';
-import { startRedis, type TestRedis } from './redis.js';
+import { startRedis, type TestRedis } from '../../bench/redis-server.js';
 
 let redis: TestRedis;
 let emulator: Emulator;

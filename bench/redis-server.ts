@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 const INSTALL = 'apt-get update && apt-get -o DPkg::Lock::Timeout=300 install -y redis-server';
 
-/** A private redis-server on a unix socket, nothing persisted. */
+/** A private redis-server on a unix socket, nothing persisted: for the worker tests and bench:scale. */
 export interface TestRedis {
   /** `unix://<tmp>/redis.sock`, for `--redis` and `redisConnection`. */
   readonly url: string;
