@@ -103,7 +103,8 @@ export class ReplicateHttp {
       hooks: {
         beforeRequest: [
           async (request) => {
-            await this.pacer?.turn(lane, request.signal);
+            // No await without a pacer: requests keep reaching the gate in the order sent.
+            if (this.pacer) await this.pacer.turn(lane, request.signal);
             try {
               sentAt = await gate.turn(deadline, request.signal);
             } catch (error) {
