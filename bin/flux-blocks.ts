@@ -13,12 +13,16 @@ const COMMANDS: Record<string, { readonly usage: string; readonly does: string }
   list: { usage: 'flux-blocks list', does: 'Lists every block: id, name and description.' },
   schema: { usage: 'flux-blocks schema <block name or id>', does: 'Prints a block\'s info with its input and output JSON Schemas.' },
   run: {
-    usage: `flux-blocks run <block name or id> --input <json | @file.json | -> ${TARGET}`,
+    usage: `flux-blocks run <block name or id> --input <json | @file.json | -> ${TARGET} [--redis URL]`,
     does: 'Runs one block; prints each output as a JSON line. Image inputs may name local files (inside the working directory). Result images are saved into --out (always on the embedded emulator, default out/) and printed as {"output":"file","value":path}.',
   },
   'run-graph': {
-    usage: `flux-blocks run-graph <graph.json> ${TARGET} [--max-predictions N] [--concurrency N]`,
+    usage: `flux-blocks run-graph <graph.json> ${TARGET} [--max-predictions N] [--concurrency N] [--redis URL]`,
     does: 'Runs a graph (AutoGPT shape); prints each output as a JSON line {"node","output","value"}. Save Image nodes and result images go into --out (default out/).',
+  },
+  worker: {
+    usage: 'flux-blocks worker --redis URL [--concurrency N] [--queue NAME] [--base-url URL] [--timeout-ms N] [--out DIR] [--creates-per-minute N] [--others-per-minute N]',
+    does: 'Runs block jobs from Redis until SIGTERM (REDIS_URL is the default URL); run and run-graph with --redis enqueue them. See docs/scaling.md.',
   },
   emulator: { usage: 'flux-blocks emulator [--port N] [--token TOKEN] [--quiet]', does: 'Serves the local Replicate-compatible emulator until Ctrl-C, logging each request on stderr unless --quiet.' },
   demo: { usage: 'flux-blocks demo [prompt...]', does: 'Runs examples/generate-edit-save.json (generate, edit, save) with your prompt, on the embedded emulator unless a token is set.' },
@@ -88,6 +92,9 @@ async function main(argv: string[]): Promise<number> {
     case 'mcp':
       // Loaded on demand: the MCP SDK would slow every other command's start by about 0.2 s.
       return (await import('../mcp/command.js')).mcpCommand(args);
+    case 'worker':
+      // Loaded on use: BullMQ adds about 80 ms to every start.
+      return (await import('../workers/command.js')).workerCommand(args);
     default:
       return (await import('../studio/command.js')).studioCommand(args);
   }
@@ -113,7 +120,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = status;
   },
   (error: unknown) => {
-    const usage = error instanceof UsageError;
+    // Commands in other folders (workers/) mark their usage errors with an ERR_PARSE_ARGS code, as Node's parseArgs does.
+    const usage = error instanceof UsageError || String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
     console.error(`flux-blocks: ${(error as Error).message}`);
     if (usage) console.error('Run flux-blocks help for usage.');
     process.exitCode = usage ? 2 : 1;

@@ -4,25 +4,29 @@ import { fileURLToPath } from 'node:url';
 import { registry } from '../blocks/index.js';
 import type { Block, BlockContext } from '../framework/block.js';
 import { IMAGE_OUTPUTS } from '../framework/fields.js';
+import { readLocalImages } from '../framework/local-files.js';
 import { runBlock } from '../framework/run-block.js';
 import { GraphError } from '../graph/check-graph.js';
 import { runGraph, type GraphOutput } from '../graph/run-graph.js';
 import { graphWithCredentials, isPlainObject, openEnvironment, withCredentials, type Target } from '../host/environment.js';
 import { fetchImage } from '../image/fetch-image.js';
 import { writeImage } from '../image/write-image.js';
+import type { JobQueue } from '../workers/queue.js';
 import { baseUrlOf, countOf, parseFlags, readInput, timeoutOf, UsageError } from './flags.js';
 import { progressDisplay } from './progress.js';
 
-const TARGET_FLAGS = { 'base-url': { type: 'string' }, 'timeout-ms': { type: 'string' }, out: { type: 'string' } } as const;
+const TARGET_FLAGS = { 'base-url': { type: 'string' }, 'timeout-ms': { type: 'string' }, out: { type: 'string' }, redis: { type: 'string' } } as const;
 
 /** Where runs go and where images are kept, from the flags. */
 interface RunTarget extends Target {
   /** Save every result image here and print its path; default `out` on the embedded emulator, else only with --out. */
   readonly out?: string;
+  /** Enqueue the runs for workers on this Redis instead of running them here (docs/scaling.md). */
+  readonly redis?: string;
 }
 
-function targetOf(values: { 'base-url'?: string; 'timeout-ms'?: string; out?: string }): RunTarget {
-  return { baseUrl: baseUrlOf(values['base-url']), timeoutMs: timeoutOf(values['timeout-ms']), out: values.out };
+function targetOf(values: { 'base-url'?: string; 'timeout-ms'?: string; out?: string; redis?: string }): RunTarget {
+  return { baseUrl: baseUrlOf(values['base-url']), timeoutMs: timeoutOf(values['timeout-ms']), out: values.out, redis: values.redis };
 }
 
 /** A block by id or name; names match whatever their case. @throws {UsageError} for an unknown one. */
@@ -38,11 +42,19 @@ export async function runCommand(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('run takes exactly one block name or id');
   const block = findBlock(positionals[0]!);
   if (values.input === undefined) throw new UsageError("run needs --input '<json>', --input @file.json or --input - (standard input)");
-  const input = await readInput(values.input);
   const session = await openSession(targetOf(values));
   let failed = false;
   try {
-    for await (const [name, value] of runBlock(block, withCredentials(block, input), session.context)) {
+    // Local files are read here, where they are: a worker on another machine cannot.
+    let input: unknown;
+    try {
+      input = await readLocalImages(block, await readInput(values.input), session.context.files!);
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      console.log(JSON.stringify({ output: 'error', value: (error as Error).message }));
+      return 1;
+    }
+    for await (const [name, value] of (session.jobs?.runBlock ?? runBlock)(block, withCredentials(block, input), session.context)) {
       console.log(JSON.stringify({ output: name, value }));
       failed ||= name === 'error';
       if (name === 'result' && isImageResult(block)) failed = !(await session.keep(String(value), (path) => console.log(JSON.stringify({ output: 'file', value: path })))) || failed;
@@ -113,7 +125,7 @@ async function executeGraph(graph: unknown, target: RunTarget, limits: { maxPred
         saving.push(session.keep(String(event.value), (path) => console.log(JSON.stringify({ node: event.node, output: 'file', value: path }))));
       }
     };
-    const result = await runGraph(filled, { registry, context: session.context, onOutput, ...limits });
+    const result = await runGraph(filled, { registry, context: session.context, onOutput, runNode: session.jobs?.runBlock, ...limits });
     const kept = await Promise.all(saving);
     for (const { node, block, error } of result.failures) console.error(`Node ${node} (${block}) failed: ${error}`);
     if (result.stopped.length) console.error(`Stopped, as a node upstream failed: ${result.stopped.join(', ')}`);
@@ -134,6 +146,8 @@ function isImageResult(block: Block): boolean {
 
 interface Session {
   readonly context: BlockContext;
+  /** The job queue, with --redis: runs go to workers. */
+  readonly jobs?: JobQueue;
   /** Saves a result image when the CLI keeps images, calling `print` with its path; false when that failed. */
   keep(url: string, print: (path: string) => void): Promise<boolean>;
   interrupted(): boolean;
@@ -147,7 +161,9 @@ interface Session {
  * result images are always kept (in --out, default out/).
  */
 async function openSession(target: RunTarget): Promise<Session> {
-  const environment = await openEnvironment(target);
+  // BullMQ is loaded only with --redis: it adds about 80 ms to every start.
+  const queued = target.redis ? await (await import('../workers/command.js')).openJobEnvironment(target.redis, target) : undefined;
+  const environment = queued ?? (await openEnvironment(target));
   if (environment.embedded) console.error(environment.description);
   const out = target.out ?? (environment.embedded ? 'out' : undefined);
   const controller = new AbortController();
@@ -166,6 +182,7 @@ async function openSession(target: RunTarget): Promise<Session> {
   };
   return {
     context,
+    jobs: queued?.jobs,
     async keep(url, print) {
       if (out === undefined) return true;
       try {

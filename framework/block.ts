@@ -68,8 +68,12 @@ export function secretsOf(credentials: Credentials | undefined): string[] {
 
 export type { Limiter };
 
-/** How blocks reach Replicate: the client's options but the token, and a progress callback. */
-export type RunnerOptions = Omit<ReplicateClientOptions, 'token'> & Pick<CallOptions, 'onProgress'>;
+/**
+ * How blocks reach Replicate: the client's options but the token, a progress callback, and the
+ * hooks a job runner uses to record and resume predictions (`beforeCreate`, `onCreated`) and
+ * to stop waiting without canceling (`detach`); see `CallOptions`.
+ */
+export type RunnerOptions = Omit<ReplicateClientOptions, 'token'> & Pick<CallOptions, 'onProgress' | 'beforeCreate' | 'onCreated' | 'detach'>;
 
 /**
  * Where and how the Save Image block stores images; set by the host, not by graph input. Its

@@ -9,7 +9,7 @@ import type { BlockContext } from './block.js';
  *   environment variable), and as `createReplicateClient` for bad options.
  */
 export function replicateClient(context: BlockContext): ReplicateClient {
-  const { onProgress: _, ...options } = context.runner ?? {};
+  const { onProgress: _, beforeCreate: _b, onCreated: _c, detach: _d, ...options } = context.runner ?? {};
   const token = context.credentials?.apiKey;
   if (!token?.trim()) {
     throw new BlockError(
@@ -20,7 +20,8 @@ export function replicateClient(context: BlockContext): ReplicateClient {
   return createReplicateClient({ ...options, token });
 }
 
-/** The per-call options of a block run: the host's abort signal and progress callback. */
+/** The per-call options of a block run: the host's abort signal, progress callback and job hooks. */
 export function callOptions(context: BlockContext): CallOptions {
-  return { signal: context.signal, onProgress: context.runner?.onProgress };
+  const { onProgress, beforeCreate, onCreated, detach } = context.runner ?? {};
+  return { signal: context.signal, onProgress, beforeCreate, onCreated, detach };
 }

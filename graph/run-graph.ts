@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import type { BlockContext } from '../framework/block.js';
+import type { Block, BlockContext } from '../framework/block.js';
 import { shapeOf } from '../framework/json-schema.js';
 import type { BlockRegistry } from '../framework/registry.js';
 import { runBlock } from '../framework/run-block.js';
@@ -55,6 +55,12 @@ export interface GraphRunOptions {
   readonly onOutput?: (output: GraphOutput) => void;
   /** Called as each node run starts, progresses and ends, for hosts that show live status. */
   readonly onNodeRun?: (event: NodeRunEvent) => void;
+  /**
+   * Runs one node run, as `runBlock` does (never throws; stops after `error`; aborting the
+   * context's signal stops it). Default `runBlock`, in this process; workers/queue.ts runs
+   * each node run as a job on other processes.
+   */
+  readonly runNode?: (block: Block, input: Record<string, unknown>, context: BlockContext) => AsyncIterable<readonly [string, unknown]>;
 }
 
 /** A node while the graph runs. */
@@ -182,7 +188,7 @@ export async function runGraph(graph: unknown, options: GraphRunOptions): Promis
     const nodeContext = { ...context, signal: node.controller.signal, ...(onProgress && { runner: { ...runner, onProgress } }) };
     notify?.({ node: node.id, phase: 'started' });
     try {
-      for await (const [output, value] of runBlock(node.block, { ...node.defaults, ...linkedValues }, nodeContext)) {
+      for await (const [output, value] of (options.runNode ?? runBlock)(node.block, { ...node.defaults, ...linkedValues }, nodeContext)) {
         // Outputs of a node stopped from upstream are the abort's, not the node's own.
         if (node.stopped) return;
         const event = { node: node.id, output, value };

@@ -6,6 +6,8 @@ import { redact } from '../core/redact.js';
 import { toBlockError } from './api-errors.js';
 import { ReplicateHttp } from './http.js';
 import { fileSchema, MAX_FILE_BYTES, type ReplicateFile, type Upload } from './files.js';
+import { findPredictions } from './find-predictions.js';
+import type { Pacer } from './pacer.js';
 import { PredictionRun, readPrediction, type RunSettings } from './prediction-run.js';
 import { DEFAULT_BASE_URL, DEFAULT_TIMEOUT_MS, modelSchema, type Prediction, type PredictionRequest, type ProgressEvent, type ReplicateModel } from './types.js';
 
@@ -33,6 +35,12 @@ export interface ReplicateClientOptions {
   readonly pollIntervalMs?: number;
   /** Longest polling interval, in ms. Default 5000. */
   readonly maxPollIntervalMs?: number;
+  /**
+   * A rate-limit budget shared with other processes (e.g. all workers of a token, in Redis):
+   * asked for a turn before every request and told of every 429. Default none: only the
+   * token's in-process gates pace requests.
+   */
+  readonly pacer?: Pacer;
 }
 
 /** Per-call options: the caller's abort signal and a progress callback. */
@@ -41,6 +49,24 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Called when the prediction's status or progress percent changes. */
   readonly onProgress?: (event: ProgressEvent) => void;
+  /**
+   * Called by `run` before it creates the prediction, to record the intent (e.g. in a job that
+   * another process may pick up after a crash). Returns the id of a prediction to wait for
+   * instead of creating one (one this run created before), or undefined to create it. A
+   * rejection stops the run before anything is created.
+   */
+  readonly beforeCreate?: (request: PredictionRequest) => Promise<string | undefined> | string | undefined;
+  /**
+   * Called by `run` with the prediction as soon as its create answers (before the first poll),
+   * to record its id; awaited. Not called for a prediction `beforeCreate` resumed.
+   */
+  readonly onCreated?: (prediction: Prediction) => Promise<void> | void;
+  /**
+   * Aborting it stops waiting WITHOUT canceling the prediction, which runs on (another process
+   * may resume it with {@link ReplicateClient.wait}); the call rejects with `host_aborted`.
+   * For a worker that shuts down or loses its job. `signal`, by contrast, cancels.
+   */
+  readonly detach?: AbortSignal;
 }
 
 /** A Replicate API client: runs predictions to the end, looks up models, cancels predictions. */
@@ -65,6 +91,18 @@ export interface ReplicateClient {
    *   output_deleted, unreachable, bad_response, api_error, internal). Never holds the token.
    */
   run(request: PredictionRequest, options?: CallOptions): Promise<Prediction>;
+  /**
+   * Waits for an existing prediction (e.g. one created by a process that crashed) as `run`
+   * waits for the one it created: GET /v1/predictions/{id} until terminal, with the same
+   * result, errors, timeout and cancel on abort. Never creates a prediction.
+   */
+  wait(id: string, options?: Omit<CallOptions, 'beforeCreate' | 'onCreated'>): Promise<Prediction>;
+  /**
+   * The predictions of `request`'s model with its input, created after `createdAfter` (an
+   * ISO 8601 time), newest first, any status (Replicate API: GET /v1/predictions, its first
+   * page of 100). Finds a prediction whose create answer was never recorded.
+   */
+  findPredictions(request: PredictionRequest, createdAfter: string, options?: Pick<CallOptions, 'signal'>): Promise<Prediction[]>;
   /**
    * Looks up a model (Replicate API: GET /v1/models/{owner}/{name}): whether it is official, and
    * its latest version with that version's `openapi_schema`. Retried and bounded like polls.
@@ -112,7 +150,7 @@ const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
  * process-wide (see `rate-gate.ts`).
  * @throws {BlockError} `invalid_input` for options out of range, or a missing or malformed token.
  */
-export function createReplicateClient({ token: rawToken, ...options }: ReplicateClientOptions): ReplicateClient {
+export function createReplicateClient({ token: rawToken, pacer, ...options }: ReplicateClientOptions): ReplicateClient {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) throw new BlockError('invalid_input', `Invalid runner options: ${formatIssues(parsed.error.issues, 'runner')}`);
   const token = rawToken?.trim();
@@ -122,21 +160,30 @@ export function createReplicateClient({ token: rawToken, ...options }: Replicate
   }
   const settings: RunSettings = parsed.data;
   const { baseUrl, timeoutMs } = settings;
-  const http = new ReplicateHttp(baseUrl, token);
+  const http = new ReplicateHttp(baseUrl, token, pacer);
 
-  /** Runs `work` bounded by `timeoutMs` and `signal`, every failure a redacted BlockError; `cleanup` adds to its message. */
-  async function bounded<T>(work: (stop: AbortSignal) => Promise<T>, signal: AbortSignal | undefined, cleanup?: () => Promise<string>): Promise<T> {
+  /**
+   * Runs `work` bounded by `timeoutMs` and `signal`, every failure a redacted BlockError;
+   * `cleanup` adds to its message. Aborting `detach` stops the work without `cleanup`.
+   */
+  async function bounded<T>(work: (stop: AbortSignal) => Promise<T>, signal: AbortSignal | undefined, cleanup?: () => Promise<string>, detach?: AbortSignal): Promise<T> {
     if (signal?.aborted) throw new BlockError('host_aborted', `The run was ${stoppedBy(signal)} before it started`);
+    if (detach?.aborted) throw new BlockError('host_aborted', 'The run was detached by the host before it started');
     // One controller stops the work on timeout, failure or host abort. A listener, not
     // AbortSignal.any: signals are costly to create in Node 20, and this runs per prediction.
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
+    detach?.addEventListener('abort', onAbort, { once: true });
     const pending = work(stop.signal);
     try {
       return await pTimeout(pending, { milliseconds: timeoutMs, signal });
     } catch (error) {
       // Read the failure (an HTTP error's body) before aborting: the abort cancels open bodies.
+      if (detach?.aborted && !signal?.aborted) {
+        await pending.catch(() => undefined);
+        throw new BlockError('host_aborted', 'The host stopped waiting for the run; its prediction was left running');
+      }
       const failure = error instanceof TimeoutError
         ? new BlockError('timed_out', `The run timed out after ${timeoutMs} ms`)
         : signal?.aborted ? new BlockError('host_aborted', `The run was ${stoppedBy(signal)}`) : await toBlockError(error, baseUrl);
@@ -145,6 +192,7 @@ export function createReplicateClient({ token: rawToken, ...options }: Replicate
       throw new BlockError(failure.kind, redact(failure.detail + ((await cleanup?.()) ?? ''), token));
     } finally {
       signal?.removeEventListener('abort', onAbort);
+      detach?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -171,11 +219,19 @@ export function createReplicateClient({ token: rawToken, ...options }: Replicate
     uploadFile(content, filename, { signal } = {}) {
       return bounded((stop) => upload(stop)(content, filename), signal);
     },
-    run(request, { signal, onProgress } = {}) {
+    run(request, { signal, detach, ...hooks } = {}) {
       // A long sync wait would hide every status change until the end.
-      const waitSeconds = onProgress && options.waitSeconds === undefined ? 1 : settings.waitSeconds;
-      const run = new PredictionRun(http, request, { ...settings, waitSeconds }, upload, onProgress);
-      return bounded((stop) => run.execute(stop), signal, () => run.cancelIfRunning());
+      const waitSeconds = hooks.onProgress && options.waitSeconds === undefined ? 1 : settings.waitSeconds;
+      const run = new PredictionRun(http, request, { ...settings, waitSeconds }, upload, hooks);
+      return bounded((stop) => run.execute(stop), signal, () => run.cancelIfRunning(), detach);
+    },
+    wait(id, { signal, detach, onProgress } = {}) {
+      // The model and input are only read to find a lost create, which a wait never sends.
+      const run = new PredictionRun(http, { model: '', input: {} }, settings, upload, { onProgress });
+      return bounded((stop) => run.execute(stop, id), signal, () => run.cancelIfRunning(), detach);
+    },
+    findPredictions(request, createdAfter, { signal } = {}) {
+      return bounded((stop) => findPredictions(http, request, createdAfter, stop, deadline()), signal);
     },
     getModel(model, { signal } = {}) {
       const path = `models/${model.split('/').map(encodeURIComponent).join('/')}`;

@@ -1,6 +1,7 @@
 import ky, { HTTPError, TimeoutError as KyTimeoutError, type KyInstance, type Options } from 'ky';
 import { BlockError } from '../core/errors.js';
 import { networkCode } from './api-errors.js';
+import type { Pacer } from './pacer.js';
 import { gatesFor, RateLimitedUntil } from './rate-gate.js';
 
 /** Bound on one request that is not a sync wait, in ms, so a stalled connection cannot hang a poll. */
@@ -35,7 +36,8 @@ export class ReplicateHttp {
   readonly ky: KyInstance;
   private readonly gates;
 
-  constructor(baseUrl: string, token: string) {
+  /** @param pacer a budget shared with other processes, asked before the token's own gate. */
+  constructor(baseUrl: string, token: string, private readonly pacer?: Pacer) {
     this.gates = gatesFor(baseUrl, token);
     this.ky = ky.create({
       prefixUrl: baseUrl,
@@ -46,7 +48,7 @@ export class ReplicateHttp {
 
   /**
    * ky options (`retry` and a `beforeRequest` hook) for one request; ky runs the loop.
-   * - Every attempt first waits its turn at the token's gate (rate-gate.ts). A turn after the
+   * - Every attempt first waits its turn at the shared pacer, if any, then at the token's gate (rate-gate.ts). A turn after the
    *   run's deadline fails at once with a `rate_limited` error instead of waiting into the timeout.
    * - 429, both kinds: sent again once `Retry-After` (header in seconds or as an HTTP date, else
    *   the body's `retry_after` in seconds, else 1 s doubling) and the gate's pace allow. No cap
@@ -67,7 +69,8 @@ export class ReplicateHttp {
     { deadline, timeoutMs }: RunDeadline,
     onAttempt?: (mayHaveEffect: boolean) => void,
   ): Pick<Options, 'retry' | 'hooks'> {
-    const gate = this.gates[kind === 'create' ? 'create' : 'other'];
+    const lane = kind === 'create' ? 'create' : 'other';
+    const gate = this.gates[lane];
     let sentAt = 0;
     let faults = 0;
     let throttles = 0;
@@ -85,7 +88,9 @@ export class ReplicateHttp {
           if (error instanceof HTTPError && error.response.status === 429) {
             onAttempt?.(false);
             throttles += 1;
-            gate.throttled(sentAt, (await retryAfterMs(error.response)) ?? DEFAULT_RETRY_AFTER_MS * 2 ** (throttles - 1));
+            const waitMs = (await retryAfterMs(error.response)) ?? DEFAULT_RETRY_AFTER_MS * 2 ** (throttles - 1);
+            gate.throttled(sentAt, waitMs);
+            this.pacer?.throttled(lane, waitMs);
             nextDelay = 0; // the wait is at the gate, so queued requests keep their order
             return true;
           }
@@ -98,6 +103,8 @@ export class ReplicateHttp {
       hooks: {
         beforeRequest: [
           async (request) => {
+            // No await without a pacer: requests keep reaching the gate in the order sent.
+            if (this.pacer) await this.pacer.turn(lane, request.signal);
             try {
               sentAt = await gate.turn(deadline, request.signal);
             } catch (error) {

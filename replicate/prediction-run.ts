@@ -5,6 +5,7 @@ import { formatIssues } from '../core/issues.js';
 import { neverReached, toBlockError } from './api-errors.js';
 import { uploadLargeDataUris, type Upload } from './files.js';
 import { REQUEST_TIMEOUT_MS, type ReplicateHttp, type RunDeadline } from './http.js';
+import { findPredictions } from './find-predictions.js';
 import { isTerminal, predictionSchema, VERSION_ID, type Prediction, type PredictionRequest, type ProgressEvent } from './types.js';
 
 /** How long a run waits and polls; the client's checked options. All in ms but `waitSeconds`. */
@@ -14,6 +15,13 @@ export interface RunSettings {
   readonly waitSeconds: number;
   readonly pollIntervalMs: number;
   readonly maxPollIntervalMs: number;
+}
+
+/** The hooks of one run, from its call options (see `CallOptions` in client.ts). */
+export interface RunHooks {
+  readonly onProgress?: (event: ProgressEvent) => void;
+  readonly beforeCreate?: (request: PredictionRequest) => Promise<string | undefined> | string | undefined;
+  readonly onCreated?: (prediction: Prediction) => Promise<void> | void;
 }
 
 /** Polling keeps its first interval this long, in ms, then grows 1.5x per poll. */
@@ -44,15 +52,27 @@ export class PredictionRun {
     request: PredictionRequest,
     private readonly settings: RunSettings,
     private readonly upload: (signal: AbortSignal) => Upload,
-    private readonly onProgress?: (event: ProgressEvent) => void,
+    private readonly hooks: RunHooks = {},
   ) {
     this.request = request;
     this.run = { deadline: Date.now() + settings.timeoutMs, timeoutMs: settings.timeoutMs };
   }
 
-  async execute(signal: AbortSignal): Promise<Prediction> {
-    this.request = { ...this.request, input: await uploadLargeDataUris(this.request.input, this.upload(signal)) };
-    let prediction = await this.create(signal);
+  /**
+   * Runs the prediction to its end: creates it, or with `existingId` (or an id from the
+   * `beforeCreate` hook) reads that one instead, then polls until it is terminal.
+   */
+  async execute(signal: AbortSignal, existingId?: string): Promise<Prediction> {
+    const resumeId = existingId ?? (await this.hooks.beforeCreate?.(this.request));
+    // Large data: URIs go up as files first, so the create stays small (not needed to resume).
+    if (resumeId === undefined) this.request = { ...this.request, input: await uploadLargeDataUris(this.request.input, this.upload(signal)) };
+    let prediction: Prediction;
+    if (resumeId !== undefined) {
+      prediction = await this.get(resumeId, signal);
+    } else {
+      prediction = await this.create(signal);
+      await this.hooks.onCreated?.(prediction);
+    }
     let interval = this.settings.pollIntervalMs;
     // Steady polls keep the delay to notice the end short for typical image predictions (a
     // few seconds); past STEADY_POLLING_MS the interval grows, to spare the request limit.
@@ -60,7 +80,7 @@ export class PredictionRun {
     while (!isTerminal(prediction)) {
       await sleep(interval, undefined, { signal });
       interval = nextPollInterval(interval, Date.now() - pollingFrom, this.settings.maxPollIntervalMs);
-      prediction = await this.read(this.http.ky.get(`predictions/${encodeURIComponent(prediction.id)}`, { ...this.http.options('idempotent', this.run), signal }));
+      prediction = await this.get(prediction.id, signal);
     }
     const { id, status } = prediction;
     if (status === 'succeeded') {
@@ -113,6 +133,10 @@ export class PredictionRun {
     }
   }
 
+  private get(id: string, signal: AbortSignal): Promise<Prediction> {
+    return this.read(this.http.ky.get(`predictions/${encodeURIComponent(id)}`, { ...this.http.options('idempotent', this.run), signal }));
+  }
+
   /** The prediction in an API answer. @throws {BlockError} `bad_response` when it is not JSON or not a prediction. */
   private async read(pending: Promise<Response>): Promise<Prediction> {
     const prediction = await readPrediction(await pending, this.settings.baseUrl);
@@ -127,7 +151,7 @@ export class PredictionRun {
     const key = `${prediction.status}:${percent}`;
     if (key === this.lastProgress) return;
     this.lastProgress = key;
-    this.onProgress?.({ predictionId: prediction.id, status: prediction.status, percent });
+    this.hooks.onProgress?.({ predictionId: prediction.id, status: prediction.status, percent });
   }
 
   /**
@@ -151,16 +175,8 @@ export class PredictionRun {
   }
 
   private async findCreated(signal: AbortSignal, cleanup: RunDeadline): Promise<string | undefined> {
-    const page = await this.http.ky
-      .get('predictions', { ...this.http.options('idempotent', cleanup), signal, searchParams: { created_after: this.createdAfter } })
-      .json<{ results?: unknown[] }>();
-    const { model, input } = this.request;
-    const found = (page.results ?? [])
-      .map((p) => predictionSchema.safeParse(p))
-      .find(({ success, data }) => success && !isTerminal(data)
-        && (data.model === model || data.version === model.split(':').pop())
-        && Object.entries(input).every(([k, v]) => JSON.stringify(data.input?.[k]) === JSON.stringify(v)));
-    return found?.data?.id;
+    const found = await findPredictions(this.http, this.request, this.createdAfter, signal, cleanup);
+    return found.find((p) => !isTerminal(p))?.id;
   }
 }
 

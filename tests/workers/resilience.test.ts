@@ -1,0 +1,169 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, expect, test } from '@jest/globals';
+import { Queue, QueueEvents, type ConnectionOptions, type Job } from 'bullmq';
+import { ReplicateFluxAdvancedModelBlock as block } from '../../blocks/index.js';
+import { startEmulator, type Emulator, type PredictionPlan } from '../../emulator/index.js';
+import { redisConnection } from '../../workers/connection.js';
+import { DEFAULT_QUEUE, PREFIX, type BlockJobData, type BlockJobResult } from '../../workers/jobs.js';
+import { createJobQueue, type JobQueue } from '../../workers/queue.js';
+import { creates, CREDENTIALS, remote, requestsTo, TOKEN } from '../helpers.js';
+import { spawnWorker, stopWorkers, type WorkerProcess } from './processes.js';
+import { startRedis, type TestRedis } from '../../bench/redis-server.js';
+
+let redis: TestRedis;
+let emulator: Emulator;
+let jobs: JobQueue;
+let queue: Queue<BlockJobData, BlockJobResult>;
+let events: QueueEvents;
+const workers: WorkerProcess[] = [];
+let plan: PredictionPlan = {};
+beforeAll(async () => {
+  redis = await startRedis();
+  // Creates answer after at most 1 s (Prefer: wait is cut short), so ids are recorded mid-run.
+  emulator = await startEmulator({ token: TOKEN, startingMs: 10, processingMs: 40, maxSyncWaitSeconds: 1, maxRecorded: 10_000, plan: () => plan });
+  const connection = redisConnection(redis.url);
+  jobs = await createJobQueue({ connection });
+  queue = new Queue(DEFAULT_QUEUE, { connection: connection as ConnectionOptions, prefix: PREFIX });
+  events = new QueueEvents(DEFAULT_QUEUE, { connection: connection as ConnectionOptions, prefix: PREFIX });
+  await events.waitUntilReady();
+});
+afterEach(() => stopWorkers(workers));
+afterAll(async () => {
+  await jobs?.close();
+  await events?.close();
+  await queue?.close();
+  await stopWorkers(workers);
+  await emulator?.close();
+  await redis?.stop();
+});
+
+async function worker(): Promise<WorkerProcess> {
+  const started = await spawnWorker(redis.url, emulator.url, ['--concurrency', '10']);
+  workers.push(started);
+  return started;
+}
+
+const input = (prompt: string) => ({ credentials: CREDENTIALS, prompt, seed: 1 });
+
+async function collect(run: AsyncGenerator<readonly [string, unknown]>): Promise<ReadonlyArray<readonly [string, unknown]>> {
+  const outputs: Array<readonly [string, unknown]> = [];
+  for await (const output of run) outputs.push(output);
+  return outputs;
+}
+
+/** The prediction id in a result URL. */
+const predictionOf = (outputs: ReadonlyArray<readonly [string, unknown]>) => /\/files\/([a-z2-7]+)\//.exec(String(outputs[0]?.[1]))?.[1];
+
+/** Active jobs of one worker process whose prediction is recorded: job id -> prediction id. */
+async function recordedOn(workerPid: number): Promise<Map<string, string>> {
+  const active = await queue.getActive();
+  return new Map(active.filter((job) => job.processedBy?.endsWith(`:${workerPid}`) && job.data.predictions[0]).map((job) => [job.id!, job.data.predictions[0]!]));
+}
+
+async function untilRecorded(workerPid: number, count: number): Promise<Map<string, string>> {
+  for (;;) {
+    const recorded = await recordedOn(workerPid);
+    if (recorded.size >= count) return recorded;
+    await sleep(50);
+  }
+}
+
+test.each(['SIGKILL', 'SIGTERM'] as const)('%s of a worker in the middle of its predictions: every run ends with its result, each prediction created once and resumed by the other worker', async (signal) => {
+  plan = { processingMs: 2_500 };
+  emulator.requests.splice(0);
+  const [a, b] = [await worker(), await worker()];
+  const runs = Array.from({ length: 12 }, (_, i) => collect(jobs.runBlock(block, input(`${signal} ${i}`))));
+  const onA = await untilRecorded(a.child.pid!, 3);
+  const killedAt = Date.now();
+
+  a.child.kill(signal);
+  const how = await a.exited;
+  if (signal === 'SIGTERM') {
+    expect(how).toBe(0);
+    expect(Date.now() - killedAt).toBeLessThan(2_000);
+  }
+  const results = await Promise.all(runs);
+  const resumedWithin = Date.now() - killedAt;
+  for (const outputs of results) expect(outputs.map(([name]) => name)).toEqual(['result', 'seed']);
+  expect(creates(emulator)).toEqual({ sent: 12, created: 12 });
+  expect(requestsTo(emulator, 'POST', /\/cancel$/)).toHaveLength(0);
+  const finished = await Promise.all([...onA.keys()].map((id) => queue.getJob(id)));
+  for (const job of finished as Array<Job<BlockJobData, BlockJobResult>>) {
+    // Each ended with the prediction A created: resumed on B (or finished by A as it stopped).
+    expect(predictionOf(job.returnvalue.outputs)).toBe(onA.get(job.id!));
+    if (signal === 'SIGTERM') expect(job.stalledCounter).toBe(0);
+  }
+  const resumedOnB = finished.filter((job) => job!.processedBy?.endsWith(`:${b.child.pid}`));
+  expect(resumedOnB.length).toBeGreaterThanOrEqual(signal === 'SIGKILL' ? onA.size : 1);
+  // A killed worker's jobs are taken over within 20 s (lockDuration 10 s + stalledInterval 5 s).
+  expect(resumedWithin).toBeLessThan(20_000);
+  await stopWorkers([b]);
+}, 40_000);
+
+test('a 429 met by one worker holds back the creates of the other until its Retry-After', async () => {
+  plan = {};
+  const [a, b] = [await worker(), await worker()];
+  emulator.requests.splice(0);
+  emulator.inject({ route: 'create', answer: { status: 429, retryAfter: '2' } });
+  const first = collect(jobs.runBlock(block, input('429 first')));
+  while (!emulator.requests.some((r) => r.outcome === 429)) await sleep(10);
+  const throttledAt = Date.now();
+  const more = Array.from({ length: 8 }, (_, i) => collect(jobs.runBlock(block, input(`429 then ${i}`))));
+  const results = await Promise.all([first, ...more]);
+  for (const outputs of results) expect(outputs.map(([name]) => name)).toEqual(['result', 'seed']);
+  const ids = results.map(predictionOf) as string[];
+  const created = await Promise.all(ids.map(async (id) => Date.parse((await remote(emulator, id) as unknown as { created_at: string }).created_at)));
+  // Both workers ran some of them, and none was created before the Retry-After passed.
+  const prompts = new Set(Array.from({ length: 8 }, (_, i) => `429 then ${i}`));
+  const completed = (await queue.getCompleted(0, 100)).filter((job) => prompts.has((job.data.input as { prompt: string }).prompt));
+  expect(completed).toHaveLength(8);
+  const pids = new Set(completed.map((job) => Number(job.processedBy?.split(':').pop())));
+  expect(pids).toEqual(new Set([a.child.pid, b.child.pid]));
+  for (const at of created) expect(at - throttledAt).toBeGreaterThanOrEqual(1_800);
+  expect(creates(emulator)).toEqual({ sent: 10, created: 9 });
+  await stopWorkers([a, b]);
+}, 20_000);
+
+test('a job picked up with only the intent recorded resumes the prediction it finds by input, and fails rather than guess between two', async () => {
+  plan = {};
+  const w = await worker();
+  const [done] = await Promise.all([collect(jobs.runBlock(block, input('intent only')))]);
+  const id = predictionOf(done)!;
+  const sent = (await remote(emulator, id)).input;
+  emulator.requests.splice(0);
+  // As a crash between the create and recording its id leaves it.
+  const crashed = await queue.add(block.name, { blockId: block.id, input: input('intent only'), predictions: [], creating: { index: 0, at: Date.now() } });
+  const result = await crashed.waitUntilFinished(events, 10_000);
+  expect(predictionOf(result.outputs)).toBe(id);
+  expect(creates(emulator).sent).toBe(0);
+  expect(requestsTo(emulator, 'GET', /^\/v1\/predictions\?/)).toHaveLength(1);
+  // A second prediction with that input: which one was this job's? It fails, creating none.
+  await collect(jobs.runBlock(block, input('intent only')));
+  emulator.requests.splice(0);
+  const ambiguous = await queue.add(block.name, { blockId: block.id, input: input('intent only'), predictions: [], creating: { index: 0, at: Date.now() } }, { attempts: 3 });
+  await expect(ambiguous.waitUntilFinished(events, 10_000)).rejects.toThrow(/2 predictions with its input exist .*not creating another/);
+  expect((await queue.getJob(ambiguous.id!))!.attemptsMade).toBe(1);
+  expect(creates(emulator).sent).toBe(0);
+  expect(sent).toMatchObject({ prompt: 'intent only' });
+  await stopWorkers([w]);
+});
+
+test('canceling a run cancels its job and its prediction; an unknown block fails at once', async () => {
+  plan = { processingMs: 30_000 };
+  const w = await worker();
+  emulator.requests.splice(0);
+  const stop = new AbortController();
+  const run = collect(jobs.runBlock(block, input('cancel me'), { signal: stop.signal }));
+  while (!emulator.requests.some((r) => r.method === 'GET')) await sleep(20);
+  stop.abort();
+  const outputs = await run;
+  expect(outputs).toEqual([['error', expect.stringMatching(/stopped by the host/)]]);
+  const [cancel] = requestsTo(emulator, 'POST', /\/cancel$/);
+  expect(cancel).toBeDefined();
+  const canceledId = /predictions\/([a-z2-7]+)\/cancel/.exec(cancel!.path)![1]!;
+  expect((await remote(emulator, canceledId)).status).toBe('canceled');
+  const unknown = await queue.add('x', { blockId: 'no-such-block', input: {}, predictions: [] }, { attempts: 5 });
+  await expect(unknown.waitUntilFinished(events, 10_000)).rejects.toThrow(/No block with id "no-such-block"/);
+  expect((await queue.getJob(unknown.id!))!.attemptsMade).toBe(1);
+  await stopWorkers([w]);
+});

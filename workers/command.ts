@@ -1,0 +1,85 @@
+import { parseArgs } from 'node:util';
+import { registry } from '../blocks/index.js';
+import { openEnvironment, type HostEnvironment, type Target } from '../host/environment.js';
+import { redisConnection } from './connection.js';
+import { createJobQueue, type JobQueue } from './queue.js';
+import { REPLICATE_BUDGET } from './rate-limit.js';
+import { startWorker } from './worker.js';
+
+/**
+ * `flux-blocks worker`: runs block jobs from Redis (`--redis URL`, else `REDIS_URL`) until
+ * SIGTERM or SIGINT, then puts its active jobs back for other workers, without canceling
+ * their predictions. Keys come from the worker's environment (`REPLICATE_API_TOKEN`), as
+ * with `run`. `--creates-per-minute` and `--others-per-minute` set the token's budget shared
+ * by all workers (default Replicate's 600 and 3000). Prints one line on stderr when ready.
+ * @returns the exit status: 0 after a clean shutdown.
+ * @throws {Error} with `code` `ERR_PARSE_ARGS_...` or a usage message for bad flags.
+ */
+export async function workerCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      redis: { type: 'string' },
+      concurrency: { type: 'string' },
+      queue: { type: 'string' },
+      'base-url': { type: 'string' },
+      'timeout-ms': { type: 'string' },
+      out: { type: 'string' },
+      'creates-per-minute': { type: 'string' },
+      'others-per-minute': { type: 'string' },
+    },
+  });
+  const url = values.redis ?? process.env.REDIS_URL;
+  if (!url) throw usage('worker needs --redis URL (or REDIS_URL)');
+  const connection = redisConnection(url);
+  const environment = await openEnvironment({ baseUrl: values['base-url'], timeoutMs: positive(values['timeout-ms'], '--timeout-ms'), out: values.out ?? 'out' });
+  console.error(environment.description);
+  const running = await startWorker({
+    connection,
+    registry,
+    context: environment.context,
+    concurrency: positive(values.concurrency, '--concurrency') ?? 20,
+    queue: values.queue,
+    budget: {
+      createsPerMinute: positive(values['creates-per-minute'], '--creates-per-minute') ?? REPLICATE_BUDGET.createsPerMinute,
+      othersPerMinute: positive(values['others-per-minute'], '--others-per-minute') ?? REPLICATE_BUDGET.othersPerMinute,
+    },
+  });
+  console.error(`Worker ${process.pid} ready: queue ${running.worker.name}`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await running.close();
+  await environment.close();
+  console.error(`Worker ${process.pid} stopped; its active jobs are back in the queue`);
+  return 0;
+}
+
+/**
+ * The environment of `run --redis` and `run-graph --redis`: no key (workers resolve the
+ * credentials reference), Save Image and `--out` downloads allowed from the base URL's origin
+ * (`--base-url` or `REPLICATE_BASE_URL`), and the job queue to run on.
+ */
+export async function openJobEnvironment(url: string, target: Target, env: NodeJS.ProcessEnv = process.env): Promise<HostEnvironment & { jobs: JobQueue }> {
+  const jobs = await createJobQueue({ connection: redisConnection(url) });
+  const baseUrl = target.baseUrl ?? (env.REPLICATE_BASE_URL || undefined);
+  return {
+    context: { save: { dir: target.out, allowedOrigins: baseUrl && URL.canParse(baseUrl) ? [new URL(baseUrl).origin] : [] } },
+    description: 'Running on the workers of the Redis queue.',
+    jobs,
+    close: () => jobs.close(),
+  };
+}
+
+function positive(flag: string | undefined, name: string): number | undefined {
+  if (flag === undefined) return undefined;
+  const n = Number(flag);
+  if (!Number.isInteger(n) || n <= 0) throw usage(`${name} takes a positive whole number`);
+  return n;
+}
+
+/** An error the CLI reports as a usage error (exit status 2). */
+function usage(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ERR_PARSE_ARGS_WORKER' });
+}

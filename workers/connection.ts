@@ -1,0 +1,41 @@
+import type { RedisOptions } from 'ioredis';
+
+/**
+ * ioredis connection options from a Redis URL, as BullMQ's `connection` takes them:
+ * - `redis://[user[:password]@]host[:port][/db]` (port 6379, db 0 by default), `rediss://` for TLS;
+ * - `unix:///path/to/redis.sock` or a plain absolute path, for a Redis on a unix socket
+ *   (`?db=N` selects a database).
+ * No `keyPrefix`: BullMQ refuses it (queues take their own `prefix`).
+ * @throws {Error} naming the URL's scheme, host, port or db when it cannot be one (the
+ *   password is never repeated).
+ */
+export function redisConnection(url: string): RedisOptions {
+  const text = url.trim();
+  if (text.startsWith('/')) return { path: text };
+  if (!URL.canParse(text)) throw new Error('redis: not a URL; use redis://host:port, rediss://host:port or unix:///path/to/redis.sock');
+  const parsed = new URL(text);
+  const db = dbOf(parsed.protocol === 'unix:' ? (parsed.searchParams.get('db') ?? '') : parsed.pathname.replace(/^\//, ''));
+  if (parsed.protocol === 'unix:') {
+    if (!parsed.pathname || parsed.pathname === '/') throw new Error('redis: a unix: URL needs the socket path, e.g. unix:///run/redis/redis.sock');
+    return { path: decodeURIComponent(parsed.pathname), db };
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new Error(`redis: unsupported scheme "${parsed.protocol}"; use redis:, rediss: or unix:`);
+  }
+  const port = parsed.port ? Number(parsed.port) : 6379;
+  return {
+    host: parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
+    port,
+    db,
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
+function dbOf(text: string): number {
+  if (text === '') return 0;
+  const db = Number(text);
+  if (!Number.isInteger(db) || db < 0) throw new Error(`redis: the database "${text}" is not a whole number`);
+  return db;
+}

@@ -1,0 +1,161 @@
+import { randomUUID } from 'node:crypto';
+import { Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Block, BlockContext } from '../framework/block.js';
+import { runGraph, type GraphResult, type GraphRunOptions } from '../graph/run-graph.js';
+import { cancelChannel, cancelKey, DEFAULT_QUEUE, PREFIX, type BlockJobData, type BlockJobResult, type JobProgress } from './jobs.js';
+
+/**
+ * Options of every job: 5 attempts with exponential backoff from 1 s for failures outside the
+ * block (a block's `error` output completes the job; input errors are not retried); finished
+ * jobs kept an hour (at most 1000, about 1.4 KiB each), failed ones a week.
+ */
+export const JOB_OPTIONS: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 1_000 },
+  removeOnComplete: { age: 3_600, count: 1_000 },
+  removeOnFail: { age: 7 * 86_400 },
+};
+
+/** How long opening the queue waits for Redis, in ms. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Fails fast when Redis cannot be reached: BullMQ's connections would retry forever.
+ * @throws {Error} naming the cause.
+ */
+async function probe(connection: RedisOptions): Promise<void> {
+  const client = new Redis({ ...connection, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: CONNECT_TIMEOUT_MS });
+  let cause: Error | undefined;
+  client.on('error', (error: Error) => (cause ??= error));
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    throw new Error(`redis: cannot connect (${(cause ?? (error as Error)).message})`);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** How to reach the workers. */
+export interface JobQueueOptions {
+  /** Redis, as ioredis options (see `redisConnection`). */
+  readonly connection: RedisOptions;
+  /** Queue name, as the workers'. Default `block-runs`. */
+  readonly queue?: string;
+  /** Key prefix, as the workers'. Default `flux`. */
+  readonly prefix?: string;
+}
+
+/** A submitter's side of the queue: block and graph runs as jobs, run by workers elsewhere. */
+export interface JobQueue {
+  /**
+   * Runs a block as a job, as `runBlock` does in-process: yields `[output, value]` pairs as the
+   * worker yields them (QueueEvents `progress`), stops after `error`, never throws. The input
+   * goes to Redis as it is: its `credentials` field must be a reference, never a key.
+   * `context.signal` cancels the job and its prediction; `context.runner.onProgress` gets the
+   * prediction's status. The context's credentials stay here: workers resolve the reference.
+   */
+  runBlock(block: Block, input: unknown, context?: BlockContext): AsyncGenerator<readonly [string, unknown], void, undefined>;
+  /** Runs a graph as `runGraph` does, each node run a job (so branches run on several workers). */
+  runGraph(graph: unknown, options: GraphRunOptions): Promise<GraphResult>;
+  /**
+   * Cancels a job: removes it when it waits; else flags it (`<prefix>:<queue>:cancel:<id>`,
+   * kept a day) and tells the worker holding it, which cancels its prediction.
+   */
+  cancel(jobId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+type JobEvent =
+  | { readonly kind: 'progress'; readonly data: JobProgress }
+  | { readonly kind: 'completed'; readonly result: BlockJobResult }
+  | { readonly kind: 'failed'; readonly reason: string };
+
+/**
+ * Opens the submitter's side: a BullMQ Queue, its QueueEvents and a Redis connection for cancels.
+ * @throws {Error} when Redis cannot be reached (within 10 s).
+ */
+export async function createJobQueue({ connection, queue: name = DEFAULT_QUEUE, prefix = PREFIX }: JobQueueOptions): Promise<JobQueue> {
+  await probe(connection);
+  const bull = { connection: connection as ConnectionOptions, prefix };
+  const queue = new Queue<BlockJobData, BlockJobResult>(name, bull);
+  const events = new QueueEvents(name, bull);
+  const redis = new Redis({ ...connection, maxRetriesPerRequest: null });
+  queue.on('error', () => undefined);
+  events.on('error', () => undefined);
+  redis.on('error', () => undefined);
+  const listeners = new Map<string, (event: JobEvent) => void>();
+  events.on('progress', ({ jobId, data }) => listeners.get(jobId)?.({ kind: 'progress', data: data as JobProgress }));
+  events.on('completed', ({ jobId, returnvalue }) => listeners.get(jobId)?.({ kind: 'completed', result: returnvalue as unknown as BlockJobResult }));
+  events.on('failed', ({ jobId, failedReason }) => listeners.get(jobId)?.({ kind: 'failed', reason: failedReason }));
+  // Events are read from the moment this is ready: jobs are only added after.
+  await events.waitUntilReady();
+
+  const cancel = async (jobId: string) => {
+    await redis.set(cancelKey(prefix, name, jobId), '1', 'EX', 86_400);
+    await redis.publish(cancelChannel(prefix, name), jobId);
+    const job = await queue.getJob(jobId);
+    // Only a waiting or delayed job can be removed; an active one is stopped by its worker.
+    if (job && (await job.getState()) !== 'active') {
+      const removed = await job.remove().then(() => true, () => false);
+      if (removed) listeners.get(jobId)?.({ kind: 'failed', reason: 'The run was canceled' });
+    }
+  };
+
+  async function* runBlock(block: Block, input: unknown, context: BlockContext = {}): AsyncGenerator<readonly [string, unknown], void, undefined> {
+    const jobId = randomUUID();
+    const pending: JobEvent[] = [];
+    let wake: (() => void) | undefined;
+    listeners.set(jobId, (event) => {
+      pending.push(event);
+      wake?.();
+    });
+    const onAbort = () => void cancel(jobId).catch(() => undefined);
+    let yielded = 0;
+    try {
+      await queue.add(block.name, { blockId: block.id, input, predictions: [] }, { ...JOB_OPTIONS, jobId });
+      context.signal?.addEventListener('abort', onAbort, { once: true });
+      if (context.signal?.aborted) onAbort();
+      for (;;) {
+        if (!pending.length) await new Promise<void>((resolve) => (wake = resolve));
+        const event = pending.shift()!;
+        if (event.kind === 'progress') {
+          const { data } = event;
+          if (data.type === 'prediction') {
+            const { type: _, ...progress } = data;
+            context.runner?.onProgress?.(progress);
+          } else if (data.index === yielded) {
+            // A resumed job reports its outputs again: each index is yielded once.
+            yielded += 1;
+            yield [data.output, data.value];
+            if (data.output === 'error') return;
+          }
+          continue;
+        }
+        if (event.kind === 'completed') {
+          // Outputs whose progress events were missed come with the result.
+          for (const [output, value] of event.result.outputs.slice(yielded)) yield [output, value];
+          return;
+        }
+        yield ['error', context.signal?.aborted ? 'The run was stopped by the host; its job and prediction were canceled' : `The job failed: ${event.reason}`];
+        return;
+      }
+    } finally {
+      context.signal?.removeEventListener('abort', onAbort);
+      listeners.delete(jobId);
+    }
+  }
+
+  return {
+    runBlock,
+    runGraph: (graph, options) => runGraph(graph, { ...options, runNode: runBlock }),
+    cancel,
+    close: async () => {
+      await events.close();
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+}
