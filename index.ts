@@ -27,6 +27,10 @@ export type { GraphOutput, GraphResult, GraphRunOptions, NodeRunEvent } from './
 export { createReplicateClient } from './replicate/client.js';
 export type { CallOptions, ReplicateClient, ReplicateClientOptions } from './replicate/client.js';
 export type { ReplicateFile } from './replicate/files.js';
+export { createWebhookReceiver } from './replicate/webhooks.js';
+export type { ListeningReceiver, WebhookReceiver, WebhookReceiverOptions } from './replicate/webhooks.js';
+export { validateWebhook } from './replicate/webhook-signature.js';
+export type { WebhookRequest } from './replicate/webhook-signature.js';
 export { DEFAULT_BASE_URL } from './replicate/types.js';
 export type { Prediction, PredictionRequest, PredictionStatus, ProgressEvent, ReplicateModel } from './replicate/types.js';
 export { BlockError, ERROR_KINDS } from './core/errors.js';

@@ -4,9 +4,10 @@ import { BlockError } from '../core/errors.js';
 import { formatIssues } from '../core/issues.js';
 import { redact } from '../core/redact.js';
 import { toBlockError } from './api-errors.js';
-import { ReplicateHttp } from './http.js';
+import { REQUEST_TIMEOUT_MS, ReplicateHttp } from './http.js';
 import { fileSchema, MAX_FILE_BYTES, type ReplicateFile, type Upload } from './files.js';
 import { PredictionRun, readPrediction, type RunSettings } from './prediction-run.js';
+import type { WebhookReceiver } from './webhooks.js';
 import { DEFAULT_BASE_URL, modelSchema, type Prediction, type PredictionRequest, type ProgressEvent, type ReplicateModel } from './types.js';
 
 /** How a client reaches Replicate and how long a run waits. Every field but `token` is optional. */
@@ -29,6 +30,15 @@ export interface ReplicateClientOptions {
   readonly pollIntervalMs?: number;
   /** Longest polling interval, in ms. Default 5000. */
   readonly maxPollIntervalMs?: number;
+  /**
+   * Be told instead of polling: each prediction is created with `webhook: url` and
+   * `webhook_events_filter: ["start", "logs", "completed"]`, and the run waits for the
+   * `completed` delivery that `receiver` ({@link createWebhookReceiver}) verifies and routes to
+   * it; `logs` deliveries become progress events. A safety poll (every 30 s, and once just
+   * before the timeout) rescues a lost delivery. `url` is what Replicate calls: public, e.g.
+   * a tunnel to the receiver. Timeout, abort and cancel work as without. Default: polling.
+   */
+  readonly webhook?: { readonly url: string; readonly receiver: WebhookReceiver };
 }
 
 /** Per-call options: the caller's abort signal and a progress callback. */
@@ -95,6 +105,12 @@ const optionsSchema = z.object({
   waitSeconds: z.number().int().min(1).max(60).default(60),
   pollIntervalMs: z.number().int().positive().default(500),
   maxPollIntervalMs: z.number().int().positive().default(5_000),
+  webhook: z
+    .object({
+      url: z.string().refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL'),
+      receiver: z.custom<WebhookReceiver>((r) => typeof (r as WebhookReceiver | undefined)?.subscribe === 'function', 'must be a receiver from createWebhookReceiver'),
+    })
+    .optional(),
 });
 
 /** Bound on one upload, in ms: 100 MB at about 1.5 MB/s. */
@@ -116,9 +132,20 @@ export function createReplicateClient({ token: rawToken, ...options }: Replicate
   if (!TOKEN_CHARACTERS.test(token)) {
     throw new BlockError('invalid_input', 'credentials: the Replicate API token holds characters no token has (spaces, line breaks or non-ASCII)');
   }
-  const settings: RunSettings = parsed.data;
-  const { baseUrl, timeoutMs } = settings;
+  const { baseUrl, timeoutMs, webhook } = parsed.data;
   const http = new ReplicateHttp(baseUrl, token);
+  const settings: RunSettings = {
+    ...parsed.data,
+    webhook: webhook && {
+      ...webhook,
+      // Replicate API: GET /v1/webhooks/default/secret answers `{"key": "whsec_..."}`; the receiver caches it.
+      loadSecret: async () => {
+        const body = await http.ky.get('webhooks/default/secret', { ...http.options('idempotent', deadline()), timeout: REQUEST_TIMEOUT_MS }).json<{ key?: unknown }>();
+        if (typeof body.key !== 'string') throw new BlockError('bad_response', `The Replicate API at ${baseUrl} answered GET /webhooks/default/secret without a key`);
+        return body.key;
+      },
+    },
+  };
 
   /** Runs `work` bounded by `timeoutMs` and `signal`, every failure a redacted BlockError; `cleanup` adds to its message. */
   async function bounded<T>(work: (stop: AbortSignal) => Promise<T>, signal: AbortSignal | undefined, cleanup?: () => Promise<string>): Promise<T> {

@@ -6,6 +6,14 @@ import { networkCode, toBlockError } from './api-errors.js';
 import { uploadLargeDataUris, type Upload } from './files.js';
 import { REQUEST_TIMEOUT_MS, type ReplicateHttp, type RunDeadline } from './http.js';
 import { isTerminal, predictionSchema, VERSION_ID, type Prediction, type PredictionRequest, type ProgressEvent } from './types.js';
+import type { WebhookReceiver } from './webhooks.js';
+
+/** Where Replicate sends a run's webhook deliveries, and the receiver that gets them. */
+export interface WebhookTarget {
+  /** The public http(s) URL Replicate calls (the `webhook` of the create). */
+  readonly url: string;
+  readonly receiver: WebhookReceiver;
+}
 
 /** How long a run waits and polls; the client's checked options. All in ms but `waitSeconds`. */
 export interface RunSettings {
@@ -14,7 +22,14 @@ export interface RunSettings {
   readonly waitSeconds: number;
   readonly pollIntervalMs: number;
   readonly maxPollIntervalMs: number;
+  /** With webhooks: the run waits for the `completed` delivery, with a safety poll. */
+  readonly webhook?: WebhookTarget & { readonly loadSecret: () => Promise<string> };
 }
+
+/** With webhooks, the safety poll's interval, in ms: a lost delivery costs at most this much. */
+export const SAFETY_POLL_MS = 30_000;
+/** Events a webhook run asks for: `start` and `logs` for progress, `completed` for the end (outputs are read then). */
+const WEBHOOK_EVENTS = ['start', 'logs', 'completed'] as const;
 
 /** Polling keeps its first interval this long, in ms, then grows 1.5x per poll. */
 const STEADY_POLLING_MS = 30_000;
@@ -52,7 +67,10 @@ export class PredictionRun {
 
   async execute(signal: AbortSignal): Promise<Prediction> {
     this.request = { ...this.request, input: await uploadLargeDataUris(this.request.input, this.upload(signal)) };
+    const { webhook } = this.settings;
+    if (webhook) await webhook.receiver.useSecret(webhook.loadSecret);
     let prediction = await this.create(signal);
+    if (webhook) prediction = await this.awaitCompleted(prediction, webhook.receiver, signal);
     let interval = this.settings.pollIntervalMs;
     // Steady polls keep the delay to notice the end short for typical image predictions (a
     // few seconds); past STEADY_POLLING_MS the interval grows, to spare the request limit.
@@ -91,7 +109,11 @@ export class PredictionRun {
       ...this.http.options('create', this.run, (sent) => void (this.mayExist = sent)),
       signal,
       // A serialized body: ky's `json` option costs about 0.3 ms more per create (measured).
-      body: JSON.stringify(versioned ? { version: model, input } : { input }),
+      body: JSON.stringify({
+        ...(versioned && { version: model }),
+        input,
+        ...(this.settings.webhook && { webhook: this.settings.webhook.url, webhook_events_filter: WEBHOOK_EVENTS }),
+      }),
       headers: {
         'Content-Type': 'application/json',
         ...(wait >= 1 ? { Prefer: `wait=${wait}` } : {}),
@@ -115,11 +137,61 @@ export class PredictionRun {
 
   /** The prediction in an API answer. @throws {BlockError} `bad_response` when it is not JSON or not a prediction. */
   private async read(pending: Promise<Response>): Promise<Prediction> {
-    const prediction = await readPrediction(await pending, this.settings.baseUrl);
+    return this.accept(await readPrediction(await pending, this.settings.baseUrl));
+  }
+
+  private accept(prediction: Prediction): Prediction {
     this.id = prediction.id;
     this.terminal = isTerminal(prediction);
     this.report(prediction);
     return prediction;
+  }
+
+  /**
+   * Waits for the `completed` delivery of `first`'s prediction (progress from `start` and `logs`
+   * ones), polling GET /v1/predictions/{id} only every {@link SAFETY_POLL_MS} and once just
+   * before the run's deadline, so a lost delivery delays the result but never hangs the run.
+   */
+  private async awaitCompleted(first: Prediction, receiver: WebhookReceiver, signal: AbortSignal): Promise<Prediction> {
+    let latest = first;
+    let arrived = () => {};
+    const unsubscribe = receiver.subscribe(first.id, (prediction) => {
+      // Deliveries may come out of order: nothing changes a terminal prediction.
+      if (isTerminal(latest)) return;
+      latest = this.accept(prediction);
+      arrived();
+    });
+    try {
+      const atDeadline = this.run.deadline - Math.min(2_000, this.run.timeoutMs / 10);
+      let polledAtDeadline = false;
+      let lastPoll = Date.now();
+      while (!isTerminal(latest)) {
+        const next = Math.min(lastPoll + SAFETY_POLL_MS, polledAtDeadline ? Infinity : atDeadline);
+        const due = await new Promise<boolean>((resolve, reject) => {
+          const timer = setTimeout(() => finish(true), Math.max(0, next - Date.now()));
+          const onAbort = () => {
+            clearTimeout(timer);
+            reject(signal.reason);
+          };
+          function finish(timedOut: boolean) {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', onAbort);
+            resolve(timedOut);
+          }
+          arrived = () => finish(false);
+          if (signal.aborted) return onAbort();
+          signal.addEventListener('abort', onAbort, { once: true });
+        });
+        if (!due || isTerminal(latest)) continue;
+        polledAtDeadline ||= next >= atDeadline;
+        lastPoll = Date.now();
+        const polled = await this.read(this.http.ky.get(`predictions/${encodeURIComponent(first.id)}`, { ...this.http.options('idempotent', this.run), signal }));
+        if (!isTerminal(latest)) latest = polled;
+      }
+      return latest;
+    } finally {
+      unsubscribe();
+    }
   }
 
   private report(prediction: Prediction): void {
