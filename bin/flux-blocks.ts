@@ -8,6 +8,7 @@ import { startEmulator } from '../emulator/index.js';
 import type { Block, BlockContext } from '../framework/block.js';
 import { blockInfo } from '../framework/json-schema.js';
 import { graphWithCredentials, openEnvironment, withCredentials, type Target } from '../host/environment.js';
+import { WEBHOOK_OPTIONS } from '../host/webhook.js';
 import { runBlock } from '../framework/run-block.js';
 import { GraphError } from '../graph/check-graph.js';
 import { runGraph, type GraphOutput } from '../graph/run-graph.js';
@@ -18,8 +19,8 @@ import type { ProgressEvent } from '../replicate/types.js';
 const USAGE = `Usage:
   flux-blocks list
   flux-blocks schema <block name or id>
-  flux-blocks run <block name or id> --input '<json>' [--base-url URL] [--timeout-ms N] [--out DIR]
-  flux-blocks run-graph <graph.json> [--base-url URL] [--timeout-ms N] [--out DIR]
+  flux-blocks run <block name or id> --input '<json>' [--base-url URL] [--timeout-ms N] [--out DIR] [--webhook-url URL] [--webhook-port N]
+  flux-blocks run-graph <graph.json> [--base-url URL] [--timeout-ms N] [--out DIR] [--webhook-url URL] [--webhook-port N]
   flux-blocks emulator [--port N] [--token TOKEN]
   flux-blocks demo [prompt...]
   flux-blocks mcp [--base-url URL] [--out DIR] [--max-image-bytes N]
@@ -28,7 +29,9 @@ const USAGE = `Usage:
 
 Environment: REPLICATE_API_TOKEN (the Replicate API token), REPLICATE_BASE_URL (Replicate or a
 compatible proxy, default https://api.replicate.com/v1). With neither, run, run-graph and demo use
-the embedded emulator. Save Image nodes write into --out (default out/).
+the embedded emulator. Save Image nodes write into --out (default out/). --webhook-port N: wait for
+Replicate's webhooks on 127.0.0.1:N instead of polling, --webhook-url URL being the public URL that
+reaches it; REPLICATE_WEBHOOK_SECRET or Replicate's API gives the signing secret.
 
 Exit status: 0 when no block yielded an error, 1 when one did, 2 for usage errors and graphs
 that cannot run, 130 on Ctrl-C.`;
@@ -73,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-const RUN_OPTIONS = { 'base-url': { type: 'string' }, 'timeout-ms': { type: 'string' }, out: { type: 'string' } } as const;
+const RUN_OPTIONS = { 'base-url': { type: 'string' }, 'timeout-ms': { type: 'string' }, out: { type: 'string' }, ...WEBHOOK_OPTIONS } as const;
 
 async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { input: { type: 'string' }, ...RUN_OPTIONS } });
@@ -86,7 +89,7 @@ async function run(args: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(`--input is not valid JSON (${(error as Error).message})`);
   }
-  return (await execute(block, input, { baseUrl: values['base-url'], timeoutMs: timeoutOf(values['timeout-ms']), out: values.out })).status;
+  return (await execute(block, input, { baseUrl: values['base-url'], timeoutMs: timeoutOf(values['timeout-ms']), out: values.out, webhook: values })).status;
 }
 
 function timeoutOf(flag: string | undefined): number | undefined {
@@ -106,7 +109,7 @@ async function graph(args: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(`${file}: ${(error as Error).message}`);
   }
-  const { status } = await executeGraph(parsed, { baseUrl: values['base-url'], timeoutMs: timeoutOf(values['timeout-ms']), out: values.out ?? 'out' });
+  const { status } = await executeGraph(parsed, { baseUrl: values['base-url'], timeoutMs: timeoutOf(values['timeout-ms']), out: values.out ?? 'out', webhook: values });
   return status;
 }
 
@@ -151,7 +154,7 @@ async function emulator(args: string[]): Promise<number> {
  */
 async function connection(target: Target): Promise<{ context: BlockContext; close: () => Promise<void>; interrupted: () => boolean }> {
   const environment = await openEnvironment(target);
-  if (environment.embedded) console.error(environment.description);
+  if (environment.embedded || target.webhook?.['webhook-port'] !== undefined) console.error(environment.description);
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(130);
