@@ -21,7 +21,9 @@ afterAll(async () => {
   await emulator.close();
   await rm(outDir, { recursive: true, force: true });
 });
-beforeEach(() => emulator.requests.splice(0));
+beforeEach(() => {
+  emulator.requests.splice(0);
+});
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
