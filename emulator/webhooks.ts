@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { invalid } from './http.js';
 import type { EmulatedPrediction } from './prediction.js';
@@ -57,7 +58,10 @@ export class WebhookSender {
   constructor(
     readonly secret: string,
     private readonly maxRecorded: number,
-  ) {}
+  ) {
+    // Every followed prediction and pending delivery listens to it.
+    setMaxListeners(Infinity, this.stopped.signal);
+  }
 
   inject(fault: WebhookFault): void {
     this.faults.push({ fault, left: fault.times ?? 1 });
