@@ -4,7 +4,7 @@ import { BlockError } from '../core/errors.js';
 import { formatIssues } from '../core/issues.js';
 import { redact } from '../core/redact.js';
 import { toBlockError } from './api-errors.js';
-import { REQUEST_TIMEOUT_MS, ReplicateHttp } from './http.js';
+import { ReplicateHttp } from './http.js';
 import { fileSchema, MAX_FILE_BYTES, type ReplicateFile, type Upload } from './files.js';
 import { PredictionRun, readPrediction, type RunSettings } from './prediction-run.js';
 import type { WebhookReceiver } from './webhooks.js';
@@ -140,7 +140,7 @@ export function createReplicateClient({ token: rawToken, ...options }: Replicate
       ...webhook,
       // Replicate API: GET /v1/webhooks/default/secret answers `{"key": "whsec_..."}`; the receiver caches it.
       loadSecret: async () => {
-        const body = await http.ky.get('webhooks/default/secret', { ...http.options('idempotent', deadline()), timeout: REQUEST_TIMEOUT_MS }).json<{ key?: unknown }>();
+        const body = await http.ky.get('webhooks/default/secret', http.options('idempotent', deadline())).json<{ key?: unknown }>();
         if (typeof body.key !== 'string') throw new BlockError('bad_response', `The Replicate API at ${baseUrl} answered GET /webhooks/default/secret without a key`);
         return body.key;
       },
@@ -183,7 +183,7 @@ export function createReplicateClient({ token: rawToken, ...options }: Replicate
     form.set('filename', filename);
     form.set('type', content.type || 'application/octet-stream');
     // A repeated upload creates a second file and bills nothing, so it is retried like a poll.
-    const body: unknown = await http.ky.post('files', { ...http.options('idempotent', deadline()), signal, body: form, timeout: UPLOAD_TIMEOUT_MS }).json();
+    const body: unknown = await http.ky.post('files', { ...http.options('idempotent', deadline(), { signal }), signal, body: form, timeout: UPLOAD_TIMEOUT_MS }).json();
     const file = fileSchema.safeParse(body);
     if (!file.success) throw new BlockError('bad_response', `The Replicate API at ${baseUrl} answered POST /files with JSON that is not a file (${formatIssues(file.error.issues, 'body')})`);
     return file.data;
@@ -201,7 +201,7 @@ export function createReplicateClient({ token: rawToken, ...options }: Replicate
     getModel(model, { signal } = {}) {
       const path = `models/${model.split('/').map(encodeURIComponent).join('/')}`;
       return bounded(async (stop) => {
-        const body: unknown = await http.ky.get(path, { ...http.options('idempotent', deadline()), signal: stop }).json();
+        const body: unknown = await http.ky.get(path, http.options('idempotent', deadline(), { signal: stop })).json();
         const found = modelSchema.safeParse(body);
         if (!found.success) {
           throw new BlockError('bad_response', `The Replicate API at ${baseUrl} answered GET /${path} with JSON that is not a model (${formatIssues(found.error.issues, 'body')})`);
@@ -211,7 +211,7 @@ export function createReplicateClient({ token: rawToken, ...options }: Replicate
     },
     cancel(id, { signal } = {}) {
       return bounded(async (stop) => {
-        const response = await http.ky.post(`predictions/${encodeURIComponent(id)}/cancel`, { ...http.options('idempotent', deadline()), signal: stop });
+        const response = await http.ky.post(`predictions/${encodeURIComponent(id)}/cancel`, http.options('idempotent', deadline(), { signal: stop }));
         return readPrediction(response, baseUrl);
       }, signal);
     },

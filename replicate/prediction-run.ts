@@ -78,7 +78,7 @@ export class PredictionRun {
     while (!isTerminal(prediction)) {
       await sleep(interval, undefined, { signal });
       interval = nextPollInterval(interval, Date.now() - pollingFrom, this.settings.maxPollIntervalMs);
-      prediction = await this.read(this.http.ky.get(`predictions/${encodeURIComponent(prediction.id)}`, { ...this.http.options('idempotent', this.run), signal }));
+      prediction = await this.read(this.http.ky.get(`predictions/${encodeURIComponent(prediction.id)}`, this.http.options('idempotent', this.run, { signal })));
     }
     const { id, status } = prediction;
     if (status === 'succeeded') {
@@ -106,13 +106,16 @@ export class PredictionRun {
     const wait = Math.min(this.settings.waitSeconds, Math.floor(this.settings.timeoutMs / 1000));
     this.createdAfter = new Date(Date.now() - 60_000).toISOString();
     const response = this.http.ky.post(path, {
-      ...this.http.options('create', this.run, (sent) => void (this.mayExist = sent)),
-      signal,
-      // A serialized body: ky's `json` option costs about 0.3 ms more per create (measured).
-      body: JSON.stringify({
-        ...(versioned && { version: model }),
-        input,
-        ...(this.settings.webhook && { webhook: this.settings.webhook.url, webhook_events_filter: WEBHOOK_EVENTS }),
+      ...this.http.options('create', this.run, {
+        signal,
+        // A serialized body: ky's `json` option costs about 0.3 ms more per create (measured).
+        body: JSON.stringify({
+          ...(versioned && { version: model }),
+          input,
+          ...(this.settings.webhook && { webhook: this.settings.webhook.url, webhook_events_filter: WEBHOOK_EVENTS }),
+        }),
+        timeoutMs: (Math.max(wait, 0) * 1000) + REQUEST_TIMEOUT_MS,
+        onAttempt: (sent) => void (this.mayExist = sent),
       }),
       headers: {
         'Content-Type': 'application/json',
@@ -120,7 +123,6 @@ export class PredictionRun {
         // Replicate's minimum Cancel-After is 5 s.
         'Cancel-After': `${Math.max(5, Math.ceil(this.settings.timeoutMs / 1000))}s`,
       },
-      timeout: (Math.max(wait, 0) * 1000) + REQUEST_TIMEOUT_MS,
     });
     try {
       return await this.read(response);
@@ -185,7 +187,7 @@ export class PredictionRun {
         if (!due || isTerminal(latest)) continue;
         polledAtDeadline ||= next >= atDeadline;
         lastPoll = Date.now();
-        const polled = await this.read(this.http.ky.get(`predictions/${encodeURIComponent(first.id)}`, { ...this.http.options('idempotent', this.run), signal }));
+        const polled = await this.read(this.http.ky.get(`predictions/${encodeURIComponent(first.id)}`, this.http.options('idempotent', this.run, { signal })));
         if (!isTerminal(latest)) latest = polled;
       }
       return latest;
@@ -215,7 +217,7 @@ export class PredictionRun {
     try {
       const id = this.id ?? (await this.findCreated(signal, cleanup));
       if (id === undefined) return '; no running prediction was found to cancel';
-      await this.http.ky.post(`predictions/${encodeURIComponent(id)}/cancel`, { ...this.http.options('idempotent', cleanup), signal });
+      await this.http.ky.post(`predictions/${encodeURIComponent(id)}/cancel`, this.http.options('idempotent', cleanup, { signal }));
       return `; prediction ${id} was canceled`;
     } catch (error) {
       return `; canceling the prediction failed (${(await toBlockError(error, this.settings.baseUrl)).detail}), so Replicate stops it at its Cancel-After deadline`;
@@ -224,7 +226,7 @@ export class PredictionRun {
 
   private async findCreated(signal: AbortSignal, cleanup: RunDeadline): Promise<string | undefined> {
     const page = await this.http.ky
-      .get('predictions', { ...this.http.options('idempotent', cleanup), signal, searchParams: { created_after: this.createdAfter } })
+      .get('predictions', { ...this.http.options('idempotent', cleanup, { signal }), searchParams: { created_after: this.createdAfter } })
       .json<{ results?: unknown[] }>();
     const { model, input } = this.request;
     const found = (page.results ?? [])
