@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { TimeoutError as KyTimeoutError } from 'ky';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 
 /**
  * Per-request options ky hands through to {@link transport}, as options it does not know
@@ -18,10 +18,13 @@ export interface TransportOptions {
 }
 
 /**
- * The connection pool of every client in the process, with keep-alive (undici's default 4 s
- * idle, raised to 10 s: polls come every 0.5 s to 5 s), so runs reuse connections.
+ * undici and the connection pool of every client in the process, with keep-alive (undici's
+ * default 4 s idle, raised to 10 s: polls come every 0.5 s to 5 s), so runs reuse connections.
+ * Loaded on the first request: compiling undici takes 60-90 ms of CPU, which hosts that only
+ * list blocks or export schemas should not pay at startup.
  */
-const pool = new Agent({ keepAliveTimeout: 10_000 });
+let loaded: Promise<{ request: typeof import('undici').request; pool: Agent }> | undefined;
+const undici = () => (loaded ??= import('undici').then(({ Agent: Pool, request }) => ({ request, pool: new Pool({ keepAliveTimeout: 10_000 }) })));
 
 /**
  * The `fetch` ky uses: undici's `request` on {@link pool}, which costs about a quarter of the CPU
@@ -39,6 +42,7 @@ export async function transport(input: Request, init?: Partial<TransportOptions>
     headers[name] = value;
   });
   try {
+    const { request, pool } = await undici();
     const answer = await request(input.url, {
       method: input.method as 'GET' | 'POST',
       headers,
