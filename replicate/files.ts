@@ -56,6 +56,7 @@ async function uploadIfLarge(field: string, value: unknown, upload: Upload): Pro
     throw new BlockError('invalid_input', `${field}: ${(error as Error).message}`);
   }
   const extension = decoded.mediaType.split('/')[1]?.replace(/[^\w.+-]/g, '') || 'bin';
-  const file = await upload(new Blob([decoded.bytes], { type: decoded.mediaType }), `${field.replace(/\W/g, '-')}.${extension}`);
+  // Decoded from base64 into a Buffer of its own (never a SharedArrayBuffer), as DOM's BlobPart wants.
+  const file = await upload(new Blob([decoded.bytes as Uint8Array<ArrayBuffer>], { type: decoded.mediaType }), `${field.replace(/\W/g, '-')}.${extension}`);
   return file.urls.get;
 }
