@@ -1,6 +1,7 @@
 import Replicate from 'replicate';
 import { ReplicateFluxAdvancedModelBlock as block } from '../blocks/index.js';
 import { runBlock } from '../framework/run-block.js';
+import { createWebhookReceiver } from '../replicate/webhooks.js';
 import type { Client } from './clients.js';
 
 /**
@@ -37,9 +38,11 @@ const idOf = (url: unknown) => /\/files\/([a-z2-7]+)\//.exec(String(url))?.[1];
 
 async function predict(job: DriverJob, i: number, official: Replicate): Promise<string | undefined> {
   switch (job.client) {
-    case 'flux-blocks': {
+    case 'flux-blocks':
+    case 'flux-blocks (webhook)': {
       const { prompt, seed } = modelInput(i);
-      for await (const [name, value] of runBlock(block, { credentials, prompt, seed }, { credentials: { apiKey: TOKEN }, runner: { baseUrl: job.url } })) {
+      const runner = { baseUrl: job.url, ...(webhook && { webhook }) };
+      for await (const [name, value] of runBlock(block, { credentials, prompt, seed }, { credentials: { apiKey: TOKEN }, runner })) {
         if (name === 'error') throw new Error(String(value));
         if (name === 'result') return idOf(value);
       }
@@ -66,6 +69,10 @@ async function predict(job: DriverJob, i: number, official: Replicate): Promise<
 
 const job = JSON.parse(process.argv[2]!) as DriverJob;
 const official = new Replicate({ auth: TOKEN, baseUrl: job.url, useFileOutput: false });
+// The webhook client's receiver listens in this process; the emulator (another process) delivers to it.
+const receiver = job.client === 'flux-blocks (webhook)' ? createWebhookReceiver() : undefined;
+const listening = await receiver?.listen(0);
+const webhook = receiver && listening && { url: listening.url, receiver };
 const cpuBefore = process.cpuUsage();
 const now = () => performance.timeOrigin + performance.now();
 
@@ -90,6 +97,7 @@ if (job.mode === 'sequential') {
   }))));
 }
 const cpu = process.cpuUsage(cpuBefore);
+await listening?.close();
 const report: DriverReport = {
   runs,
   cpuMs: Math.round((cpu.user + cpu.system) / 1000),

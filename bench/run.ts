@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { EmulatorOptions } from '../emulator/index.js';
-import { CLIENTS, type Client } from './clients.js';
+import { CLIENTS, WEBHOOK_CLIENT, type Client } from './clients.js';
 import type { DriverJob, DriverReport } from './driver-process.js';
 import type { EmulatorStats } from './emulator-process.js';
 
@@ -36,7 +36,7 @@ const SCENARIOS: Scenario[] = [
     title: '4-6 s predictions outlasting a 1 s sync wait, 40 at once',
     emulator: { ...PREDICTION(4000), processingJitterMs: 2000, maxSyncWaitSeconds: 1 },
     job: { count: 40, mode: 'parallel', spreadMs: 1000 },
-    clients: ['flux-blocks', 'replicate (block)', 'replicate (poll)'],
+    clients: ['flux-blocks', WEBHOOK_CLIENT, 'replicate (block)', 'replicate (poll)'],
   },
   { id: '3', title: '1000 predictions of 200 ms at once', emulator: { startingMs: 50, processingMs: 150 }, job: { count: 1000, mode: 'parallel' }, clients: CLIENTS },
   {

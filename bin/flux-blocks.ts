@@ -6,7 +6,7 @@ import { emulatorCommand } from './emulator-command.js';
 import { baseUrlOf, parseFlags, UsageError } from './flags.js';
 import { demoCommand, findBlock, runCommand, runGraphCommand } from './run-commands.js';
 
-const TARGET = '[--base-url URL] [--timeout-ms N] [--out DIR]';
+const TARGET = '[--base-url URL] [--timeout-ms N] [--out DIR] [--webhook-port N [--webhook-url URL]]';
 
 /** Each command's usage line and what it does, as `help` and `<command> --help` print them. */
 const COMMANDS: Record<string, { readonly usage: string; readonly does: string }> = {
@@ -38,7 +38,9 @@ compatible proxy, default https://api.replicate.com/v1). With neither, the comma
 emulator (placeholder images). OPENAI_COMPATIBLE_API_KEY is the key of the OpenAI-compatible provider
 of OpenAICompatibleFluxImageBlock; OPENAI_COMPATIBLE_ORIGINS the only origins it may be sent to
 (comma-separated; default any). Replicate deletes output URLs an hour after a prediction: keep images
-with --out or a Save Image node.
+with --out or a Save Image node. --webhook-port N: wait for Replicate's webhooks on 127.0.0.1:N instead
+of polling, --webhook-url URL being the public URL that reaches it; REPLICATE_WEBHOOK_SECRET or
+Replicate's API gives the signing secret.
 
 Exit status: 0 when no block yielded an error, 1 when one did, 2 for usage errors and graphs that
 cannot run, 130 on Ctrl-C.`;

@@ -14,8 +14,9 @@ import { writeImage } from '../image/write-image.js';
 import type { JobQueue } from '../workers/queue.js';
 import { baseUrlOf, countOf, parseFlags, readInput, timeoutOf, UsageError } from './flags.js';
 import { progressDisplay } from './progress.js';
+import { WEBHOOK_OPTIONS, type WebhookFlags } from '../host/webhook.js';
 
-const TARGET_FLAGS = { 'base-url': { type: 'string' }, 'timeout-ms': { type: 'string' }, out: { type: 'string' }, redis: { type: 'string' } } as const;
+const TARGET_FLAGS = { 'base-url': { type: 'string' }, 'timeout-ms': { type: 'string' }, out: { type: 'string' }, redis: { type: 'string' }, ...WEBHOOK_OPTIONS } as const;
 
 /** Where runs go and where images are kept, from the flags. */
 interface RunTarget extends Target {
@@ -25,8 +26,9 @@ interface RunTarget extends Target {
   readonly redis?: string;
 }
 
-function targetOf(values: { 'base-url'?: string; 'timeout-ms'?: string; out?: string; redis?: string }): RunTarget {
-  return { baseUrl: baseUrlOf(values['base-url']), timeoutMs: timeoutOf(values['timeout-ms']), out: values.out, redis: values.redis };
+function targetOf(values: { 'base-url'?: string; 'timeout-ms'?: string; out?: string; redis?: string } & WebhookFlags): RunTarget {
+  const webhook = { 'webhook-url': values['webhook-url'], 'webhook-port': values['webhook-port'] };
+  return { baseUrl: baseUrlOf(values['base-url']), timeoutMs: timeoutOf(values['timeout-ms']), out: values.out, redis: values.redis, webhook };
 }
 
 /** A block by id or name; names match whatever their case. @throws {UsageError} for an unknown one. */
@@ -164,7 +166,7 @@ async function openSession(target: RunTarget): Promise<Session> {
   // BullMQ is loaded only with --redis: it adds about 80 ms to every start.
   const queued = target.redis ? await (await import('../workers/command.js')).openJobEnvironment(target.redis, target) : undefined;
   const environment = queued ?? (await openEnvironment(target));
-  if (environment.embedded) console.error(environment.description);
+  if (environment.embedded || target.webhook?.['webhook-port'] !== undefined) console.error(environment.description);
   const out = target.out ?? (environment.embedded ? 'out' : undefined);
   const controller = new AbortController();
   const onSigint = () => {

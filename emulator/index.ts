@@ -9,7 +9,7 @@ import type { Emulator, EmulatorOptions, RecordedRequest } from './types.js';
 
 export { FETCH_BAD_PORTS, isFetchBadPort } from '../replicate/bad-ports.js';
 export type { PredictionPlan } from './prediction.js';
-export type { Emulator, EmulatorOptions, Fault, FaultAnswer, RateLimits, RecordedRequest, Route } from './types.js';
+export type { Emulator, EmulatorOptions, Fault, FaultAnswer, RateLimits, RecordedRequest, Route, WebhookDelivery, WebhookEvent, WebhookFault } from './types.js';
 
 /**
  * Starts a local Replicate-compatible HTTP server on 127.0.0.1 that runs the catalog's models
@@ -27,7 +27,8 @@ export type { Emulator, EmulatorOptions, Fault, FaultAnswer, RateLimits, Recorde
  * For failure tests it takes injected faults per route ({@link Emulator.inject}), applies
  * Replicate's rate limits as token buckets per token (`rateLimits`), deletes outputs after
  * `retentionMs` (`data_removed: true`, `output: null`, file URLs 404), and plays scripted
- * prediction ends (`plan`).
+ * prediction ends (`plan`). Predictions created with `webhook` get signed deliveries
+ * (`emulator/webhooks.ts`), whose secret GET /v1/webhooks/default/secret serves.
  * @throws Error for a `port` fetch refuses to connect to (`FETCH_BAD_PORTS`, e.g. 6000): no
  *   client could reach the emulator there.
  */
@@ -85,7 +86,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return api.throttled;
     },
     inject: (fault) => faults.add(fault),
-    clearFaults: () => faults.clear(),
+    clearFaults: () => {
+      faults.clear();
+      api.webhooks.clear();
+    },
+    webhooks: {
+      secret: api.webhooks.secret,
+      deliveries: api.webhooks.deliveries,
+      inject: (fault) => api.webhooks.inject(fault),
+    },
     close: () =>
       new Promise<void>((resolve) => {
         api.close();

@@ -13,6 +13,7 @@ import { Limiter } from './rate-limits.js';
 import { renderImage, type Size } from './image.js';
 import type { EmulatorOptions, RateLimits, Route } from './types.js';
 import { invalidFields } from './validation.js';
+import { newWebhookSecret, webhookRequest, WebhookSender } from './webhooks.js';
 
 const MAX_PREDICTIONS = 10_000;
 const MAX_CACHED_IMAGES = 32;
@@ -31,6 +32,7 @@ export function routeOf(method: string, path: string): Route | undefined {
   if (method === 'GET' && path === '/v1/predictions') return 'list';
   if (method === 'GET' && /^\/v1\/models\/[^/]+\/[^/]+$/.test(path)) return 'model';
   if (method === 'GET' && /^\/v1\/predictions\/[^/]+$/.test(path)) return 'get';
+  if (method === 'GET' && path === '/v1/webhooks/default/secret') return 'webhook-secret';
   if (method === 'POST' && /^\/v1\/predictions\/[^/]+\/cancel$/.test(path)) return 'cancel';
   if (method === 'POST' && path === '/v1/images/generations') return 'images-generate';
   if (method === 'POST' && path === '/v1/images/edits') return 'images-edit';
@@ -50,6 +52,8 @@ export class EmulatedApi {
   private readonly openai: OpenAiRoutes;
   /** API requests answered 429 by the rate limits. */
   throttled = 0;
+  /** Webhook deliveries of predictions created with `webhook`. */
+  readonly webhooks: WebhookSender;
 
   constructor(
     private readonly options: EmulatorOptions,
@@ -64,6 +68,7 @@ export class EmulatedApi {
       if (wait !== undefined) this.throttled += 1;
       return wait;
     });
+    this.webhooks = new WebhookSender(options.webhookSecret ?? newWebhookSecret(), options.maxRecorded ?? 1000);
   }
 
   /** Largest body a request of `route` may carry, in bytes. */
@@ -74,6 +79,7 @@ export class EmulatedApi {
   /** Stops every prediction's timers. */
   close(): void {
     this.predictions.forEach((p) => p.dispose());
+    this.webhooks.close();
   }
 
   /**
@@ -116,6 +122,8 @@ export class EmulatedApi {
       }
       case 'list':
         return this.list(url);
+      case 'webhook-secret':
+        return { status: 200, body: { key: this.webhooks.secret } };
       case 'model':
         return this.model(url.pathname.split('/').slice(3).map(decodeURIComponent).join('/'));
       case 'get':
@@ -152,6 +160,7 @@ export class EmulatedApi {
     }
     const problems = checkModelInput(spec, input as Record<string, unknown>);
     if (problems.length) throw invalid(invalidFields(problems));
+    const webhook = webhookRequest(body);
     const source = await this.sourceSize(input as Record<string, unknown>);
     const asked = preferWait(req.headers.prefer?.toString());
     const wait = asked && Math.min(asked, this.options.maxSyncWaitSeconds ?? 60);
@@ -166,6 +175,7 @@ export class EmulatedApi {
     const prediction = new EmulatedPrediction(model, version, input as Record<string, unknown>, spec, plan, this.baseUrl(), deadline, source);
     this.predictions.set(prediction.id, prediction);
     if (this.predictions.size > MAX_PREDICTIONS) this.forgetOldestEnded();
+    if (webhook) this.webhooks.follow(prediction, webhook);
     if (wait) {
       // Sync mode: hold the answer until the prediction ends or the wait runs out; stop if the client leaves.
       const gone = new AbortController();

@@ -37,6 +37,8 @@ export interface EmulatorOptions {
   readonly log?: (line: string) => void;
   /** Longest sync wait granted to `Prefer: wait`, in s. Default 60, as Replicate; benchmarks shorten it to force polling. */
   readonly maxSyncWaitSeconds?: number;
+  /** The secret webhook deliveries are signed with (`whsec_<base64>`). Default: a new random one. */
+  readonly webhookSecret?: string;
 }
 
 /**
@@ -66,7 +68,38 @@ export interface RateLimits {
  * /v1/images/edits) and `chat` (POST /v1/chat/completions); their faults answer OpenAI's
  * error body.
  */
-export type Route = 'create' | 'get' | 'cancel' | 'list' | 'model' | 'file' | 'upload' | 'get-file' | 'delete-file' | 'web' | 'images-generate' | 'images-edit' | 'chat';
+export type Route = 'create' | 'get' | 'cancel' | 'list' | 'model' | 'file' | 'upload' | 'get-file' | 'delete-file' | 'web' | 'images-generate' | 'images-edit' | 'chat' | 'webhook-secret';
+
+/** A webhook event, as `webhook_events_filter` names them. */
+export type WebhookEvent = 'start' | 'output' | 'logs' | 'completed';
+
+/**
+ * How the next deliveries of an event misbehave: `drop` (never sent), `duplicate` (sent twice,
+ * the same id and signature: a replay), `forge` (signed with another secret), `stale` (dated
+ * 10 minutes back, correctly signed), or `{ delayMs }` (sent that much later).
+ */
+export interface WebhookFault {
+  /** Default `completed`. */
+  readonly event?: WebhookEvent;
+  readonly action: 'drop' | 'duplicate' | 'forge' | 'stale' | { readonly delayMs: number };
+  /** How many deliveries of the event get it, the next ones first. Default 1. */
+  readonly times?: number;
+}
+
+/** One webhook delivery the emulator made (or dropped), as tests read them back. */
+export interface WebhookDelivery {
+  readonly webhookId: string;
+  readonly predictionId: string;
+  readonly event: WebhookEvent;
+  readonly url: string;
+  readonly fault?: WebhookFault['action'];
+  /** Attempts made so far; 0 for a dropped delivery. */
+  attempts: number;
+  /** The receiver's answer to the last attempt, or `error` when none came. */
+  status?: number | 'error';
+  /** The receiver's answer to the second sending of a `duplicate`. */
+  duplicateStatus?: number | 'error';
+}
 
 /**
  * What a faulted request gets instead of its answer: an HTTP status (with a problem body
@@ -128,8 +161,14 @@ export interface Emulator {
   readonly throttled: number;
   /** Makes the next `times` requests of a route fail as `answer` says. Faults apply in the order given. */
   inject(fault: Fault): void;
-  /** Drops every fault not yet used. */
+  /** Drops every fault not yet used (webhook faults and the delivery log too). */
   clearFaults(): void;
+  /**
+   * Webhooks: the signing secret (also served at GET /v1/webhooks/default/secret), the
+   * deliveries made, oldest first (the newest `maxRecorded` kept), and `inject` to make the next
+   * deliveries of an event misbehave.
+   */
+  readonly webhooks: { readonly secret: string; readonly deliveries: readonly WebhookDelivery[]; inject(fault: WebhookFault): void };
   /** Stops it: ends open connections and every prediction's timers. */
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@ import { shapeOf } from '../framework/json-schema.js';
 import type { Block } from '../framework/block.js';
 import type { BlockRegistry } from '../framework/registry.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
+import { openWebhook, type WebhookFlags } from './webhook.js';
 
 /** Where a host process sends runs: flags that override the environment. */
 export interface Target {
@@ -13,6 +14,8 @@ export interface Target {
   readonly timeoutMs?: number;
   /** Directory Save Image nodes (and hosts that save outputs) write into. Default `out`. */
   readonly out?: string;
+  /** Webhooks instead of polling (`--webhook-url`, `--webhook-port`; see host/webhook.ts). Default: polling. */
+  readonly webhook?: WebhookFlags;
 }
 
 /** A host process's connection to Replicate (or the embedded emulator), ready to run blocks. */
@@ -56,6 +59,10 @@ export async function openEnvironment(target: Target = {}, env: NodeJS.ProcessEn
     baseUrl = embedded.url;
     apiKey = 'emulator';
   }
+  const webhook = await openWebhook(target.webhook ?? {}).catch(async (error: unknown) => {
+    await embedded?.close();
+    throw error;
+  });
   // Other providers' keys; the embedded emulator's OpenAI-style routes take any.
   const keys = Object.fromEntries(
     Object.entries(KEY_VARIABLES)
@@ -66,18 +73,19 @@ export async function openEnvironment(target: Target = {}, env: NodeJS.ProcessEn
   const hasKeys = Object.keys(keys).length > 0;
   // Where the OpenAI-compatible key may go, when the host says (servers should: agents pick base_url).
   const openAiOrigins = env.OPENAI_COMPATIBLE_ORIGINS?.split(',').map((origin) => origin.trim()).filter(Boolean);
-  const description = embedded
+  const description = (embedded
     ? `No REPLICATE_API_TOKEN or base URL set: using the embedded emulator at ${baseUrl} (placeholder images).`
-    : `Running on ${baseUrl ?? 'https://api.replicate.com/v1'}.`;
+    : `Running on ${baseUrl ?? 'https://api.replicate.com/v1'}.`) + (webhook.description ? ` ${webhook.description}` : '');
   return {
     context: {
       credentials: apiKey || hasKeys ? { apiKey, ...(hasKeys && { keys }), ...(openAiOrigins && { origins: { openai_compatible: openAiOrigins } }) } : undefined,
-      runner: { baseUrl, timeoutMs: target.timeoutMs },
+      runner: { baseUrl, timeoutMs: target.timeoutMs, ...webhook.runner },
       save: { dir: target.out, allowedOrigins: baseUrl && URL.canParse(baseUrl) ? [new URL(baseUrl).origin] : [] },
     },
     embedded,
     description,
     close: async () => {
+      await webhook.close();
       await embedded?.close();
     },
   };

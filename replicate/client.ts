@@ -9,6 +9,7 @@ import { fileSchema, MAX_FILE_BYTES, type ReplicateFile, type Upload } from './f
 import { findPredictions } from './find-predictions.js';
 import type { Pacer } from './pacer.js';
 import { PredictionRun, readPrediction, type RunSettings } from './prediction-run.js';
+import type { WebhookReceiver } from './webhooks.js';
 import { DEFAULT_BASE_URL, DEFAULT_TIMEOUT_MS, modelSchema, type Prediction, type PredictionRequest, type ProgressEvent, type ReplicateModel } from './types.js';
 
 /** How a client reaches Replicate and how long a run waits. Every field but `token` is optional. */
@@ -41,6 +42,15 @@ export interface ReplicateClientOptions {
    * token's in-process gates pace requests.
    */
   readonly pacer?: Pacer;
+  /**
+   * Be told instead of polling: each prediction is created with `webhook: url` and
+   * `webhook_events_filter: ["start", "logs", "completed"]`, and the run waits for the
+   * `completed` delivery that `receiver` ({@link createWebhookReceiver}) verifies and routes to
+   * it; `logs` deliveries become progress events. A safety poll (every 30 s, and once just
+   * before the timeout) rescues a lost delivery. `url` is what Replicate calls: public, e.g.
+   * a tunnel to the receiver. Timeout, abort and cancel work as without. Default: polling.
+   */
+  readonly webhook?: { readonly url: string; readonly receiver: WebhookReceiver };
 }
 
 /** Per-call options: the caller's abort signal and a progress callback. */
@@ -137,6 +147,12 @@ const optionsSchema = z.object({
   waitSeconds: z.number().int().min(1).max(60).default(60),
   pollIntervalMs: z.number().int().positive().default(500),
   maxPollIntervalMs: z.number().int().positive().default(5_000),
+  webhook: z
+    .object({
+      url: z.string().refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL'),
+      receiver: z.custom<WebhookReceiver>((r) => typeof (r as WebhookReceiver | undefined)?.subscribe === 'function', 'must be a receiver from createWebhookReceiver'),
+    })
+    .optional(),
 });
 
 /** Bound on one upload, in ms: 100 MB at about 1.5 MB/s. */
@@ -158,9 +174,20 @@ export function createReplicateClient({ token: rawToken, pacer, ...options }: Re
   if (!TOKEN_CHARACTERS.test(token)) {
     throw new BlockError('invalid_input', 'credentials: the Replicate API token holds characters no token has (spaces, line breaks or non-ASCII)');
   }
-  const settings: RunSettings = parsed.data;
-  const { baseUrl, timeoutMs } = settings;
+  const { baseUrl, timeoutMs, webhook } = parsed.data;
   const http = new ReplicateHttp(baseUrl, token, pacer);
+  const settings: RunSettings = {
+    ...parsed.data,
+    webhook: webhook && {
+      ...webhook,
+      // Replicate API: GET /v1/webhooks/default/secret answers `{"key": "whsec_..."}`; the receiver caches it.
+      loadSecret: async () => {
+        const body = await http.ky.get('webhooks/default/secret', http.options('idempotent', deadline())).json<{ key?: unknown }>();
+        if (typeof body.key !== 'string') throw new BlockError('bad_response', `The Replicate API at ${baseUrl} answered GET /webhooks/default/secret without a key`);
+        return body.key;
+      },
+    },
+  };
 
   /**
    * Runs `work` bounded by `timeoutMs` and `signal`, every failure a redacted BlockError;
@@ -208,7 +235,7 @@ export function createReplicateClient({ token: rawToken, pacer, ...options }: Re
     form.set('filename', filename);
     form.set('type', content.type || 'application/octet-stream');
     // A repeated upload creates a second file and bills nothing, so it is retried like a poll.
-    const body: unknown = await http.ky.post('files', { ...http.options('idempotent', deadline()), signal, body: form, timeout: UPLOAD_TIMEOUT_MS }).json();
+    const body: unknown = await http.ky.post('files', { ...http.options('idempotent', deadline(), { signal }), signal, body: form, timeout: UPLOAD_TIMEOUT_MS }).json();
     const file = fileSchema.safeParse(body);
     if (!file.success) throw new BlockError('bad_response', `The Replicate API at ${baseUrl} answered POST /files with JSON that is not a file (${formatIssues(file.error.issues, 'body')})`);
     return file.data;
@@ -236,7 +263,7 @@ export function createReplicateClient({ token: rawToken, pacer, ...options }: Re
     getModel(model, { signal } = {}) {
       const path = `models/${model.split('/').map(encodeURIComponent).join('/')}`;
       return bounded(async (stop) => {
-        const body: unknown = await http.ky.get(path, { ...http.options('idempotent', deadline()), signal: stop }).json();
+        const body: unknown = await http.ky.get(path, http.options('idempotent', deadline(), { signal: stop })).json();
         const found = modelSchema.safeParse(body);
         if (!found.success) {
           throw new BlockError('bad_response', `The Replicate API at ${baseUrl} answered GET /${path} with JSON that is not a model (${formatIssues(found.error.issues, 'body')})`);
@@ -246,7 +273,7 @@ export function createReplicateClient({ token: rawToken, pacer, ...options }: Re
     },
     cancel(id, { signal } = {}) {
       return bounded(async (stop) => {
-        const response = await http.ky.post(`predictions/${encodeURIComponent(id)}/cancel`, { ...http.options('idempotent', deadline()), signal: stop });
+        const response = await http.ky.post(`predictions/${encodeURIComponent(id)}/cancel`, http.options('idempotent', deadline(), { signal: stop }));
         return readPrediction(response, baseUrl);
       }, signal);
     },

@@ -15,7 +15,7 @@ export async function findPredictions(
   run: RunDeadline,
 ): Promise<Prediction[]> {
   const page = await http.ky
-    .get('predictions', { ...http.options('idempotent', run), signal, searchParams: { created_after: createdAfter } })
+    .get('predictions', { ...http.options('idempotent', run, { signal }), searchParams: { created_after: createdAfter } })
     .json<{ results?: unknown[] }>();
   const { model, input } = request;
   return (page.results ?? [])

@@ -3,6 +3,7 @@ import { BlockError } from '../core/errors.js';
 import { networkCode } from './api-errors.js';
 import type { Pacer } from './pacer.js';
 import { gatesFor, RateLimitedUntil } from './rate-gate.js';
+import { transport, type TransportOptions } from './transport.js';
 
 /** Bound on one request that is not a sync wait, in ms, so a stalled connection cannot hang a poll. */
 export const REQUEST_TIMEOUT_MS = 30_000;
@@ -39,10 +40,13 @@ export class ReplicateHttp {
   /** @param pacer a budget shared with other processes, asked before the token's own gate. */
   constructor(baseUrl: string, token: string, private readonly pacer?: Pacer) {
     this.gates = gatesFor(baseUrl, token);
+    // Timeouts are the transport's (TransportOptions.timeoutMs); ky's own wraps each attempt in
+    // one more promise and timer. Requests that bring their own body (uploads) set ky's `timeout`.
     this.ky = ky.create({
       prefixUrl: baseUrl,
       headers: { Authorization: `Bearer ${token}` },
-      timeout: REQUEST_TIMEOUT_MS,
+      timeout: false,
+      fetch: transport as typeof fetch,
     });
   }
 
@@ -59,23 +63,31 @@ export class ReplicateHttp {
    * - `create`: besides 429, only when the connection was refused, so the request provably never
    *   reached the server. A 5xx, reset or timeout after sending may have created a prediction:
    *   sending it again could run and bill it twice.
-   * @param onAttempt called with true as each attempt goes out, and with false when its answer
-   *   (a 429) shows it did nothing.
    * @param run the run's deadline (epoch ms after which no turn is waited for) and timeout.
    *   Cleanup after the run's timeout (cancel) passes a deadline of its own.
+   * @param request `signal` stops the request; `body` is sent as it is (serialized JSON);
+   *   `timeoutMs` bounds the wait for the answer (default 30000); `onAttempt` is called with
+   *   true as each attempt goes out, and with false when its answer (a 429) shows it did nothing.
    */
   options(
     kind: RequestKind,
     { deadline, timeoutMs }: RunDeadline,
-    onAttempt?: (mayHaveEffect: boolean) => void,
-  ): Pick<Options, 'retry' | 'hooks'> {
+    { signal, body, timeoutMs: requestTimeoutMs = REQUEST_TIMEOUT_MS, onAttempt }: {
+      signal?: AbortSignal;
+      body?: string;
+      timeoutMs?: number;
+      onAttempt?: (mayHaveEffect: boolean) => void;
+    } = {},
+  ): Options {
     const lane = kind === 'create' ? 'create' : 'other';
     const gate = this.gates[lane];
     let sentAt = 0;
     let faults = 0;
     let throttles = 0;
     let nextDelay = 0;
+    const sent: TransportOptions = { sentBody: body, stopSignal: signal, timeoutMs: requestTimeoutMs };
     return {
+      ...(sent as Options),
       retry: {
         limit: Number.POSITIVE_INFINITY,
         methods: ['get', 'post'],
@@ -104,9 +116,9 @@ export class ReplicateHttp {
         beforeRequest: [
           async (request) => {
             // No await without a pacer: requests keep reaching the gate in the order sent.
-            if (this.pacer) await this.pacer.turn(lane, request.signal);
+            if (this.pacer) await this.pacer.turn(lane, signal ?? request.signal);
             try {
-              sentAt = await gate.turn(deadline, request.signal);
+              sentAt = await gate.turn(deadline, signal);
             } catch (error) {
               if (!(error instanceof RateLimitedUntil)) throw error;
               const seconds = Math.ceil((error.at - Date.now()) / 1000);

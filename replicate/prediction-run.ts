@@ -7,6 +7,14 @@ import { uploadLargeDataUris, type Upload } from './files.js';
 import { REQUEST_TIMEOUT_MS, type ReplicateHttp, type RunDeadline } from './http.js';
 import { findPredictions } from './find-predictions.js';
 import { isTerminal, predictionSchema, VERSION_ID, type Prediction, type PredictionRequest, type ProgressEvent } from './types.js';
+import type { WebhookReceiver } from './webhooks.js';
+
+/** Where Replicate sends a run's webhook deliveries, and the receiver that gets them. */
+export interface WebhookTarget {
+  /** The public http(s) URL Replicate calls (the `webhook` of the create). */
+  readonly url: string;
+  readonly receiver: WebhookReceiver;
+}
 
 /** How long a run waits and polls; the client's checked options. All in ms but `waitSeconds`. */
 export interface RunSettings {
@@ -15,6 +23,8 @@ export interface RunSettings {
   readonly waitSeconds: number;
   readonly pollIntervalMs: number;
   readonly maxPollIntervalMs: number;
+  /** With webhooks: the run waits for the `completed` delivery, with a safety poll. */
+  readonly webhook?: WebhookTarget & { readonly loadSecret: () => Promise<string> };
 }
 
 /** The hooks of one run, from its call options (see `CallOptions` in client.ts). */
@@ -23,6 +33,11 @@ export interface RunHooks {
   readonly beforeCreate?: (request: PredictionRequest) => Promise<string | undefined> | string | undefined;
   readonly onCreated?: (prediction: Prediction) => Promise<void> | void;
 }
+
+/** With webhooks, the safety poll's interval, in ms: a lost delivery costs at most this much. */
+export const SAFETY_POLL_MS = 30_000;
+/** Events a webhook run asks for: `start` and `logs` for progress, `completed` for the end (outputs are read then). */
+const WEBHOOK_EVENTS = ['start', 'logs', 'completed'] as const;
 
 /** Polling keeps its first interval this long, in ms, then grows 1.5x per poll. */
 const STEADY_POLLING_MS = 30_000;
@@ -60,18 +75,22 @@ export class PredictionRun {
 
   /**
    * Runs the prediction to its end: creates it, or with `existingId` (or an id from the
-   * `beforeCreate` hook) reads that one instead, then polls until it is terminal.
+   * `beforeCreate` hook) reads that one instead; then waits for its webhook, if any, and polls
+   * until it is terminal.
    */
   async execute(signal: AbortSignal, existingId?: string): Promise<Prediction> {
     const resumeId = existingId ?? (await this.hooks.beforeCreate?.(this.request));
-    // Large data: URIs go up as files first, so the create stays small (not needed to resume).
-    if (resumeId === undefined) this.request = { ...this.request, input: await uploadLargeDataUris(this.request.input, this.upload(signal)) };
     let prediction: Prediction;
     if (resumeId !== undefined) {
       prediction = await this.get(resumeId, signal);
     } else {
+      // Large data: URIs go up as files first, so the create stays small.
+      this.request = { ...this.request, input: await uploadLargeDataUris(this.request.input, this.upload(signal)) };
+      const { webhook } = this.settings;
+      if (webhook) await webhook.receiver.useSecret(webhook.loadSecret);
       prediction = await this.create(signal);
       await this.hooks.onCreated?.(prediction);
+      if (webhook) prediction = await this.awaitCompleted(prediction, webhook.receiver, signal);
     }
     let interval = this.settings.pollIntervalMs;
     // Steady polls keep the delay to notice the end short for typical image predictions (a
@@ -108,17 +127,23 @@ export class PredictionRun {
     const wait = Math.min(this.settings.waitSeconds, Math.floor(this.settings.timeoutMs / 1000));
     this.createdAfter = new Date(Date.now() - 60_000).toISOString();
     const response = this.http.ky.post(path, {
-      ...this.http.options('create', this.run, (sent) => void (this.mayExist = sent)),
-      signal,
-      // A serialized body: ky's `json` option costs about 0.3 ms more per create (measured).
-      body: JSON.stringify(versioned ? { version: model, input } : { input }),
+      ...this.http.options('create', this.run, {
+        signal,
+        // A serialized body: ky's `json` option costs about 0.3 ms more per create (measured).
+        body: JSON.stringify({
+          ...(versioned && { version: model }),
+          input,
+          ...(this.settings.webhook && { webhook: this.settings.webhook.url, webhook_events_filter: WEBHOOK_EVENTS }),
+        }),
+        timeoutMs: (Math.max(wait, 0) * 1000) + REQUEST_TIMEOUT_MS,
+        onAttempt: (sent) => void (this.mayExist = sent),
+      }),
       headers: {
         'Content-Type': 'application/json',
         ...(wait >= 1 ? { Prefer: `wait=${wait}` } : {}),
         // Replicate's minimum Cancel-After is 5 s.
         'Cancel-After': `${Math.max(5, Math.ceil(this.settings.timeoutMs / 1000))}s`,
       },
-      timeout: (Math.max(wait, 0) * 1000) + REQUEST_TIMEOUT_MS,
     });
     try {
       return await this.read(response);
@@ -134,16 +159,66 @@ export class PredictionRun {
   }
 
   private get(id: string, signal: AbortSignal): Promise<Prediction> {
-    return this.read(this.http.ky.get(`predictions/${encodeURIComponent(id)}`, { ...this.http.options('idempotent', this.run), signal }));
+    return this.read(this.http.ky.get(`predictions/${encodeURIComponent(id)}`, this.http.options('idempotent', this.run, { signal })));
   }
 
   /** The prediction in an API answer. @throws {BlockError} `bad_response` when it is not JSON or not a prediction. */
   private async read(pending: Promise<Response>): Promise<Prediction> {
-    const prediction = await readPrediction(await pending, this.settings.baseUrl);
+    return this.accept(await readPrediction(await pending, this.settings.baseUrl));
+  }
+
+  private accept(prediction: Prediction): Prediction {
     this.id = prediction.id;
     this.terminal = isTerminal(prediction);
     this.report(prediction);
     return prediction;
+  }
+
+  /**
+   * Waits for the `completed` delivery of `first`'s prediction (progress from `start` and `logs`
+   * ones), polling GET /v1/predictions/{id} only every {@link SAFETY_POLL_MS} and once just
+   * before the run's deadline, so a lost delivery delays the result but never hangs the run.
+   */
+  private async awaitCompleted(first: Prediction, receiver: WebhookReceiver, signal: AbortSignal): Promise<Prediction> {
+    let latest = first;
+    let arrived = () => {};
+    const unsubscribe = receiver.subscribe(first.id, (prediction) => {
+      // Deliveries may come out of order: nothing changes a terminal prediction.
+      if (isTerminal(latest)) return;
+      latest = this.accept(prediction);
+      arrived();
+    });
+    try {
+      const atDeadline = this.run.deadline - Math.min(2_000, this.run.timeoutMs / 10);
+      let polledAtDeadline = false;
+      let lastPoll = Date.now();
+      while (!isTerminal(latest)) {
+        const next = Math.min(lastPoll + SAFETY_POLL_MS, polledAtDeadline ? Infinity : atDeadline);
+        const due = await new Promise<boolean>((resolve, reject) => {
+          const timer = setTimeout(() => finish(true), Math.max(0, next - Date.now()));
+          const onAbort = () => {
+            clearTimeout(timer);
+            reject(signal.reason);
+          };
+          function finish(timedOut: boolean) {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', onAbort);
+            resolve(timedOut);
+          }
+          arrived = () => finish(false);
+          if (signal.aborted) return onAbort();
+          signal.addEventListener('abort', onAbort, { once: true });
+        });
+        if (!due || isTerminal(latest)) continue;
+        polledAtDeadline ||= next >= atDeadline;
+        lastPoll = Date.now();
+        const polled = await this.read(this.http.ky.get(`predictions/${encodeURIComponent(first.id)}`, this.http.options('idempotent', this.run, { signal })));
+        if (!isTerminal(latest)) latest = polled;
+      }
+      return latest;
+    } finally {
+      unsubscribe();
+    }
   }
 
   private report(prediction: Prediction): void {
@@ -167,7 +242,7 @@ export class PredictionRun {
     try {
       const id = this.id ?? (await this.findCreated(signal, cleanup));
       if (id === undefined) return '; no running prediction was found to cancel';
-      await this.http.ky.post(`predictions/${encodeURIComponent(id)}/cancel`, { ...this.http.options('idempotent', cleanup), signal });
+      await this.http.ky.post(`predictions/${encodeURIComponent(id)}/cancel`, this.http.options('idempotent', cleanup, { signal }));
       return `; prediction ${id} was canceled`;
     } catch (error) {
       return `; canceling the prediction failed (${(await toBlockError(error, this.settings.baseUrl)).detail}), so Replicate stops it at its Cancel-After deadline`;
