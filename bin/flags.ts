@@ -10,22 +10,17 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 export type FlagValues<O extends Options> = { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string };
 
 /**
- * Parses one command's flags with Node's parseArgs, strictly: unknown flags, a flag given twice
- * (never last-wins), and positionals where none are taken are usage errors.
+ * Parses one command's flags with Node's parseArgs, strictly: unknown flags and positionals
+ * where none are taken are usage errors (a flag given twice is refused for every command
+ * before this, in flux-blocks.ts).
  * @throws {UsageError}
  */
 export function parseFlags<O extends Options>(command: string, args: string[], options: O, positionals = false): { values: FlagValues<O>; positionals: string[] } {
   let parsed;
   try {
-    parsed = parseArgs({ args, options, allowPositionals: positionals, strict: true, tokens: true });
+    parsed = parseArgs({ args, options, allowPositionals: positionals, strict: true });
   } catch (error) {
     throw new UsageError(`${command}: ${(error as Error).message}`);
-  }
-  const seen = new Set<string>();
-  for (const token of parsed.tokens) {
-    if (token.kind !== 'option') continue;
-    if (seen.has(token.name)) throw new UsageError(`${command}: --${token.name} is given twice; give it once`);
-    seen.add(token.name);
   }
   return { values: parsed.values as FlagValues<O>, positionals: parsed.positionals };
 }

@@ -1,5 +1,5 @@
 import { createLogUpdate } from 'log-update';
-import type { ProgressEvent } from '../replicate/types.js';
+import { isTerminal, type ProgressEvent } from '../replicate/types.js';
 
 /** Shows predictions' progress on stderr. */
 export interface ProgressDisplay {
@@ -8,7 +8,6 @@ export interface ProgressDisplay {
   done(): void;
 }
 
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled', 'aborted']);
 const line = (event: ProgressEvent) => `prediction ${event.predictionId}: ${event.status}${event.percent === undefined ? '' : ` ${event.percent}%`}`;
 
 /**
@@ -21,7 +20,7 @@ export function progressDisplay(stream: NodeJS.WriteStream = process.stderr): Pr
   const running = new Map<string, string>();
   return {
     onProgress(event) {
-      if (TERMINAL.has(event.status)) {
+      if (isTerminal(event)) {
         // An ended prediction's line is printed once, above the live ones.
         running.delete(event.predictionId);
         render.clear();

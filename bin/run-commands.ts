@@ -188,7 +188,7 @@ async function openSession(target: RunTarget): Promise<Session> {
     async keep(url, print) {
       if (out === undefined) return true;
       try {
-        print(await writeImage(await fetchImage(url, { ...context.save, timeoutMs: target.timeoutMs ?? 600_000 }, context.signal), out));
+        print(await writeImage(await fetchImage(url, { ...context.save, timeoutMs: target.timeoutMs }, context.signal), out));
         return true;
       } catch (error) {
         console.log(JSON.stringify({ output: 'error', value: `Could not save ${url}: ${(error as Error).message}` }));

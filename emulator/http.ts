@@ -35,6 +35,7 @@ export function invalid(fields: readonly InvalidField[]): Problem {
   return new Problem(422, 'Input validation failed', fields.map((f) => `- ${f.field}: ${f.description}`).join('\n'), { invalid_fields: fields });
 }
 
+/** A problem as Replicate's `application/problem+json` answer: `{title, detail, status, ...extra}`. */
 export function problemAnswer(problem: Problem): Answer {
   return {
     status: problem.status,
@@ -48,6 +49,7 @@ export function errorAnswer(error: unknown): Answer {
   return problemAnswer(error instanceof Problem ? error : new Problem(500, 'Internal Server Error', String(error)));
 }
 
+/** Sends an answer (JSON unless `type` says otherwise) with its length; does nothing once the response has ended. */
 export function reply(res: ServerResponse, { status, body, type = 'application/json', headers = {} }: Answer): void {
   if (res.writableEnded || res.destroyed) return;
   const bytes = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
