@@ -1,10 +1,20 @@
 import { BlockError } from '../core/errors.js';
-import { createReplicateClient, type CallOptions, type ReplicateClient } from '../replicate/client.js';
+import { createReplicateClient, type CallOptions, type ReplicateClient, type ReplicateClientOptions } from '../replicate/client.js';
 import type { BlockContext } from './block.js';
+
+/** How many clients {@link replicateClient} keeps for reuse, least recently used dropped first. */
+const CACHED_CLIENTS = 64;
+const clients = new Map<string, ReplicateClient>();
+/** Numbers for the objects among a client's options (pacer, webhook receiver), to key it by. */
+const objectIds = new WeakMap<object, number>();
+let lastObjectId = 0;
 
 /**
  * The Replicate client a block run uses, from the host's context: the token in
- * `credentials.apiKey` and the options in `runner`.
+ * `credentials.apiKey` and the options in `runner`. Runs with the same token and options share
+ * one client (hosts usually build a context per run): creating one checks its options and
+ * builds its ky instance, about a twentieth of a run's CPU time against a fast API (measured,
+ * docs/performance.md). The last 64 token-and-options pairs are kept.
  * @throws {BlockError} `invalid_input` when the host passed no token (the library reads no
  *   environment variable), and as `createReplicateClient` for bad options.
  */
@@ -17,7 +27,29 @@ export function replicateClient(context: BlockContext): ReplicateClient {
       'credentials: no Replicate API token was given: the host must pass context.credentials.apiKey (the library reads no environment variable; the CLI reads REPLICATE_API_TOKEN)',
     );
   }
-  return createReplicateClient({ ...options, token });
+  const key = clientKey({ ...options, token });
+  const cached = clients.get(key);
+  if (cached) {
+    clients.delete(key); // re-inserted below as the most recently used
+    clients.set(key, cached);
+    return cached;
+  }
+  const client = createReplicateClient({ ...options, token });
+  clients.set(key, client);
+  if (clients.size > CACHED_CLIENTS) clients.delete(clients.keys().next().value!);
+  return client;
+}
+
+/** A string that is equal for equal options: their values, and the identity of the objects among them. */
+function clientKey({ pacer, webhook, ...values }: ReplicateClientOptions): string {
+  return JSON.stringify([values, idOf(pacer), webhook?.url, idOf(webhook?.receiver)]);
+}
+
+function idOf(object: object | undefined): number | undefined {
+  if (object === undefined) return undefined;
+  let id = objectIds.get(object);
+  if (id === undefined) objectIds.set(object, (id = ++lastObjectId));
+  return id;
 }
 
 /** The per-call options of a block run: the host's abort signal, progress callback and job hooks. */
