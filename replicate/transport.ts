@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { TimeoutError as KyTimeoutError } from 'ky';
-import type { Agent } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Agent, Dispatcher } from 'undici';
 
 /**
  * Per-request options ky hands through to {@link transport}, as options it does not know
@@ -18,19 +19,25 @@ export interface TransportOptions {
 }
 
 /**
- * undici and the connection pool of every client in the process, with keep-alive (undici's
+ * undici's connection pool, shared by every client in the process, with keep-alive (undici's
  * default 4 s idle, raised to 10 s: polls come every 0.5 s to 5 s), so runs reuse connections.
- * Loaded on the first request: compiling undici takes 60-90 ms of CPU, which hosts that only
- * list blocks or export schemas should not pay at startup.
+ * Loaded on the first request, and only the pool's own modules: undici's index also compiles
+ * its fetch, WebSocket and cache, 60-90 ms of CPU against about 15 ms for the pool (measured
+ * with `node -e`), which no host should pay for requests that never use them. The deep path is
+ * why package.json pins undici to its minor version.
  */
-let loaded: Promise<{ request: typeof import('undici').request; pool: Agent }> | undefined;
-const undici = () => (loaded ??= import('undici').then(({ Agent: Pool, request }) => ({ request, pool: new Pool({ keepAliveTimeout: 10_000 }) })));
+let loaded: Promise<Agent> | undefined;
+/** undici's `Agent` (the module exports the class of its index); typed here, as undici ships no types for its inner paths. */
+const POOL_MODULE: string = 'undici/lib/dispatcher/agent.js';
+const connectionPool = () =>
+  (loaded ??= import(POOL_MODULE).then(({ default: Pool }: { default: typeof Agent }) => new Pool({ keepAliveTimeout: 10_000 })));
 
 /**
- * The `fetch` ky uses: undici's `request` on {@link pool}, which costs about a quarter of the CPU
- * time of Node's `fetch` per request (measured; docs/performance.md). The answer's body is read
- * whole (API answers are small JSON) into a {@link BufferedResponse}. A request ky built with a body
- * (multipart uploads) goes through `fetch`.
+ * The `fetch` ky uses: the request goes to undici's pool through its `dispatch` API, and the
+ * answer's body is collected whole (API answers are small JSON) into a {@link BufferedResponse}.
+ * Through `dispatch` rather than undici's `request`, no Node stream carries the body: a request
+ * costs about a quarter of the CPU time of Node's `fetch` (measured; docs/performance.md). A
+ * request ky built with a body (multipart uploads) goes through `fetch`.
  * Failures look like `fetch`'s: a TypeError whose `cause` is the network error, ky's
  * TimeoutError on a timeout, the signal's reason on abort.
  */
@@ -42,28 +49,58 @@ export async function transport(input: Request, init?: Partial<TransportOptions>
     headers[name] = value;
   });
   try {
-    const { request, pool } = await undici();
-    const answer = await request(input.url, {
-      method: input.method as 'GET' | 'POST',
+    stopSignal?.throwIfAborted();
+    const url = new URL(input.url);
+    const answer = await send(await connectionPool(), {
+      origin: url.origin,
+      path: url.pathname + url.search,
+      method: input.method as Dispatcher.HttpMethod,
       headers,
       body: sentBody,
-      signal: stopSignal,
-      dispatcher: pool,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
-    });
-    const text = await answer.body.text();
-    const responseHeaders = new Headers();
-    for (const [name, value] of Object.entries(answer.headers)) {
-      if (value !== undefined) responseHeaders.set(name, Array.isArray(value) ? value.join(', ') : value);
-    }
-    return new BufferedResponse(input.url, answer.statusCode, responseHeaders, text) as unknown as Response;
+    }, stopSignal);
+    return new BufferedResponse(input.url, answer.status, answer.headers, answer.text) as unknown as Response;
   } catch (error) {
     if (stopSignal?.aborted) throw stopSignal.reason;
     const code = (error as { code?: unknown }).code;
     if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') throw new KyTimeoutError(input);
     throw new TypeError('fetch failed', { cause: error });
   }
+}
+
+/** One request through `pool`: its final status, headers and body as text. Rejects with undici's error, or on abort. */
+function send(pool: Agent, options: Dispatcher.DispatchOptions, signal: AbortSignal | undefined) {
+  return new Promise<{ status: number; headers: IncomingHttpHeaders; text: string }>((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | undefined;
+    let status = 0;
+    let headers: IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    const onAbort = () => controller?.abort(signal!.reason as Error);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    pool.dispatch(options, {
+      onRequestStart(started) {
+        controller = started;
+        if (signal?.aborted) onAbort();
+      },
+      onResponseStart(_, statusCode, responseHeaders) {
+        if (statusCode < 200) return; // 1xx: the final answer follows
+        status = statusCode;
+        headers = responseHeaders;
+      },
+      onResponseData(_, chunk) {
+        chunks.push(chunk);
+      },
+      onResponseEnd() {
+        signal?.removeEventListener('abort', onAbort);
+        resolve({ status, headers, text: Buffer.concat(chunks).toString('utf8') });
+      },
+      onResponseError(_, error) {
+        signal?.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    });
+  });
 }
 
 /**
@@ -78,15 +115,26 @@ class BufferedResponse {
   readonly bodyUsed = false;
   readonly redirected = false;
   readonly type = 'basic';
+  #headers: Headers | undefined;
 
   constructor(
     readonly url: string,
     readonly status: number,
-    readonly headers: Headers,
+    private readonly rawHeaders: IncomingHttpHeaders,
     private readonly content: string,
   ) {
     this.ok = status >= 200 && status < 300;
     this.statusText = STATUS_CODES[status] ?? '';
+  }
+
+  /** Built when first read: most answers are read for their body alone. */
+  get headers(): Headers {
+    if (this.#headers) return this.#headers;
+    this.#headers = new Headers();
+    for (const [name, value] of Object.entries(this.rawHeaders)) {
+      if (value !== undefined) this.#headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    return this.#headers;
   }
 
   async text(): Promise<string> {
@@ -102,6 +150,6 @@ class BufferedResponse {
   }
 
   clone(): BufferedResponse {
-    return new BufferedResponse(this.url, this.status, this.headers, this.content);
+    return new BufferedResponse(this.url, this.status, this.rawHeaders, this.content);
   }
 }
