@@ -34,7 +34,9 @@ export type Upload = (content: Blob, filename: string) => Promise<ReplicateFile>
  * @throws {BlockError} `invalid_input` naming the field when a URI is over {@link MAX_FILE_BYTES}
  *   or cannot be decoded; the upload's own errors.
  */
-export async function uploadLargeDataUris(input: Readonly<Record<string, unknown>>, upload: Upload): Promise<Record<string, unknown>> {
+export async function uploadLargeDataUris(input: Readonly<Record<string, unknown>>, upload: Upload): Promise<Readonly<Record<string, unknown>>> {
+  // Most inputs hold no data: URI at all; they are sent as they are, with no await per field.
+  if (!Object.values(input).some((value) => [value].flat().some((item) => typeof item === 'string' && item.startsWith('data:')))) return input;
   const sent: Record<string, unknown> = { ...input };
   for (const [field, value] of Object.entries(input)) {
     if (Array.isArray(value)) sent[field] = await Promise.all(value.map((item, i) => uploadIfLarge(`${field}.${i}`, item, upload)));

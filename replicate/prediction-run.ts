@@ -261,15 +261,15 @@ export class PredictionRun {
  */
 export async function readPrediction(response: Response, baseUrl: string): Promise<Prediction> {
   const text = await response.text();
-  const what = `The Replicate API at ${baseUrl} answered ${response.status} (${response.headers.get('content-type') ?? 'no content type'})`;
+  const what = () => `The Replicate API at ${baseUrl} answered ${response.status} (${response.headers.get('content-type') ?? 'no content type'})`;
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    throw new BlockError('bad_response', `${what} with something that is not JSON`);
+    throw new BlockError('bad_response', `${what()} with something that is not JSON`);
   }
   const parsed = predictionSchema.safeParse(body);
-  if (!parsed.success) throw new BlockError('bad_response', `${what} with JSON that is not a prediction (${formatIssues(parsed.error.issues, 'body')})`);
+  if (!parsed.success) throw new BlockError('bad_response', `${what()} with JSON that is not a prediction (${formatIssues(parsed.error.issues, 'body')})`);
   return parsed.data;
 }
 
