@@ -1,10 +1,20 @@
 import { createRequire } from 'node:module';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 
-// ajv-formats is CommonJS whose typings describe only its `default`; require gives the plugin itself.
-const addFormats = createRequire(import.meta.url)('ajv-formats') as (ajv: Ajv) => Ajv;
-// Cog schemas carry OpenAPI keywords (`x-order`, `nullable`) that strict mode refuses.
-const ajv = addFormats(new Ajv({ allErrors: true, strict: false }));
+/**
+ * ajv with its formats, loaded on the first check: about 4 MB of memory and its compile time
+ * (measured), which hosts that never run a model by name should not carry.
+ */
+let loaded: Ajv | undefined;
+function ajv(): Ajv {
+  if (loaded) return loaded;
+  // ajv and ajv-formats are CommonJS; ajv-formats' typings describe only its `default`, require gives the plugin itself.
+  const require = createRequire(import.meta.url);
+  const { Ajv: Validator } = require('ajv') as typeof import('ajv');
+  const addFormats = require('ajv-formats') as (instance: Ajv) => Ajv;
+  // Cog schemas carry OpenAPI keywords (`x-order`, `nullable`) that strict mode refuses.
+  return (loaded = addFormats(new Validator({ allErrors: true, strict: false })));
+}
 const validators = new Map<string, ValidateFunction | null>();
 const MAX_VALIDATORS = 64;
 
@@ -19,7 +29,7 @@ export function checkInput(versionId: string, openapi: Record<string, unknown>, 
   if (validate === undefined) {
     const components = openapi.components as { schemas?: { Input?: unknown } } | undefined;
     try {
-      validate = components?.schemas?.Input ? ajv.compile({ $ref: '#/components/schemas/Input', components }) : null;
+      validate = components?.schemas?.Input ? ajv().compile({ $ref: '#/components/schemas/Input', components }) : null;
     } catch {
       validate = null; // A schema ajv cannot read: Replicate's own check still applies.
     }
