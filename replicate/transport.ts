@@ -84,7 +84,7 @@ function send(pool: Agent, options: Dispatcher.DispatchOptions, signal: AbortSig
         if (signal?.aborted) onAbort();
       },
       onResponseStart(_, statusCode, responseHeaders) {
-        if (statusCode < 200) return; // 1xx: the final answer follows
+        // Called again for the final answer after any 1xx, which it overwrites.
         status = statusCode;
         headers = responseHeaders;
       },
