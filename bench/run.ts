@@ -10,15 +10,19 @@ import type { DriverJob, DriverReport } from './driver-process.js';
 import type { EmulatorStats } from './emulator-process.js';
 
 /**
- * `npm run bench [-- --only 1,2]`: our block against the official `replicate` client (its
- * sync-wait default and polling mode) and a raw-fetch floor, on the same emulator, each
- * (scenario, client) with a fresh emulator process and a fresh driver process. Prints a table
- * and writes bench/results.json. Figures are in docs/performance.md.
+ * `npm run bench [-- --only 1,2] [--repeat 9]`: our block against the official `replicate`
+ * client (its sync-wait default and polling mode) and a raw-fetch floor, on the same emulator,
+ * each (scenario, client) with a fresh emulator process and a fresh driver process. With
+ * `--repeat n`, each scenario runs n rounds of all its clients in turn, and each figure is the
+ * median of the n rounds (so a busy minute on a shared machine moves every client alike).
+ * Prints a table and writes bench/results.json. Figures are in docs/performance.md.
  */
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
-const { values } = parseArgs({ options: { only: { type: 'string' } } });
+const { values } = parseArgs({ options: { only: { type: 'string' }, repeat: { type: 'string', default: '1' } } });
 const only = values.only?.split(',');
+const rounds = Number(values.repeat);
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--repeat: ${values.repeat} is not a whole number of rounds`);
 
 interface Scenario {
   readonly id: string;
@@ -106,14 +110,26 @@ function medianStart(args: string[], n = 15): number {
   return Math.round(quantile(times, 0.5));
 }
 
-const rows: Array<Awaited<ReturnType<typeof measure>>> = [];
+type Row = Awaited<ReturnType<typeof measure>>;
+const rows: Row[] = [];
 for (const scenario of SCENARIOS.filter((s) => !only || only.includes(s.id))) {
   console.error(`scenario ${scenario.id}: ${scenario.title}`);
-  for (const client of scenario.clients) {
-    const row = await measure(scenario, client);
-    rows.push(row);
-    console.error(`  ${client}: ${row.succeeded} ok, ${row.failed} failed, ${row.wallSeconds} s`);
+  const measured = new Map<Client, Row[]>(scenario.clients.map((client) => [client, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const client of scenario.clients) {
+      const row = await measure(scenario, client);
+      measured.get(client)!.push(row);
+      console.error(`  ${client}: ${row.succeeded} ok, ${row.failed} failed, ${row.wallSeconds} s, ${row.cpuMs} ms CPU`);
+    }
   }
+  rows.push(...[...measured.values()].map(medianRow));
+}
+
+/** The row of one (scenario, client) over its rounds: each figure the median of the rounds'. */
+function medianRow(of: Row[]): Row {
+  const median = (pick: (row: Row) => number) => quantile(of.map(pick).filter((v) => !Number.isNaN(v)), 0.5);
+  const numeric = Object.entries(of[0]!).filter(([, v]) => typeof v === 'number').map(([key]) => [key, median((row) => row[key as keyof Row] as number)]);
+  return { ...of[0]!, ...Object.fromEntries(numeric), firstError: of.find((row) => row.firstError)?.firstError };
 }
 
 let coldStart: { bareNodeMs: number; packageMs: number; aboveBareMs: number } | undefined;
@@ -135,4 +151,4 @@ if (coldStart) console.log(`\ncold start (5): bare node ${coldStart.bareNodeMs} 
 console.log(`\n${machine}`);
 for (const r of rows.filter((row) => row.firstError)) console.error(`scenario ${r.scenario} ${r.client}, first error: ${r.firstError}`);
 
-await writeFile(join(ROOT, 'bench', 'results.json'), `${JSON.stringify({ date: new Date().toISOString(), machine, scenarios: SCENARIOS.map(({ id, title }) => ({ id, title })), rows, coldStart }, null, 2)}\n`);
+await writeFile(join(ROOT, 'bench', 'results.json'), `${JSON.stringify({ date: new Date().toISOString(), machine, rounds, scenarios: SCENARIOS.map(({ id, title }) => ({ id, title })), rows, coldStart }, null, 2)}\n`);
