@@ -15,7 +15,12 @@ export interface PixelSize {
 export function dataUriPixelSize(uri: string): PixelSize | undefined {
   if (!uri.startsWith('data:')) return undefined;
   try {
-    const { width, height } = imageSize(parseDataUri(uri).bytes);
+    const { bytes } = parseDataUri(uri);
+    // image-size reads through DataViews of `bytes.buffer`, past the end of the view: small
+    // Buffers share Node's 8 KB pool, so a short or truncated payload would be read on into other
+    // data (a 3-byte payload came out as a 12600x12857 TGA). A copy owns exactly its bytes.
+    const own = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length ? bytes : new Uint8Array(bytes);
+    const { width, height } = imageSize(own);
     return width && height ? { width, height } : undefined;
   } catch {
     return undefined;
