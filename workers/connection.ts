@@ -1,4 +1,4 @@
-import type { RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 /**
  * ioredis connection options from a Redis URL, as BullMQ's `connection` takes them:
@@ -38,4 +38,26 @@ function dbOf(text: string): number {
   const db = Number(text);
   if (!Number.isInteger(db) || db < 0) throw new Error(`redis: the database "${text}" is not a whole number`);
   return db;
+}
+
+/** How long {@link checkRedis} waits for Redis, in ms. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Connects once and pings, so a queue or worker opened on an unreachable Redis fails at once
+ * instead of BullMQ's connections retrying forever in silence. Waits at most 10 s.
+ * @throws {Error} `redis: cannot connect (<cause>)`.
+ */
+export async function checkRedis(connection: RedisOptions): Promise<void> {
+  const client = new Redis({ ...connection, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: CONNECT_TIMEOUT_MS });
+  let cause: Error | undefined;
+  client.on('error', (error: Error) => (cause ??= error));
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    throw new Error(`redis: cannot connect (${(cause ?? (error as Error)).message})`);
+  } finally {
+    client.disconnect();
+  }
 }

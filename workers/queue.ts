@@ -3,6 +3,7 @@ import { Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from 'bu
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Block, BlockContext } from '../framework/block.js';
 import { runGraph, type GraphResult, type GraphRunOptions } from '../graph/run-graph.js';
+import { checkRedis } from './connection.js';
 import { cancelChannel, cancelKey, DEFAULT_QUEUE, PREFIX, type BlockJobData, type BlockJobResult, type JobProgress } from './jobs.js';
 
 /**
@@ -16,27 +17,6 @@ export const JOB_OPTIONS: JobsOptions = {
   removeOnComplete: { age: 3_600, count: 1_000 },
   removeOnFail: { age: 7 * 86_400 },
 };
-
-/** How long opening the queue waits for Redis, in ms. */
-const CONNECT_TIMEOUT_MS = 10_000;
-
-/**
- * Fails fast when Redis cannot be reached: BullMQ's connections would retry forever.
- * @throws {Error} naming the cause.
- */
-async function probe(connection: RedisOptions): Promise<void> {
-  const client = new Redis({ ...connection, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: CONNECT_TIMEOUT_MS });
-  let cause: Error | undefined;
-  client.on('error', (error: Error) => (cause ??= error));
-  try {
-    await client.connect();
-    await client.ping();
-  } catch (error) {
-    throw new Error(`redis: cannot connect (${(cause ?? (error as Error)).message})`);
-  } finally {
-    client.disconnect();
-  }
-}
 
 /** How to reach the workers. */
 export interface JobQueueOptions {
@@ -78,7 +58,7 @@ type JobEvent =
  * @throws {Error} when Redis cannot be reached (within 10 s).
  */
 export async function createJobQueue({ connection, queue: name = DEFAULT_QUEUE, prefix = PREFIX }: JobQueueOptions): Promise<JobQueue> {
-  await probe(connection);
+  await checkRedis(connection);
   const bull = { connection: connection as ConnectionOptions, prefix };
   const queue = new Queue<BlockJobData, BlockJobResult>(name, bull);
   const events = new QueueEvents(name, bull);

@@ -6,6 +6,7 @@ import type { BlockRegistry } from '../framework/registry.js';
 import { runBlock } from '../framework/run-block.js';
 import { createReplicateClient } from '../replicate/client.js';
 import type { PredictionRequest } from '../replicate/types.js';
+import { checkRedis } from './connection.js';
 import { cancelChannel, cancelKey, DEFAULT_QUEUE, PREFIX, type BlockJobData, type BlockJobResult, type JobProgress } from './jobs.js';
 import { CreateDeferred, REPLICATE_BUDGET, SharedBudget, type Budget } from './rate-limit.js';
 
@@ -79,6 +80,8 @@ interface Interruption {
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const { connection, registry, context: base = {}, concurrency = 20, queue = DEFAULT_QUEUE, prefix = PREFIX } = options;
   const resolveCredentials = options.resolveCredentials ?? (() => base.credentials);
+  // Once running, connections retry through Redis restarts; an unreachable Redis at start is an error.
+  await checkRedis(connection);
   const redis = new Redis({ ...connection, maxRetriesPerRequest: null });
   const subscriber = new Redis({ ...connection, maxRetriesPerRequest: null });
   redis.on('error', () => undefined);

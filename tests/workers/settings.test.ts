@@ -1,7 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import { redisConnection } from '../../workers/connection.js';
 import { REPLICATE_BUDGET, tokenKey, windowFor } from '../../workers/rate-limit.js';
-import { STALLED_SETTINGS } from '../../workers/worker.js';
+import { startWorker, STALLED_SETTINGS } from '../../workers/worker.js';
+import { createRegistry } from '../../index.js';
 import { TOKEN } from '../helpers.js';
 
 describe('redisConnection', () => {
@@ -26,6 +27,13 @@ describe('redisConnection', () => {
     expect(() => redisConnection(url)).toThrow(message);
     expect(() => redisConnection(url)).not.toThrow(/hunter2/);
   });
+});
+
+test('a worker started on an unreachable Redis fails at once, naming the cause', async () => {
+  const started = Date.now();
+  await expect(startWorker({ connection: redisConnection('unix:///nonexistent/redis.sock'), registry: createRegistry() }))
+    .rejects.toThrow('redis: cannot connect (connect ENOENT /nonexistent/redis.sock)');
+  expect(Date.now() - started).toBeLessThan(5_000);
 });
 
 describe('the shared budget', () => {
