@@ -40,13 +40,10 @@ export interface StudioAppOptions extends GuardOptions {
 export function createStudioApp(options: StudioAppOptions): { app: Hono; runs: Runs } {
   const { registry, environment, outDir } = options;
   const runs = new Runs({ registry, context: { ...environment.context, save: { ...environment.context.save, dir: outDir } }, outDir });
-  // The block's own credentials reference, as the CLI fills it: a name, never the key.
-  const credentials = registry.list().map((block) => withCredentials(block, {}) as { credentials?: CredentialsChoice }).find((input) => input.credentials)?.credentials;
   const info: StudioInfo = {
     target: environment.description,
     embedded: environment.embedded !== undefined,
-    // Named for what it is: with the embedded emulator there is no real key.
-    credentials: credentials ? [{ ...credentials, ...(environment.embedded && { title: 'Embedded emulator (no key needed)' }) }] : [],
+    credentials: credentialsChoices(registry, environment),
   };
   const app = new Hono();
   app.use('*', async (c, next) => {
@@ -136,4 +133,20 @@ function problemOf(error: unknown): GraphProblem {
   if (!(error instanceof GraphError)) throw error;
   const link = error.link && { source_id: error.link.source_id, source_name: error.link.source_name, sink_id: error.link.sink_id, sink_name: error.link.sink_name };
   return { error: error.message, node: error.node, link };
+}
+
+/**
+ * The keys nodes can pick, one per provider of the registry's credentials fields, as the CLI
+ * fills them: a name, never the key. Replicate's is always offered (a run without it says so);
+ * another provider's only when the host holds its key.
+ */
+function credentialsChoices(registry: BlockRegistry, environment: HostEnvironment): CredentialsChoice[] {
+  const held = environment.context.credentials;
+  const byProvider = new Map<string, CredentialsChoice>();
+  for (const block of registry.list()) {
+    const choice = (withCredentials(block, {}) as { credentials?: CredentialsChoice }).credentials;
+    if (choice && !byProvider.has(choice.provider) && (choice.provider === 'replicate' || held?.keys?.[choice.provider])) byProvider.set(choice.provider, choice);
+  }
+  // Named for what they are: with the embedded emulator there is no real key.
+  return [...byProvider.values()].map((choice) => (environment.embedded ? { ...choice, title: 'Embedded emulator (no key needed)' } : choice));
 }

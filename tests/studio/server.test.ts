@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startStudio, type Studio } from '../../studio/server/index.js';
 import { MAX_BODY_BYTES } from '../../studio/server/app.js';
 import type { RunEvent } from '../../studio/protocol.js';
-import { TOKEN, useEmulator } from '../helpers.js';
+import { OPENAI_KEY, TOKEN, useEmulator } from '../helpers.js';
 
 // The studio's HTTP API without a browser: node:http where a header must be forged (fetch drops Host).
 const handle = useEmulator();
@@ -18,7 +18,7 @@ const SESSION = 'studio-session-token-for-tests';
 
 beforeAll(async () => {
   out = await mkdtemp(join(tmpdir(), 'studio-api-'));
-  studio = await startStudio({ port: 0, baseUrl: handle.emulator.url, out, token: SESSION, env: { REPLICATE_API_TOKEN: TOKEN } });
+  studio = await startStudio({ port: 0, baseUrl: handle.emulator.url, out, token: SESSION, env: { REPLICATE_API_TOKEN: TOKEN, OPENAI_COMPATIBLE_API_KEY: OPENAI_KEY } });
   base = `http://127.0.0.1:${studio.port}`;
   const answer = await fetch(`${base}/?token=${SESSION}`, { redirect: 'manual' });
   cookie = answer.headers.get('set-cookie')!.split(';')[0]!;
@@ -138,6 +138,12 @@ describe('studio API', () => {
 
     const pages = [text, await (await api('/api/info')).text(), await (await api('/api/blocks')).text(), await (await api('/api/examples')).text()];
     for (const page of pages) expect(page).not.toContain(TOKEN);
+    for (const page of pages) expect(page).not.toContain(OPENAI_KEY);
+  });
+
+  test('nodes can pick each provider\'s key the host holds, by name', async () => {
+    const { credentials } = (await (await api('/api/info')).json()) as { credentials: Array<{ provider: string; id: string }> };
+    expect(credentials.map(({ provider, id }) => `${provider}: ${id}`)).toEqual(['replicate: REPLICATE_API_TOKEN', 'openai_compatible: OPENAI_COMPATIBLE_API_KEY']);
   });
 
   test('a failed prediction fails its node with the message and stops the nodes after it', async () => {
