@@ -1,0 +1,85 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { TimeoutError } from 'ky';
+import { transport } from '../../replicate/transport.js';
+
+// The client's fetch over real HTTP: what it sends, and the Response-like answer ky reads.
+let server: Server;
+let origin = '';
+let received: { method: string; url: string; headers: IncomingMessage['headers']; body: string } | undefined;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      received = { method: req.method!, url: req.url!, headers: req.headers, body };
+      if (req.url === '/slow-headers') return void setTimeout(() => res.writeHead(200).end('{}'), 1_000).unref();
+      if (req.url === '/slow-body') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"a":');
+        return void setTimeout(() => res.end('1}'), 1_000).unref();
+      }
+      const status = Number(/status=(\d+)/.exec(req.url!)?.[1] ?? 200);
+      res.writeHead(status, [['content-type', 'application/json'], ['x-multi', 'a'], ['x-multi', 'b']]).end('{"answer":42,"text":"é"}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+});
+afterAll(() => {
+  server.closeAllConnections();
+  return new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+describe('transport', () => {
+  test('sends the method, headers and serialized body it is given', async () => {
+    const request = new Request(`${origin}/v1/predictions?x=1`, { method: 'POST', headers: { authorization: 'Bearer t', 'content-type': 'application/json' } });
+    await transport(request, { sentBody: '{"input":{}}', timeoutMs: 5_000 });
+    expect(received).toMatchObject({ method: 'POST', url: '/v1/predictions?x=1', body: '{"input":{}}' });
+    expect(received!.headers).toMatchObject({ authorization: 'Bearer t', 'content-type': 'application/json' });
+  });
+
+  test('answers like a fetch Response: status, ok, status text, headers, body read whole', async () => {
+    const response = await transport(new Request(`${origin}/ok`), { timeoutMs: 5_000 });
+    expect(response).toMatchObject({ url: `${origin}/ok`, status: 200, ok: true, statusText: 'OK', redirected: false, bodyUsed: false, body: null, type: 'basic' });
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(response.headers.get('x-multi')).toBe('a, b');
+    expect(await response.clone().json()).toEqual({ answer: 42, text: 'é' });
+    expect(await response.text()).toBe('{"answer":42,"text":"é"}');
+    expect(new TextDecoder().decode(await response.arrayBuffer())).toBe('{"answer":42,"text":"é"}');
+  });
+
+  test.each([[201, true, 'Created'], [299, true, ''], [300, false, 'Multiple Choices'], [429, false, 'Too Many Requests'], [503, false, 'Service Unavailable']])(
+    'status %d: ok is %s, status text "%s"',
+    async (status, ok, statusText) => {
+      const response = await transport(new Request(`${origin}/?status=${status}`), { timeoutMs: 5_000 });
+      expect([response.status, response.ok, response.statusText]).toEqual([status, ok, statusText]);
+    },
+  );
+
+  test('a request without a timeout, or with a body of its own (uploads), goes through fetch', async () => {
+    const response = await transport(new Request(`${origin}/fetch`, { method: 'POST', body: 'form' }));
+    expect(response).toBeInstanceOf(Response);
+    expect(received).toMatchObject({ method: 'POST', body: 'form' });
+    expect(await transport(new Request(`${origin}/fetch`))).toBeInstanceOf(Response);
+  });
+
+  test('no answer within timeoutMs, to the headers or in the body, is ky\'s TimeoutError', async () => {
+    await expect(transport(new Request(`${origin}/slow-headers`), { timeoutMs: 100 })).rejects.toBeInstanceOf(TimeoutError);
+    await expect(transport(new Request(`${origin}/slow-body`), { timeoutMs: 100 })).rejects.toBeInstanceOf(TimeoutError);
+  });
+
+  test('an abort rejects with the signal\'s reason; a network failure as fetch does, a TypeError with the cause', async () => {
+    const controller = new AbortController();
+    const pending = transport(new Request(`${origin}/slow-headers`), { stopSignal: controller.signal, timeoutMs: 5_000 });
+    controller.abort(new Error('stopped'));
+    await expect(pending).rejects.toThrow('stopped');
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const error = await transport(new Request(`http://127.0.0.1:${port}/`), { timeoutMs: 5_000 }).catch((e: unknown) => e as TypeError & { cause: { code: string } });
+    expect(error).toMatchObject({ name: 'TypeError', message: 'fetch failed', cause: { code: 'ECONNREFUSED' } });
+  });
+});
