@@ -13,8 +13,8 @@ export interface PixelSize {
  * request; undefined for anything else (an http(s) URL, a payload that is not an image).
  */
 export function dataUriPixelSize(uri: string): PixelSize | undefined {
-  if (!uri.startsWith('data:')) return undefined;
   try {
+    // Anything but a data: URI fails to parse.
     const { width, height } = imageSize(parseDataUri(uri).bytes);
     return width && height ? { width, height } : undefined;
   } catch {

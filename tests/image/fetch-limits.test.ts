@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import sharp from 'sharp';
+import { dataUriSize } from '../../core/data-uri.js';
 import { fetchImage, type Limiter } from '../../image/fetch-image.js';
 import { dataUriPixelSize } from '../../image/image-size.js';
 import { writeImage } from '../../image/write-image.js';
@@ -11,6 +12,7 @@ import { writeImage } from '../../image/write-image.js';
 // fetchImage over real HTTP from a local server, each route one way a download can go.
 let server: Server;
 let origin = '';
+let accept: string | undefined;
 let png: Buffer;
 let jpeg: Buffer;
 
@@ -19,6 +21,7 @@ beforeAll(async () => {
   jpeg = await sharp({ create: { width: 5, height: 4, channels: 3, background: '#0f0' } }).jpeg().toBuffer();
   server = createServer((req, res) => {
     const path = req.url!;
+    accept = req.headers.accept;
     if (path === '/image.png') return void res.writeHead(200, { 'content-type': 'text/plain' }).end(png);
     if (path === '/image.jpg') return void res.writeHead(200).end(jpeg);
     if (path === '/missing') return void res.writeHead(404).end('no');
@@ -26,6 +29,10 @@ beforeAll(async () => {
     if (path === '/to-ftp') return void res.writeHead(302, { location: 'ftp://files.example/x.png' }).end();
     if (path === '/to-private') return void res.writeHead(302, { location: 'http://10.0.0.1/x.png' }).end();
     if (path === '/no-location') return void res.writeHead(302).end();
+    // Location means a redirect only with a 3xx status.
+    if (path === '/300') return void res.writeHead(300, { location: '/image.png' }).end();
+    if (path === '/200-with-location') return void res.writeHead(200, { location: '/missing' }).end(png);
+    if (path === '/400-with-location') return void res.writeHead(400, { location: '/image.png' }).end();
     if (path === '/announced-large') return void res.writeHead(200, { 'content-length': '2000' }).end(Buffer.alloc(2000));
     if (path === '/chunked-large') {
       res.writeHead(200);
@@ -56,8 +63,26 @@ describe('fetchImage over http', () => {
     expect(await fetchImage(`${origin}/image.jpg`, allowed())).toMatchObject({ contentType: 'image/jpeg', extension: 'jpg', width: 5, height: 4 });
   });
 
-  test('redirects are followed', async () => {
+  test('redirects are followed: a 3xx with a Location, and only that', async () => {
     expect((await fetchImage(`${origin}/redirect`, allowed())).bytes).toEqual(png);
+    expect((await fetchImage(`${origin}/300`, allowed())).bytes).toEqual(png);
+    expect((await fetchImage(`${origin}/200-with-location`, allowed())).bytes).toEqual(png);
+    await expect(fetchImage(`${origin}/400-with-location`, allowed())).rejects.toMatchObject({ kind: 'download_failed', detail: `${origin}/400-with-location answered HTTP 400` });
+  });
+
+  test('asks for an image', async () => {
+    accept = undefined;
+    await fetchImage(`${origin}/image.png`, allowed());
+    expect(accept).toBe('image/*');
+  });
+
+  test('https URLs go through TLS, with the same address check', async () => {
+    await expect(fetchImage('https://127.0.0.1:1/x.png')).rejects.toMatchObject({ kind: 'refused_url', detail: 'https://127.0.0.1:1/x.png is a private, loopback or link-local address' });
+    // The plain-HTTP test server does not speak TLS: the handshake fails, so https was used.
+    await expect(fetchImage(`${origin.replace('http:', 'https:')}/image.png`, { allowedOrigins: [origin.replace('http:', 'https:')] })).rejects.toMatchObject({
+      kind: 'download_failed',
+      detail: expect.stringMatching(/^Downloading https:\/\/127\.0\.0\.1:\d+\/image\.png failed: (EPROTO|ERR_SSL_WRONG_VERSION_NUMBER|ECONNRESET)/),
+    });
   });
 
   test('an answer other than 200 is download_failed naming the status; a redirect without Location too', async () => {
@@ -169,8 +194,9 @@ describe('fetchImage of data: URIs', () => {
   });
 
   test('over maxBytes is too_large; exactly at it passes', async () => {
-    await expect(fetchImage(uri(), { maxBytes: png.length - 3 })).rejects.toMatchObject({ kind: 'too_large', detail: `The data: URI holds more than the ${png.length - 3}-byte limit` });
-    expect((await fetchImage(uri(), { maxBytes: png.length + 2 })).width).toBe(3);
+    const size = dataUriSize(uri());
+    await expect(fetchImage(uri(), { maxBytes: size - 1 })).rejects.toMatchObject({ kind: 'too_large', detail: `The data: URI holds more than the ${size - 1}-byte limit` });
+    expect((await fetchImage(uri(), { maxBytes: size })).width).toBe(3);
   });
 
   test('a data: URI that cannot be decoded is refused_url, its reason capitalized', async () => {
@@ -186,6 +212,15 @@ describe('dataUriPixelSize', () => {
     expect(dataUriPixelSize('https://example.com/x.png')).toBeUndefined();
     expect(dataUriPixelSize('data:image/png;base64,aGVsbG8=')).toBeUndefined();
     expect(dataUriPixelSize('data:image/png;base64')).toBeUndefined();
+  });
+
+  test('an image header with no width or no height has no size', () => {
+    // A PNG's IHDR holds its width at bytes 16-19 and its height at 20-23.
+    for (const offset of [16, 20]) {
+      const broken = Buffer.from(png);
+      broken.writeUInt32BE(0, offset);
+      expect(dataUriPixelSize(`data:image/png;base64,${broken.toString('base64')}`)).toBeUndefined();
+    }
   });
 });
 
@@ -203,6 +238,19 @@ describe('writeImage', () => {
     expect(path).toMatch(new RegExp(`^${target.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/[0-9a-f]{16}\\.png$`));
     expect(await readFile(path)).toEqual(png);
     expect(await writeImage(image, target)).toBe(path);
+  });
+
+  test('by default into out/ of the working directory', async () => {
+    const image = await fetchImage(`data:image/png;base64,${png.toString('base64')}`);
+    const before = process.cwd();
+    process.chdir(dir);
+    try {
+      const path = await writeImage(image);
+      expect(path).toMatch(/^out\/[0-9a-f]{16}\.png$/);
+      expect(await readFile(join(dir, path))).toEqual(png);
+    } finally {
+      process.chdir(before);
+    }
   });
 
   test('a directory that cannot be made is write_failed with the system code', async () => {
