@@ -88,3 +88,52 @@ describe('refusals name the node or link', () => {
     expect(messageOf(graph)).toMatch(/^Node g \(ReplicateFluxAdvancedModelBlock\): required input (\w+, )+\w+ is neither set in input_default nor linked$/);
   });
 });
+
+describe('more cycles', () => {
+  test('a cycle through a node\'s second link is found', () => {
+    const graph = chain(3);
+    graph.links.push({ source_id: 'n0', source_name: 'data_uri', sink_id: 'n2', sink_name: 'image' });
+    graph.links.push({ source_id: 'n2', source_name: 'data_uri', sink_id: 'n0', sink_name: 'image' });
+    expect(messageOf(graph)).toMatch(/^The graph has a cycle \(n0 -> (n1 -> )?n2 -> n0\)/);
+  });
+
+  test('40 stacked diamonds (2^40 paths) are checked by visiting each node once', () => {
+    const nodes = [{ id: 'd0', block_id: 'SaveImageBlock', input_default: { image: 'https://a.test/x.png', store_as: 'data_uri' } }];
+    const links: Array<{ source_id: string; source_name: string; sink_id: string; sink_name: string }> = [];
+    for (let i = 0; i < 40; i++) {
+      for (const id of [`l${i}`, `r${i}`, `d${i + 1}`]) nodes.push({ id, block_id: 'SaveImageBlock', input_default: { store_as: 'data_uri' } } as (typeof nodes)[number]);
+      for (const [from, to] of [[`d${i}`, `l${i}`], [`d${i}`, `r${i}`], [`l${i}`, `d${i + 1}`], [`r${i}`, `d${i + 1}`]]) {
+        links.push({ source_id: from!, source_name: 'data_uri', sink_id: to!, sink_name: 'image' });
+      }
+    }
+    expect(checkGraph({ nodes, links }, registry).nodes.size).toBe(121);
+  });
+});
+
+describe('GraphError', () => {
+  const refusal = (graph: unknown) => {
+    try {
+      checkGraph(graph, registry);
+    } catch (error) {
+      return error as GraphError;
+    }
+    throw new Error('checkGraph accepted the graph');
+  };
+
+  test('is named GraphError and says which node or link each refusal is about', () => {
+    const graph = chain(2);
+    expect(refusal({ nodes: [{ id: 'x', block_id: 'NoSuchBlock' }] })).toMatchObject({ name: 'GraphError', node: 'x' });
+    expect(refusal({ nodes: [...graph.nodes, { ...graph.nodes[1]! }] })).toMatchObject({ node: 'n1' });
+    const missing = { source_id: 'n0', source_name: 'data_uri', sink_id: 'gone', sink_name: 'image' };
+    expect(refusal({ ...graph, links: [missing] })).toMatchObject({ link: missing });
+    const noOutput = { source_id: 'n0', source_name: 'picture', sink_id: 'n1', sink_name: 'image' };
+    expect(refusal({ ...graph, links: [noOutput] })).toMatchObject({ link: noOutput });
+    const fromError = { source_id: 'n0', source_name: 'error', sink_id: 'n1', sink_name: 'image' };
+    expect(refusal({ ...graph, links: [fromError] })).toMatchObject({ link: fromError });
+    const noInput = { source_id: 'n0', source_name: 'data_uri', sink_id: 'n1', sink_name: 'picture' };
+    expect(refusal({ ...graph, links: [noInput] })).toMatchObject({ link: noInput });
+    const badDefault = chain(2);
+    badDefault.nodes[1]!.input_default = { store_as: 'disk' };
+    expect(refusal(badDefault)).toMatchObject({ node: 'n1', message: 'Node n1 (SaveImageBlock): store_as: must be one of "file", "data_uri"' });
+  });
+});
