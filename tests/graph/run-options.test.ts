@@ -88,7 +88,7 @@ describe('runNode', () => {
     const result = await runGraph(pair(), {
       registry,
       async *runNode(_, input) {
-        if (input.image === image) yield ['path', 'out/x.png'];
+        yield input.image === image ? ['path', 'out/x.png'] : ['data_uri', 'n1 ran'];
       },
     });
     expect(result.outputs.map((o) => `${o.node}.${o.output}`)).toEqual(['n0.path']);
@@ -166,11 +166,11 @@ describe('flows and stops', () => {
 
   test('onNodeRun gets progress, the host\'s own onProgress too, and a host runner without one is fine', async () => {
     const hostProgress: unknown[] = [];
-    for (const runner of [{ onProgress: (event: unknown) => hostProgress.push(event) }, {}]) {
+    for (const runner of [{ onProgress: (event: unknown) => hostProgress.push(event) }, {}, undefined]) {
       const phases: string[] = [];
       const result = await runGraph({ nodes: [save('n0', { image, store_as: 'data_uri' })] }, {
         registry,
-        context: { runner },
+        context: runner && { runner },
         onNodeRun: (event) => phases.push(event.phase),
         async *runNode(_, __, context) {
           context.runner?.onProgress?.({ predictionId: 'p', status: 'processing', percent: 50 });
@@ -203,6 +203,13 @@ describe('local image files (context.files)', () => {
       const outside = runGraph({ nodes: [{ id: 'n0', block_id: 'SaveImageBlock', input_default: { image: '../in.png' } }] }, { registry, context: { files: { allowDir: dir } } });
       await expect(outside).rejects.toThrow(GraphError);
       await expect(outside).rejects.toThrow(/^Node n0 \(SaveImageBlock\): image: the local file \.\.\/in\.png is outside /);
+      // What is no graph, or names no known block, is left for the graph check to refuse.
+      const files = { allowDir: dir };
+      await expect(runGraph(null, { registry, context: { files } })).rejects.toThrow('Invalid graph: graph: must be an object');
+      await expect(runGraph({}, { registry, context: { files } })).rejects.toThrow('Invalid graph: nodes: ');
+      await expect(runGraph({ nodes: [{ id: 'x', block_id: 'NoSuchBlock', input_default: { image: 'in.png' } }] }, { registry, context: { files } })).rejects.toThrow(
+        'Node x: no block with id or name "NoSuchBlock" is registered',
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
