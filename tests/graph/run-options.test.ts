@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -214,4 +215,16 @@ describe('local image files (context.files)', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+});
+
+test('a finished run leaves no listener on the host\'s signal', async () => {
+  const host = new AbortController();
+  await runGraph(pair(), {
+    registry,
+    context: { signal: host.signal },
+    async *runNode() {
+      yield ['data_uri', 'x'];
+    },
+  });
+  expect(getEventListeners(host.signal, 'abort')).toHaveLength(0);
 });
