@@ -13,8 +13,8 @@ export interface PixelSize {
  * request; undefined for anything else (an http(s) URL, a payload that is not an image).
  */
 export function dataUriPixelSize(uri: string): PixelSize | undefined {
-  if (!uri.startsWith('data:')) return undefined;
   try {
+    // Anything but a data: URI fails to parse.
     const { bytes } = parseDataUri(uri);
     // image-size reads through DataViews of `bytes.buffer`, past the end of the view: small
     // Buffers share Node's 8 KB pool, so a short or truncated payload would be read on into other

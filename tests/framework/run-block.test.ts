@@ -1,7 +1,11 @@
-import { expect, test } from '@jest/globals';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from '@jest/globals';
+import sharp from 'sharp';
 import { z } from 'zod';
 import { runBlock, type BlockContext } from '../../index.js';
-import { defineBlock } from '../../sdk.js';
+import { defineBlock, imageUrl } from '../../sdk.js';
 import { BlockError } from '../../index.js';
 import { collect, TOKEN } from '../helpers.js';
 
@@ -74,4 +78,69 @@ test('runBlock never throws, even for a run that is not a generator', async () =
   const outputs: unknown[] = [];
   for await (const output of runBlock(broken, { n: 1 }, context)) outputs.push(output);
   expect(outputs).toEqual([['error', 'Internal error: no generator. Report it with the message.']]);
+});
+
+test('every string output is redacted of each secret in the credentials; other values pass as they are', async () => {
+  const other = 'sk-other-provider-key-0123456789abcdef';
+  const block = defineBlock({
+    id: '6c2f9f8e-3c2a-4d7b-9e1f-0a2b3c4d5e70',
+    name: 'EchoBlock',
+    description: 'Echoes its secrets, for framework tests.',
+    categories: ['AI'],
+    inputSchema: z.object({}).strict(),
+    outputSchema: z.object({ text: z.string(), count: z.number(), error: z.string() }),
+    documentation: { whatItDoes: '', howItWorks: '', useCases: [], tips: [] },
+    examples: [],
+    async *run() {
+      yield ['text', `${TOKEN} and ${other}`];
+      yield ['count', 3];
+      yield ['error', `failed with ${other}`];
+    },
+  });
+  expect(await collect(block, {}, { credentials: { apiKey: TOKEN, keys: { other } } })).toEqual([
+    ['text', '[REDACTED] and [REDACTED]'],
+    ['count', 3],
+    ['error', 'failed with [REDACTED]'],
+  ]);
+});
+
+test('a thrown value that is not an Error becomes an internal error with its text', async () => {
+  // eslint-disable-next-line require-yield
+  const block = testBlock(async function* () {
+    throw `plain ${TOKEN}`;
+  });
+  expect(await collect(block, { n: 1 }, context)).toEqual([['error', 'Internal error: plain [REDACTED]. Report it with the message.']]);
+});
+
+describe('local image files (context.files)', () => {
+  const imageBlock = defineBlock({
+    id: '7d3f9f8e-3c2a-4d7b-9e1f-0a2b3c4d5e71',
+    name: 'ImageBlock',
+    description: 'Reads an image input, for framework tests.',
+    categories: ['AI'],
+    inputSchema: z.object({ image: imageUrl() }).strict(),
+    outputSchema: z.object({ result: z.string(), error: z.string() }),
+    documentation: { whatItDoes: '', howItWorks: '', useCases: [], tips: [] },
+    examples: [],
+    async *run({ image }) {
+      yield ['result', image.slice(0, 22)];
+    },
+  });
+
+  test('a path inside the allowed directory is read into a data: URI before the input check', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'run-block-'));
+    try {
+      await writeFile(join(dir, 'in.png'), await sharp({ create: { width: 2, height: 2, channels: 3, background: '#00f' } }).png().toBuffer());
+      expect(await collect(imageBlock, { image: 'in.png' }, { files: { allowDir: dir } })).toEqual([['result', 'data:image/png;base64,']]);
+      // Without context.files, a path is no URL: the input check refuses it.
+      expect(await collect(imageBlock, { image: 'in.png' }, {})).toEqual([['error', expect.stringMatching(/^Invalid input: image: /)]]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a path outside it is one error, redacted, and run is never reached', async () => {
+    const outputs = await collect(imageBlock, { image: `../${TOKEN}.png` }, { files: { allowDir: tmpdir() }, credentials: { apiKey: TOKEN } });
+    expect(outputs).toEqual([['error', expect.stringMatching(/^image: the local file \.\.\/\[REDACTED\]\.png is outside /)]]);
+  });
 });

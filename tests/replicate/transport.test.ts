@@ -1,92 +1,109 @@
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { TimeoutError as KyTimeoutError } from 'ky';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { TimeoutError } from 'ky';
 import { transport } from '../../replicate/transport.js';
 
-// A plain HTTP server whose answer each test picks by path.
+// The client's fetch over real HTTP: what it sends, and the Response-like answer ky reads.
 let server: Server;
-let base: string;
-const seen: Array<{ method: string; url: string; headers: IncomingMessage['headers']; body: string }> = [];
+let origin = '';
 const closed: string[] = [];
-const routes: Record<string, (response: ServerResponse) => void> = {
-  '/json': (response) => {
-    response.setHeader('Set-Cookie', ['a=1', 'b=2']);
-    response.setHeader('Retry-After', '3');
-    response.writeHead(201, { 'Content-Type': 'application/json' }).end('{"id":"p1","status":"succeeded"}');
-  },
-  '/early-hints': (response) => {
-    response.writeEarlyHints({ link: '</style.css>; rel=preload' });
-    response.writeHead(200).end('after hints');
-  },
-  '/never': () => {},
-};
+let received: { method: string; url: string; headers: IncomingMessage['headers']; body: string } | undefined;
 
 beforeAll(async () => {
-  server = createServer((request, response) => {
+  server = createServer((req, res) => {
+    res.on('close', () => closed.push(req.url!));
     let body = '';
-    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    request.on('end', () => {
-      seen.push({ method: request.method!, url: request.url!, headers: request.headers, body });
-      routes[request.url!.split('?')[0]!]!(response);
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      received = { method: req.method!, url: req.url!, headers: req.headers, body };
+      if (req.url === '/early-hints') {
+        res.writeEarlyHints({ link: '</style.css>; rel=preload' });
+        return void res.writeHead(200).end('after hints');
+      }
+      if (req.url!.startsWith('/slow-headers')) return void setTimeout(() => res.writeHead(200).end('{}'), 1_000).unref();
+      if (req.url === '/slow-body') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"a":');
+        return void setTimeout(() => res.end('1}'), 1_000).unref();
+      }
+      const status = Number(/status=(\d+)/.exec(req.url!)?.[1] ?? 200);
+      res.writeHead(status, [['content-type', 'application/json'], ['x-multi', 'a'], ['x-multi', 'b']]).end('{"answer":42,"text":"é"}');
     });
-    response.on('close', () => closed.push(request.url!));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 });
-afterAll(async () => {
+afterAll(() => {
   server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  return new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-const send = (path: string, init: { sentBody?: string; stopSignal?: AbortSignal; timeoutMs?: number } = {}, method = 'POST') =>
-  transport(new Request(`${base}${path}`, { method, headers: { Authorization: 'Bearer t', 'Content-Type': 'application/json' } }), { timeoutMs: 5_000, ...init });
+describe('transport', () => {
+  test('sends the method, headers and serialized body it is given', async () => {
+    const request = new Request(`${origin}/v1/predictions?x=1`, { method: 'POST', headers: { authorization: 'Bearer t', 'content-type': 'application/json' } });
+    await transport(request, { sentBody: '{"input":{}}', timeoutMs: 5_000 });
+    expect(received).toMatchObject({ method: 'POST', url: '/v1/predictions?x=1', body: '{"input":{}}' });
+    expect(received!.headers).toMatchObject({ authorization: 'Bearer t', 'content-type': 'application/json' });
+  });
 
-test('sends the method, path with query, headers and body, and answers with status, headers and body', async () => {
-  const response = await send('/json?created_after=2026-01-01', { sentBody: '{"input":{"prompt":"kite"}}' });
-  expect(seen.at(-1)).toMatchObject({ method: 'POST', url: '/json?created_after=2026-01-01', body: '{"input":{"prompt":"kite"}}' });
-  expect(seen.at(-1)!.headers).toMatchObject({ authorization: 'Bearer t', 'content-type': 'application/json' });
-  expect([response.status, response.ok, response.statusText]).toEqual([201, true, 'Created']);
-  expect(response.headers.get('retry-after')).toBe('3');
-  expect(response.headers.get('set-cookie')).toBe('a=1, b=2');
-  expect(await response.json()).toEqual({ id: 'p1', status: 'succeeded' });
-  expect(await response.clone().text()).toBe('{"id":"p1","status":"succeeded"}');
-});
+  test('answers like a fetch Response: status, ok, status text, headers, body read whole', async () => {
+    const response = await transport(new Request(`${origin}/ok`), { timeoutMs: 5_000 });
+    expect(response).toMatchObject({ url: `${origin}/ok`, status: 200, ok: true, statusText: 'OK', redirected: false, bodyUsed: false, body: null, type: 'basic' });
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(response.headers.get('x-multi')).toBe('a, b');
+    expect(await response.clone().json()).toEqual({ answer: 42, text: 'é' });
+    expect(await response.text()).toBe('{"answer":42,"text":"é"}');
+    expect(new TextDecoder().decode(await response.arrayBuffer())).toBe('{"answer":42,"text":"é"}');
+  });
 
-test('an informational answer (103) is skipped for the final one', async () => {
-  const response = await send('/early-hints', {}, 'GET');
-  expect([response.status, await response.text()]).toEqual([200, 'after hints']);
-});
+  test.each([[201, true, 'Created'], [299, true, ''], [300, false, 'Multiple Choices'], [429, false, 'Too Many Requests'], [503, false, 'Service Unavailable']])(
+    'status %d: ok is %s, status text "%s"',
+    async (status, ok, statusText) => {
+      const response = await transport(new Request(`${origin}/?status=${status}`), { timeoutMs: 5_000 });
+      expect([response.status, response.ok, response.statusText]).toEqual([status, ok, statusText]);
+    },
+  );
 
-test('an abort while waiting rejects with the signal\'s reason and closes the request', async () => {
-  const stop = new AbortController();
-  const pending = send('/never', { stopSignal: stop.signal });
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  stop.abort(new Error('host stopped'));
-  await expect(pending).rejects.toThrow('host stopped');
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  expect(closed).toContain('/never');
-});
+  test('a request without a timeout, or with a body of its own (uploads), goes through fetch', async () => {
+    const response = await transport(new Request(`${origin}/fetch`, { method: 'POST', body: 'form' }));
+    expect(response).toBeInstanceOf(Response);
+    expect(received).toMatchObject({ method: 'POST', body: 'form' });
+    expect(await transport(new Request(`${origin}/fetch`))).toBeInstanceOf(Response);
+  });
 
-test('a signal aborted before sending sends nothing', async () => {
-  const before = seen.length;
-  await expect(send('/json', { stopSignal: AbortSignal.abort(new Error('already stopped')) })).rejects.toThrow('already stopped');
-  expect(seen.length).toBe(before);
-});
+  test('no answer within timeoutMs, to the headers or in the body, is ky\'s TimeoutError', async () => {
+    await expect(transport(new Request(`${origin}/slow-headers`), { timeoutMs: 100 })).rejects.toBeInstanceOf(TimeoutError);
+    await expect(transport(new Request(`${origin}/slow-body`), { timeoutMs: 100 })).rejects.toBeInstanceOf(TimeoutError);
+  });
 
-test('no answer within timeoutMs is ky\'s TimeoutError, so the retry policy sees a timeout', async () => {
-  const started = Date.now();
-  await expect(send('/never', { timeoutMs: 300 })).rejects.toBeInstanceOf(KyTimeoutError);
-  expect(Date.now() - started).toBeGreaterThanOrEqual(250);
-});
+  test('an abort rejects with the signal\'s reason; a network failure as fetch does, a TypeError with the cause', async () => {
+    const controller = new AbortController();
+    const pending = transport(new Request(`${origin}/slow-headers`), { stopSignal: controller.signal, timeoutMs: 5_000 });
+    controller.abort(new Error('stopped'));
+    await expect(pending).rejects.toThrow('stopped');
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const error = await transport(new Request(`http://127.0.0.1:${port}/`), { timeoutMs: 5_000 }).catch((e: unknown) => e as TypeError & { cause: { code: string } });
+    expect(error).toMatchObject({ name: 'TypeError', message: 'fetch failed', cause: { code: 'ECONNREFUSED' } });
+  });
 
-test('a refused connection is fetch\'s TypeError with the network error as its cause', async () => {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  const failure = await transport(new Request(`http://127.0.0.1:${port}/x`), { timeoutMs: 1_000 }).catch((error: unknown) => error);
-  expect(failure).toBeInstanceOf(TypeError);
-  expect((failure as TypeError).cause).toMatchObject({ code: 'ECONNREFUSED' });
+  test('an informational answer (103) is passed over for the final one', async () => {
+    const response = await transport(new Request(`${origin}/early-hints`), { timeoutMs: 5_000 });
+    expect([response.status, await response.text()]).toEqual([200, 'after hints']);
+  });
+
+  test('an abort while waiting closes the request; a signal aborted before sending sends nothing', async () => {
+    const controller = new AbortController();
+    const pending = transport(new Request(`${origin}/slow-headers?closed`), { stopSignal: controller.signal, timeoutMs: 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    controller.abort(new Error('host stopped'));
+    await expect(pending).rejects.toThrow('host stopped');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(closed).toContain('/slow-headers?closed');
+    received = undefined;
+    await expect(transport(new Request(`${origin}/never-sent`), { stopSignal: AbortSignal.abort(new Error('already stopped')), timeoutMs: 5_000 })).rejects.toThrow('already stopped');
+    expect(received).toBeUndefined();
+  });
 });

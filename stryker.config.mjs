@@ -1,0 +1,73 @@
+// @ts-check
+// StrykerJS mutation testing of the layers where a silent bug costs money or safety (issue 19).
+// Run it with `npm run test:mutation [layer...]` (scripts/mutation.ts), which runs Stryker once
+// per layer with MUTATION_LAYER set; docs/testing.md explains the results.
+
+/**
+ * Files mutated per layer. The Replicate client is split in three, so each Stryker run ends (and
+ * writes its incremental file) within about an hour on one core. types.ts and pacer.ts hold
+ * declarations and schemas only.
+ */
+export const LAYERS = {
+  // Retry policy, rate gate, error mapping: every request.
+  'replicate-requests': ['replicate/http.ts', 'replicate/rate-gate.ts', 'replicate/api-errors.ts', 'replicate/transport.ts'],
+  // A run's life: create, poll, cancel, find a lost create, uploads, input checks.
+  'replicate-runs': [
+    'replicate/prediction-run.ts',
+    'replicate/client.ts',
+    'replicate/find-predictions.ts',
+    'replicate/resolve-model.ts',
+    'replicate/files.ts',
+    'replicate/input-check.ts',
+    'replicate/bad-ports.ts',
+  ],
+  'replicate-webhooks': ['replicate/webhooks.ts', 'replicate/webhook-signature.ts'],
+  image: ['image/**/*.ts'],
+  graph: ['graph/**/*.ts'],
+  'run-block': ['framework/run-block.ts'],
+};
+
+const layer = process.env.MUTATION_LAYER ?? 'replicate-requests';
+if (!Object.hasOwn(LAYERS, layer)) throw new Error(`MUTATION_LAYER: no layer ${layer}; the layers are ${Object.keys(LAYERS).join(', ')}`);
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'jest',
+  // jest's ESM module registries are not all freed between runs: a worker grew to 3.5 GB within
+  // a hundred mutants and spent its time collecting garbage. Room to grow, and a fresh worker
+  // every 15 mutants.
+  testRunnerNodeArgs: ['--experimental-vm-modules', '--max-old-space-size=6144'],
+  maxTestRunnerReuse: 15,
+  coverageAnalysis: 'perTest',
+  mutate: LAYERS[/** @type {keyof typeof LAYERS} */ (layer)],
+  jest: {
+    configFile: 'jest.config.ts',
+    // Only tests that run the mutated layers in this process: tests of child processes (dist/),
+    // the studio's browser or Redis workers cannot see a mutant.
+    config: {
+      testMatch: ['replicate', 'image', 'graph', 'framework', 'blocks', 'flux', 'openai'].map((dir) => `<rootDir>/tests/${dir}/**/*.test.ts`),
+      // The CLI test runs dist/, which holds no mutant.
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/tests/openai/cli\\.test\\.ts$'],
+      // Skips a mutant's remaining tests after the first failure. Relative to the sandbox:
+      // Stryker resolves the environment itself, without jest's <rootDir>.
+      testEnvironment: './tests/mutation/bail-environment.cjs',
+      // Runs only the test files that hold a test covering the mutant, quickest first.
+      testSequencer: '<rootDir>/tests/mutation/covering-sequencer.cjs',
+    },
+    // The sequencer picks the files; jest's own search through imports costs more per mutant.
+    enableFindRelatedTests: false,
+  },
+  // Checked in: a later run re-tests only mutants whose code or covering tests changed.
+  incremental: true,
+  incrementalFile: `reports/mutation/${layer}.json`,
+  // A static mutant (run at module load: constants, schemas) needs every test run again in a fresh environment.
+  ignoreStatic: true,
+  reporters: ['clear-text', 'progress', 'html'],
+  htmlReporter: { fileName: `reports/mutation/${layer}.html` },
+  clearTextReporter: { allowColor: false, logTests: false, reportMutants: true, reportScoreTable: true },
+  // Tests wait on real timers (retries, polls); a busy 2-core machine needs slack before a slow mutant counts as a timeout.
+  timeoutMS: 10_000,
+  ignorePatterns: ['/out', '/coverage', '/artifacts'],
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+};
