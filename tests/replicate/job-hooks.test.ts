@@ -80,7 +80,8 @@ describe('wait, findPredictions and detach', () => {
 });
 
 test('a pacer is asked for a turn per request and told of each 429 with its Retry-After', async () => {
-  local.plan = { processingMs: 300 };
+  // Longer than the 1 s sync wait, so the run polls: polls take turns in the other lane.
+  local.plan = { processingMs: 1_500 };
   const turns: Lane[] = [];
   const throttled: Array<[Lane, number]> = [];
   local.emulator.inject({ route: 'create', answer: { status: 429, retryAfter: '1' } });
@@ -88,6 +89,7 @@ test('a pacer is asked for a turn per request and told of each 429 with its Retr
   const client = clientFor(local.emulator, { token: freshToken(), waitSeconds: 1, pacer } as never);
   await client.run(request);
   expect(turns.slice(0, 2)).toEqual(['create', 'create']);
+  expect(turns.length).toBeGreaterThan(2);
   expect(turns.slice(2).every((lane) => lane === 'other')).toBe(true);
   expect(turns.length).toBe(local.emulator.requests.length);
   expect(throttled).toHaveLength(1);
