@@ -96,6 +96,13 @@ describe('toBlockError: HTTP errors', () => {
     expect((await detailOf(httpError(500, long, 'Internal Server Error')))[1]).toBe(`Replicate API error 500 Internal Server Error: ${long.slice(0, 200)}`);
     expect((await detailOf(httpError(500, { title: 42 }, 'Internal Server Error')))[1]).toBe('Replicate API error 500 Internal Server Error: {"title":42}');
     expect((await detailOf(httpError(503, '  \n ', 'Service Unavailable')))[1]).toBe('Replicate API error 503 Service Unavailable');
+    expect((await detailOf(httpError(502, '\n  upstream   down  \n', 'Bad Gateway')))[1]).toBe('Replicate API error 502 Bad Gateway: upstream down');
+  });
+
+  test('an answer whose body cannot be read is told by its status alone', async () => {
+    const error = httpError(500, 'already read', 'Internal Server Error');
+    await error.response.text();
+    expect(await detailOf(error)).toEqual(['api_error', 'Replicate API error 500 Internal Server Error']);
   });
 });
 
