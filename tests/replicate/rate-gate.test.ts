@@ -23,6 +23,21 @@ async function nextSlot(gate: RateGate): Promise<number> {
 }
 
 describe('RateGate', () => {
+  test('a gate that only waits out a Retry-After (no pacing) lets turns go from that very instant', async () => {
+    const gate = new RateGate(100);
+    gate.throttled(now, 1_000);
+    now += 1_000;
+    await gate.turn(now);
+    now += 120_000; // a calm minute and more: the pacing ends
+    await gate.turn(now);
+    // A late 429 to a request sent before the last slow-down: it blocks, and no pacing starts.
+    gate.throttled(now - 200_000, 500);
+    now += 500;
+    expect(gate.idle()).toBe(true);
+    expect(await Promise.all([gate.turn(now), gate.turn(now)])).toEqual([now, now]);
+    expect(gate.idle()).toBe(true);
+  });
+
   test('before any 429 every turn goes at once, and the gate is idle', async () => {
     const gate = new RateGate(100);
     expect(gate.idle()).toBe(true);
