@@ -1,7 +1,5 @@
 import { STATUS_CODES } from 'node:http';
 import { TimeoutError as KyTimeoutError } from 'ky';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { Agent, Dispatcher } from 'undici';
 
 /**
  * Per-request options ky hands through to {@link transport}, as options it does not know
@@ -19,30 +17,56 @@ export interface TransportOptions {
 }
 
 /**
- * undici's connection pool, shared by every client in the process, with keep-alive (undici's
- * default 4 s idle, raised to 10 s: polls come every 0.5 s to 5 s), so runs reuse connections.
- * Loaded on the first request, and only the pool's own modules: undici's index also compiles
- * its fetch, WebSocket and cache, 60-90 ms of CPU against about 15 ms for the pool (measured
- * with `node -e`), which no host should pay for requests that never use them. The deep path is
- * why package.json pins undici to its minor version.
+ * The legacy ("version 1") `Dispatcher` API of undici: the one every undici since 5.x accepts,
+ * Node's own copy included. Declared here, as Node ships no types for its copy.
  */
-let loaded: Promise<Agent> | undefined;
-/** undici's `Agent` (the module exports the class of its index); typed here, as undici ships no types for its inner paths. */
-const POOL_MODULE: string = 'undici/lib/dispatcher/agent.js';
-const connectionPool = () =>
-  (loaded ??= import(POOL_MODULE).then(({ default: Pool }: { default: typeof Agent }) => new Pool({ keepAliveTimeout: 10_000 })));
+interface Dispatcher {
+  dispatch(options: {
+    origin: string;
+    path: string;
+    method: string;
+    headers: Record<string, string>;
+    body?: string;
+    headersTimeout: number;
+    bodyTimeout: number;
+  }, handler: {
+    onConnect(abort: (reason?: Error) => void): void;
+    onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean;
+    onData(chunk: Buffer): boolean;
+    onComplete(trailers: unknown): void;
+    onError(error: Error): void;
+  }): boolean;
+}
+
+/** Where undici keeps the process's dispatcher for the version 1 API (undici's lib/global.js, from 5.x to 8.x). */
+const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
 
 /**
- * The `fetch` ky uses: the request goes to undici's pool through its `dispatch` API, and the
- * answer's body is collected whole (API answers are small JSON) into a {@link BufferedResponse}.
- * Through `dispatch` rather than undici's `request`, no Node stream carries the body: that
- * stream was about a tenth of the client's CPU time with 1000 runs at once (docs/performance.md).
- * A request ky built with a body (multipart uploads) goes through `fetch`.
+ * The process's undici dispatcher: the keep-alive connection pool `fetch` itself uses, or the
+ * one a host set with undici's `setGlobalDispatcher` (a proxy, a mock), which then carries these
+ * requests as it carries `fetch`'s. Node creates it when it loads its copy of undici, which
+ * reading `Headers` does (ky's `Request` has already loaded it by the time a request is sent).
+ * Using Node's copy rather than a second one from npm keeps that second copy's memory and
+ * compile time out of the process (docs/performance.md).
+ */
+function globalDispatcher(): Dispatcher | undefined {
+  void globalThis.Headers;
+  return (globalThis as Record<symbol, Dispatcher | undefined>)[GLOBAL_DISPATCHER];
+}
+
+/**
+ * The `fetch` ky uses: the request goes to the process's undici dispatcher (see
+ * {@link globalDispatcher}) through its `dispatch` API, and the answer's body is collected whole
+ * (API answers are small JSON) into a {@link BufferedResponse}. Through `dispatch` rather than
+ * `fetch`, no web stream carries the body: those streams were about a tenth of the client's CPU
+ * time with 1000 runs at once (docs/performance.md). A request ky built with a body (multipart
+ * uploads), or without a `timeoutMs`, goes through `fetch`.
  * Failures look like `fetch`'s: a TypeError whose `cause` is the network error, ky's
  * TimeoutError on a timeout, the signal's reason on abort.
  */
 export async function transport(input: Request, init?: Partial<TransportOptions>): Promise<Response> {
-  if (input.body || init?.timeoutMs === undefined) return fetch(input, init as RequestInit);
+  const dispatcher = globalDispatcher();
+  if (input.body || init?.timeoutMs === undefined || !dispatcher) return fetch(input, init as RequestInit);
   const { sentBody, stopSignal, timeoutMs } = init;
   const headers: Record<string, string> = {};
   input.headers.forEach((value, name) => {
@@ -51,10 +75,10 @@ export async function transport(input: Request, init?: Partial<TransportOptions>
   try {
     stopSignal?.throwIfAborted();
     const url = new URL(input.url);
-    const answer = await send(await connectionPool(), {
+    const answer = await send(dispatcher, {
       origin: url.origin,
       path: url.pathname + url.search,
-      method: input.method as Dispatcher.HttpMethod,
+      method: input.method,
       headers,
       body: sentBody,
       headersTimeout: timeoutMs,
@@ -69,33 +93,38 @@ export async function transport(input: Request, init?: Partial<TransportOptions>
   }
 }
 
-/** One request through `pool`: its final status, headers and body as text. Rejects with undici's error, or on abort. */
-function send(pool: Agent, options: Dispatcher.DispatchOptions, signal: AbortSignal | undefined) {
-  return new Promise<{ status: number; headers: IncomingHttpHeaders; text: string }>((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | undefined;
+/**
+ * One request through `dispatcher`: its final status, raw headers (name, value, name, value...)
+ * and body as text. Rejects with undici's error, or on abort.
+ */
+function send(dispatcher: Dispatcher, options: Parameters<Dispatcher['dispatch']>[0], signal: AbortSignal | undefined) {
+  return new Promise<{ status: number; headers: Buffer[]; text: string }>((resolve, reject) => {
+    let abort: ((reason?: Error) => void) | undefined;
     let status = 0;
-    let headers: IncomingHttpHeaders = {};
+    let headers: Buffer[] = [];
     const chunks: Buffer[] = [];
-    const onAbort = () => controller?.abort(signal!.reason as Error);
+    const onAbort = () => abort?.(signal!.reason as Error);
     signal?.addEventListener('abort', onAbort, { once: true });
-    pool.dispatch(options, {
-      onRequestStart(started) {
-        controller = started;
+    dispatcher.dispatch(options, {
+      onConnect(abortRequest) {
+        abort = abortRequest;
         if (signal?.aborted) onAbort();
       },
-      onResponseStart(_, statusCode, responseHeaders) {
+      onHeaders(statusCode, rawHeaders) {
         // Called again for the final answer after any 1xx, which it overwrites.
         status = statusCode;
-        headers = responseHeaders;
+        headers = rawHeaders;
+        return true;
       },
-      onResponseData(_, chunk) {
+      onData(chunk) {
         chunks.push(chunk);
+        return true;
       },
-      onResponseEnd() {
+      onComplete() {
         signal?.removeEventListener('abort', onAbort);
         resolve({ status, headers, text: Buffer.concat(chunks).toString('utf8') });
       },
-      onResponseError(_, error) {
+      onError(error) {
         signal?.removeEventListener('abort', onAbort);
         reject(error);
       },
@@ -120,7 +149,7 @@ class BufferedResponse {
   constructor(
     readonly url: string,
     readonly status: number,
-    private readonly rawHeaders: IncomingHttpHeaders,
+    private readonly rawHeaders: Buffer[],
     private readonly content: string,
   ) {
     this.ok = status >= 200 && status < 300;
@@ -131,8 +160,8 @@ class BufferedResponse {
   get headers(): Headers {
     if (this.#headers) return this.#headers;
     this.#headers = new Headers();
-    for (const [name, value] of Object.entries(this.rawHeaders)) {
-      if (value !== undefined) this.#headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    for (let i = 0; i + 1 < this.rawHeaders.length; i += 2) {
+      this.#headers.append(this.rawHeaders[i]!.toString('latin1'), this.rawHeaders[i + 1]!.toString('latin1'));
     }
     return this.#headers;
   }

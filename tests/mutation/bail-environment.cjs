@@ -1,11 +1,11 @@
-// Jest's node environment for Stryker's runs (stryker.config.mjs). CommonJS: Stryker's jest
+// The tests' environment (../node-environment.cjs) for Stryker's runs (stryker.config.mjs). CommonJS: Stryker's jest
 // runner loads the environment with require.
 // - Initial run (no active mutant): records which file holds each test, for covering-sequencer.cjs.
 // - Mutant runs: once a test fails the mutant is killed, so the run's remaining tests are skipped.
 //   Jest's own `bail` stops only between files, and Stryker cannot set it. Hot code (every request
 //   passes the rate gate) is covered by hundreds of tests, which would all run for each mutant.
 const { writeFileSync } = require('node:fs');
-const { TestEnvironment } = require('jest-environment-node');
+const NodeEnvironment = require('../node-environment.cjs');
 const { TEST_FILES } = require('./test-files.cjs');
 
 /** The mutant a test failed for; module state, so it outlives the test file that failed. */
@@ -20,7 +20,7 @@ function fullName(test) {
   return names.join(' ');
 }
 
-class BailEnvironment extends TestEnvironment {
+class BailEnvironment extends NodeEnvironment {
   constructor(config, context) {
     super(config, context);
     this.testPath = context.testPath;

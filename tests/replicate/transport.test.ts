@@ -64,6 +64,20 @@ describe('transport', () => {
     },
   );
 
+  test('sends through the process\'s undici dispatcher, one a host set with setGlobalDispatcher included', async () => {
+    const key = Symbol.for('undici.globalDispatcher.1');
+    const global = globalThis as unknown as Record<symbol, { dispatch(options: { path: string }, handler: unknown): boolean }>;
+    const nodes = global[key]!;
+    const paths: string[] = [];
+    global[key] = { dispatch: (options, handler) => (paths.push(options.path), nodes.dispatch(options, handler)) };
+    try {
+      const response = await transport(new Request(`${origin}/through-host-dispatcher`), { timeoutMs: 5_000 });
+      expect([response.status, paths]).toEqual([200, ['/through-host-dispatcher']]);
+    } finally {
+      global[key] = nodes;
+    }
+  });
+
   test('a request without a timeout, or with a body of its own (uploads), goes through fetch', async () => {
     const response = await transport(new Request(`${origin}/fetch`, { method: 'POST', body: 'form' }));
     expect(response).toBeInstanceOf(Response);
