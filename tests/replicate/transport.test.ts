@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { getGlobalDispatcher, ProxyAgent, setGlobalDispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { TimeoutError } from 'ky';
 import { transport } from '../../replicate/transport.js';
@@ -75,6 +77,37 @@ describe('transport', () => {
       expect([response.status, paths]).toEqual([200, ['/through-host-dispatcher']]);
     } finally {
       global[key] = nodes;
+    }
+  });
+
+  test('a host\'s HTTP proxy, set for fetch with the undici package\'s setGlobalDispatcher, carries the request', async () => {
+    // A CONNECT proxy on loopback, as undici's ProxyAgent tunnels through one.
+    const tunnels: string[] = [];
+    const proxy = createServer().on('connect', (req: IncomingMessage, socket, head) => {
+      tunnels.push(req.url!);
+      const [host, port] = req.url!.split(':');
+      const upstream = connect(Number(port), host!, () => {
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(socket).pipe(upstream);
+      });
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const nodes = getGlobalDispatcher();
+    const agent = new ProxyAgent(`http://127.0.0.1:${(proxy.address() as { port: number }).port}`);
+    setGlobalDispatcher(agent);
+    try {
+      const response = await transport(new Request(`${origin}/through-proxy`, { method: 'POST' }), { sentBody: '{"input":{}}', timeoutMs: 5_000 });
+      expect([response.status, await response.json()]).toEqual([200, { answer: 42, text: 'é' }]);
+      expect(received).toMatchObject({ method: 'POST', url: '/through-proxy', body: '{"input":{}}' });
+      expect(tunnels).toEqual([new URL(origin).host]);
+    } finally {
+      setGlobalDispatcher(nodes);
+      await agent.close();
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
     }
   });
 
