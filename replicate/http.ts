@@ -36,15 +36,17 @@ export type RequestKind = 'create' | 'idempotent';
 export class ReplicateHttp {
   readonly ky: KyInstance;
   private readonly gates;
+  /** Sent with every request; the API answers JSON. */
+  private readonly headers: Readonly<Record<string, string>>;
 
   /** @param pacer a budget shared with other processes, asked before the token's own gate. */
   constructor(baseUrl: string, token: string, private readonly pacer?: Pacer) {
     this.gates = gatesFor(baseUrl, token);
-    // Timeouts are the transport's (TransportOptions.timeoutMs); ky's own wraps each attempt in
-    // one more promise and timer. Requests that bring their own body (uploads) set ky's `timeout`.
+    this.headers = { authorization: `Bearer ${token}`, accept: 'application/json' };
+    // Headers and timeouts are the transport's (TransportOptions); ky's timeout wraps each
+    // attempt in one more promise and timer. Requests that bring their own body (uploads) set it.
     this.ky = ky.create({
       prefixUrl: baseUrl,
-      headers: { Authorization: `Bearer ${token}` },
       timeout: false,
       fetch: transport as typeof fetch,
     });
@@ -65,15 +67,17 @@ export class ReplicateHttp {
    *   sending it again could run and bill it twice.
    * @param run the run's deadline (epoch ms after which no turn is waited for) and timeout.
    *   Cleanup after the run's timeout (cancel) passes a deadline of its own.
-   * @param request `signal` stops the request; `body` is sent as it is (serialized JSON);
-   *   `timeoutMs` bounds the wait for the answer (default 30000); `onAttempt` is called with
-   *   true as each attempt goes out, and with false when its answer (a 429) shows it did nothing.
+   * @param request `signal` stops the request; `headers` are sent besides the token's and
+   *   `accept: application/json`; `body` is sent as it is (serialized JSON); `timeoutMs` bounds
+   *   the wait for the answer (default 30000); `onAttempt` is called with true as each attempt
+   *   goes out, and with false when its answer (a 429) shows it did nothing.
    */
   options(
     kind: RequestKind,
     { deadline, timeoutMs }: RunDeadline,
-    { signal, body, timeoutMs: requestTimeoutMs = REQUEST_TIMEOUT_MS, onAttempt }: {
+    { signal, headers, body, timeoutMs: requestTimeoutMs = REQUEST_TIMEOUT_MS, onAttempt }: {
       signal?: AbortSignal;
+      headers?: Readonly<Record<string, string>>;
       body?: string;
       timeoutMs?: number;
       onAttempt?: (mayHaveEffect: boolean) => void;
@@ -85,7 +89,12 @@ export class ReplicateHttp {
     let faults = 0;
     let throttles = 0;
     let nextDelay = 0;
-    const sent: TransportOptions = { sentBody: body, stopSignal: signal, timeoutMs: requestTimeoutMs };
+    const sent: TransportOptions = {
+      sentHeaders: headers ? { ...this.headers, ...headers } : this.headers,
+      sentBody: body,
+      stopSignal: signal,
+      timeoutMs: requestTimeoutMs,
+    };
     return {
       ...(sent as Options),
       retry: {

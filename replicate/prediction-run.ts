@@ -135,15 +135,15 @@ export class PredictionRun {
           input,
           ...(this.settings.webhook && { webhook: this.settings.webhook.url, webhook_events_filter: WEBHOOK_EVENTS }),
         }),
+        headers: {
+          'content-type': 'application/json',
+          ...(wait >= 1 ? { prefer: `wait=${wait}` } : {}),
+          // Replicate's minimum Cancel-After is 5 s.
+          'cancel-after': `${Math.max(5, Math.ceil(this.settings.timeoutMs / 1000))}s`,
+        },
         timeoutMs: (Math.max(wait, 0) * 1000) + REQUEST_TIMEOUT_MS,
         onAttempt: (sent) => void (this.mayExist = sent),
       }),
-      headers: {
-        'Content-Type': 'application/json',
-        ...(wait >= 1 ? { Prefer: `wait=${wait}` } : {}),
-        // Replicate's minimum Cancel-After is 5 s.
-        'Cancel-After': `${Math.max(5, Math.ceil(this.settings.timeoutMs / 1000))}s`,
-      },
     });
     try {
       return await this.read(response);

@@ -42,14 +42,16 @@ afterAll(() => {
 
 describe('transport', () => {
   test('sends the method, headers and serialized body it is given', async () => {
-    const request = new Request(`${origin}/v1/predictions?x=1`, { method: 'POST', headers: { authorization: 'Bearer t', 'content-type': 'application/json' } });
-    await transport(request, { sentBody: '{"input":{}}', timeoutMs: 5_000 });
+    // The Request's own headers (ky's) are not sent: the given ones are all the request needs.
+    const request = new Request(`${origin}/v1/predictions?x=1#fragment`, { method: 'POST', headers: { 'x-from-request': 'dropped' } });
+    await transport(request, { sentHeaders: { authorization: 'Bearer t', 'content-type': 'application/json' }, sentBody: '{"input":{}}', timeoutMs: 5_000 });
     expect(received).toMatchObject({ method: 'POST', url: '/v1/predictions?x=1', body: '{"input":{}}' });
     expect(received!.headers).toMatchObject({ authorization: 'Bearer t', 'content-type': 'application/json' });
+    expect(received!.headers['x-from-request']).toBeUndefined();
   });
 
   test('answers like a fetch Response: status, ok, status text, headers, body read whole', async () => {
-    const response = await transport(new Request(`${origin}/ok`), { timeoutMs: 5_000 });
+    const response = await transport(new Request(`${origin}/ok`), { sentHeaders: {}, timeoutMs: 5_000 });
     expect(response).toMatchObject({ url: `${origin}/ok`, status: 200, ok: true, statusText: 'OK', redirected: false, bodyUsed: false, body: null, type: 'basic' });
     expect(response.headers.get('content-type')).toBe('application/json');
     expect(response.headers.get('x-multi')).toBe('a, b');
@@ -61,7 +63,7 @@ describe('transport', () => {
   test.each([[201, true, 'Created'], [299, true, ''], [300, false, 'Multiple Choices'], [429, false, 'Too Many Requests'], [503, false, 'Service Unavailable']])(
     'status %d: ok is %s, status text "%s"',
     async (status, ok, statusText) => {
-      const response = await transport(new Request(`${origin}/?status=${status}`), { timeoutMs: 5_000 });
+      const response = await transport(new Request(`${origin}/?status=${status}`), { sentHeaders: {}, timeoutMs: 5_000 });
       expect([response.status, response.ok, response.statusText]).toEqual([status, ok, statusText]);
     },
   );
@@ -73,7 +75,7 @@ describe('transport', () => {
     const paths: string[] = [];
     global[key] = { dispatch: (options, handler) => (paths.push(options.path), nodes.dispatch(options, handler)) };
     try {
-      const response = await transport(new Request(`${origin}/through-host-dispatcher`), { timeoutMs: 5_000 });
+      const response = await transport(new Request(`${origin}/through-host-dispatcher`), { sentHeaders: {}, timeoutMs: 5_000 });
       expect([response.status, paths]).toEqual([200, ['/through-host-dispatcher']]);
     } finally {
       global[key] = nodes;
@@ -99,7 +101,7 @@ describe('transport', () => {
     const agent = new ProxyAgent(`http://127.0.0.1:${(proxy.address() as { port: number }).port}`);
     setGlobalDispatcher(agent);
     try {
-      const response = await transport(new Request(`${origin}/through-proxy`, { method: 'POST' }), { sentBody: '{"input":{}}', timeoutMs: 5_000 });
+      const response = await transport(new Request(`${origin}/through-proxy`, { method: 'POST' }), { sentHeaders: {}, sentBody: '{"input":{}}', timeoutMs: 5_000 });
       expect([response.status, await response.json()]).toEqual([200, { answer: 42, text: 'é' }]);
       expect(received).toMatchObject({ method: 'POST', url: '/through-proxy', body: '{"input":{}}' });
       expect(tunnels).toEqual([new URL(origin).host]);
@@ -111,46 +113,48 @@ describe('transport', () => {
     }
   });
 
-  test('a request without a timeout, or with a body of its own (uploads), goes through fetch', async () => {
-    const response = await transport(new Request(`${origin}/fetch`, { method: 'POST', body: 'form' }));
+  test('a request with a body of its own (uploads) goes through fetch, with its own headers and the given ones', async () => {
+    const form = new FormData();
+    form.set('filename', 'a.png');
+    const response = await transport(new Request(`${origin}/fetch`, { method: 'POST', body: form }), { sentHeaders: { authorization: 'Bearer t' }, timeoutMs: 5_000 });
     expect(response).toBeInstanceOf(Response);
-    expect(received).toMatchObject({ method: 'POST', body: 'form' });
-    expect(await transport(new Request(`${origin}/fetch`))).toBeInstanceOf(Response);
+    expect(received).toMatchObject({ method: 'POST', headers: { authorization: 'Bearer t', 'content-type': expect.stringMatching(/^multipart\/form-data; boundary=/) } });
+    expect(received!.body).toContain('a.png');
   });
 
   test('no answer within timeoutMs, to the headers or in the body, is ky\'s TimeoutError', async () => {
-    await expect(transport(new Request(`${origin}/slow-headers`), { timeoutMs: 100 })).rejects.toBeInstanceOf(TimeoutError);
-    await expect(transport(new Request(`${origin}/slow-body`), { timeoutMs: 100 })).rejects.toBeInstanceOf(TimeoutError);
+    await expect(transport(new Request(`${origin}/slow-headers`), { sentHeaders: {}, timeoutMs: 100 })).rejects.toBeInstanceOf(TimeoutError);
+    await expect(transport(new Request(`${origin}/slow-body`), { sentHeaders: {}, timeoutMs: 100 })).rejects.toBeInstanceOf(TimeoutError);
   });
 
   test('an abort rejects with the signal\'s reason; a network failure as fetch does, a TypeError with the cause', async () => {
     const controller = new AbortController();
-    const pending = transport(new Request(`${origin}/slow-headers`), { stopSignal: controller.signal, timeoutMs: 5_000 });
+    const pending = transport(new Request(`${origin}/slow-headers`), { sentHeaders: {}, stopSignal: controller.signal, timeoutMs: 5_000 });
     controller.abort(new Error('stopped'));
     await expect(pending).rejects.toThrow('stopped');
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as { port: number }).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const error = await transport(new Request(`http://127.0.0.1:${port}/`), { timeoutMs: 5_000 }).catch((e: unknown) => e as TypeError & { cause: { code: string } });
+    const error = await transport(new Request(`http://127.0.0.1:${port}/`), { sentHeaders: {}, timeoutMs: 5_000 }).catch((e: unknown) => e as TypeError & { cause: { code: string } });
     expect(error).toMatchObject({ name: 'TypeError', message: 'fetch failed', cause: { code: 'ECONNREFUSED' } });
   });
 
   test('an informational answer (103) is passed over for the final one', async () => {
-    const response = await transport(new Request(`${origin}/early-hints`), { timeoutMs: 5_000 });
+    const response = await transport(new Request(`${origin}/early-hints`), { sentHeaders: {}, timeoutMs: 5_000 });
     expect([response.status, await response.text()]).toEqual([200, 'after hints']);
   });
 
   test('an abort while waiting closes the request; a signal aborted before sending sends nothing', async () => {
     const controller = new AbortController();
-    const pending = transport(new Request(`${origin}/slow-headers?closed`), { stopSignal: controller.signal, timeoutMs: 5_000 });
+    const pending = transport(new Request(`${origin}/slow-headers?closed`), { sentHeaders: {}, stopSignal: controller.signal, timeoutMs: 5_000 });
     await new Promise((resolve) => setTimeout(resolve, 100));
     controller.abort(new Error('host stopped'));
     await expect(pending).rejects.toThrow('host stopped');
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(closed).toContain('/slow-headers?closed');
     received = undefined;
-    await expect(transport(new Request(`${origin}/never-sent`), { stopSignal: AbortSignal.abort(new Error('already stopped')), timeoutMs: 5_000 })).rejects.toThrow('already stopped');
+    await expect(transport(new Request(`${origin}/never-sent`), { sentHeaders: {}, stopSignal: AbortSignal.abort(new Error('already stopped')), timeoutMs: 5_000 })).rejects.toThrow('already stopped');
     expect(received).toBeUndefined();
   });
 });
