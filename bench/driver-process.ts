@@ -1,7 +1,4 @@
-import Replicate from 'replicate';
-import { ReplicateFluxAdvancedModelBlock as block } from '../blocks/index.js';
-import { runBlock } from '../framework/run-block.js';
-import { createWebhookReceiver } from '../replicate/webhooks.js';
+import type Replicate from 'replicate';
 import type { Client } from './clients.js';
 
 /**
@@ -36,10 +33,11 @@ const credentials = { provider: 'replicate', id: 'bench', type: 'api_key' } as c
 const modelInput = (i: number) => ({ prompt: `bench prediction ${i}`, seed: i, aspect_ratio: '1:1', output_format: 'webp', output_quality: 80 });
 const idOf = (url: unknown) => /\/files\/([a-z2-7]+)\//.exec(String(url))?.[1];
 
-async function predict(job: DriverJob, i: number, official: Replicate): Promise<string | undefined> {
+async function predict(job: DriverJob, i: number): Promise<string | undefined> {
   switch (job.client) {
     case 'flux-blocks':
     case 'flux-blocks (webhook)': {
+      const { block, runBlock } = flux!;
       const { prompt, seed } = modelInput(i);
       const runner = { baseUrl: job.url, ...(webhook && { webhook }) };
       for await (const [name, value] of runBlock(block, { credentials, prompt, seed }, { credentials: { apiKey: TOKEN }, runner })) {
@@ -51,7 +49,7 @@ async function predict(job: DriverJob, i: number, official: Replicate): Promise<
     case 'replicate (block)':
     case 'replicate (poll)': {
       const wait = job.client === 'replicate (poll)' ? { mode: 'poll' as const } : undefined;
-      const output = await official.run(MODEL, { input: modelInput(i), ...(wait && { wait }) });
+      const output = await official!.run(MODEL, { input: modelInput(i), ...(wait && { wait }) });
       return idOf((output as unknown[])[0]);
     }
     case 'raw fetch': {
@@ -68,9 +66,15 @@ async function predict(job: DriverJob, i: number, official: Replicate): Promise<
 }
 
 const job = JSON.parse(process.argv[2]!) as DriverJob;
-const official = new Replicate({ auth: TOKEN, baseUrl: job.url, useFileOutput: false });
+// Each process loads only its own client's modules, so its peak RSS is that client's alone.
+const flux = job.client.startsWith('flux-blocks')
+  ? { block: (await import('../blocks/index.js')).ReplicateFluxAdvancedModelBlock, runBlock: (await import('../framework/run-block.js')).runBlock }
+  : undefined;
+const official: Replicate | undefined = job.client.startsWith('replicate')
+  ? new (await import('replicate')).default({ auth: TOKEN, baseUrl: job.url, useFileOutput: false })
+  : undefined;
 // The webhook client's receiver listens in this process; the emulator (another process) delivers to it.
-const receiver = job.client === 'flux-blocks (webhook)' ? createWebhookReceiver() : undefined;
+const receiver = job.client === 'flux-blocks (webhook)' ? (await import('../replicate/webhooks.js')).createWebhookReceiver() : undefined;
 const listening = await receiver?.listen(0);
 const webhook = receiver && listening && { url: listening.url, receiver };
 const cpuBefore = process.cpuUsage();
@@ -79,7 +83,7 @@ const now = () => performance.timeOrigin + performance.now();
 async function measured(i: number): Promise<DriverReport['runs'][number]> {
   const startedAt = now();
   try {
-    const id = await predict(job, i, official);
+    const id = await predict(job, i);
     return { startedAt, endedAt: now(), id };
   } catch (error) {
     return { startedAt, endedAt: now(), error: String(error instanceof Error ? error.message : error).slice(0, 200) };

@@ -1,7 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
-import sharp from 'sharp';
 import { dataUriSize, parseDataUri } from '../core/data-uri.js';
 import { BlockError, stoppedBy } from '../core/errors.js';
 import { DEFAULT_TIMEOUT_MS } from '../replicate/types.js';
@@ -150,6 +149,9 @@ const TYPES: Record<string, [string, string]> = {
 
 /** Content type and size of image bytes, read by sharp. @throws {BlockError} `not_an_image`. */
 async function describeImage(bytes: Buffer): Promise<FetchedImage> {
+  // Loaded on first use: libvips costs a process about 20 MB of RSS and 40 ms of CPU to load
+  // (`node -e`), which hosts that never save an image should not pay.
+  const { default: sharp } = await import('sharp');
   // sharp throws at once, not in the promise, on an empty buffer.
   const metadata = bytes.length ? await sharp(bytes).metadata().catch(() => undefined) : undefined;
   const type = metadata?.format && TYPES[metadata.format];

@@ -19,7 +19,7 @@ describe('a create that never reached a server says so, and speaks of no predict
   test.each([
     ['a refused connection', async () => `http://127.0.0.1:${await closedPort()}/v1`, /ECONNREFUSED \(connection refused\)/],
     ['a name that does not resolve', async () => 'http://no-such-host.invalid/v1', /(ENOTFOUND \(host not found\)|EAI_AGAIN \(DNS lookup failed\))/],
-    // The client sends through undici's request, which does not refuse fetch's bad ports: nothing listens there.
+    // The client sends through undici's dispatcher, which does not refuse fetch's bad ports: nothing listens there.
     ['a port fetch refuses (6000)', async () => 'http://127.0.0.1:6000/v1', /bad port \(a port fetch refuses to connect to\)|ECONNREFUSED \(connection refused\)/],
   ])('%s', async (_, baseUrl, cause) => {
     const url = await baseUrl();
