@@ -71,9 +71,12 @@ async function untilRecorded(workerPid: number, count: number): Promise<Map<stri
 test.each(['SIGKILL', 'SIGTERM'] as const)('%s of a worker in the middle of its predictions: every run ends with its result, each prediction created once and resumed by the other worker', async (signal) => {
   plan = { processingMs: 2_500 };
   emulator.requests.splice(0);
-  const [a, b] = [await worker(), await worker()];
+  // A alone takes the first jobs (10 at a time), so it surely holds some when it is stopped;
+  // B starts once A's predictions run, and takes the rest.
+  const a = await worker();
   const runs = Array.from({ length: 12 }, (_, i) => collect(jobs.runBlock(block, input(`${signal} ${i}`))));
   const onA = await untilRecorded(a.child.pid!, 3);
+  const b = await worker();
   const killedAt = Date.now();
 
   a.child.kill(signal);
