@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { createRegistry } from '../../blocks/index.js';
 import { checkGraph, GraphError } from '../../graph/check-graph.js';
+import { CREDENTIALS } from '../helpers.js';
 
 // checkGraph alone: no emulator, nothing runs.
 const registry = createRegistry();
@@ -20,15 +21,17 @@ function ring(length: number) {
   return graph;
 }
 
-const messageOf = (graph: unknown) => {
+/** The GraphError checkGraph refuses `graph` with; fails the test if it accepts it or throws anything else. */
+const refusal = (graph: unknown) => {
   try {
     checkGraph(graph, registry);
   } catch (error) {
     expect(error).toBeInstanceOf(GraphError);
-    return (error as GraphError).message;
+    return error as GraphError;
   }
   throw new Error('checkGraph accepted the graph');
 };
+const messageOf = (graph: unknown) => refusal(graph).message;
 
 describe('cycles', () => {
   test('a cycle of up to 12 ids is shown whole; a longer one shortened, its last id kept', () => {
@@ -113,15 +116,6 @@ describe('more cycles', () => {
 });
 
 describe('GraphError', () => {
-  const refusal = (graph: unknown) => {
-    try {
-      checkGraph(graph, registry);
-    } catch (error) {
-      return error as GraphError;
-    }
-    throw new Error('checkGraph accepted the graph');
-  };
-
   test('is named GraphError and says which node or link each refusal is about', () => {
     const graph = chain(2);
     expect(refusal({ nodes: [{ id: 'x', block_id: 'NoSuchBlock' }] })).toMatchObject({ name: 'GraphError', node: 'x' });
@@ -137,5 +131,14 @@ describe('GraphError', () => {
     const badDefault = chain(2);
     badDefault.nodes[1]!.input_default = { store_as: 'disk' };
     expect(refusal(badDefault)).toMatchObject({ node: 'n1', message: 'Node n1 (SaveImageBlock): store_as: must be one of "file", "data_uri"' });
+  });
+
+  test('names the node or the link it is about, for editors that mark it, and leaves the other empty', () => {
+    const graph = {
+      nodes: [{ id: 'g', block_id: 'ReplicateFluxAdvancedModelBlock', input_default: { credentials: CREDENTIALS, prompt: 'x' } }, { id: 's', block_id: 'SaveImageBlock' }],
+    };
+    expect(refusal(graph)).toMatchObject({ node: 's', link: undefined });
+    const link = { source_id: 'g', source_name: 'error', sink_id: 's', sink_name: 'image' };
+    expect(refusal({ ...graph, links: [link] })).toMatchObject({ node: undefined, link });
   });
 });

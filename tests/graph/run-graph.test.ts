@@ -6,7 +6,6 @@ import sharp from 'sharp';
 import { createRegistry } from '../../blocks/index.js';
 import type { BlockContext } from '../../index.js';
 import { GraphError, runGraph, type Graph, type NodeRunEvent } from '../../index.js';
-import { checkGraph } from '../../graph/check-graph.js';
 import { contextFor, CREDENTIALS, creates, requestsTo, ROOT, useEmulator } from '../helpers.js';
 
 const local = useEmulator();
@@ -171,23 +170,6 @@ describe('hostile graphs are refused by the checks, never by a crash', () => {
     expect(result.failures.map((f) => f.node)).toEqual(['n0']);
     expect(result.stopped).toHaveLength(19_999);
   });
-});
-
-test('a GraphError names the node or the link it is about, for editors that mark it', () => {
-  const graph = {
-    nodes: [{ id: 'g', block_id: 'ReplicateFluxAdvancedModelBlock', input_default: { credentials: CREDENTIALS, prompt: 'x' } }, { id: 's', block_id: 'SaveImageBlock' }],
-  };
-  const thrown = (g: unknown) => {
-    try {
-      checkGraph(g, registry);
-    } catch (error) {
-      return error as GraphError;
-    }
-    throw new Error('checkGraph accepted the graph');
-  };
-  expect(thrown(graph)).toMatchObject({ node: 's', link: undefined });
-  const link = { source_id: 'g', source_name: 'error', sink_id: 's', sink_name: 'image' };
-  expect(thrown({ ...graph, links: [link] })).toMatchObject({ node: undefined, link });
 });
 
 test('onNodeRun reports each node run starting, its prediction progress, and its end', async () => {
