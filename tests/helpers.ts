@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams, type SpawnOptionsWithoutStdio } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -20,21 +22,115 @@ export const TOKEN = 'r8_test_token_0123456789abcdefghijklmnopqrstu';
 export const FAST: EmulatorOptions = { startingMs: 10, processingMs: 40 };
 
 /**
+ * How much slower than an idle 2-core machine this one may be: `TEST_TIME_SCALE` (default 1).
+ * Every deadline in the suite (jest's test timeout, a test's own, a browser wait) is multiplied by it.
+ */
+export const TIME_SCALE = Number(process.env.TEST_TIME_SCALE) > 0 ? Number(process.env.TEST_TIME_SCALE) : 1;
+
+/** A deadline of `ms` on an idle machine, in ms, raised by {@link TIME_SCALE}. */
+export const scaled = (ms: number): number => Math.round(ms * TIME_SCALE);
+
+const stops: Array<() => unknown> = [];
+// Stops what this test file owns, newest first, after all its tests (this module is loaded once per file).
+afterAll(async () => {
+  for (let stop = stops.pop(); stop; stop = stops.pop()) await stop();
+}, scaled(60_000));
+
+/**
+ * Takes what `starting` starts (a server, a child process, a browser, a Redis) into this test file's
+ * ownership: once it has started, `stop` stops it after all the file's tests, newest first, even when
+ * the hook that awaited it failed or timed out. Call it before awaiting, e.g.
+ * `redis = await own(startRedis(), (r) => r.stop())`. A start that fails stops what it began itself.
+ */
+export function own<T>(starting: Promise<T>, stop: (started: T) => unknown): Promise<T> {
+  stops.push(async () => {
+    const started = await starting.then(
+      (value) => ({ value }),
+      () => undefined,
+    );
+    if (started) await stop(started.value);
+  });
+  return starting;
+}
+
+/** Kills `child` (SIGKILL) unless it has exited, and waits until its streams are closed. */
+export async function killed(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const closed = once(child, 'close');
+  child.kill('SIGKILL');
+  await closed;
+}
+
+/**
+ * `child_process.spawn` (pipes on all three streams), the child owned by this test file: one still
+ * running after all its tests (say, of a test that timed out) is killed, so nothing outlives the suite.
+ */
+export function spawnOwned(command: string, args: readonly string[], options: SpawnOptionsWithoutStdio = {}): ChildProcessWithoutNullStreams {
+  const child = spawn(command, args, options);
+  void own(Promise.resolve(child), killed);
+  return child;
+}
+
+/**
+ * Waits until `check` returns a value other than `undefined`, `false` or `null`, polling every
+ * `everyMs` (default 20 ms); returns that value. Without a deadline of its own: the test's timeout
+ * bounds it, so a slow machine only takes longer.
+ */
+export async function until<T>(check: () => T | Promise<T>, everyMs = 20): Promise<Exclude<T, undefined | false | null>> {
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false && value !== null) return value as Exclude<T, undefined | false | null>;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+/**
+ * An abort signal that fires (with `reason`) as soon as `condition` holds, checked every 5 ms: a test
+ * stops a run in the state it means to stop it in, however slow the machine. `abortedAt` is when it
+ * fired (epoch ms). The checks stop once it fired, and never keep the process alive.
+ */
+export function abortWhen(condition: () => boolean | Promise<boolean>, reason?: unknown): { readonly signal: AbortSignal; abortedAt(): number | undefined } {
+  const controller = new AbortController();
+  let at: number | undefined;
+  const check = async () => {
+    if (!(await condition())) return void setTimeout(check, 5).unref();
+    at = Date.now();
+    controller.abort(reason);
+  };
+  void check();
+  return { signal: controller.signal, abortedAt: () => at };
+}
+
+/** How many predictions `emulator` lists for `token` (Replicate API: GET /v1/predictions, first page). */
+export async function listed(emulator: Emulator, token = TOKEN): Promise<number> {
+  const response = await fetch(`${emulator.url}/predictions`, { headers: { Authorization: `Bearer ${token}` } });
+  return ((await response.json()) as { results: unknown[] }).results.length;
+}
+
+/**
+ * An {@link abortWhen} signal that fires once `emulator` lists one more prediction for `token` than
+ * it did when this was called: the run it is given to has created its prediction.
+ */
+export function abortOnceCreated(emulator: Emulator, reason?: unknown, token = TOKEN): ReturnType<typeof abortWhen> {
+  const before = listed(emulator, token);
+  return abortWhen(async () => (await listed(emulator, token)) > (await before), reason);
+}
+
+/**
  * Gives a test file its own emulator: started before all tests; before each, its request log
- * and faults are cleared and `plan` is reset to `{}`; closed after all. Inside tests read
- * `handle.emulator`, and set `handle.plan` to script the predictions the test creates.
+ * and faults are cleared and `plan` is reset to `{}`; closed after all, even when its start timed out.
+ * Inside tests read `handle.emulator`, and set `handle.plan` to script the predictions the test creates.
  */
 export function useEmulator(options: EmulatorOptions = FAST): { readonly emulator: Emulator; plan: PredictionPlan } {
   const handle = { plan: {} } as { emulator: Emulator; plan: PredictionPlan };
   beforeAll(async () => {
-    handle.emulator = await startEmulator({ plan: () => handle.plan, ...options });
+    handle.emulator = await own(startEmulator({ plan: () => handle.plan, ...options }), (emulator) => emulator.close());
   });
   beforeEach(() => {
     handle.emulator.requests.splice(0);
     handle.emulator.clearFaults();
     handle.plan = {};
   });
-  afterAll(() => handle.emulator.close());
   return handle;
 }
 

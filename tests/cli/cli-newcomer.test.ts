@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import { startEmulator, type Emulator, type PredictionPlan } from '../../emulator/index.js';
-import { requestsTo, ROOT, TOKEN } from '../helpers.js';
+import { requestsTo, ROOT, spawnOwned, TOKEN } from '../helpers.js';
 import { BIN, cli as spawnCli } from './cli-process.js';
 
 // The first ten minutes of a newcomer with the CLI: help, flags, inputs from files, local
@@ -144,7 +143,7 @@ test('the demo uses your prompt in every node that takes one', async () => {
 describe('flux-blocks emulator', () => {
   /** Starts the emulator command and resolves with its Try line; `stderr` collects its log. */
   function serve(args: string[]) {
-    const child = spawn(process.execPath, [BIN, 'emulator', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' } });
+    const child = spawnOwned(process.execPath, [BIN, 'emulator', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' } });
     const log = { stderr: '' };
     child.stderr.on('data', (chunk) => (log.stderr += chunk));
     const tryLine = new Promise<string>((resolve) => {
@@ -163,7 +162,7 @@ describe('flux-blocks emulator', () => {
     try {
       const command = await tryLine;
       const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-        const shell = spawn('bash', ['-c', command], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' } });
+        const shell = spawnOwned('bash', ['-c', command], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' } });
         let stdout = '';
         shell.stdout.on('data', (chunk) => (stdout += chunk));
         shell.on('close', (code) => resolve({ code, stdout }));

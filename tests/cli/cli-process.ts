@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
+import type { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT } from '../helpers.js';
+import { ROOT, spawnOwned } from '../helpers.js';
 
 export const BIN = join(ROOT, 'dist', 'bin', 'flux-blocks.js');
 
@@ -14,11 +14,12 @@ export interface Run {
 
 /**
  * Spawns the built CLI in `cwd` with only PATH and the given variables; `stdin` is written to
- * its standard input; `onStart` sees the child.
+ * its standard input; `onStart` sees the child. The test file owns the process: one still running
+ * after all its tests (a test that timed out) is killed.
  */
 export function cli(args: string[], { env = {}, cwd, stdin, onStart }: { env?: Record<string, string>; cwd: string; stdin?: string; onStart?: (child: ReturnType<typeof spawn>) => void }): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, cwd });
+    const child = spawnOwned(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, cwd });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));

@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, test } from '@jest/globals';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
-import { requestsTo, ROOT, TOKEN } from '../helpers.js';
+import { requestsTo, ROOT, spawnOwned, TOKEN } from '../helpers.js';
 
 const BIN = join(ROOT, 'dist', 'bin', 'flux-blocks.js');
 const INPUT = JSON.stringify({ prompt: 'a moth at a lamp' });
@@ -27,7 +26,7 @@ beforeEach(() => {
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: TOKEN, REPLICATE_BASE_URL: emulator.url }, cwd: outDir });
+    const child = spawnOwned(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: TOKEN, REPLICATE_BASE_URL: emulator.url }, cwd: outDir });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));

@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, jest, test } from '@jest/globals';
 import { ReplicateFluxAdvancedModelBlock as block } from '../../blocks/index.js';
 import { startEmulator, type Emulator, type PredictionPlan } from '../../emulator/index.js';
 import { createReplicateClient, type ProgressEvent } from '../../index.js';
-import { collect, CREDENTIALS, ROOT } from '../helpers.js';
+import { collect, CREDENTIALS, ROOT, spawnOwned } from '../helpers.js';
 
 // A distinctive token: any trace of it in text means a leak.
 const SECRET = 'r8_SeCrEt_f1uxBl0cks_doNotLeak_7c4e9a';
@@ -98,7 +97,7 @@ test('the Replicate client\'s own errors, for hosts that call it directly, are r
 
 test('the CLI prints no token on stdout or stderr', async () => {
   emulator.inject({ route: 'create', answer: { status: 400, body: echo } });
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'bin', 'flux-blocks.js'), 'run', block.name, '--input', '{"prompt":"x"}'], {
+  const child = spawnOwned(process.execPath, [join(ROOT, 'dist', 'bin', 'flux-blocks.js'), 'run', block.name, '--input', '{"prompt":"x"}'], {
     env: { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: SECRET, REPLICATE_BASE_URL: emulator.url },
   });
   let out = '';

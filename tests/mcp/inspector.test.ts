@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { registry } from '../../blocks/index.js';
 import { toolName } from '../../mcp/tools.js';
-import { FAST, TOKEN, useEmulator } from '../helpers.js';
+import { FAST, spawnOwned, TOKEN, useEmulator } from '../helpers.js';
 import { BIN } from './connect.js';
 
 /**
@@ -25,7 +24,7 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 
 function inspector(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['--yes', '--prefer-offline', INSPECTOR, '--cli', ...args], {
+    const child = spawnOwned('npx', ['--yes', '--prefer-offline', INSPECTOR, '--cli', ...args], {
       cwd: dir,
       // Its catalog file would otherwise be created in ~/.mcp-inspector.
       env: { ...process.env, MCP_CATALOG_PATH: join(dir, 'mcp.json'), NODE_OPTIONS: '' },

@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { openEnvironment, type HostEnvironment } from '../../host/environment.js';
 import { HttpSetupError, startMcpHttpServer, type McpHttpServer } from '../../mcp/http.js';
 import { mcpServerFactory } from '../../mcp/server.js';
-import { TOKEN, useEmulator } from '../helpers.js';
+import { spawnOwned, TOKEN, useEmulator } from '../helpers.js';
 import { BIN } from './connect.js';
 
 const handle = useEmulator();
@@ -84,7 +83,7 @@ describe('off loopback', () => {
   });
 
   test('the CLI refuses it too, with exit status 2, and starts nothing', async () => {
-    const child = spawn(process.execPath, [BIN, 'mcp', '--http', '--host', '0.0.0.0', '--port', '0'], {
+    const child = spawnOwned(process.execPath, [BIN, 'mcp', '--http', '--host', '0.0.0.0', '--port', '0'], {
       env: { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: TOKEN, REPLICATE_BASE_URL: handle.emulator.url },
     });
     let stderr = '';

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT, TOKEN } from '../helpers.js';
+import { own, ROOT, scaled, TOKEN } from '../helpers.js';
 
 /** The built CLI. */
 export const BIN = join(ROOT, 'dist', 'bin', 'flux-blocks.js');
@@ -16,9 +16,11 @@ export interface WorkerProcess {
 
 /**
  * Spawns `node dist/bin/flux-blocks.js worker --redis <redisUrl> --base-url <baseUrl> ...args`
- * with REPLICATE_API_TOKEN set to {@link TOKEN}; resolves once it says it is ready.
+ * with REPLICATE_API_TOKEN set to {@link TOKEN}; resolves once it says it is ready. The test file owns
+ * it from the start (stopped after all its tests at the latest); one that is not ready within 30 s
+ * (scaled) is killed and the promise rejects.
  */
-export async function spawnWorker(redisUrl: string, baseUrl: string, args: string[] = [], cwd = ROOT): Promise<WorkerProcess> {
+export function spawnWorker(redisUrl: string, baseUrl: string, args: string[] = [], cwd = ROOT): Promise<WorkerProcess> {
   const child = spawn(process.execPath, [BIN, 'worker', '--redis', redisUrl, '--base-url', baseUrl, ...args], {
     env: { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: TOKEN },
     cwd,
@@ -26,14 +28,26 @@ export async function spawnWorker(redisUrl: string, baseUrl: string, args: strin
   });
   let stderr = '';
   const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
-  await new Promise<void>((resolve, reject) => {
+  const worker: WorkerProcess = { child, stderr: () => stderr, exited };
+  const ready = new Promise<WorkerProcess>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the worker was not ready within ${scaled(30_000)} ms:\n${stderr}`));
+    }, scaled(30_000));
     child.stderr!.on('data', (chunk) => {
       stderr += chunk;
-      if (/Worker \d+ ready/.test(stderr)) resolve();
+      if (/Worker \d+ ready/.test(stderr)) {
+        clearTimeout(timer);
+        resolve(worker);
+      }
     });
-    void exited.then((how) => reject(new Error(`the worker exited (${how}) before it was ready:\n${stderr}`)));
+    void exited.then((how) => {
+      clearTimeout(timer);
+      reject(new Error(`the worker exited (${how}) before it was ready:\n${stderr}`));
+    });
   });
-  return { child, stderr: () => stderr, exited };
+  void own(Promise.resolve(worker), (started) => stopWorkers([started]));
+  return ready;
 }
 
 /** Stops workers with SIGTERM and waits for them to exit. */

@@ -1,12 +1,11 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, expect, test } from '@jest/globals';
+import { afterEach, beforeAll, expect, test } from '@jest/globals';
 import { Queue, QueueEvents, type ConnectionOptions, type Job } from 'bullmq';
 import { ReplicateFluxAdvancedModelBlock as block } from '../../blocks/index.js';
 import { startEmulator, type Emulator, type PredictionPlan } from '../../emulator/index.js';
 import { redisConnection } from '../../workers/connection.js';
 import { DEFAULT_QUEUE, PREFIX, type BlockJobData, type BlockJobResult } from '../../workers/jobs.js';
 import { createJobQueue, type JobQueue } from '../../workers/queue.js';
-import { creates, CREDENTIALS, remote, requestsTo, TOKEN } from '../helpers.js';
+import { creates, CREDENTIALS, own, remote, requestsTo, scaled, TOKEN, until } from '../helpers.js';
 import { spawnWorker, stopWorkers, type WorkerProcess } from './processes.js';
 import { startRedis, type TestRedis } from '../../bench/redis-server.js';
 
@@ -18,24 +17,16 @@ let events: QueueEvents;
 const workers: WorkerProcess[] = [];
 let plan: PredictionPlan = {};
 beforeAll(async () => {
-  redis = await startRedis();
+  redis = await own(startRedis(), (started) => started.stop());
   // Creates answer after at most 1 s (Prefer: wait is cut short), so ids are recorded mid-run.
-  emulator = await startEmulator({ token: TOKEN, startingMs: 10, processingMs: 40, maxSyncWaitSeconds: 1, maxRecorded: 10_000, plan: () => plan });
+  emulator = await own(startEmulator({ token: TOKEN, startingMs: 10, processingMs: 40, maxSyncWaitSeconds: 1, maxRecorded: 10_000, plan: () => plan }), (started) => started.close());
   const connection = redisConnection(redis.url);
-  jobs = await createJobQueue({ connection });
-  queue = new Queue(DEFAULT_QUEUE, { connection: connection as ConnectionOptions, prefix: PREFIX });
-  events = new QueueEvents(DEFAULT_QUEUE, { connection: connection as ConnectionOptions, prefix: PREFIX });
+  jobs = await own(createJobQueue({ connection }), (started) => started.close());
+  queue = await own(Promise.resolve(new Queue<BlockJobData, BlockJobResult>(DEFAULT_QUEUE, { connection: connection as ConnectionOptions, prefix: PREFIX })), (started) => started.close());
+  events = await own(Promise.resolve(new QueueEvents(DEFAULT_QUEUE, { connection: connection as ConnectionOptions, prefix: PREFIX })), (started) => started.close());
   await events.waitUntilReady();
 });
-afterEach(() => stopWorkers(workers));
-afterAll(async () => {
-  await jobs?.close();
-  await events?.close();
-  await queue?.close();
-  await stopWorkers(workers);
-  await emulator?.close();
-  await redis?.stop();
-});
+afterEach(() => stopWorkers(workers.splice(0)));
 
 async function worker(): Promise<WorkerProcess> {
   const started = await spawnWorker(redis.url, emulator.url, ['--concurrency', '10']);
@@ -61,11 +52,10 @@ async function recordedOn(workerPid: number): Promise<Map<string, string>> {
 }
 
 async function untilRecorded(workerPid: number, count: number): Promise<Map<string, string>> {
-  for (;;) {
+  return until(async () => {
     const recorded = await recordedOn(workerPid);
-    if (recorded.size >= count) return recorded;
-    await sleep(50);
-  }
+    return recorded.size >= count && recorded;
+  }, 50);
 }
 
 test.each(['SIGKILL', 'SIGTERM'] as const)('%s of a worker in the middle of its predictions: every run ends with its result, each prediction created once and resumed by the other worker', async (signal) => {
@@ -101,7 +91,7 @@ test.each(['SIGKILL', 'SIGTERM'] as const)('%s of a worker in the middle of its 
   // A killed worker's jobs are taken over within 20 s (lockDuration 10 s + stalledInterval 5 s).
   expect(resumedWithin).toBeLessThan(20_000);
   await stopWorkers([b]);
-}, 40_000);
+}, scaled(60_000));
 
 test('a 429 met by one worker holds back the creates of the other until its Retry-After', async () => {
   plan = {};
@@ -109,7 +99,7 @@ test('a 429 met by one worker holds back the creates of the other until its Retr
   emulator.requests.splice(0);
   emulator.inject({ route: 'create', answer: { status: 429, retryAfter: '2' } });
   const first = collect(jobs.runBlock(block, input('429 first')));
-  while (!emulator.requests.some((r) => r.outcome === 429)) await sleep(10);
+  await until(() => emulator.requests.some((r) => r.outcome === 429), 10);
   const throttledAt = Date.now();
   const more = Array.from({ length: 8 }, (_, i) => collect(jobs.runBlock(block, input(`429 then ${i}`))));
   const results = await Promise.all([first, ...more]);
@@ -125,7 +115,7 @@ test('a 429 met by one worker holds back the creates of the other until its Retr
   for (const at of created) expect(at - throttledAt).toBeGreaterThanOrEqual(1_800);
   expect(creates(emulator)).toEqual({ sent: 10, created: 9 });
   await stopWorkers([a, b]);
-}, 20_000);
+});
 
 test('a job picked up with only the intent recorded resumes the prediction it finds by input, and fails rather than guess between two', async () => {
   plan = {};
@@ -136,7 +126,7 @@ test('a job picked up with only the intent recorded resumes the prediction it fi
   emulator.requests.splice(0);
   // As a crash between the create and recording its id leaves it.
   const crashed = await queue.add(block.name, { blockId: block.id, input: input('intent only'), predictions: [], creating: { index: 0, at: Date.now() } });
-  const result = await crashed.waitUntilFinished(events, 10_000);
+  const result = await crashed.waitUntilFinished(events, scaled(30_000));
   expect(predictionOf(result.outputs)).toBe(id);
   expect(creates(emulator).sent).toBe(0);
   expect(requestsTo(emulator, 'GET', /^\/v1\/predictions\?/)).toHaveLength(1);
@@ -144,7 +134,7 @@ test('a job picked up with only the intent recorded resumes the prediction it fi
   await collect(jobs.runBlock(block, input('intent only')));
   emulator.requests.splice(0);
   const ambiguous = await queue.add(block.name, { blockId: block.id, input: input('intent only'), predictions: [], creating: { index: 0, at: Date.now() } }, { attempts: 3 });
-  await expect(ambiguous.waitUntilFinished(events, 10_000)).rejects.toThrow(/2 predictions with its input exist .*not creating another/);
+  await expect(ambiguous.waitUntilFinished(events, scaled(30_000))).rejects.toThrow(/2 predictions with its input exist .*not creating another/);
   expect((await queue.getJob(ambiguous.id!))!.attemptsMade).toBe(1);
   expect(creates(emulator).sent).toBe(0);
   expect(sent).toMatchObject({ prompt: 'intent only' });
@@ -157,7 +147,7 @@ test('canceling a run cancels its job and its prediction; an unknown block fails
   emulator.requests.splice(0);
   const stop = new AbortController();
   const run = collect(jobs.runBlock(block, input('cancel me'), { signal: stop.signal }));
-  while (!emulator.requests.some((r) => r.method === 'GET')) await sleep(20);
+  await until(() => emulator.requests.some((r) => r.method === 'GET'));
   stop.abort();
   const outputs = await run;
   expect(outputs).toEqual([['error', expect.stringMatching(/stopped by the host/)]]);
@@ -166,7 +156,7 @@ test('canceling a run cancels its job and its prediction; an unknown block fails
   const canceledId = /predictions\/([a-z2-7]+)\/cancel/.exec(cancel!.path)![1]!;
   expect((await remote(emulator, canceledId)).status).toBe('canceled');
   const unknown = await queue.add('x', { blockId: 'no-such-block', input: {}, predictions: [] }, { attempts: 5 });
-  await expect(unknown.waitUntilFinished(events, 10_000)).rejects.toThrow(/No block with id "no-such-block"/);
+  await expect(unknown.waitUntilFinished(events, scaled(30_000))).rejects.toThrow(/No block with id "no-such-block"/);
   expect((await queue.getJob(unknown.id!))!.attemptsMade).toBe(1);
   await stopWorkers([w]);
 });

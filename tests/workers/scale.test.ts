@@ -1,16 +1,16 @@
-import { spawn } from 'node:child_process';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { registry, ReplicateFluxAdvancedModelBlock as block } from '../../blocks/index.js';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
 import { runGraph, type GraphOutput } from '../../graph/run-graph.js';
 import { redisConnection } from '../../workers/connection.js';
 import { createJobQueue, type JobQueue } from '../../workers/queue.js';
-import { creates, CREDENTIALS, ROOT, TOKEN } from '../helpers.js';
-import { BIN, spawnWorker, stopWorkers, type WorkerProcess } from './processes.js';
+import { creates, CREDENTIALS, own, ROOT, TOKEN } from '../helpers.js';
+import { cli as spawnCli } from '../cli/cli-process.js';
+import { spawnWorker } from './processes.js';
 import { startRedis, type TestRedis } from '../../bench/redis-server.js';
 
 // A budget that binds within a test: 2400 creates a minute (40/s) on the emulator as on the
@@ -23,28 +23,23 @@ const RUNS = Number(process.env.RUNS ?? 300);
 const local = {} as { redis: TestRedis };
 let emulator: Emulator;
 let jobs: JobQueue;
-let workers: WorkerProcess[] = [];
 let outDir: string;
 beforeAll(async () => {
-  local.redis = await startRedis();
-  emulator = await startEmulator({
-    token: TOKEN,
-    startingMs: 10,
-    processingMs: 40,
-    maxRecorded: 10_000,
-    rateLimits: { createsPerMinute: CREATES_PER_MINUTE, createBurst: CREATE_BURST, othersPerMinute: 30_000 },
-  });
-  outDir = await mkdtemp(join(tmpdir(), 'flux-workers-'));
+  local.redis = await own(startRedis(), (started) => started.stop());
+  emulator = await own(
+    startEmulator({
+      token: TOKEN,
+      startingMs: 10,
+      processingMs: 40,
+      maxRecorded: 10_000,
+      rateLimits: { createsPerMinute: CREATES_PER_MINUTE, createBurst: CREATE_BURST, othersPerMinute: 30_000 },
+    }),
+    (started) => started.close(),
+  );
+  outDir = await own(mkdtemp(join(tmpdir(), 'flux-workers-')), (dir) => rm(dir, { recursive: true, force: true }));
   const flags = ['--concurrency', '20', '--creates-per-minute', String(CREATES_PER_MINUTE), '--others-per-minute', '30000', '--out', join(outDir, 'worker-out')];
-  workers = await Promise.all([spawnWorker(local.redis.url, emulator.url, flags), spawnWorker(local.redis.url, emulator.url, flags)]);
-  jobs = await createJobQueue({ connection: redisConnection(local.redis.url) });
-});
-afterAll(async () => {
-  await jobs?.close();
-  await stopWorkers(workers);
-  await emulator?.close();
-  await rm(outDir, { recursive: true, force: true });
-  await local.redis?.stop();
+  await Promise.all([spawnWorker(local.redis.url, emulator.url, flags), spawnWorker(local.redis.url, emulator.url, flags)]);
+  jobs = await own(createJobQueue({ connection: redisConnection(local.redis.url) }), (started) => started.close());
 });
 
 /** Runs a block through the queue and collects its outputs. */
@@ -138,15 +133,7 @@ describe('graphs through the queue', () => {
 });
 
 test('the CLI: run --redis prints the same JSON lines as in-process, exit 0; worker without --redis is a usage error', async () => {
-  const cli = (args: string[], env: Record<string, string>) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: outDir });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => (stdout += chunk));
-      child.stderr.on('data', (chunk) => (stderr += chunk));
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  const cli = (args: string[], env: Record<string, string>) => spawnCli(args, { env, cwd: outDir });
   const input = JSON.stringify({ prompt: 'a red fox', seed: 5 });
   // The submitter has no token: the worker's is used.
   const queued = await cli(['run', block.name, '--input', input, '--redis', local.redis.url], { REPLICATE_BASE_URL: emulator.url });
