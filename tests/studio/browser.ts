@@ -1,32 +1,50 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from '@jest/globals';
-import type { Page } from 'playwright-core';
-import { ROOT } from '../helpers.js';
-
-/** Debian's Chromium, which playwright-core drives (Playwright's own browser download is out of reach). */
-export const CHROMIUM = '/usr/bin/chromium';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { CHROMIUM } from '../global-setup.js';
+import { own, ROOT, scaled } from '../helpers.js';
 
 /** Where browser tests leave their screenshots (git-ignored). */
 export const ARTIFACTS = join(ROOT, 'artifacts', 'studio');
 
-const INSTALL = 'apt-get update && apt-get -o DPkg::Lock::Timeout=300 install -y chromium';
+/** How long a browser wait may take (a step of a test, within the test's own timeout), in ms. */
+export const BROWSER_WAIT = scaled(30_000);
 
 /**
- * Makes sure Chromium exists at `executable` (default {@link CHROMIUM}): when missing and running as root, installs Debian's
- * chromium package with apt-get, saying so; otherwise fails with the command to run.
+ * Debian's Chromium (the suite's global setup installs it), headless, for this test file: closed after
+ * all its tests, even when the hook that launched it failed or timed out.
  */
-export function ensureChromium(executable = CHROMIUM, root = process.getuid?.() === 0): string {
-  if (existsSync(executable)) return executable;
-  if (!root) throw new Error(`The studio's browser tests need Chromium at ${executable}. Install it as root: ${INSTALL}`);
-  console.log(`Chromium is missing at ${executable}; installing Debian's chromium package: ${INSTALL}`);
-  const options = { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } } as const;
-  execFileSync('apt-get', ['update'], options);
-  execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', 'chromium'], options);
-  if (!existsSync(executable)) throw new Error(`apt-get installed chromium but ${executable} is still missing; run: ${INSTALL}`);
-  return executable;
+export function launchChromium(): Promise<Browser> {
+  // Without the background-networking flags Chromium keeps dialling hosts this closed network refuses.
+  const args = ['--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-gpu'];
+  return own(chromium.launch({ executablePath: CHROMIUM, args, timeout: BROWSER_WAIT }), (browser) => browser.close());
+}
+
+/**
+ * Waits until the text of `locator` (its first element) is `expected`, the whole text, or matches the
+ * pattern; returns the text. Fails naming the text last seen, so a read never races an update.
+ */
+export async function textIs(locator: Locator, expected: string | RegExp): Promise<string> {
+  const pattern = typeof expected === 'string' ? new RegExp(`^${expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : expected;
+  const matching = locator.filter({ hasText: pattern }).first();
+  try {
+    await matching.waitFor({ state: 'attached' });
+  } catch (error) {
+    const seen = await locator.first().textContent({ timeout: 1_000 }).catch(() => '(no such element)');
+    throw new Error(`${String(locator)} never read ${String(expected)}; last seen: ${JSON.stringify(seen)}\n${(error as Error).message}`);
+  }
+  return (await matching.textContent())!;
+}
+
+/** Waits until `locator` matches exactly `count` elements (present in the DOM, shown or not). */
+export async function countIs(locator: Locator, count: number): Promise<void> {
+  const started = Date.now();
+  while ((await locator.count()) !== count) {
+    if (Date.now() - started > BROWSER_WAIT) throw new Error(`${String(locator)} matched ${await locator.count()} elements, not ${count}`);
+    await sleep(20);
+  }
 }
 
 /** Saves a screenshot of `page` as artifacts/studio/<name>.png; returns its path. */

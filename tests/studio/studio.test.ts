@@ -1,17 +1,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createRegistry } from '../../blocks/index.js';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
 import { startStudio, type Studio } from '../../studio/server/index.js';
-import { requestsTo, TOKEN } from '../helpers.js';
-import { dragBetween, ensureChromium, imagesLoaded, screenshot } from './browser.js';
+import { own, requestsTo, scaled, TOKEN } from '../helpers.js';
+import { BROWSER_WAIT, countIs, dragBetween, imagesLoaded, launchChromium, screenshot, textIs } from './browser.js';
 
 // A real browser against the studio on port 0, running on the emulator over HTTP.
-// Generous timeouts for slow CI machines; every wait is for a state, never a fixed time.
-const WAIT = 30_000;
+// Every wait is for a state, never a fixed time; each is bounded by BROWSER_WAIT (TEST_TIME_SCALE raises it).
 
 /** Prompts starting with this run for ten minutes on the emulator (the cancel test). */
 const SLOW = 'slow:';
@@ -25,30 +24,22 @@ let page: Page;
 let pageErrors: string[];
 
 beforeAll(async () => {
-  const executablePath = ensureChromium();
-  emulator = await startEmulator({
+  browser = await launchChromium();
+  emulator = await own(startEmulator({
     startingMs: 10,
     processingMs: 300,
     // Kontext runs a little longer, so a run of the example can be seen (and photographed) midway.
     plan: ({ model, input }) => (String(input.prompt).startsWith(SLOW) ? { processingMs: 600_000 } : /kontext/.test(model) ? { processingMs: 4_000 } : undefined),
-  });
-  out = await mkdtemp(join(tmpdir(), 'studio-test-'));
-  studio = await startStudio({ port: 0, baseUrl: emulator.url, out, env: { REPLICATE_API_TOKEN: TOKEN } });
-  browser = await chromium.launch({ executablePath });
-}, 600_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await studio?.close();
-  await emulator?.close();
-  if (out) await rm(out, { recursive: true, force: true });
+  }), (started) => started.close());
+  out = await own(mkdtemp(join(tmpdir(), 'studio-test-')), (dir) => rm(dir, { recursive: true, force: true }));
+  studio = await own(startStudio({ port: 0, baseUrl: emulator.url, out, env: { REPLICATE_API_TOKEN: TOKEN } }), (started) => started.close());
 });
 
 beforeEach(async () => {
   emulator.requests.splice(0);
   context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   page = await context.newPage();
-  page.setDefaultTimeout(WAIT);
+  page.setDefaultTimeout(BROWSER_WAIT);
   pageErrors = [];
   page.on('pageerror', (error) => pageErrors.push(String(error)));
   page.on('console', (message) => {
@@ -88,11 +79,11 @@ async function addByKeyboard(name: string) {
 describe('studio in Chromium', () => {
   test('the token leaves the address bar, and every registered block is in the palette', async () => {
     expect(new URL(page.url()).search).toBe('');
-    for (const block of createRegistry().list()) await expect(page.getByTestId(`palette-${block.name}`).isVisible()).resolves.toBe(true);
-    await expect(page.getByTestId('target').textContent()).resolves.toContain(emulator.url);
+    for (const block of createRegistry().list()) await page.getByTestId(`palette-${block.name}`).waitFor({ state: 'visible' });
+    await textIs(page.getByTestId('target'), new RegExp(emulator.url.replace(/[.]/g, '\\.')));
     await page.getByTestId('palette-search').fill('save');
-    await expect(page.locator('.palette-item').count()).resolves.toBe(1);
-  }, 60_000);
+    await countIs(page.locator('.palette-item'), 1);
+  });
 
   test('drag Flux Advanced and Save Image, type a prompt, link result to image, run: both succeed and the image shows', async () => {
     const pane = page.locator('.react-flow__pane');
@@ -103,19 +94,19 @@ describe('studio in Chromium', () => {
     await expect(node('n1').getAttribute('data-status')).resolves.toBe('idle');
     await expect(page.locator('#n2_image').getAttribute('placeholder')).resolves.toBe('https://replicate.delivery/...');
     // The key picker offers the studio's key by name; its value never reaches the page.
-    await expect(page.locator('#n1_credentials option:checked').textContent()).resolves.toBe('Replicate API token from the environment');
+    await textIs(page.locator('#n1_credentials option:checked'), 'Replicate API token from the environment');
     await page.locator('#n1_prompt').fill('A red fox in fresh snow');
 
     // An integer output cannot feed an image URL input: refused, with the reason shown.
     await dragBetween(page, handle('n1', 'source', 'seed'), handle('n2', 'target', 'image'));
-    await expect(page.getByTestId('message').textContent()).resolves.toBe('Refused: seed (integer) cannot feed image (string)');
-    await expect(page.locator('.react-flow__edge').count()).resolves.toBe(0);
+    await textIs(page.getByTestId('message'), 'Refused: seed (integer) cannot feed image (string)');
+    await countIs(page.locator('.react-flow__edge'), 0);
 
     await dragBetween(page, handle('n1', 'source', 'result'), handle('n2', 'target', 'image'));
     // A level edge has a zero-height box, which Playwright calls hidden: wait for it in the DOM.
     await page.locator('.react-flow__edge').waitFor({ state: 'attached' });
-    await expect(page.getByTestId('message').textContent()).resolves.toBe('Linked n1.result to n2.image');
-    await expect(page.locator('#n2_image').isDisabled()).resolves.toBe(true);
+    await textIs(page.getByTestId('message'), 'Linked n1.result to n2.image');
+    await page.locator('#n2_image:disabled').waitFor();
 
     await runEnabled();
     await page.getByTestId('run').click();
@@ -125,7 +116,7 @@ describe('studio in Chromium', () => {
     await preview.waitFor();
     await imagesLoaded(page, '[data-testid="node-n2"] img.preview');
     await expect(preview.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).resolves.toBeGreaterThan(0);
-    await expect(page.getByTestId('run-status').textContent()).resolves.toBe('Run succeeded');
+    await textIs(page.getByTestId('run-status'), 'Run succeeded');
     expect(requestsTo(emulator, 'POST', /^\/v1\/models\/black-forest-labs\/flux-schnell\/predictions$/)).toHaveLength(1);
     expect(await page.content()).not.toContain(TOKEN);
 
@@ -133,29 +124,29 @@ describe('studio in Chromium', () => {
     await page.reload();
     await node('n2').waitFor();
     await expect(page.locator('#n1_prompt').inputValue()).resolves.toBe('A red fox in fresh snow');
-    await expect(page.locator('.react-flow__edge').count()).resolves.toBe(1);
-  }, 90_000);
+    await countIs(page.locator('.react-flow__edge'), 1);
+  }, scaled(90_000));
 
   test('an example graph opens from the menu and runs; each node shows its status as it goes', async () => {
     await page.getByTestId('examples').selectOption('generate-edit-save.json');
     await node('save').waitFor();
-    await expect(page.locator('.react-flow__edge').count()).resolves.toBe(2);
+    await countIs(page.locator('.react-flow__edge'), 2);
     await runEnabled();
     await page.getByTestId('run').click();
 
     // Midway: generate done with its image, edit running (Kontext takes 4 s here), save waiting.
     await withStatus('generate', 'succeeded').waitFor();
     await page.getByTestId('status-edit').filter({ hasText: /^running \d+%$/ }).waitFor();
-    await expect(node('save').getAttribute('data-status')).resolves.toBe('queued');
+    await withStatus('save', 'queued').waitFor();
     await node('generate').locator('img.preview').waitFor();
     await imagesLoaded(page, '[data-testid="node-generate"] img.preview');
     await screenshot(page, 'studio-mid-run');
 
     await withStatus('save', 'succeeded').waitFor();
-    await expect(node('edit').getAttribute('data-status')).resolves.toBe('succeeded');
+    await withStatus('edit', 'succeeded').waitFor();
     await page.getByTestId('result-image').last().waitFor();
     await imagesLoaded(page, '[data-testid="result-image"]');
-  }, 90_000);
+  }, scaled(90_000));
 
   test('an out-of-range value shows a field error and Run is refused', async () => {
     await addByKeyboard('ReplicateFluxAdvancedModelBlock');
@@ -165,15 +156,15 @@ describe('studio in Chromium', () => {
     // Ranges are bounded inputs, enums selects, as editors read the schema.
     const steps = page.locator('#n1_steps');
     await expect(Promise.all([steps.getAttribute('type'), steps.getAttribute('min'), steps.getAttribute('max')])).resolves.toEqual(['number', '1', '50']);
-    await expect(page.locator('select#n1_aspect_ratio').count()).resolves.toBe(1);
+    await page.locator('select#n1_aspect_ratio').waitFor();
     await page.locator('#n1_steps').fill('500');
-    await expect(node('n1').locator('.error-detail').textContent()).resolves.toContain('must be <= 50');
-    await expect(page.getByTestId('problems').textContent()).resolves.toContain("n1: 'Steps' must be <= 50");
+    await textIs(node('n1').locator('.error-detail'), /must be <= 50/);
+    await textIs(page.getByTestId('problems'), /n1: 'Steps' must be <= 50/);
     const runs: string[] = [];
     page.on('request', (request) => {
       if (request.url().includes('/api/runs')) runs.push(request.url());
     });
-    await expect(page.getByTestId('run').isDisabled()).resolves.toBe(true);
+    await page.locator('[data-testid="run"]:disabled').waitFor();
     await page.getByTestId('run').click({ force: true });
 
     // Back in range: the problem goes and Run is allowed again.
@@ -181,7 +172,7 @@ describe('studio in Chromium', () => {
     await runEnabled();
     expect(runs).toEqual([]);
     expect(emulator.requests).toEqual([]);
-  }, 60_000);
+  });
 
   test('the server check marks the node it names: a model-specific value the schema alone allows', async () => {
     await addByKeyboard('ReplicateFluxKontextBlock');
@@ -189,11 +180,10 @@ describe('studio in Chromium', () => {
     await page.locator('#n1_prompt').fill('Make it snow');
     await node('n1').locator('details.advanced summary').click();
     await page.locator('#n1_num_inference_steps').fill('30');
-    const problem = node('n1').locator('.node-problem');
-    await problem.waitFor();
-    await expect(problem.textContent()).resolves.toMatch(/^Node n1 \(ReplicateFluxKontextBlock\): .*num_inference_steps/);
-    await expect(page.getByTestId('run').isDisabled()).resolves.toBe(true);
-  }, 60_000);
+    // The problem shown first (the prompt still empty) gives way to the server's, once it answered.
+    await textIs(node('n1').locator('.node-problem'), /^Node n1 \(ReplicateFluxKontextBlock\): .*num_inference_steps/);
+    await page.locator('[data-testid="run"]:disabled').waitFor();
+  });
 
   test('a graph file opens and exports in the AutoGPT shape; the server check marks the link it names', async () => {
     const link = { source_id: 'make', source_name: 'error', sink_id: 'keep', sink_name: 'image' };
@@ -209,12 +199,12 @@ describe('studio in Chromium', () => {
     await node('keep').waitFor();
     const marked = page.locator('.react-flow__edge.invalid');
     await marked.waitFor({ state: 'attached' });
-    await expect(marked.locator('.react-flow__edge-text').textContent()).resolves.toBe(
-      'Link make.error -> keep.image: links from error are not supported; a failing node stops its downstream',
-    );
-    await expect(page.getByTestId('run').isDisabled()).resolves.toBe(true);
+    const linkProblem = 'Link make.error -> keep.image: links from error are not supported; a failing node stops its downstream';
+    await textIs(marked.locator('.react-flow__edge-text'), linkProblem);
+    await page.locator('[data-testid="run"]:disabled').waitFor();
     // The missing key reference is filled with the studio's, so the link is the only problem.
-    await expect(page.getByTestId('problems').locator('li').allTextContents()).resolves.toEqual([await marked.locator('.react-flow__edge-text').textContent()]);
+    await textIs(page.getByTestId('problems').locator('li'), linkProblem);
+    await countIs(page.getByTestId('problems').locator('li'), 1);
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export').click()]);
     const exported = JSON.parse(await streamText(await download.createReadStream())) as typeof graph;
@@ -223,7 +213,7 @@ describe('studio in Chromium', () => {
       ['make', '90f8c45e-e983-4644-aa0b-b4ebe2f531bc', 'a red fox'],
       ['keep', '247abf79-a340-47e8-a79c-0703e3ebed4c', undefined],
     ]);
-  }, 60_000);
+  });
 
   test('Cancel stops a long run and the emulator receives the cancel request', async () => {
     await addByKeyboard('ReplicateFluxAdvancedModelBlock');
@@ -234,11 +224,11 @@ describe('studio in Chromium', () => {
     await page.getByTestId('status-n1').filter({ hasText: /running \d+%$/ }).waitFor();
     await page.getByTestId('cancel').click();
     await withStatus('n1', 'canceled').waitFor();
-    await expect(page.getByTestId('run-status').textContent()).resolves.toBe('Run canceled');
+    await textIs(page.getByTestId('run-status'), 'Run canceled');
     const created = requestsTo(emulator, 'POST', /^\/v1\/models\/black-forest-labs\/flux-schnell\/predictions$/);
     expect(created).toHaveLength(1);
     expect(requestsTo(emulator, 'POST', /^\/v1\/predictions\/[a-z2-7]+\/cancel$/)).toHaveLength(1);
-  }, 60_000);
+  });
 
   test('an API call without the session token gets 401, one with a foreign Origin 403', async () => {
     const base = new URL(studio.url).origin;
@@ -255,5 +245,5 @@ describe('studio in Chromium', () => {
     const own = await page.request.post(`${base}/api/check`, { headers: { Origin: base }, data: { nodes: [] } });
     expect(own.status()).toBe(200);
     expect(await own.json()).toMatchObject({ ok: false, error: expect.stringMatching(/^Invalid graph: /) });
-  }, 60_000);
+  });
 });
