@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { createRegistry } from '../../blocks/index.js';
 import type { BlockContext } from '../../index.js';
 import { GraphError, runGraph, type Graph, type NodeRunEvent } from '../../index.js';
-import { contextFor, CREDENTIALS, creates, requestsTo, ROOT, useEmulator } from '../helpers.js';
+import { abortOnceCreated, contextFor, CREDENTIALS, creates, requestsTo, ROOT, scaled, useEmulator } from '../helpers.js';
 
 const local = useEmulator();
 const registry = createRegistry();
@@ -84,11 +84,9 @@ describe('failures', () => {
 
   test('a host abort stops every node and cancels running predictions', async () => {
     local.plan = { processingMs: 30_000 };
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 300);
-    const started = Date.now();
-    const result = await runGraph(await example('generate-edit-save.json'), { registry, context: context(controller.signal) });
-    expect(Date.now() - started).toBeLessThan(3_000);
+    const abort = abortOnceCreated(local.emulator);
+    const result = await runGraph(await example('generate-edit-save.json'), { registry, context: context(abort.signal) });
+    expect(Date.now() - abort.abortedAt()!).toBeLessThan(scaled(3_000));
     expect(result.failures).toEqual([{ node: 'generate', block: 'ReplicateFluxAdvancedModelBlock', error: expect.stringMatching(/^The run was stopped by the host; prediction [a-z2-7]+ was canceled/) }]);
     expect(requestsTo(local.emulator, 'POST', /\/cancel$/)).toHaveLength(1);
   });

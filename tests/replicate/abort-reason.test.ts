@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { clientFor, useEmulator } from '../helpers.js';
+import { abortOnceCreated, clientFor, useEmulator } from '../helpers.js';
 
 const local = useEmulator({ startingMs: 10, processingMs: 2_000 });
 const request = { model: 'black-forest-labs/flux-schnell', input: { prompt: 'a slow one' } };
@@ -10,9 +10,8 @@ describe("the host's abort reason reaches the message", () => {
     ['an Error reason', new Error('interrupted (Ctrl-C)'), /^The run was interrupted \(Ctrl-C\); prediction \w+ was canceled\./],
     ['no reason', undefined, /^The run was stopped by the host; prediction \w+ was canceled\./],
   ])('%s, while running', async (_, reason, message) => {
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(reason), 200);
-    const error = await clientFor(local.emulator).run(request, { signal: controller.signal }).catch((e: unknown) => e as { kind: string; message: string });
+    const { signal } = abortOnceCreated(local.emulator, reason);
+    const error = await clientFor(local.emulator).run(request, { signal }).catch((e: unknown) => e as { kind: string; message: string });
     expect(error.kind).toBe('host_aborted');
     expect(error.message).toMatch(message);
   });

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, test } from '@jest/globals';
 import { ReplicateFluxAdvancedModelBlock as block } from '../../blocks/index.js';
 import type { RunnerOptions } from '../../index.js';
-import { canceledId, collect, contextFor, creates, CREDENTIALS, errorOf, freshToken, remote, requestsTo, useEmulator } from '../helpers.js';
+import { abortWhen, canceledId, collect, contextFor, creates, CREDENTIALS, errorOf, freshToken, listed, remote, requestsTo, scaled, useEmulator } from '../helpers.js';
 
 const local = useEmulator();
 beforeEach(() => {
@@ -12,7 +12,7 @@ beforeEach(() => {
 
 const input = { credentials: CREDENTIALS, prompt: 'a lantern in the fog', seed: 3 };
 // Time allowed past the timeout or abort for the cancel round trip.
-const MARGIN_MS = 500;
+const MARGIN_MS = scaled(500);
 
 /**
  * The three phases a run can be in when it is stopped, set up on the local.emulator: in the create
@@ -20,20 +20,31 @@ const MARGIN_MS = 500;
  * polls (the prediction runs, the runner sleeps).
  */
 const polls = () => requestsTo(local.emulator, 'GET', /^\/v1\/predictions\/[a-z2-7]+$/);
-const PHASES: Array<[string, RunnerOptions, () => void, () => void]> = [
+const createRequests = () => requestsTo(local.emulator, 'POST', /^\/v1\/models\/[^/]+\/[^/]+\/predictions$/);
+/** Each phase: its runner options, its set-up, when the run is in it, and a check that it was. */
+const PHASES: Array<[string, RunnerOptions, () => void, (token: string) => boolean | Promise<boolean>, () => void]> = [
   [
     'during create',
     { waitSeconds: 60 },
     () => local.emulator.inject({ route: 'create', answer: 'hang', afterHandling: true }),
+    // The prediction exists while its create's answer is still to come.
+    async (token) => (await listed(local.emulator, token)) > 0,
     () => expect(polls()).toHaveLength(0),
   ],
   [
     'during a poll request',
     { waitSeconds: 1 },
     () => local.emulator.inject({ route: 'get', answer: 'hang', times: 100 }),
+    () => polls().some((r) => r.outcome === 'hang'),
     () => expect(polls().map((r) => r.outcome)).toEqual(['hang']),
   ],
-  ['while the prediction runs, between polls', { waitSeconds: 1, pollIntervalMs: 5_000 }, () => undefined, () => expect(polls()).toHaveLength(0)],
+  [
+    'while the prediction runs, between polls',
+    { waitSeconds: 1, pollIntervalMs: 5_000 },
+    () => undefined,
+    () => createRequests()[0]?.outcome !== undefined,
+    () => expect(polls()).toHaveLength(0),
+  ],
 ];
 
 /** Checks the one prediction was created once and canceled by a recorded request; returns its id. */
@@ -47,7 +58,7 @@ async function expectCanceled(message: string): Promise<string> {
 }
 
 describe('timeout', () => {
-  test.each(PHASES)('%s: error within the timeout, then the prediction is canceled', async (_, runner, setUp, inPhase) => {
+  test.each(PHASES)('%s: error within the timeout, then the prediction is canceled', async (_, runner, setUp, _reached, inPhase) => {
     setUp();
     const timeoutMs = 1_500 + (runner.waitSeconds === 1 ? 500 : 0);
     const started = Date.now();
@@ -69,23 +80,20 @@ describe('timeout', () => {
 });
 
 describe('host abort', () => {
-  test.each(PHASES)('%s: error right after the abort, then the prediction is canceled', async (_, runner, setUp, inPhase) => {
+  test.each(PHASES)('%s: error right after the abort, then the prediction is canceled', async (_, runner, setUp, reached, inPhase) => {
     setUp();
-    const controller = new AbortController();
-    const abortAt = runner.waitSeconds === 1 ? 1_500 : 300;
-    setTimeout(() => controller.abort(), abortAt);
-    const started = Date.now();
-    const message = errorOf(await collect(block, input, contextFor(local.emulator, runner, controller.signal, freshToken())));
-    expect(Date.now() - started).toBeLessThan(abortAt + MARGIN_MS);
+    const token = freshToken();
+    const abort = abortWhen(() => reached(token));
+    const message = errorOf(await collect(block, input, contextFor(local.emulator, runner, abort.signal, token)));
+    expect(Date.now() - abort.abortedAt()!).toBeLessThan(MARGIN_MS);
     expect(message).toMatch(/^The run was stopped by the host; prediction [a-z2-7]+ was canceled\. Nothing to fix in the block/);
     inPhase();
     await expectCanceled(message);
   });
 
   test('during the sync wait of create (Prefer: wait=60)', async () => {
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 300);
-    const message = errorOf(await collect(block, input, contextFor(local.emulator, {}, controller.signal)));
+    const abort = abortWhen(async () => (await listed(local.emulator)) > 0);
+    const message = errorOf(await collect(block, input, contextFor(local.emulator, {}, abort.signal)));
     expect(local.emulator.requests[0]!.headers.prefer).toBe('wait=60');
     expect(requestsTo(local.emulator, 'GET', /^\/v1\/predictions\?created_after=/)).toHaveLength(1);
     await expectCanceled(message);
@@ -100,9 +108,8 @@ describe('host abort', () => {
   test('an abort while the create waits its turn at the rate limit sends no create', async () => {
     const token = freshToken();
     local.emulator.inject({ route: 'create', answer: { status: 429, retryAfter: '20' } });
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 300);
-    const message = errorOf(await collect(block, input, contextFor(local.emulator, {}, controller.signal, token)));
+    const abort = abortWhen(() => createRequests()[0]?.outcome === 429);
+    const message = errorOf(await collect(block, input, contextFor(local.emulator, {}, abort.signal, token)));
     expect(message).toMatch(/^The run was stopped by the host\. /);
     expect(creates(local.emulator)).toEqual({ sent: 1, created: 0 });
     expect(requestsTo(local.emulator, 'POST', /\/cancel$/)).toHaveLength(0);

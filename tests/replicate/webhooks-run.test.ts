@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { ReplicateFluxAdvancedModelBlock as block } from '../../blocks/index.js';
 import { BlockError, createWebhookReceiver, type ListeningReceiver, type ProgressEvent, type WebhookReceiver } from '../../index.js';
-import { canceledId, clientFor, collect, contextFor, CREDENTIALS, names, remote, requestsTo, useEmulator } from '../helpers.js';
+import { abortWhen, canceledId, clientFor, collect, contextFor, CREDENTIALS, names, remote, requestsTo, until, useEmulator } from '../helpers.js';
 
 // Predictions outlast the 1 s sync wait, so the run has to wait for them after the create.
 const local = useEmulator({ startingMs: 50, processingMs: 1_500 });
@@ -16,8 +16,8 @@ afterAll(() => server.close());
 const request = { model: 'black-forest-labs/flux-schnell', input: { prompt: 'a heron at dawn', seed: 1 } };
 const webhookClient = (options: Parameters<typeof clientFor>[1] = {}) => clientFor(local.emulator, { waitSeconds: 1, webhook: { url: server.url, receiver }, ...options });
 const polls = () => requestsTo(local.emulator, 'GET', /^\/v1\/predictions\/[a-z2-7]+$/);
-/** The emulator records a delivery's answer just after the receiver has acted on it. */
-const answered = () => new Promise((resolve) => setTimeout(resolve, 200));
+/** The emulator records a delivery's answer just after the receiver has acted on it: wait for it. */
+const answered = (event: string, field: 'status' | 'duplicateStatus' = 'status') => until(() => deliveries(event)[0]?.[field] !== undefined);
 const deliveries = (event: string) => local.emulator.webhooks.deliveries.filter((d) => d.event === event);
 
 describe('a run with webhooks', () => {
@@ -28,7 +28,7 @@ describe('a run with webhooks', () => {
     const [create] = requestsTo(local.emulator, 'POST', /\/predictions$/);
     expect(create!.body).toMatchObject({ webhook: server.url, webhook_events_filter: ['start', 'logs', 'completed'] });
     expect(polls()).toHaveLength(0);
-    await answered();
+    await answered('completed');
     expect(deliveries('completed').map((d) => d.status)).toEqual([200]);
     expect(deliveries('logs').length).toBeGreaterThan(0);
     // Percentages only the logs deliveries (after the create's answer) can have brought.
@@ -69,7 +69,7 @@ describe('a run with webhooks', () => {
     local.emulator.webhooks.inject({ action: 'duplicate' });
     const progress: ProgressEvent[] = [];
     await webhookClient().run(request, { onProgress: (e) => progress.push(e) });
-    await answered();
+    await answered('completed', 'duplicateStatus');
     expect(deliveries('completed').map((d) => [d.status, d.duplicateStatus])).toEqual([[200, 200]]);
     expect(progress.filter((e) => e.status === 'succeeded')).toHaveLength(1);
   });
@@ -99,9 +99,9 @@ describe('a run with webhooks', () => {
 
   test('abort while waiting for the webhook: host_aborted, and the prediction is canceled', async () => {
     local.emulator.webhooks.inject({ action: 'drop' });
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 1_300);
-    const error = await webhookClient().run(request, { signal: controller.signal }).catch((e: unknown) => e);
+    // Once the create has answered (after its 1 s sync wait), the run waits for the webhook.
+    const { signal } = abortWhen(() => requestsTo(local.emulator, 'POST', /\/predictions$/)[0]?.outcome !== undefined);
+    const error = await webhookClient().run(request, { signal }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BlockError);
     expect((error as BlockError).kind).toBe('host_aborted');
     const id = canceledId(`${(error as BlockError).detail}.`);
@@ -118,15 +118,15 @@ describe('a run with webhooks', () => {
     const id = canceledId(`${(error as BlockError).detail}.`);
     expect((await remote(local.emulator, id)).status).toBe('canceled');
     // The cancel's own completed delivery comes, and changes nothing.
-    await answered();
+    await answered('completed');
     expect(deliveries('completed').map((d) => d.status)).toEqual([200]);
   });
 
   test('a prediction canceled elsewhere ends the run as canceled, by its completed delivery', async () => {
     const client = webhookClient();
     const pending = client.run(request).catch((e: unknown) => e);
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
-    const [create] = requestsTo(local.emulator, 'POST', /\/predictions$/);
+    // Canceled once the create has answered, while the run waits for the webhook.
+    const create = await until(() => requestsTo(local.emulator, 'POST', /\/predictions$/).find((r) => r.outcome !== undefined));
     const listed = await fetch(`${local.emulator.url}/predictions`, { headers: { Authorization: 'Bearer x' } }).then((r) => r.json() as Promise<{ results: Array<{ id: string; input: unknown }> }>);
     const id = listed.results.find((p) => JSON.stringify(p.input) === JSON.stringify((create!.body as { input: unknown }).input))!.id;
     await client.cancel(id);
