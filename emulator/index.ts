@@ -85,6 +85,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     get throttled() {
       return api.throttled;
     },
+    get created() {
+      return api.created;
+    },
     inject: (fault) => faults.add(fault),
     clearFaults: () => {
       faults.clear();

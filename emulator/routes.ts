@@ -52,6 +52,8 @@ export class EmulatedApi {
   private readonly openai: OpenAiRoutes;
   /** API requests answered 429 by the rate limits. */
   throttled = 0;
+  /** Predictions made since the start. */
+  created = 0;
   /** Webhook deliveries of predictions created with `webhook`. */
   readonly webhooks: WebhookSender;
 
@@ -174,6 +176,7 @@ export class EmulatedApi {
     const deadline = cancelAfterMs === undefined ? undefined : new Date(Date.now() + (plan.deadlineMs ?? cancelAfterMs));
     const prediction = new EmulatedPrediction(model, version, input as Record<string, unknown>, spec, plan, this.baseUrl(), deadline, source);
     this.predictions.set(prediction.id, prediction);
+    this.created += 1;
     if (this.predictions.size > MAX_PREDICTIONS) this.forgetOldestEnded();
     if (webhook) this.webhooks.follow(prediction, webhook);
     if (wait) {

@@ -159,6 +159,11 @@ export interface Emulator {
   readonly requests: RecordedRequest[];
   /** API requests answered 429 by the rate limits (not by injected faults) since the start. */
   readonly throttled: number;
+  /**
+   * Predictions made since the start (a create counts as soon as its prediction exists, before its
+   * answer): tests wait on it to act while a run is in flight, without a request of their own.
+   */
+  readonly created: number;
   /** Makes the next `times` requests of a route fail as `answer` says. Faults apply in the order given. */
   inject(fault: Fault): void;
   /** Drops every fault not yet used (webhook faults and the delivery log too). */

@@ -49,6 +49,18 @@ export function ensureServices(services: readonly SystemService[] = SERVICES, ro
   if (still.length > 0) throw new Error(`apt-get ran but ${still.map((s) => s.aptPackage).join(', ')} is still missing; run: ${installCommand(still.map((s) => s.aptPackage))}`);
 }
 
+/** The MCP Inspector's CLI, run by tests/mcp/inspector.test.ts through npx (it is not a dependency: it needs its own 110 MB). */
+export const INSPECTOR = '@modelcontextprotocol/inspector@2.12.0';
+
+/** Brings {@link INSPECTOR} into npm's cache (a no-op once there), so no test downloads it inside its timeout. */
+export function fetchInspector(): void {
+  const cached = spawnSync('npm', ['exec', '--yes', '--offline', `--package=${INSPECTOR}`, '--', 'true'], { stdio: 'ignore' });
+  if (cached.status === 0) return;
+  console.log(`\nFetching ${INSPECTOR} into npm's cache for the MCP Inspector test: npm exec --yes --package=${INSPECTOR} -- true`);
+  execFileSync('npm', ['exec', '--yes', `--package=${INSPECTOR}`, '--', 'true'], { stdio: 'inherit' });
+}
+
 export default function globalSetup(): void {
   ensureServices();
+  fetchInspector();
 }

@@ -101,19 +101,13 @@ export function abortWhen(condition: () => boolean | Promise<boolean>, reason?: 
   return { signal: controller.signal, abortedAt: () => at };
 }
 
-/** How many predictions `emulator` lists for `token` (Replicate API: GET /v1/predictions, first page). */
-export async function listed(emulator: Emulator, token = TOKEN): Promise<number> {
-  const response = await fetch(`${emulator.url}/predictions`, { headers: { Authorization: `Bearer ${token}` } });
-  return ((await response.json()) as { results: unknown[] }).results.length;
-}
-
 /**
- * An {@link abortWhen} signal that fires once `emulator` lists one more prediction for `token` than
- * it did when this was called: the run it is given to has created its prediction.
+ * An {@link abortWhen} signal that fires once `emulator` has made a prediction more than it had when
+ * this was called: the run it is given to has created its prediction (its answer may be still to come).
  */
-export function abortOnceCreated(emulator: Emulator, reason?: unknown, token = TOKEN): ReturnType<typeof abortWhen> {
-  const before = listed(emulator, token);
-  return abortWhen(async () => (await listed(emulator, token)) > (await before), reason);
+export function abortOnceCreated(emulator: Emulator, reason?: unknown): ReturnType<typeof abortWhen> {
+  const before = emulator.created;
+  return abortWhen(() => emulator.created > before, reason);
 }
 
 /**

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { ValidateFunction } from 'ajv';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../emulator/index.js';
 import { EXAMPLE_IMAGE } from '../../sdk.js';
-import { fixture, newAjv, TOKEN } from '../helpers.js';
+import { fixture, newAjv, TOKEN, until } from '../helpers.js';
 
 // The emulator answers as Replicate does: each answer of these routes is checked against the
 // matching schema of Replicate's OpenAPI spec.
@@ -141,8 +141,10 @@ describe('answers as Replicate gives them', () => {
   test('after retentionMs, data removal clears output, input and logs', async () => {
     const forgetful = await another({ retentionMs: 50 });
     const created = (await (await create(forgetful, { prompt: 'a secret plan' }, { Prefer: 'wait' })).json()) as { urls: { get: string } };
-    await new Promise((resolve) => setTimeout(resolve, 80));
-    const prediction = (await (await fetch(created.urls.get, { headers: auth })).json()) as Record<string, unknown>;
+    const prediction = await until(async () => {
+      const read = (await (await fetch(created.urls.get, { headers: auth })).json()) as Record<string, unknown>;
+      return read.data_removed === true && read;
+    });
     expect(prediction).toMatchObject({ status: 'succeeded', data_removed: true, output: null, input: {}, logs: '' });
     expectValid(predictionSchema, prediction);
   });

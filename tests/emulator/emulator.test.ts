@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { ValidateFunction } from 'ajv';
 import sharp from 'sharp';
 import { startEmulator, type Emulator, type PredictionPlan } from '../../emulator/index.js';
-import { newAjv, fixture, TOKEN } from '../helpers.js';
+import { newAjv, fixture, TOKEN, until } from '../helpers.js';
 
 let emulator: Emulator;
 let plan: PredictionPlan = {};
@@ -174,11 +174,13 @@ describe('sync mode and deadlines', () => {
     plan = { startingMs: 60_000 };
     const { json } = await create({ prompt: 'x' }, { 'Cancel-After': '5s' });
     expect(json.deadline).toEqual(expect.any(String));
-    await sleep(5100);
-    const after = (await api('GET', `/predictions/${json.id}`)).json;
+    const after = await until(async () => {
+      const read = (await api('GET', `/predictions/${json.id}`)).json;
+      return read.status !== 'starting' && read;
+    }, 100);
     expect(after.status).toBe('aborted');
     expectPrediction(after);
-  }, 10_000);
+  });
 });
 
 describe('problems, as Replicate answers them', () => {

@@ -4,15 +4,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { registry } from '../../blocks/index.js';
 import { toolName } from '../../mcp/tools.js';
+import { INSPECTOR } from '../global-setup.js';
 import { FAST, spawnOwned, TOKEN, useEmulator } from '../helpers.js';
 import { BIN } from './connect.js';
 
 /**
  * The official MCP Inspector's CLI mode against the stdio server. It is run with npx from a
  * temp dir, not a dependency: it is heavy (vite, react, ink) and wants Node >= 22.19, though its
- * CLI runs on Node 20. npx fetches it from the npm registry once (about 15 s), then uses its cache.
+ * CLI runs on Node 20. The suite's global setup brings it into npm's cache before any test.
  */
-const INSPECTOR = '@modelcontextprotocol/inspector@2.12.0';
 
 // It accepts TOKEN only, so a call that succeeds got the token through -e.
 const handle = useEmulator({ ...FAST, token: TOKEN });
@@ -47,7 +47,7 @@ test('the MCP Inspector CLI lists a tool per block from the stdio server, with p
   expect(tools.map((tool) => tool.name)).toEqual([...registry.list().map(toolName), 'run_graph']);
   // Its schema-portability check: warnings (nullable `type` arrays, free-form values) but no errors.
   expect(stderr).toMatch(/\b0 errors\b/);
-}, 180_000);
+});
 
 test('the MCP Inspector CLI calls the Flux Advanced tool, which reaches the emulator with the token from -e', async () => {
   const { code, stdout, stderr } = await inspector([
@@ -60,4 +60,4 @@ test('the MCP Inspector CLI calls the Flux Advanced tool, which reaches the emul
   expect(result.structuredContent.result[0]).toMatch(new RegExp(`^${new URL(handle.emulator.url).origin}/`));
   expect(handle.emulator.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
   expect(stdout).not.toContain(TOKEN);
-}, 180_000);
+});

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, test } from '@jest/globals';
 import { ReplicateFluxAdvancedModelBlock as block } from '../../blocks/index.js';
 import type { RunnerOptions } from '../../index.js';
-import { abortWhen, canceledId, collect, contextFor, creates, CREDENTIALS, errorOf, freshToken, listed, remote, requestsTo, scaled, useEmulator } from '../helpers.js';
+import { abortOnceCreated, abortWhen, canceledId, collect, contextFor, creates, CREDENTIALS, errorOf, freshToken, remote, requestsTo, scaled, useEmulator } from '../helpers.js';
 
 const local = useEmulator();
 beforeEach(() => {
@@ -22,13 +22,13 @@ const MARGIN_MS = scaled(500);
 const polls = () => requestsTo(local.emulator, 'GET', /^\/v1\/predictions\/[a-z2-7]+$/);
 const createRequests = () => requestsTo(local.emulator, 'POST', /^\/v1\/models\/[^/]+\/[^/]+\/predictions$/);
 /** Each phase: its runner options, its set-up, when the run is in it, and a check that it was. */
-const PHASES: Array<[string, RunnerOptions, () => void, (token: string) => boolean | Promise<boolean>, () => void]> = [
+const PHASES: Array<[string, RunnerOptions, () => void, (createdBefore: number) => boolean, () => void]> = [
   [
     'during create',
     { waitSeconds: 60 },
     () => local.emulator.inject({ route: 'create', answer: 'hang', afterHandling: true }),
     // The prediction exists while its create's answer is still to come.
-    async (token) => (await listed(local.emulator, token)) > 0,
+    (createdBefore) => local.emulator.created > createdBefore,
     () => expect(polls()).toHaveLength(0),
   ],
   [
@@ -82,9 +82,9 @@ describe('timeout', () => {
 describe('host abort', () => {
   test.each(PHASES)('%s: error right after the abort, then the prediction is canceled', async (_, runner, setUp, reached, inPhase) => {
     setUp();
-    const token = freshToken();
-    const abort = abortWhen(() => reached(token));
-    const message = errorOf(await collect(block, input, contextFor(local.emulator, runner, abort.signal, token)));
+    const createdBefore = local.emulator.created;
+    const abort = abortWhen(() => reached(createdBefore));
+    const message = errorOf(await collect(block, input, contextFor(local.emulator, runner, abort.signal, freshToken())));
     expect(Date.now() - abort.abortedAt()!).toBeLessThan(MARGIN_MS);
     expect(message).toMatch(/^The run was stopped by the host; prediction [a-z2-7]+ was canceled\. Nothing to fix in the block/);
     inPhase();
@@ -92,7 +92,7 @@ describe('host abort', () => {
   });
 
   test('during the sync wait of create (Prefer: wait=60)', async () => {
-    const abort = abortWhen(async () => (await listed(local.emulator)) > 0);
+    const abort = abortOnceCreated(local.emulator);
     const message = errorOf(await collect(block, input, contextFor(local.emulator, {}, abort.signal)));
     expect(local.emulator.requests[0]!.headers.prefer).toBe('wait=60');
     expect(requestsTo(local.emulator, 'GET', /^\/v1\/predictions\?created_after=/)).toHaveLength(1);

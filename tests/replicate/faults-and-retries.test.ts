@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { ReplicateFluxAdvancedModelBlock as block } from '../../blocks/index.js';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
 import { ERROR_KINDS, type ErrorKind } from '../../index.js';
-import { canceledId, clientFor, collect, contextFor, creates, CREDENTIALS, errorOf, freshToken, names, remote, requestsTo, useEmulator } from '../helpers.js';
+import { canceledId, clientFor, collect, contextFor, creates, CREDENTIALS, errorOf, freshToken, names, remote, requestsTo, until, useEmulator } from '../helpers.js';
 
 const local = useEmulator();
 
@@ -301,11 +301,12 @@ describe('how predictions end', () => {
   });
 
   test('after the retention time the prediction shows data_removed and its files answer 404', async () => {
-    local.plan = { retentionMs: 300 };
+    // Long enough for the file to be read before it goes, on a busy machine too.
+    local.plan = { retentionMs: 1_000 };
     const prediction = await clientFor(local.emulator).run({ model: 'black-forest-labs/flux-schnell', input: { prompt: 'x' } });
     const [url] = prediction.output as string[];
     expect((await fetch(url!)).status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 350));
+    await until(async () => (await remote(local.emulator, prediction.id)).data_removed);
     expect(await remote(local.emulator, prediction.id)).toMatchObject({ status: 'succeeded', data_removed: true, output: null });
     expect((await fetch(url!)).status).toBe(404);
   });

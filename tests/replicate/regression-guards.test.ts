@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { nextPollInterval } from '../../replicate/prediction-run.js';
-import { clientFor, creates, freshToken, requestsTo, useEmulator } from '../helpers.js';
+import { clientFor, creates, freshToken, requestsTo, until, useEmulator } from '../helpers.js';
 
 // Guards against bugs that passed every other test when planted by hand (see docs/testing.md).
 const local = useEmulator({ startingMs: 20, processingMs: 100, maxSyncWaitSeconds: 1 });
@@ -38,7 +38,7 @@ test('a lost create\'s prediction is found by its input too: with two runs of on
   local.emulator.inject({ route: 'create', answer: 'reset', afterHandling: true });
   const client = clientFor(local.emulator, { token: freshToken(), waitSeconds: 1 });
   const lost = client.run({ model: 'black-forest-labs/flux-schnell', input: { prompt: 'lost', seed: 1 } });
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await until(() => creates(local.emulator).sent > 0);
   const kept = client.run({ model: 'black-forest-labs/flux-schnell', input: { prompt: 'kept', seed: 2 } });
   await expect(lost).rejects.toMatchObject({ kind: 'unreachable', detail: expect.stringMatching(/; prediction [a-z2-7]+ was canceled$/) });
   expect((await kept).status).toBe('succeeded');

@@ -4,6 +4,7 @@ import { getGlobalDispatcher, ProxyAgent, setGlobalDispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { TimeoutError } from 'ky';
 import { transport } from '../../replicate/transport.js';
+import { abortWhen, until } from '../helpers.js';
 
 // The client's fetch over real HTTP: what it sends, and the Response-like answer ky reads.
 let server: Server;
@@ -146,13 +147,12 @@ describe('transport', () => {
   });
 
   test('an abort while waiting closes the request; a signal aborted before sending sends nothing', async () => {
-    const controller = new AbortController();
-    const pending = transport(new Request(`${origin}/slow-headers?closed`), { sentHeaders: {}, stopSignal: controller.signal, timeoutMs: 5_000 });
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    controller.abort(new Error('host stopped'));
+    // Aborted once the server holds the request, before its answer (1 s later).
+    received = undefined;
+    const { signal } = abortWhen(() => received?.url === '/slow-headers?closed', new Error('host stopped'));
+    const pending = transport(new Request(`${origin}/slow-headers?closed`), { sentHeaders: {}, stopSignal: signal, timeoutMs: 5_000 });
     await expect(pending).rejects.toThrow('host stopped');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(closed).toContain('/slow-headers?closed');
+    await until(() => closed.includes('/slow-headers?closed'));
     received = undefined;
     await expect(transport(new Request(`${origin}/never-sent`), { sentHeaders: {}, stopSignal: AbortSignal.abort(new Error('already stopped')), timeoutMs: 5_000 })).rejects.toThrow('already stopped');
     expect(received).toBeUndefined();
