@@ -127,5 +127,11 @@ main(process.argv.slice(2)).then(
     console.error(`flux-blocks: ${(error as Error).message}`);
     if (usage) console.error('Run flux-blocks help for usage.');
     process.exitCode = usage ? 2 : 1;
+    // Commands close what they opened before their error gets here. Should something still
+    // hold the event loop (a bug), say so and exit rather than hang; unref'd, it never delays an exit.
+    setTimeout(() => {
+      console.error('flux-blocks: something was left open after the error; exiting');
+      process.exit();
+    }, 5_000).unref();
   },
 );

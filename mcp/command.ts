@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { openEnvironment } from '../host/environment.js';
-import { HttpSetupError, startMcpHttpServer } from './http.js';
+import { HttpSetupError, isLoopback, startMcpHttpServer } from './http.js';
 import { DEFAULT_MAX_IMAGE_BYTES } from './results.js';
 import { mcpServerFactory } from './server.js';
 
@@ -20,7 +20,9 @@ class UsageError extends Error {}
  * images are always saved (into --out, default the system temp dir's flux-blocks-mcp/).
  * `--auth-token` (or `MCP_AUTH_TOKEN`) is the bearer token HTTP requests must carry; a
  * non-loopback `--host` requires one.
- * @returns the exit status: 0 after stdin closed (stdio) or SIGINT/SIGTERM, 2 for usage errors.
+ * @returns the exit status: 0 after stdin closed (stdio) or SIGINT/SIGTERM, 2 for usage errors
+ *   (checked before the embedded emulator starts).
+ * @throws {Error} when the HTTP server cannot listen (the CLI exits 1), after closing the environment.
  */
 export async function mcpCommand(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let flags: ReturnType<typeof parse>;
@@ -83,6 +85,9 @@ function parse(args: string[], env: NodeJS.ProcessEnv) {
   if (!Number.isInteger(maxImageBytes) || maxImageBytes < 0) throw new UsageError('--max-image-bytes takes a whole number of bytes (0 sends no images)');
   if (values['base-url'] !== undefined && !URL.canParse(values['base-url'])) throw new UsageError('--base-url takes a URL, e.g. https://api.replicate.com/v1');
   const authToken = values['auth-token'] ?? (env.MCP_AUTH_TOKEN || undefined);
+  // As startMcpHttpServer would refuse it, but before the embedded emulator starts.
+  const host = values.host ?? '127.0.0.1';
+  if (http && !isLoopback(host) && !authToken) throw new UsageError(`Binding to ${host}, not a loopback address, needs a bearer token: pass --auth-token or set MCP_AUTH_TOKEN`);
   return { http, port, host: values.host, baseUrl: values['base-url'], out: values.out, maxImageBytes, authToken };
 }
 

@@ -4,6 +4,7 @@ import { isIP, type AddressInfo } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { hostHeaderValidation, originValidation, toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isLegacyRequest, localhostAllowedHostnames, type McpServer } from '@modelcontextprotocol/server';
+import { listenError } from '../host/listen.js';
 import { legacySessions } from './sessions.js';
 
 /** Where and how the Streamable HTTP endpoint listens. */
@@ -52,6 +53,7 @@ export function isLoopback(host: string): boolean {
  * - the `Origin` check (browsers send one): the same names, else 403; no Origin passes.
  * - with `authToken`, `Authorization: Bearer <authToken>`, else 401.
  * @throws {HttpSetupError} when `host` is not loopback and no `authToken` is given.
+ * @throws {Error} `cannot listen on <host>:<port>: <reason>` when it cannot bind (e.g. the port is in use).
  */
 export async function startMcpHttpServer(factory: () => McpServer, options: HttpOptions = {}): Promise<McpHttpServer> {
   const host = options.host ?? '127.0.0.1';
@@ -83,13 +85,18 @@ export async function startMcpHttpServer(factory: () => McpServer, options: Http
     }
     void handle(req, res);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? DEFAULT_PORT, host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? DEFAULT_PORT, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    await Promise.all([modern.close(), legacy.close()]);
+    throw listenError(error, host, options.port ?? DEFAULT_PORT);
+  }
   const { port } = server.address() as AddressInfo;
   const shown = isIP(host) === 6 ? `[${host}]` : host;
   return {

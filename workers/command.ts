@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
+import type { RedisOptions } from 'ioredis';
 import { registry } from '../blocks/index.js';
 import { openEnvironment, type HostEnvironment, type Target } from '../host/environment.js';
-import { redisConnection } from './connection.js';
+import { checkRedis, redisConnection } from './connection.js';
 import { createJobQueue, type JobQueue } from './queue.js';
 import { REPLICATE_BUDGET } from './rate-limit.js';
-import { startWorker } from './worker.js';
+import { startWorker, type RunningWorker } from './worker.js';
 
 /**
  * `flux-blocks worker`: runs block jobs from Redis (`--redis URL`, else `REDIS_URL`) until
@@ -29,22 +30,34 @@ export async function workerCommand(args: string[]): Promise<number> {
       'others-per-minute': { type: 'string' },
     },
   });
+  // Every flag is checked before anything starts: a usage error never starts the embedded emulator.
   const url = values.redis ?? process.env.REDIS_URL;
   if (!url) throw usage('worker needs --redis URL (or REDIS_URL)');
-  const connection = redisConnection(url);
-  const environment = await openEnvironment({ baseUrl: values['base-url'], timeoutMs: positive(values['timeout-ms'], '--timeout-ms'), out: values.out ?? 'out' });
+  const connection = connectionOf(url);
+  const timeoutMs = positive(values['timeout-ms'], '--timeout-ms');
+  const concurrency = positive(values.concurrency, '--concurrency') ?? 20;
+  const budget = {
+    createsPerMinute: positive(values['creates-per-minute'], '--creates-per-minute') ?? REPLICATE_BUDGET.createsPerMinute,
+    othersPerMinute: positive(values['others-per-minute'], '--others-per-minute') ?? REPLICATE_BUDGET.othersPerMinute,
+  };
+  // An unreachable Redis is reported before the emulator starts (startWorker checks again).
+  await checkRedis(connection);
+  const environment = await openEnvironment({ baseUrl: values['base-url'], timeoutMs, out: values.out ?? 'out' });
   console.error(environment.description);
-  const running = await startWorker({
-    connection,
-    registry,
-    context: environment.context,
-    concurrency: positive(values.concurrency, '--concurrency') ?? 20,
-    queue: values.queue,
-    budget: {
-      createsPerMinute: positive(values['creates-per-minute'], '--creates-per-minute') ?? REPLICATE_BUDGET.createsPerMinute,
-      othersPerMinute: positive(values['others-per-minute'], '--others-per-minute') ?? REPLICATE_BUDGET.othersPerMinute,
-    },
-  });
+  let running: RunningWorker;
+  try {
+    running = await startWorker({
+      connection,
+      registry,
+      context: environment.context,
+      concurrency,
+      queue: values.queue,
+      budget,
+    });
+  } catch (error) {
+    await environment.close();
+    throw error;
+  }
   console.error(`Worker ${process.pid} ready: queue ${running.worker.name}`);
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
@@ -60,9 +73,11 @@ export async function workerCommand(args: string[]): Promise<number> {
  * The environment of `run --redis` and `run-graph --redis`: no key (workers resolve the
  * credentials reference), Save Image and `--out` downloads allowed from the base URL's origin
  * (`--base-url` or `REPLICATE_BASE_URL`), and the job queue to run on.
+ * @throws {Error} with a usage code for a URL that cannot be Redis's; `redis: cannot connect ...`.
  */
 export async function openJobEnvironment(url: string, target: Target, env: NodeJS.ProcessEnv = process.env): Promise<HostEnvironment & { jobs: JobQueue }> {
-  const jobs = await createJobQueue({ connection: redisConnection(url) });
+  const connection = connectionOf(url);
+  const jobs = await createJobQueue({ connection });
   const baseUrl = target.baseUrl ?? (env.REPLICATE_BASE_URL || undefined);
   return {
     context: { save: { dir: target.out, allowedOrigins: baseUrl && URL.canParse(baseUrl) ? [new URL(baseUrl).origin] : [] } },
@@ -70,6 +85,15 @@ export async function openJobEnvironment(url: string, target: Target, env: NodeJ
     jobs,
     close: () => jobs.close(),
   };
+}
+
+/** `--redis URL` as ioredis options; a URL that cannot be one is a usage error. */
+function connectionOf(url: string): RedisOptions {
+  try {
+    return redisConnection(url);
+  } catch (error) {
+    throw usage((error as Error).message);
+  }
 }
 
 function positive(flag: string | undefined, name: string): number | undefined {

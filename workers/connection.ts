@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 
 /**
@@ -40,13 +41,25 @@ function dbOf(text: string): number {
   return db;
 }
 
+/**
+ * Where ioredis options point, as a URL for messages: `redis://host:port`, `rediss://...`,
+ * `unix:///path`, with the db when not 0. Never the user name or password.
+ */
+export function redisAddress(connection: RedisOptions): string {
+  const db = connection.db || undefined;
+  if (connection.path !== undefined) return `unix://${connection.path}${db === undefined ? '' : `?db=${db}`}`;
+  const host = connection.host ?? 'localhost';
+  const shown = isIP(host) === 6 ? `[${host}]` : host;
+  return `${connection.tls ? 'rediss' : 'redis'}://${shown}:${connection.port ?? 6379}${db === undefined ? '' : `/${db}`}`;
+}
+
 /** How long {@link checkRedis} waits for Redis, in ms. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * Connects once and pings, so a queue or worker opened on an unreachable Redis fails at once
  * instead of BullMQ's connections retrying forever in silence. Waits at most 10 s.
- * @throws {Error} `redis: cannot connect (<cause>)`.
+ * @throws {Error} `redis: cannot connect (<cause>) to <address>`, the address from {@link redisAddress}.
  */
 export async function checkRedis(connection: RedisOptions): Promise<void> {
   const client = new Redis({ ...connection, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: CONNECT_TIMEOUT_MS });
@@ -56,8 +69,10 @@ export async function checkRedis(connection: RedisOptions): Promise<void> {
     await client.connect();
     await client.ping();
   } catch (error) {
-    throw new Error(`redis: cannot connect (${(cause ?? (error as Error)).message})`);
+    throw new Error(`redis: cannot connect (${(cause ?? (error as Error)).message}) to ${redisAddress(connection)}`);
   } finally {
-    client.disconnect();
+    // After a failed connect it has ended; disconnecting again would leave ioredis's 2 s
+    // disconnect timer holding the process.
+    if (client.status !== 'end') client.disconnect();
   }
 }

@@ -71,7 +71,14 @@ export async function createJobQueue({ connection, queue: name = DEFAULT_QUEUE, 
   events.on('completed', ({ jobId, returnvalue }) => listeners.get(jobId)?.({ kind: 'completed', result: returnvalue as unknown as BlockJobResult }));
   events.on('failed', ({ jobId, failedReason }) => listeners.get(jobId)?.({ kind: 'failed', reason: failedReason }));
   // Events are read from the moment this is ready: jobs are only added after.
-  await events.waitUntilReady();
+  try {
+    await events.waitUntilReady();
+  } catch (error) {
+    // Its connections would retry forever: a queue that failed to open leaves nothing open.
+    await Promise.all([events.close(), queue.close()]).catch(() => undefined);
+    redis.disconnect();
+    throw error;
+  }
 
   const cancel = async (jobId: string) => {
     await redis.set(cancelKey(prefix, name, jobId), '1', 'EX', 86_400);

@@ -201,9 +201,17 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   );
   worker.on('error', () => undefined);
   worker.on('lockRenewalFailed', (ids) => ids.forEach((id) => detachers.get(id)?.abort()));
-  await subscriber.subscribe(cancelChannel(prefix, queue));
-  subscriber.on('message', (_channel, jobId: string) => void worker.cancelJob(jobId, 'user'));
-  await worker.waitUntilReady();
+  try {
+    await subscriber.subscribe(cancelChannel(prefix, queue));
+    subscriber.on('message', (_channel, jobId: string) => void worker.cancelJob(jobId, 'user'));
+    await worker.waitUntilReady();
+  } catch (error) {
+    // Its connections would retry forever: a worker that failed to start leaves nothing open.
+    await worker.close(true).catch(() => undefined);
+    subscriber.disconnect();
+    redis.disconnect();
+    throw error;
+  }
   return {
     worker,
     close: async () => {

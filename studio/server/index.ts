@@ -7,6 +7,7 @@ import { serve } from '@hono/node-server';
 import { createRegistry } from '../../blocks/index.js';
 import type { BlockRegistry } from '../../framework/registry.js';
 import { openEnvironment, type HostEnvironment } from '../../host/environment.js';
+import { listenError } from '../../host/listen.js';
 import { createStudioApp } from './app.js';
 
 /** The package root, from dist/studio/server/ (built) or studio/server/ (ts-jest). */
@@ -45,6 +46,8 @@ export interface Studio {
  * runs use ({@link openEnvironment}: token from `REPLICATE_API_TOKEN`, else the embedded
  * emulator). The Host allowlist is `127.0.0.1`, `localhost` and `[::1]` (and `host`) at the
  * port actually bound.
+ * @throws {Error} `cannot listen on <host>:<port>: <reason>` when it cannot bind (e.g. the port is
+ *   in use), after closing the environment it opened.
  */
 export async function startStudio(options: StudioOptions = {}): Promise<Studio> {
   const host = options.host ?? '127.0.0.1';
@@ -67,7 +70,14 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
     cookie: () => `flux_studio_${port}`,
   });
   const server = serve({ fetch: app.fetch, port, hostname: host });
-  await new Promise<void>((ready, fail) => server.once('listening', ready).once('error', fail));
+  try {
+    await new Promise<void>((ready, fail) => server.once('listening', ready).once('error', fail));
+  } catch (error) {
+    // The embedded emulator would keep the process alive: a studio that cannot listen leaves nothing open.
+    runs.cancelAll();
+    await environment.close();
+    throw listenError(error, host, port);
+  }
   port = (server.address() as AddressInfo).port;
   for (const name of ['127.0.0.1', 'localhost', '[::1]', host.includes(':') ? `[${host}]` : host]) hosts.add(`${name}:${port}`);
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
