@@ -59,7 +59,7 @@ export async function runCommand(args: string[]): Promise<number> {
     for await (const [name, value] of (session.jobs?.runBlock ?? runBlock)(block, withCredentials(block, input), session.context)) {
       console.log(JSON.stringify({ output: name, value }));
       failed ||= name === 'error';
-      if (name === 'result' && isImageResult(block)) failed = !(await session.keep(String(value), (path) => console.log(JSON.stringify({ output: 'file', value: path })))) || failed;
+      if (name === 'result' && isImageResult(block)) failed = !(await session.keep(String(value))) || failed;
     }
   } finally {
     await session.close();
@@ -124,7 +124,7 @@ async function executeGraph(graph: unknown, target: RunTarget, limits: { maxPred
       console.log(JSON.stringify(event));
       const block = blocks.get(event.node);
       if (event.output === 'result' && block && isImageResult(block)) {
-        saving.push(session.keep(String(event.value), (path) => console.log(JSON.stringify({ node: event.node, output: 'file', value: path }))));
+        saving.push(session.keep(String(event.value), event.node));
       }
     };
     const result = await runGraph(filled, { registry, context: session.context, onOutput, runNode: session.jobs?.runBlock, ...limits });
@@ -150,8 +150,11 @@ interface Session {
   readonly context: BlockContext;
   /** The job queue, with --redis: runs go to workers. */
   readonly jobs?: JobQueue;
-  /** Saves a result image when the CLI keeps images, calling `print` with its path; false when that failed. */
-  keep(url: string, print: (path: string) => void): Promise<boolean>;
+  /**
+   * Saves a result image when the CLI keeps images and prints `{"output":"file","value":path}`,
+   * or an `error` line when that failed (and returns false); both name `node` when given.
+   */
+  keep(url: string, node?: string): Promise<boolean>;
   interrupted(): boolean;
   close(): Promise<void>;
 }
@@ -160,7 +163,9 @@ interface Session {
  * The context the CLI runs blocks with (`openEnvironment`): progress on stderr; local image
  * files read from the working directory; Ctrl-C aborts (the prediction is canceled first; a
  * second Ctrl-C quits at once). On the embedded emulator, whose URLs die with the process,
- * result images are always kept (in --out, default out/).
+ * result images are always kept (in --out, default out/); with --redis, so are those of a
+ * worker's embedded emulator on this machine (`JobQueue.localEmulators`), read from there as
+ * the embedded emulator's are.
  */
 async function openSession(target: RunTarget): Promise<Session> {
   // BullMQ is loaded only with --redis: it adds about 80 ms to every start.
@@ -185,13 +190,17 @@ async function openSession(target: RunTarget): Promise<Session> {
   return {
     context,
     jobs: queued?.jobs,
-    async keep(url, print) {
-      if (out === undefined) return true;
+    async keep(url, node) {
+      const emulators = queued?.jobs.localEmulators ?? new Set<string>();
+      const dir = out ?? (URL.canParse(url) && emulators.has(new URL(url).origin) ? 'out' : undefined);
+      if (dir === undefined) return true;
+      const save = { ...context.save, allowedOrigins: [...(context.save?.allowedOrigins ?? []), ...emulators] };
+      const line = (output: string, value: string) => console.log(JSON.stringify({ ...(node !== undefined && { node }), output, value }));
       try {
-        print(await writeImage(await fetchImage(url, { ...context.save, timeoutMs: target.timeoutMs }, context.signal), out));
+        line('file', await writeImage(await fetchImage(url, { ...save, timeoutMs: target.timeoutMs }, context.signal), dir));
         return true;
       } catch (error) {
-        console.log(JSON.stringify({ output: 'error', value: `Could not save ${url}: ${(error as Error).message}` }));
+        line('error', `Could not save ${url}: ${(error as Error).message}`);
         return false;
       }
     },

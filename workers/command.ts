@@ -53,6 +53,7 @@ export async function workerCommand(args: string[]): Promise<number> {
       concurrency,
       queue: values.queue,
       budget,
+      emulatorOrigin: environment.embedded && new URL(environment.embedded.url).origin,
     });
   } catch (error) {
     await environment.close();
@@ -72,7 +73,8 @@ export async function workerCommand(args: string[]): Promise<number> {
 /**
  * The environment of `run --redis` and `run-graph --redis`: no key (workers resolve the
  * credentials reference), Save Image and `--out` downloads allowed from the base URL's origin
- * (`--base-url` or `REPLICATE_BASE_URL`), and the job queue to run on.
+ * (`--base-url` or `REPLICATE_BASE_URL`), and the job queue to run on. The CLI also allows the
+ * embedded emulators of workers on this machine as their outputs name them (`jobs.localEmulators`).
  * @throws {Error} with a usage code for a URL that cannot be Redis's; `redis: cannot connect ...`.
  */
 export async function openJobEnvironment(url: string, target: Target, env: NodeJS.ProcessEnv = process.env): Promise<HostEnvironment & { jobs: JobQueue }> {

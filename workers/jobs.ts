@@ -24,14 +24,27 @@ export interface BlockJobData {
   readonly creating?: { readonly index: number; readonly at: number };
 }
 
+/**
+ * The embedded emulator a worker runs on (no token, no base URL), whose result URLs are on a
+ * loopback origin: readable from the worker's own machine only.
+ */
+export interface WorkerEmulator {
+  /** Its origin, e.g. `http://127.0.0.1:41057`. */
+  readonly origin: string;
+  /** The worker's host name (`os.hostname()`), so a submitter reads it only on that same machine. */
+  readonly host: string;
+}
+
 /** What a block job reports while it runs (`job.updateProgress`, QueueEvents `progress`). */
 export type JobProgress =
-  | { readonly type: 'output'; readonly index: number; readonly output: string; readonly value: unknown }
+  | { readonly type: 'output'; readonly index: number; readonly output: string; readonly value: unknown; readonly emulator?: WorkerEmulator }
   | ({ readonly type: 'prediction' } & ProgressEvent);
 
 /** What a finished block job returns: every output, in order (the last may be `error`). */
 export interface BlockJobResult {
   readonly outputs: ReadonlyArray<readonly [string, unknown]>;
+  /** The embedded emulator the outputs came from, when the worker runs on one. */
+  readonly emulator?: WorkerEmulator;
 }
 
 /** The Redis key flagging a job as canceled (checked when a worker takes the job). */

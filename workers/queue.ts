@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Block, BlockContext } from '../framework/block.js';
 import { runGraph, type GraphResult, type GraphRunOptions } from '../graph/run-graph.js';
 import { checkRedis } from './connection.js';
-import { cancelChannel, cancelKey, DEFAULT_QUEUE, PREFIX, type BlockJobData, type BlockJobResult, type JobProgress } from './jobs.js';
+import { cancelChannel, cancelKey, DEFAULT_QUEUE, PREFIX, type BlockJobData, type BlockJobResult, type JobProgress, type WorkerEmulator } from './jobs.js';
 
 /**
  * Options of every job: 5 attempts with exponential backoff from 1 s for failures outside the
@@ -45,6 +47,13 @@ export interface JobQueue {
    * kept a day) and tells the worker holding it, which cancels its prediction.
    */
   cancel(jobId: string): Promise<void>;
+  /**
+   * Origins of the embedded emulators that workers on this machine ran this queue's jobs on, as
+   * their outputs arrive (`WorkerEmulator`). A host may let Save Image read result URLs there,
+   * as it does the embedded emulator's in-process. Only loopback IP origins reported from this
+   * machine's host name are kept: no other private address, and none of another machine.
+   */
+  readonly localEmulators: ReadonlySet<string>;
   close(): Promise<void>;
 }
 
@@ -67,6 +76,10 @@ export async function createJobQueue({ connection, queue: name = DEFAULT_QUEUE, 
   events.on('error', () => undefined);
   redis.on('error', () => undefined);
   const listeners = new Map<string, (event: JobEvent) => void>();
+  const localEmulators = new Set<string>();
+  const note = (emulator: WorkerEmulator | undefined) => {
+    if (emulator && emulator.host === hostname() && isLoopbackOrigin(emulator.origin)) localEmulators.add(emulator.origin);
+  };
   events.on('progress', ({ jobId, data }) => listeners.get(jobId)?.({ kind: 'progress', data: data as JobProgress }));
   events.on('completed', ({ jobId, returnvalue }) => listeners.get(jobId)?.({ kind: 'completed', result: returnvalue as unknown as BlockJobResult }));
   events.on('failed', ({ jobId, failedReason }) => listeners.get(jobId)?.({ kind: 'failed', reason: failedReason }));
@@ -110,6 +123,7 @@ export async function createJobQueue({ connection, queue: name = DEFAULT_QUEUE, 
         const event = pending.shift()!;
         if (event.kind === 'progress') {
           const { data } = event;
+          if (data.type === 'output') note(data.emulator);
           if (data.type === 'prediction') {
             const { type: _, ...progress } = data;
             context.runner?.onProgress?.(progress);
@@ -122,6 +136,7 @@ export async function createJobQueue({ connection, queue: name = DEFAULT_QUEUE, 
           continue;
         }
         if (event.kind === 'completed') {
+          note(event.result.emulator);
           // Outputs whose progress events were missed come with the result.
           for (const [output, value] of event.result.outputs.slice(yielded)) yield [output, value];
           return;
@@ -139,10 +154,19 @@ export async function createJobQueue({ connection, queue: name = DEFAULT_QUEUE, 
     runBlock,
     runGraph: (graph, options) => runGraph(graph, { ...options, runNode: runBlock }),
     cancel,
+    localEmulators,
     close: async () => {
       await events.close();
       await queue.close();
       redis.disconnect();
     },
   };
+}
+
+/** True for an http origin (and nothing more) on a loopback IP: 127.0.0.0/8 or [::1]. */
+function isLoopbackOrigin(origin: string): boolean {
+  if (!URL.canParse(origin)) return false;
+  const url = new URL(origin);
+  const ip = url.hostname.replace(/^\[|\]$/g, '');
+  return url.protocol === 'http:' && url.origin === origin && (ip === '::1' || (isIP(ip) === 4 && ip.startsWith('127.')));
 }

@@ -7,7 +7,7 @@ import { runBlock } from '../framework/run-block.js';
 import { createReplicateClient } from '../replicate/client.js';
 import type { PredictionRequest } from '../replicate/types.js';
 import { checkRedis } from './connection.js';
-import { cancelChannel, cancelKey, DEFAULT_QUEUE, PREFIX, type BlockJobData, type BlockJobResult, type JobProgress } from './jobs.js';
+import { cancelChannel, cancelKey, DEFAULT_QUEUE, PREFIX, type BlockJobData, type BlockJobResult, type JobProgress, type WorkerEmulator } from './jobs.js';
 import { CreateDeferred, REPLICATE_BUDGET, SharedBudget, type Budget } from './rate-limit.js';
 
 /**
@@ -42,6 +42,12 @@ export interface WorkerOptions {
   readonly prefix?: string;
   /** Per-token budget shared by all workers. Default Replicate's limits. */
   readonly budget?: Budget;
+  /**
+   * The origin of the embedded emulator this worker runs on, if any (`http://127.0.0.1:<port>`).
+   * Reported with each job's outputs (with this machine's host name), so a submitter on the
+   * same machine may save the result images, as the embedded emulator's are in-process.
+   */
+  readonly emulatorOrigin?: string;
 }
 
 /** A running worker. */
@@ -80,6 +86,7 @@ interface Interruption {
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const { connection, registry, context: base = {}, concurrency = 20, queue = DEFAULT_QUEUE, prefix = PREFIX } = options;
   const resolveCredentials = options.resolveCredentials ?? (() => base.credentials);
+  const emulator: WorkerEmulator | undefined = options.emulatorOrigin === undefined ? undefined : { origin: options.emulatorOrigin, host: hostname() };
   // Once running, connections retry through Redis restarts; an unreachable Redis at start is an error.
   await checkRedis(connection);
   const redis = new Redis({ ...connection, maxRetriesPerRequest: null });
@@ -171,7 +178,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     try {
       for await (const [output, value] of runBlock(block, job.data.input as never, context)) {
         if (detach.signal.aborted || stopped.deferUntil !== undefined || stopped.failure) break;
-        await job.updateProgress({ type: 'output', index: outputs.length, output, value } satisfies JobProgress);
+        await job.updateProgress({ type: 'output', index: outputs.length, output, value, ...(emulator && { emulator }) } satisfies JobProgress);
         outputs.push([output, value]);
       }
     } finally {
@@ -189,7 +196,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       await job.moveToDelayed(stopped.deferUntil, token);
       throw new DelayedError();
     }
-    return { outputs };
+    return { outputs, ...(emulator && { emulator }) };
   }
 
   const worker = new Worker<BlockJobData, BlockJobResult>(
