@@ -108,7 +108,13 @@ describe('host abort', () => {
   test('an abort while the create waits its turn at the rate limit sends no create', async () => {
     const token = freshToken();
     local.emulator.inject({ route: 'create', answer: { status: 429, retryAfter: '20' } });
-    const abort = abortWhen(() => createRequests()[0]?.outcome === 429);
+    // The emulator records its 429 before the client has read it: the abort comes a second later,
+    // while the client waits out the 20 s Retry-After (aborted mid-answer, the create might exist).
+    let throttledAt: number | undefined;
+    const abort = abortWhen(() => {
+      if (createRequests()[0]?.outcome === 429) throttledAt ??= Date.now();
+      return throttledAt !== undefined && Date.now() - throttledAt > scaled(1_000);
+    });
     const message = errorOf(await collect(block, input, contextFor(local.emulator, {}, abort.signal, token)));
     expect(message).toMatch(/^The run was stopped by the host\. /);
     expect(creates(local.emulator)).toEqual({ sent: 1, created: 0 });
