@@ -2,7 +2,20 @@
 
 // The layers, lowest first: each may import only from layers before it (docs/architecture.md).
 // Host-level folders (servers and workers) sit side by side under bin/.
-const LAYERS = ['core', 'replicate', 'openai', 'image', 'framework', 'flux', 'blocks', 'graph', 'emulator', 'host', ['mcp', 'studio', 'workers'], 'bin'];
+const LAYERS = [
+  'core',
+  'replicate',
+  'openai',
+  'image',
+  'framework',
+  'flux',
+  'blocks',
+  'graph',
+  'emulator',
+  'host',
+  ['mcp', 'studio', 'workers'],
+  'bin',
+];
 const ENTRIES = ['./index.ts', './sdk.ts'];
 const folders = (layer) => (Array.isArray(layer) ? layer : [layer]).map((name) => `./${name}`);
 const layerZones = LAYERS.flatMap((layer, i) =>
@@ -14,9 +27,23 @@ const layerZones = LAYERS.flatMap((layer, i) =>
 );
 // The emulator knows the Replicate API's types and the model catalog, nothing of blocks or the client.
 const emulatorZones = [
-  { target: './emulator', from: './replicate', except: ['./types.ts', './bad-ports.ts'], message: 'The emulator reads only the API types of replicate/ and the ports fetch refuses.' },
-  { target: './emulator', from: './flux', except: ['./catalog.ts', './check-input.ts'], message: 'The emulator reads only the catalog of flux/.' },
-  { target: './emulator', from: ['./core', './image', './framework'], message: 'The emulator reads only the API types and the catalog.' },
+  {
+    target: './emulator',
+    from: './replicate',
+    except: ['./types.ts', './bad-ports.ts'],
+    message: 'The emulator reads only the API types of replicate/ and the ports fetch refuses.',
+  },
+  {
+    target: './emulator',
+    from: './flux',
+    except: ['./catalog.ts', './check-input.ts'],
+    message: 'The emulator reads only the catalog of flux/.',
+  },
+  {
+    target: './emulator',
+    from: ['./core', './image', './framework'],
+    message: 'The emulator reads only the API types and the catalog.',
+  },
 ];
 
 module.exports = {

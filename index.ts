@@ -36,6 +36,12 @@ export type { ListeningReceiver, WebhookReceiver, WebhookReceiverOptions } from 
 export { validateWebhook } from './replicate/webhook-signature.js';
 export type { WebhookRequest } from './replicate/webhook-signature.js';
 export { DEFAULT_BASE_URL } from './replicate/types.js';
-export type { Prediction, PredictionRequest, PredictionStatus, ProgressEvent, ReplicateModel } from './replicate/types.js';
+export type {
+  Prediction,
+  PredictionRequest,
+  PredictionStatus,
+  ProgressEvent,
+  ReplicateModel,
+} from './replicate/types.js';
 export { BlockError, ERROR_KINDS } from './core/errors.js';
 export type { ErrorKind } from './core/errors.js';

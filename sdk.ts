@@ -2,9 +2,34 @@
  * The authoring entry (`replicate-flux-blocks/sdk`): what a block file needs, for people writing
  * blocks of their own. This package's blocks are written with it and nothing else.
  */
-export { BLOCK_CATEGORIES, defineBlock, EXAMPLE_BASE_URL, EXAMPLE_CREDENTIALS, EXAMPLE_IMAGE } from './framework/block.js';
-export type { Block, BlockCategory, BlockContext, Credentials, BlockDocumentation, BlockExample, BlockOutput, OutputShape } from './framework/block.js';
-export { credentialsField, field, fieldDescription, fieldHints, IMAGE_OUTPUTS, imageUrl, promptField, refineSameSize, seedField } from './framework/fields.js';
+export {
+  BLOCK_CATEGORIES,
+  defineBlock,
+  EXAMPLE_BASE_URL,
+  EXAMPLE_CREDENTIALS,
+  EXAMPLE_IMAGE,
+} from './framework/block.js';
+export type {
+  Block,
+  BlockCategory,
+  BlockContext,
+  Credentials,
+  BlockDocumentation,
+  BlockExample,
+  BlockOutput,
+  OutputShape,
+} from './framework/block.js';
+export {
+  credentialsField,
+  field,
+  fieldDescription,
+  fieldHints,
+  IMAGE_OUTPUTS,
+  imageUrl,
+  promptField,
+  refineSameSize,
+  seedField,
+} from './framework/fields.js';
 export type { FieldHints } from './framework/fields.js';
 export { callOptions, replicateClient } from './framework/replicate-client.js';
 export { OPENAI_COMPATIBLE, openAiCallOptions, openAiClient, referenceImages } from './framework/openai-client.js';

@@ -10,7 +10,12 @@
  */
 export const LAYERS = {
   // Retry policy, rate gate, error mapping: every request.
-  'replicate-requests': ['replicate/http.ts', 'replicate/rate-gate.ts', 'replicate/api-errors.ts', 'replicate/transport.ts'],
+  'replicate-requests': [
+    'replicate/http.ts',
+    'replicate/rate-gate.ts',
+    'replicate/api-errors.ts',
+    'replicate/transport.ts',
+  ],
   // A run's life: create, poll, cancel, find a lost create, uploads, input checks.
   'replicate-runs': [
     'replicate/prediction-run.ts',
@@ -28,7 +33,8 @@ export const LAYERS = {
 };
 
 const layer = process.env.MUTATION_LAYER ?? 'replicate-requests';
-if (!Object.hasOwn(LAYERS, layer)) throw new Error(`MUTATION_LAYER: no layer ${layer}; the layers are ${Object.keys(LAYERS).join(', ')}`);
+if (!Object.hasOwn(LAYERS, layer))
+  throw new Error(`MUTATION_LAYER: no layer ${layer}; the layers are ${Object.keys(LAYERS).join(', ')}`);
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
@@ -45,7 +51,9 @@ export default {
     // Only tests that run the mutated layers in this process: tests of child processes (dist/),
     // the studio's browser or Redis workers cannot see a mutant.
     config: {
-      testMatch: ['replicate', 'image', 'graph', 'framework', 'blocks', 'flux', 'openai'].map((dir) => `<rootDir>/tests/${dir}/**/*.test.ts`),
+      testMatch: ['replicate', 'image', 'graph', 'framework', 'blocks', 'flux', 'openai'].map(
+        (dir) => `<rootDir>/tests/${dir}/**/*.test.ts`,
+      ),
       // The CLI test runs dist/, which holds no mutant.
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/tests/openai/cli\\.test\\.ts$'],
       // Skips a mutant's remaining tests after the first failure. Relative to the sandbox:

@@ -7,10 +7,26 @@ import { ReplicateFluxKontextBlock } from './replicate-flux-kontext.js';
 import { ReplicateModelBlock } from './replicate-model.js';
 import { SaveImageBlock } from './save-image.js';
 
-export { OpenAICompatibleFluxImageBlock, ReplicateFlux2Block, ReplicateFluxAdvancedModelBlock, ReplicateFluxFillBlock, ReplicateFluxKontextBlock, ReplicateModelBlock, SaveImageBlock };
+export {
+  OpenAICompatibleFluxImageBlock,
+  ReplicateFlux2Block,
+  ReplicateFluxAdvancedModelBlock,
+  ReplicateFluxFillBlock,
+  ReplicateFluxKontextBlock,
+  ReplicateModelBlock,
+  SaveImageBlock,
+};
 
 /** Every block of the package. */
-export const ALL_BLOCKS = [ReplicateFluxAdvancedModelBlock, ReplicateFluxKontextBlock, ReplicateFluxFillBlock, ReplicateFlux2Block, ReplicateModelBlock, OpenAICompatibleFluxImageBlock, SaveImageBlock] as const;
+export const ALL_BLOCKS = [
+  ReplicateFluxAdvancedModelBlock,
+  ReplicateFluxKontextBlock,
+  ReplicateFluxFillBlock,
+  ReplicateFlux2Block,
+  ReplicateModelBlock,
+  OpenAICompatibleFluxImageBlock,
+  SaveImageBlock,
+] as const;
 
 /** A new registry holding every block of the package; each call makes a fresh one. */
 export function createRegistry(): BlockRegistry {

@@ -1,5 +1,17 @@
 import { z } from 'zod';
-import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials, field, IMAGE_OUTPUTS, type ModelChoices, promptField, refineChoice, runChoice, seedField, usedByNote } from '../sdk.js';
+import {
+  credentialsField,
+  defineBlock,
+  EXAMPLE_CREDENTIALS as credentials,
+  field,
+  IMAGE_OUTPUTS,
+  type ModelChoices,
+  promptField,
+  refineChoice,
+  runChoice,
+  seedField,
+  usedByNote,
+} from '../sdk.js';
 
 const common = { prompt: 'prompt', seed: 'seed', aspect_ratio: 'aspect_ratio', output_format: 'output_format' };
 
@@ -10,17 +22,39 @@ const common = { prompt: 'prompt', seed: 'seed', aspect_ratio: 'aspect_ratio', o
  * interval or safety_tolerance.
  */
 export const MODEL_CHOICES = {
-  'Flux Schnell': { model: 'black-forest-labs/flux-schnell', params: { ...common, output_quality: 'output_quality', num_outputs: 'num_outputs' } },
+  'Flux Schnell': {
+    model: 'black-forest-labs/flux-schnell',
+    params: { ...common, output_quality: 'output_quality', num_outputs: 'num_outputs' },
+  },
   'Flux Pro': {
     model: 'black-forest-labs/flux-pro',
-    params: { ...common, output_quality: 'output_quality', steps: 'steps', guidance: 'guidance', interval: 'interval', safety_tolerance: 'safety_tolerance' },
+    params: {
+      ...common,
+      output_quality: 'output_quality',
+      steps: 'steps',
+      guidance: 'guidance',
+      interval: 'interval',
+      safety_tolerance: 'safety_tolerance',
+    },
   },
-  'Flux Pro 1.1': { model: 'black-forest-labs/flux-1.1-pro', params: { ...common, output_quality: 'output_quality', safety_tolerance: 'safety_tolerance' } },
+  'Flux Pro 1.1': {
+    model: 'black-forest-labs/flux-1.1-pro',
+    params: { ...common, output_quality: 'output_quality', safety_tolerance: 'safety_tolerance' },
+  },
   'Flux Dev': {
     model: 'black-forest-labs/flux-dev',
-    params: { ...common, output_quality: 'output_quality', steps: 'num_inference_steps', guidance: 'guidance', num_outputs: 'num_outputs' },
+    params: {
+      ...common,
+      output_quality: 'output_quality',
+      steps: 'num_inference_steps',
+      guidance: 'guidance',
+      num_outputs: 'num_outputs',
+    },
   },
-  'Flux 1.1 Pro Ultra': { model: 'black-forest-labs/flux-1.1-pro-ultra', params: { ...common, safety_tolerance: 'safety_tolerance' } },
+  'Flux 1.1 Pro Ultra': {
+    model: 'black-forest-labs/flux-1.1-pro-ultra',
+    params: { ...common, safety_tolerance: 'safety_tolerance' },
+  },
 } as const satisfies ModelChoices;
 
 type ModelName = keyof typeof MODEL_CHOICES;
@@ -31,14 +65,23 @@ const uses = (name: string) => usedByNote(MODEL_CHOICES, name);
 // checked in superRefine below.
 const inputSchema = z
   .object({
-    credentials: credentialsField('replicate', 'The Replicate API key to run the model with: any key that may run these models.'),
+    credentials: credentialsField(
+      'replicate',
+      'The Replicate API key to run the model with: any key that may run these models.',
+    ),
     prompt: promptField('Text prompt for image generation.', "e.g., 'A futuristic cityscape at sunset'"),
-    replicate_model_name: field(z.enum(MODEL_NAMES).default('Flux Schnell'), `The Flux model to run on Replicate: ${MODEL_NAMES.join(', ')}.`, {
-      title: 'Image Generation Model',
-      advanced: false,
-    }),
+    replicate_model_name: field(
+      z.enum(MODEL_NAMES).default('Flux Schnell'),
+      `The Flux model to run on Replicate: ${MODEL_NAMES.join(', ')}.`,
+      {
+        title: 'Image Generation Model',
+        advanced: false,
+      },
+    ),
     seed: seedField(),
-    steps: field(z.number().int().min(1).max(50).default(25), `Number of diffusion steps, 1-50.${uses('steps')}`, { title: 'Steps' }),
+    steps: field(z.number().int().min(1).max(50).default(25), `Number of diffusion steps, 1-50.${uses('steps')}`, {
+      title: 'Steps',
+    }),
     guidance: field(
       z.number().min(0).max(10).default(3),
       `How closely the image follows the prompt: higher follows it more closely at some cost to quality and diversity. 0-10; Flux Pro takes 2-5.${uses('guidance')}`,
@@ -95,9 +138,9 @@ export const ReplicateFluxAdvancedModelBlock = defineBlock({
   outputSchema,
   documentation: {
     whatItDoes:
-      'Generates one or more images from a text prompt with one of Black Forest Labs\' Flux models on Replicate, and yields the URL of each image and the seed it used.',
+      "Generates one or more images from a text prompt with one of Black Forest Labs' Flux models on Replicate, and yields the URL of each image and the seed it used.",
     howItWorks:
-      'The block checks the input against the chosen model\'s own ranges, picks a random seed when none is given, and sends only the parameters that model takes, under its own names. It creates a Replicate prediction, waits for it in sync mode, polls until it ends, and cancels it on timeout or abort. Replicate\'s image URLs are temporary (about an hour): save or pass on the image soon.',
+      "The block checks the input against the chosen model's own ranges, picks a random seed when none is given, and sends only the parameters that model takes, under its own names. It creates a Replicate prediction, waits for it in sync mode, polls until it ends, and cancels it on timeout or abort. Replicate's image URLs are temporary (about an hour): save or pass on the image soon.",
     useCases: [
       'Illustrate a blog post, product page or social post from text another block wrote.',
       'Produce variations of an image idea by running the same prompt with several seeds.',
@@ -113,16 +156,34 @@ export const ReplicateFluxAdvancedModelBlock = defineBlock({
   examples: [
     {
       title: 'Flux Schnell with defaults',
-      input: { credentials, prompt: 'A beautiful landscape painting of a serene lake at sunrise', seed: 42, output_format: 'png' },
-      outputs: [['result', /^http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.png$/], ['seed', 42]],
+      input: {
+        credentials,
+        prompt: 'A beautiful landscape painting of a serene lake at sunrise',
+        seed: 42,
+        output_format: 'png',
+      },
+      outputs: [
+        ['result', /^http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.png$/],
+        ['seed', 42],
+      ],
     },
     {
       title: 'Flux Pro 1.1, wide',
-      input: { credentials, prompt: 'A futuristic cityscape at sunset', replicate_model_name: 'Flux Pro 1.1', aspect_ratio: '16:9', seed: 7, output_format: 'jpg' },
-      outputs: [['result', /^http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.jpg$/], ['seed', 7]],
+      input: {
+        credentials,
+        prompt: 'A futuristic cityscape at sunset',
+        replicate_model_name: 'Flux Pro 1.1',
+        aspect_ratio: '16:9',
+        seed: 7,
+        output_format: 'jpg',
+      },
+      outputs: [
+        ['result', /^http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.jpg$/],
+        ['seed', 7],
+      ],
     },
     {
-      title: 'Guidance outside Flux Pro\'s range',
+      title: "Guidance outside Flux Pro's range",
       input: { credentials, prompt: 'A red fox', replicate_model_name: 'Flux Pro', guidance: 6 },
       outputs: [['error', 'Invalid input: guidance: must be <= 5 with Flux Pro']],
     },

@@ -1,7 +1,29 @@
 import { z } from 'zod';
-import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials, EXAMPLE_IMAGE, field, IMAGE_OUTPUTS, imageUrl, type ModelChoices, promptField, refineChoice, refineSameSize, runChoice, seedField, usedByNote } from '../sdk.js';
+import {
+  credentialsField,
+  defineBlock,
+  EXAMPLE_CREDENTIALS as credentials,
+  EXAMPLE_IMAGE,
+  field,
+  IMAGE_OUTPUTS,
+  imageUrl,
+  type ModelChoices,
+  promptField,
+  refineChoice,
+  refineSameSize,
+  runChoice,
+  seedField,
+  usedByNote,
+} from '../sdk.js';
 
-const common = { prompt: 'prompt', image: 'image', mask: 'mask', seed: 'seed', output_format: 'output_format', guidance: 'guidance' };
+const common = {
+  prompt: 'prompt',
+  image: 'image',
+  mask: 'mask',
+  seed: 'seed',
+  output_format: 'output_format',
+  guidance: 'guidance',
+};
 
 /**
  * The Flux Fill models and the block fields each takes. Source: the models' input schemas
@@ -28,7 +50,10 @@ const only = (name: string) => usedByNote(FILL_CHOICES, name, true);
 const inputSchema = z
   .object({
     credentials: credentialsField('replicate', 'The Replicate API key to run the model with.'),
-    prompt: promptField('What to paint into the masked (or outpainted) area.', "e.g., 'A red vintage bicycle leaning on the wall'"),
+    prompt: promptField(
+      'What to paint into the masked (or outpainted) area.',
+      "e.g., 'A red vintage bicycle leaning on the wall'",
+    ),
     image: field(
       imageUrl(),
       'The image to inpaint or outpaint: an http(s) URL (such as a `result` of another block) or a data: URI.',
@@ -39,12 +64,27 @@ const inputSchema = z
       'Mask of the same size as the image: white areas are repainted, black areas kept. Optional when outpainting with Flux Fill Pro.',
       { title: 'Mask', advanced: false },
     ),
-    model: field(z.enum(MODEL_NAMES).default('Flux Fill Pro'), `The Flux Fill model to run on Replicate: ${MODEL_NAMES.join(', ')}.`, {
-      title: 'Model',
-      advanced: false,
-    }),
+    model: field(
+      z.enum(MODEL_NAMES).default('Flux Fill Pro'),
+      `The Flux Fill model to run on Replicate: ${MODEL_NAMES.join(', ')}.`,
+      {
+        title: 'Model',
+        advanced: false,
+      },
+    ),
     outpaint: field(
-      z.enum(['None', 'Zoom out 1.5x', 'Zoom out 2x', 'Make square', 'Left outpaint', 'Right outpaint', 'Top outpaint', 'Bottom outpaint']).nullish(),
+      z
+        .enum([
+          'None',
+          'Zoom out 1.5x',
+          'Zoom out 2x',
+          'Make square',
+          'Left outpaint',
+          'Right outpaint',
+          'Top outpaint',
+          'Bottom outpaint',
+        ])
+        .nullish(),
       `Extend the canvas and paint the new area: zoom out, make square, or grow one side. Empty: None.${only('outpaint')}`,
       { title: 'Outpaint' },
     ),
@@ -94,16 +134,16 @@ export const ReplicateFluxFillBlock = defineBlock({
   outputSchema: z.object(IMAGE_OUTPUTS),
   documentation: {
     whatItDoes:
-      'Repaints the white part of a mask over an image from a text prompt (inpainting), or extends the image beyond its edges (outpainting, Flux Fill Pro), with Black Forest Labs\' Flux Fill models. Yields the URL of each image and the seed it used.',
+      "Repaints the white part of a mask over an image from a text prompt (inpainting), or extends the image beyond its edges (outpainting, Flux Fill Pro), with Black Forest Labs' Flux Fill models. Yields the URL of each image and the seed it used.",
     howItWorks:
-      'The block checks steps and guidance against the chosen model\'s own range (they differ between Pro and Dev), refuses fields the chosen model does not take, picks a random seed when none is given, refuses a data: URI mask whose pixel size differs from a data: URI image\'s (read from the bytes, before any request), and sends each field under the model\'s own name (`steps` is `num_inference_steps` on Dev). It runs the prediction with the shared runner. Pro keeps the image\'s size, grown by the outpaint choice; Dev writes about 1 megapixel in the image\'s proportions.',
+      "The block checks steps and guidance against the chosen model's own range (they differ between Pro and Dev), refuses fields the chosen model does not take, picks a random seed when none is given, refuses a data: URI mask whose pixel size differs from a data: URI image's (read from the bytes, before any request), and sends each field under the model's own name (`steps` is `num_inference_steps` on Dev). It runs the prediction with the shared runner. Pro keeps the image's size, grown by the outpaint choice; Dev writes about 1 megapixel in the image's proportions.",
     useCases: [
       'Remove or replace an object: paint it white in the mask and describe what should be there instead.',
       'Turn a square generated image into a banner with Right outpaint or Zoom out.',
       'Fix a detail (hands, text, a face) of an image another block generated, keeping the rest.',
     ],
     tips: [
-      'The mask must have the image\'s size; soft edges blend better than hard ones.',
+      "The mask must have the image's size; soft edges blend better than hard ones.",
       'Describe the whole scene in the prompt, not only the masked part, so the fill matches its surroundings.',
       'Replicate deletes output files after about an hour: put a Save Image block after this one.',
     ],
@@ -111,11 +151,20 @@ export const ReplicateFluxFillBlock = defineBlock({
   examples: [
     {
       title: 'Outpaint to a square with Flux Fill Pro',
-      input: { credentials, prompt: 'A calm blue sea under a clear sky', image: EXAMPLE_IMAGE, outpaint: 'Make square', seed: 11 },
-      outputs: [['result', /^http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.jpg$/], ['seed', 11]],
+      input: {
+        credentials,
+        prompt: 'A calm blue sea under a clear sky',
+        image: EXAMPLE_IMAGE,
+        outpaint: 'Make square',
+        seed: 11,
+      },
+      outputs: [
+        ['result', /^http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.jpg$/],
+        ['seed', 11],
+      ],
     },
     {
-      title: 'Steps below Flux Fill Pro\'s range',
+      title: "Steps below Flux Fill Pro's range",
       input: { credentials, prompt: 'A bicycle', image: EXAMPLE_IMAGE, steps: 10 },
       outputs: [['error', 'Invalid input: steps: must be >= 15 with Flux Fill Pro']],
     },

@@ -1,7 +1,27 @@
 import { z } from 'zod';
-import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials, EXAMPLE_IMAGE, field, IMAGE_OUTPUTS, imageUrl, type ModelChoices, promptField, refineChoice, runChoice, seedField, usedByNote } from '../sdk.js';
+import {
+  credentialsField,
+  defineBlock,
+  EXAMPLE_CREDENTIALS as credentials,
+  EXAMPLE_IMAGE,
+  field,
+  IMAGE_OUTPUTS,
+  imageUrl,
+  type ModelChoices,
+  promptField,
+  refineChoice,
+  runChoice,
+  seedField,
+  usedByNote,
+} from '../sdk.js';
 
-const common = { prompt: 'prompt', input_image: 'input_image', aspect_ratio: 'aspect_ratio', seed: 'seed', output_format: 'output_format' };
+const common = {
+  prompt: 'prompt',
+  input_image: 'input_image',
+  aspect_ratio: 'aspect_ratio',
+  seed: 'seed',
+  output_format: 'output_format',
+};
 const proParams = { ...common, safety_tolerance: 'safety_tolerance' };
 
 /**
@@ -36,13 +56,34 @@ const inputSchema = z
       'The image to edit: an http(s) URL (such as a `result` of another block) or a data: URI; jpeg, png, gif or webp. Required by Flux Kontext Dev; without it Pro and Max generate from the prompt alone.',
       { title: 'Input Image', advanced: false },
     ),
-    model: field(z.enum(MODEL_NAMES).default('Flux Kontext Pro'), `The Flux Kontext model to run on Replicate: ${MODEL_NAMES.join(', ')}.`, {
-      title: 'Model',
-      advanced: false,
-    }),
+    model: field(
+      z.enum(MODEL_NAMES).default('Flux Kontext Pro'),
+      `The Flux Kontext model to run on Replicate: ${MODEL_NAMES.join(', ')}.`,
+      {
+        title: 'Model',
+        advanced: false,
+      },
+    ),
     aspect_ratio: field(
-      z.enum(['match_input_image', '1:1', '16:9', '9:16', '4:3', '3:4', '3:2', '2:3', '4:5', '5:4', '21:9', '9:21', '2:1', '1:2']).default('match_input_image'),
-      'Aspect ratio of the edited image; match_input_image keeps the input image\'s (1:1 without one). Flux Kontext Dev takes neither 2:1 nor 1:2.',
+      z
+        .enum([
+          'match_input_image',
+          '1:1',
+          '16:9',
+          '9:16',
+          '4:3',
+          '3:4',
+          '3:2',
+          '2:3',
+          '4:5',
+          '5:4',
+          '21:9',
+          '9:21',
+          '2:1',
+          '1:2',
+        ])
+        .default('match_input_image'),
+      "Aspect ratio of the edited image; match_input_image keeps the input image's (1:1 without one). Flux Kontext Dev takes neither 2:1 nor 1:2.",
       { title: 'Aspect Ratio' },
     ),
     seed: seedField(),
@@ -90,7 +131,7 @@ export const ReplicateFluxKontextBlock = defineBlock({
     whatItDoes:
       'Edits an image from a plain-language instruction ("make it night", "replace the car with a bicycle", "put the text OPEN on the sign") with Black Forest Labs\' Flux Kontext models, keeping what the instruction leaves alone. Yields the URL of the edited image and the seed it used.',
     howItWorks:
-      'The block checks the input against the chosen model\'s own schema (Dev needs an input image; Pro and Max allow safety_tolerance up to 2 with one), picks a random seed when none is given, and sends only the parameters that model takes. It runs the prediction with the shared runner: sync wait, polling, timeout and cancellation. With aspect_ratio match_input_image the output keeps the input image\'s proportions.',
+      "The block checks the input against the chosen model's own schema (Dev needs an input image; Pro and Max allow safety_tolerance up to 2 with one), picks a random seed when none is given, and sends only the parameters that model takes. It runs the prediction with the shared runner: sync wait, polling, timeout and cancellation. With aspect_ratio match_input_image the output keeps the input image's proportions.",
     useCases: [
       'Chain after an image generator: wire its `result` to `input_image` to restyle or fix the generated picture.',
       'Localize product shots: change the text on a label or the background, keeping the product as it is.',
@@ -106,7 +147,10 @@ export const ReplicateFluxKontextBlock = defineBlock({
     {
       title: 'Edit a small 3:2 image with Flux Kontext Pro; the output keeps its proportions',
       input: { credentials, prompt: 'Make it a watercolor painting', input_image: EXAMPLE_IMAGE, seed: 3 },
-      outputs: [['result', /^http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.png$/], ['seed', 3]],
+      outputs: [
+        ['result', /^http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.png$/],
+        ['seed', 3],
+      ],
     },
     {
       title: 'Flux Kontext Dev without an input image',

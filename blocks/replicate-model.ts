@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { callOptions, credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials, field, replicateClient, resolveModel } from '../sdk.js';
+import {
+  callOptions,
+  credentialsField,
+  defineBlock,
+  EXAMPLE_CREDENTIALS as credentials,
+  field,
+  replicateClient,
+  resolveModel,
+} from '../sdk.js';
 
 const MODEL_REF = /^(?:[\w.-]+\/[\w.-]+(?::[0-9a-f]{64})?|[0-9a-f]{64})$/;
 
@@ -7,7 +15,10 @@ const inputSchema = z
   .object({
     credentials: credentialsField('replicate', 'The Replicate API key to run the model with: any key that may run it.'),
     model: field(
-      z.string().trim().regex(MODEL_REF, 'must be owner/name, owner/name:<64-character version id>, or a 64-character version id'),
+      z
+        .string()
+        .trim()
+        .regex(MODEL_REF, 'must be owner/name, owner/name:<64-character version id>, or a 64-character version id'),
       'The model to run: `owner/name` (an official model, or the latest version of any other), `owner/name:version`, or a bare 64-character version id.',
       { title: 'Model', placeholder: 'e.g., lucataco/flux-schnell-lora', advanced: false },
     ),
@@ -20,9 +31,17 @@ const inputSchema = z
   .strict();
 
 const outputSchema = z.object({
-  result: z.unknown().describe('One item of the output: each element when the model returns a list (image URLs, text chunks), else the output itself.'),
-  output: z.unknown().describe('The prediction\'s whole output as the model returned it (JSON), after the `result`s.'),
-  error: z.string().describe('Why the run failed: invalid input, input the model\'s schema refuses, an unknown model, a Replicate API error, a failed or canceled prediction, or a timeout.'),
+  result: z
+    .unknown()
+    .describe(
+      'One item of the output: each element when the model returns a list (image URLs, text chunks), else the output itself.',
+    ),
+  output: z.unknown().describe("The prediction's whole output as the model returned it (JSON), after the `result`s."),
+  error: z
+    .string()
+    .describe(
+      "Why the run failed: invalid input, input the model's schema refuses, an unknown model, a Replicate API error, a failed or canceled prediction, or a timeout.",
+    ),
 });
 
 /**
@@ -40,7 +59,7 @@ export const ReplicateModelBlock = defineBlock({
     whatItDoes:
       'Runs any model on Replicate, by name or version, with the input given as a JSON object: community Flux LoRA models, upscalers, captioners, other image or text models. Yields each item of the output as `result`, then the whole output.',
     howItWorks:
-      'With `owner/name` the block looks the model up (GET /v1/models/{owner}/{name}). An official model runs through its model path; any other runs by its latest version. When that version publishes its input schema, the input is checked against it first, so a misspelt value fails before a prediction is created (and billed). With `owner/name:version` or a version id it runs that version through POST /v1/predictions; Replicate checks the input. Waiting, timeout and cancellation are the shared runner\'s.',
+      "With `owner/name` the block looks the model up (GET /v1/models/{owner}/{name}). An official model runs through its model path; any other runs by its latest version. When that version publishes its input schema, the input is checked against it first, so a misspelt value fails before a prediction is created (and billed). With `owner/name:version` or a version id it runs that version through POST /v1/predictions; Replicate checks the input. Waiting, timeout and cancellation are the shared runner's.",
     useCases: [
       'Run a community Flux LoRA model (a style or a person) that has no block of its own.',
       'Pin a model version in a graph, so a new release of the model cannot change its results.',
@@ -48,25 +67,40 @@ export const ReplicateModelBlock = defineBlock({
     ],
     tips: [
       'Pin `owner/name:version` for repeatable results; `owner/name` follows the latest version.',
-      'Copy input names from the model\'s API tab on replicate.com; wrong names are refused there.',
+      "Copy input names from the model's API tab on replicate.com; wrong names are refused there.",
       'Wire `result` into blocks that take one value (an image URL), `output` where the whole output is wanted.',
     ],
   },
   examples: [
     {
       title: 'A community Flux LoRA model by name: its latest version is looked up',
-      input: { credentials, model: 'lucataco/flux-schnell-lora', input: { prompt: 'a frosting lane cake', hf_lora: 'alvdansen/frosting_lane_flux', output_format: 'png' } },
-      outputs: [['result', /^http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.png$/], ['output', /^\["http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.png"\]$/]],
+      input: {
+        credentials,
+        model: 'lucataco/flux-schnell-lora',
+        input: { prompt: 'a frosting lane cake', hf_lora: 'alvdansen/frosting_lane_flux', output_format: 'png' },
+      },
+      outputs: [
+        ['result', /^http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.png$/],
+        ['output', /^\["http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.png"\]$/],
+      ],
     },
     {
-      title: 'Input the model\'s published schema refuses',
+      title: "Input the model's published schema refuses",
       input: { credentials, model: 'lucataco/flux-schnell-lora', input: { prompt: 'a cake', output_format: 'gif' } },
-      outputs: [['error', /^Model lucataco\/flux-schnell-lora \(version 2a6b576af317\) refuses this input: input\.output_format: must be one of "webp", "jpg", "png"\./]],
+      outputs: [
+        [
+          'error',
+          /^Model lucataco\/flux-schnell-lora \(version 2a6b576af317\) refuses this input: input\.output_format: must be one of "webp", "jpg", "png"\./,
+        ],
+      ],
     },
   ],
   async *run({ model, input }, context) {
     const client = replicateClient(context);
-    const prediction = await client.run({ model: await resolveModel(client, model, input, context.signal), input }, callOptions(context));
+    const prediction = await client.run(
+      { model: await resolveModel(client, model, input, context.signal), input },
+      callOptions(context),
+    );
     const output = prediction.output ?? null;
     for (const item of Array.isArray(output) ? output : output === null ? [] : [output]) yield ['result', item];
     yield ['output', output];

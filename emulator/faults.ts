@@ -27,13 +27,23 @@ export class Faults {
  * Answers a request as a fault says (or leaves it hanging), and records the outcome. A status
  * without a body gets Replicate's problem body, or OpenAI's error body on the OpenAI-style routes.
  */
-export function applyFault(req: IncomingMessage, res: ServerResponse, record: RecordedRequest, { route, answer }: Fault): void {
+export function applyFault(
+  req: IncomingMessage,
+  res: ServerResponse,
+  record: RecordedRequest,
+  { route, answer }: Fault,
+): void {
   record.outcome = typeof answer === 'string' ? (answer === 'malformed' ? 200 : answer) : answer.status;
   if (answer === 'hang') return;
   if (answer === 'reset') return void req.socket.destroy();
-  if (answer === 'malformed') return reply(res, { status: 200, body: Buffer.from('{"id": "abc", "status": "star'), type: 'application/json' });
-  const body = typeof answer.body === 'function' ? (answer.body as (headers: IncomingHttpHeaders) => unknown)(req.headers) : answer.body;
-  if (typeof body === 'string') return reply(res, { status: answer.status, body: Buffer.from(body), type: 'text/html' });
+  if (answer === 'malformed')
+    return reply(res, { status: 200, body: Buffer.from('{"id": "abc", "status": "star'), type: 'application/json' });
+  const body =
+    typeof answer.body === 'function'
+      ? (answer.body as (headers: IncomingHttpHeaders) => unknown)(req.headers)
+      : answer.body;
+  if (typeof body === 'string')
+    return reply(res, { status: answer.status, body: Buffer.from(body), type: 'text/html' });
   const title = STATUS_CODES[answer.status] ?? 'Error';
   const problem = OPENAI_ROUTES.includes(route)
     ? openAiErrorAnswer(answer.status, `${title}: injected fault, status ${answer.status}.`)

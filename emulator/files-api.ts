@@ -29,17 +29,24 @@ export class FilesApi {
 
   /** POST /v1/files: a multipart form with `content` (required), `filename`, `type` and `metadata` (JSON). */
   async upload(contentType: string | undefined, body: Buffer): Promise<Answer> {
-    if (body.length > MAX_FILE_BYTES) throw new Problem(413, 'Content Too Large', 'Files must be less than 100MB in size');
+    if (body.length > MAX_FILE_BYTES)
+      throw new Problem(413, 'Content Too Large', 'Files must be less than 100MB in size');
     let form: FormData;
     try {
-      form = await new Request('http://emulator/', { method: 'POST', headers: { 'content-type': contentType ?? '' }, body }).formData();
+      form = await new Request('http://emulator/', {
+        method: 'POST',
+        headers: { 'content-type': contentType ?? '' },
+        body,
+      }).formData();
     } catch {
       throw new Problem(400, 'Bad Request', 'The request body is not a multipart/form-data form.');
     }
     const content = form.get('content');
-    if (!(content instanceof Blob)) throw invalid([{ field: 'content', type: 'required', description: 'content is required' }]);
+    if (!(content instanceof Blob))
+      throw invalid([{ field: 'content', type: 'required', description: 'content is required' }]);
     const name = stringField(form, 'filename') ?? ((content as File).name || 'file');
-    if (Buffer.byteLength(name) > 255) throw invalid([{ field: 'filename', type: 'string_lte', description: 'filename must be at most 255 bytes' }]);
+    if (Buffer.byteLength(name) > 255)
+      throw invalid([{ field: 'filename', type: 'string_lte', description: 'filename must be at most 255 bytes' }]);
     let metadata: Record<string, unknown> = {};
     const rawMetadata = stringField(form, 'metadata');
     if (rawMetadata !== undefined) {
@@ -104,7 +111,10 @@ export class FilesApi {
       name: file.name,
       content_type: file.contentType,
       size: file.bytes.length,
-      checksums: { sha256: createHash('sha256').update(file.bytes).digest('hex'), md5: createHash('md5').update(file.bytes).digest('hex') },
+      checksums: {
+        sha256: createHash('sha256').update(file.bytes).digest('hex'),
+        md5: createHash('md5').update(file.bytes).digest('hex'),
+      },
       metadata: file.metadata,
       created_at: file.createdAt.toISOString(),
       expires_at: new Date(file.createdAt.getTime() + FILE_LIFETIME_MS).toISOString(),

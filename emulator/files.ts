@@ -14,7 +14,9 @@ export function parseOutputFile(path: string): { id: string; index: number } | u
 
 /** The output file an absolute URL names when it is one of this emulator's, else undefined. */
 export function ownOutputFile(url: string, baseUrl: string): { id: string; index: number } | undefined {
-  return url.startsWith(`${originOf(baseUrl)}/`) && URL.canParse(url) ? parseOutputFile(new URL(url).pathname) : undefined;
+  return url.startsWith(`${originOf(baseUrl)}/`) && URL.canParse(url)
+    ? parseOutputFile(new URL(url).pathname)
+    : undefined;
 }
 
 /** `http://127.0.0.1:N` of `http://127.0.0.1:N/v1`. */

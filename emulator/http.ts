@@ -32,7 +32,9 @@ export interface InvalidField {
  * `detail` (`- input.num_inference_steps: Must be less than or equal to 4`, a line each).
  */
 export function invalid(fields: readonly InvalidField[]): Problem {
-  return new Problem(422, 'Input validation failed', fields.map((f) => `- ${f.field}: ${f.description}`).join('\n'), { invalid_fields: fields });
+  return new Problem(422, 'Input validation failed', fields.map((f) => `- ${f.field}: ${f.description}`).join('\n'), {
+    invalid_fields: fields,
+  });
 }
 
 /** A problem as Replicate's `application/problem+json` answer: `{title, detail, status, ...extra}`. */
@@ -62,7 +64,8 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > maxBytes) throw new Problem(413, 'Content Too Large', `Request bodies must be at most ${maxBytes} bytes.`);
+    if (size > maxBytes)
+      throw new Problem(413, 'Content Too Large', `Request bodies must be at most ${maxBytes} bytes.`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
@@ -81,7 +84,13 @@ export function parseJson(body: Buffer): unknown {
 /** Headers as recorded: the token never stays in the emulator's memory. */
 export function redactAuthorization(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   if (headers.authorization === undefined) return { ...headers };
-  return { ...headers, authorization: headers.authorization.replace(/^(\S+\s+).*$|^.*$/s, (_, scheme: string | undefined) => `${scheme ?? ''}[REDACTED]`) };
+  return {
+    ...headers,
+    authorization: headers.authorization.replace(
+      /^(\S+\s+).*$|^.*$/s,
+      (_, scheme: string | undefined) => `${scheme ?? ''}[REDACTED]`,
+    ),
+  };
 }
 
 /** Seconds from `Prefer: wait` or `wait=n` (1-60), or undefined when not asked. Source: `parameters_prefer_header`. */
@@ -90,7 +99,8 @@ export function preferWait(header: string | undefined): number | undefined {
   const match = /^\s*wait(?:=(\d+))?\s*$/.exec(header);
   if (!match) return undefined;
   const seconds = match[1] === undefined ? 60 : Number(match[1]);
-  if (seconds < 1 || seconds > 60) throw new Problem(400, 'Bad Request', 'Prefer: wait=n takes n from 1 to 60 seconds.');
+  if (seconds < 1 || seconds > 60)
+    throw new Problem(400, 'Bad Request', 'Prefer: wait=n takes n from 1 to 60 seconds.');
   return seconds;
 }
 
@@ -98,7 +108,11 @@ export function preferWait(header: string | undefined): number | undefined {
 export function cancelAfter(header: string | string[] | undefined): number | undefined {
   if (header === undefined) return undefined;
   const match = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(String(header).trim());
-  const ms = match && match[0] ? ((Number(match[1] ?? 0) * 60 + Number(match[2] ?? 0)) * 60 + Number(match[3] ?? 0)) * 1000 : NaN;
-  if (!(ms >= 5000)) throw new Problem(400, 'Bad Request', 'Cancel-After must be a duration of at least 5s, e.g. 30s, 5m or 1h30m.');
+  const ms =
+    match && match[0]
+      ? ((Number(match[1] ?? 0) * 60 + Number(match[2] ?? 0)) * 60 + Number(match[3] ?? 0)) * 1000
+      : NaN;
+  if (!(ms >= 5000))
+    throw new Problem(400, 'Bad Request', 'Cancel-After must be a duration of at least 5s, e.g. 30s, 5m or 1h30m.');
   return ms;
 }

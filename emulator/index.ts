@@ -9,7 +9,18 @@ import type { Emulator, EmulatorOptions, RecordedRequest } from './types.js';
 
 export { FETCH_BAD_PORTS, isFetchBadPort } from '../replicate/bad-ports.js';
 export type { PredictionPlan } from './prediction.js';
-export type { Emulator, EmulatorOptions, Fault, FaultAnswer, RateLimits, RecordedRequest, Route, WebhookDelivery, WebhookEvent, WebhookFault } from './types.js';
+export type {
+  Emulator,
+  EmulatorOptions,
+  Fault,
+  FaultAnswer,
+  RateLimits,
+  RecordedRequest,
+  Route,
+  WebhookDelivery,
+  WebhookEvent,
+  WebhookFault,
+} from './types.js';
 
 /**
  * Starts a local Replicate-compatible HTTP server on 127.0.0.1 that runs the catalog's models
@@ -34,7 +45,9 @@ export type { Emulator, EmulatorOptions, Fault, FaultAnswer, RateLimits, Recorde
  */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   if (options.port !== undefined && isFetchBadPort(options.port)) {
-    throw new Error(`Port ${options.port} is one that fetch refuses to connect to (the Fetch standard's bad ports), so no client could reach the emulator there; pick another port`);
+    throw new Error(
+      `Port ${options.port} is one that fetch refuses to connect to (the Fetch standard's bad ports), so no client could reach the emulator there; pick another port`,
+    );
   }
   const requests: RecordedRequest[] = [];
   const faults = new Faults();
@@ -50,12 +63,25 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', baseUrl);
     const started = Date.now();
-    if (options.log) res.once('finish', () => options.log!(`${req.method} ${url.pathname}${url.search} ${res.statusCode} ${Date.now() - started} ms`));
+    if (options.log)
+      res.once('finish', () =>
+        options.log!(`${req.method} ${url.pathname}${url.search} ${res.statusCode} ${Date.now() - started} ms`),
+      );
     const route = routeOf(req.method ?? 'GET', url.pathname);
     const raw = route === 'file' || route === 'web' ? Buffer.alloc(0) : await readBody(req, api.maxBodyBytes(route));
     // Uploads are recorded by size: their bytes would fill the log; edits by their fields and parts.
-    const body = route === 'upload' ? { bytes: raw.length } : route === 'images-edit' ? await formSummary(req.headers['content-type'], raw) : tryJson(raw);
-    const record: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname + url.search, headers: redactAuthorization(req.headers), body };
+    const body =
+      route === 'upload'
+        ? { bytes: raw.length }
+        : route === 'images-edit'
+          ? await formSummary(req.headers['content-type'], raw)
+          : tryJson(raw);
+    const record: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname + url.search,
+      headers: redactAuthorization(req.headers),
+      body,
+    };
     if (route !== 'file' && route !== 'web') {
       requests.push(record);
       if (requests.length > maxRecorded) requests.shift();

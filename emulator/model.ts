@@ -5,7 +5,12 @@ import type { ModelSpec, ParamSpec } from '../flux/catalog.js';
  * (`schemas_model_response`), for a catalog model. `version` is its latest version id;
  * `official` models run through the model path, the others only by version.
  */
-export function modelObject(model: string, spec: ModelSpec, version: string, official: boolean): Record<string, unknown> {
+export function modelObject(
+  model: string,
+  spec: ModelSpec,
+  version: string,
+  official: boolean,
+): Record<string, unknown> {
   const [owner, name] = model.split('/') as [string, string];
   return {
     url: `https://replicate.com/${model}`,
@@ -20,7 +25,12 @@ export function modelObject(model: string, spec: ModelSpec, version: string, off
     cover_image_url: null,
     default_example: null,
     is_official: official,
-    latest_version: { id: version, created_at: '2025-01-01T00:00:00.000Z', cog_version: '0.9.0', openapi_schema: cogSchema(spec) },
+    latest_version: {
+      id: version,
+      created_at: '2025-01-01T00:00:00.000Z',
+      cog_version: '0.9.0',
+      openapi_schema: cogSchema(spec),
+    },
   };
 }
 
@@ -53,7 +63,9 @@ export function cogSchema(spec: ModelSpec): Record<string, unknown> {
         Input: {
           type: 'object',
           title: 'Input',
-          required: Object.entries(spec.inputs).filter(([, p]) => p.required).map(([name]) => name),
+          required: Object.entries(spec.inputs)
+            .filter(([, p]) => p.required)
+            .map(([name]) => name),
           properties,
         },
         Output: spec.output === 'list' ? { type: 'array', items: uri, title: 'Output' } : { ...uri, title: 'Output' },

@@ -38,7 +38,6 @@ export interface PredictionPlan {
   readonly deadlineMs?: number;
 }
 
-
 /** One prediction inside the emulator: its clock-driven status, logs, output and images. */
 export class EmulatedPrediction {
   readonly id = newId();
@@ -71,11 +70,15 @@ export class EmulatedPrediction {
       if (plan.outcome === 'aborted') return this.finish('aborted');
       this.status = 'processing';
       this.startedAt = new Date();
-      this.later(plan.processingMs, () => this.finish(plan.outcome ?? 'succeeded', plan.error === undefined ? 'Prediction failed' : plan.error));
+      this.later(plan.processingMs, () =>
+        this.finish(plan.outcome ?? 'succeeded', plan.error === undefined ? 'Prediction failed' : plan.error),
+      );
     });
     if (deadline) {
       // Replicate's Cancel-After: aborted if still queued, canceled if running.
-      this.later(deadline.getTime() - Date.now(), () => this.finish(this.status === 'starting' ? 'aborted' : 'canceled'));
+      this.later(deadline.getTime() - Date.now(), () =>
+        this.finish(this.status === 'starting' ? 'aborted' : 'canceled'),
+      );
     }
   }
 
@@ -129,11 +132,14 @@ export class EmulatedPrediction {
   /** The prediction object Replicate would return now (`schemas_prediction_response`). */
   toJSON(): Record<string, unknown> {
     const removed = this.dataRemoved;
-    const urls = Array.from({ length: this.visibleOutputs() }, (_, i) => outputFileUrl(this.baseUrl, this.id, i, this.format()));
+    const urls = Array.from({ length: this.visibleOutputs() }, (_, i) =>
+      outputFileUrl(this.baseUrl, this.id, i, this.format()),
+    );
     let output: unknown = urls.length ? (this.spec.output === 'list' ? urls : urls[0]) : null;
     if (this.status === 'succeeded' && this.plan.output !== undefined) output = this.plan.output;
     if (removed) output = null;
-    const seconds = (from: Date | undefined) => (from && this.completedAt ? (this.completedAt.getTime() - from.getTime()) / 1000 : undefined);
+    const seconds = (from: Date | undefined) =>
+      from && this.completedAt ? (this.completedAt.getTime() - from.getTime()) / 1000 : undefined;
     return {
       id: this.id,
       model: this.model,
@@ -150,7 +156,9 @@ export class EmulatedPrediction {
       ...(this.startedAt && { started_at: this.startedAt.toISOString() }),
       ...(this.completedAt && { completed_at: this.completedAt.toISOString() }),
       ...(this.deadline && { deadline: this.deadline.toISOString() }),
-      ...(this.completedAt && { metrics: { predict_time: seconds(this.startedAt) ?? 0, total_time: seconds(this.createdAt) } }),
+      ...(this.completedAt && {
+        metrics: { predict_time: seconds(this.startedAt) ?? 0, total_time: seconds(this.createdAt) },
+      }),
       urls: {
         web: `${originOf(this.baseUrl)}/p/${this.id}`,
         get: `${this.baseUrl}/predictions/${this.id}`,
@@ -196,7 +204,10 @@ export class EmulatedPrediction {
   private logs(): string {
     if (!this.startedAt) return '';
     const steps = Number(this.param('num_inference_steps') ?? this.param('steps') ?? 28);
-    const fraction = this.status === 'succeeded' ? 1 : Math.min(1, (Date.now() - this.startedAt.getTime()) / Math.max(1, this.plan.processingMs));
+    const fraction =
+      this.status === 'succeeded'
+        ? 1
+        : Math.min(1, (Date.now() - this.startedAt.getTime()) / Math.max(1, this.plan.processingMs));
     const lines = [`Using seed: ${this.seed}`];
     for (let step = 0; step <= Math.floor(fraction * steps); step++) {
       const percent = Math.round((step / steps) * 100);

@@ -63,7 +63,9 @@ export class EmulatedApi {
     private readonly baseUrl: () => string,
   ) {
     const { rateLimits } = options;
-    this.limits = rateLimits ? new Limiter(rateLimits === true ? {} : rateLimits === 'low-credit' ? LOW_CREDIT : rateLimits) : undefined;
+    this.limits = rateLimits
+      ? new Limiter(rateLimits === true ? {} : rateLimits === 'low-credit' ? LOW_CREDIT : rateLimits)
+      : undefined;
     this.files = new FilesApi(baseUrl);
     this.openai = new OpenAiRoutes(options, baseUrl, (token) => {
       const wait = this.limits?.wait(token, 'create');
@@ -75,7 +77,7 @@ export class EmulatedApi {
 
   /** Largest body a request of `route` may carry, in bytes. */
   maxBodyBytes(route: Route | undefined): number {
-    return route === 'upload' ? MAX_FILE_BYTES + 64 * 1024 : this.options.maxBodyBytes ?? 16 << 20;
+    return route === 'upload' ? MAX_FILE_BYTES + 64 * 1024 : (this.options.maxBodyBytes ?? 16 << 20);
   }
 
   /** Stops every prediction's timers. */
@@ -88,7 +90,13 @@ export class EmulatedApi {
    * Answers one request. `body` is the raw body: parsed as JSON for the API routes, as a
    * multipart form for uploads.
    */
-  async handle(req: IncomingMessage, res: ServerResponse, url: URL, route: Route | undefined, raw: Buffer): Promise<Answer> {
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    route: Route | undefined,
+    raw: Buffer,
+  ): Promise<Answer> {
     if (route === 'file') {
       const { id, index } = parseOutputFile(url.pathname)!;
       return this.serveImage(id, index);
@@ -100,26 +108,41 @@ export class EmulatedApi {
     if (wait !== undefined) {
       this.throttled += 1;
       const seconds = Math.max(1, Math.ceil(wait / 1000));
-      const header = this.options.rateLimits !== true && typeof this.options.rateLimits === 'object' && this.options.rateLimits.retryAfterHeader === false;
+      const header =
+        this.options.rateLimits !== true &&
+        typeof this.options.rateLimits === 'object' &&
+        this.options.rateLimits.retryAfterHeader === false;
       return {
-        ...problemAnswer(new Problem(429, 'Request was throttled', `Request was throttled. Your rate limit resets in ~${seconds}s.`, { retry_after: seconds })),
+        ...problemAnswer(
+          new Problem(429, 'Request was throttled', `Request was throttled. Your rate limit resets in ~${seconds}s.`, {
+            retry_after: seconds,
+          }),
+        ),
         headers: header ? {} : { 'Retry-After': String(seconds) },
       };
     }
     if (route === 'upload') return this.files.upload(req.headers['content-type'], raw);
     const fileId = /^\/v1\/files\/([^/]+)/.exec(url.pathname)?.[1];
-    if (route === 'get-file') return url.pathname.endsWith('/download') ? this.files.download(fileId!) : this.files.get(fileId!);
+    if (route === 'get-file')
+      return url.pathname.endsWith('/download') ? this.files.download(fileId!) : this.files.get(fileId!);
     if (route === 'delete-file') return this.files.delete(fileId!);
     const body = parseJson(raw);
     const match = /^\/v1\/(?:models\/([^/]+)\/([^/]+)\/)?predictions(?:\/([^/]+))?/.exec(url.pathname);
     switch (route) {
       case 'create': {
-        if (match?.[1]) return this.create(req, res, body, `${decodeURIComponent(match[1])}/${decodeURIComponent(match[2]!)}`);
+        if (match?.[1])
+          return this.create(req, res, body, `${decodeURIComponent(match[1])}/${decodeURIComponent(match[2]!)}`);
         const version = (body as { version?: unknown } | undefined)?.version;
-        if (typeof version !== 'string') throw invalid([{ field: 'version', type: 'required', description: 'version is required' }]);
+        if (typeof version !== 'string')
+          throw invalid([{ field: 'version', type: 'required', description: 'version is required' }]);
         const model = Object.keys(MODELS).find((ref) => ref === version || ref.endsWith(`:${version}`));
         // Replicate answers an unknown version, or one the account may not use, with this 422.
-        if (!model) throw new Problem(422, 'Invalid version or not permitted', 'The specified version does not exist (or perhaps you don\'t have permission to use it?)');
+        if (!model)
+          throw new Problem(
+            422,
+            'Invalid version or not permitted',
+            "The specified version does not exist (or perhaps you don't have permission to use it?)",
+          );
         return this.create(req, res, body, model);
       }
       case 'list':
@@ -144,7 +167,8 @@ export class EmulatedApi {
   private authorize(header: string | undefined): string {
     const token = /^Bearer (.+)$/.exec(header ?? '')?.[1]?.trim();
     if (!token) throw new Problem(401, 'Unauthenticated', 'You did not pass an authentication token');
-    if (this.options.token !== undefined && token !== this.options.token) throw new Problem(401, 'Unauthenticated', 'You did not pass a valid authentication token');
+    if (this.options.token !== undefined && token !== this.options.token)
+      throw new Problem(401, 'Unauthenticated', 'You did not pass a valid authentication token');
     return token;
   }
 
@@ -153,7 +177,11 @@ export class EmulatedApi {
     const spec: ModelSpec | undefined = (MODELS as Record<string, ModelSpec>)[ref];
     if (!spec) throw new Problem(404, 'Not found', `Model ${ref} was not found.`);
     if (this.options.insufficientCredit) {
-      throw new Problem(402, 'Insufficient credit', 'You have insufficient credit to run this model. Go to https://replicate.com/account/billing#billing to purchase credit. Once you purchase credit, please wait a few minutes before trying again.');
+      throw new Problem(
+        402,
+        'Insufficient credit',
+        'You have insufficient credit to run this model. Go to https://replicate.com/account/billing#billing to purchase credit. Once you purchase credit, please wait a few minutes before trying again.',
+      );
     }
     const [model, version = officialVersion(ref)] = ref.split(':') as [string, string?];
     const input = (body as { input?: unknown } | undefined)?.input;
@@ -173,8 +201,18 @@ export class EmulatedApi {
       retentionMs: this.options.retentionMs ?? 3_600_000,
       ...this.options.plan?.({ model, input: input as Record<string, unknown> }),
     };
-    const deadline = cancelAfterMs === undefined ? undefined : new Date(Date.now() + (plan.deadlineMs ?? cancelAfterMs));
-    const prediction = new EmulatedPrediction(model, version, input as Record<string, unknown>, spec, plan, this.baseUrl(), deadline, source);
+    const deadline =
+      cancelAfterMs === undefined ? undefined : new Date(Date.now() + (plan.deadlineMs ?? cancelAfterMs));
+    const prediction = new EmulatedPrediction(
+      model,
+      version,
+      input as Record<string, unknown>,
+      spec,
+      plan,
+      this.baseUrl(),
+      deadline,
+      source,
+    );
     this.predictions.set(prediction.id, prediction);
     this.created += 1;
     if (this.predictions.size > MAX_PREDICTIONS) this.forgetOldestEnded();
@@ -187,7 +225,11 @@ export class EmulatedApi {
     }
     // When the sync wait ends first, Replicate answers the prediction as it is, with its URL.
     const json = prediction.toJSON();
-    return { status: prediction.terminal ? 201 : 202, body: json, headers: prediction.terminal ? {} : { Location: (json.urls as { get: string }).get } };
+    return {
+      status: prediction.terminal ? 201 : 202,
+      body: json,
+      headers: prediction.terminal ? {} : { Location: (json.urls as { get: string }).get },
+    };
   }
 
   /** A prediction's web page (`urls.web`): a minimal HTML page with its status. */
@@ -221,10 +263,20 @@ export class EmulatedApi {
 
   /** GET /v1/models/{owner}/{name}: the catalog's model, its latest version being the last listed. */
   private model(name: string): Answer {
-    const ref = Object.keys(MODELS).filter((r) => r.split(':')[0] === name).at(-1);
+    const ref = Object.keys(MODELS)
+      .filter((r) => r.split(':')[0] === name)
+      .at(-1);
     if (!ref) throw new Problem(404, 'Not found', `Model ${name} was not found.`);
     const [, version] = ref.split(':');
-    return { status: 200, body: modelObject(name, (MODELS as Record<string, ModelSpec>)[ref]!, version ?? officialVersion(ref), version === undefined) };
+    return {
+      status: 200,
+      body: modelObject(
+        name,
+        (MODELS as Record<string, ModelSpec>)[ref]!,
+        version ?? officialVersion(ref),
+        version === undefined,
+      ),
+    };
   }
 
   /**
@@ -234,23 +286,35 @@ export class EmulatedApi {
    */
   private async sourceSize(input: Record<string, unknown>): Promise<Size | undefined> {
     const images = Array.isArray(input.input_images) ? input.input_images : [];
-    const [field, url] = input.input_image !== undefined ? ['input_image', input.input_image]
-      : input.image !== undefined ? ['image', input.image]
-      : images.length ? ['input_images.0', images[0]] : [];
+    const [field, url] =
+      input.input_image !== undefined
+        ? ['input_image', input.input_image]
+        : input.image !== undefined
+          ? ['image', input.image]
+          : images.length
+            ? ['input_images.0', images[0]]
+            : [];
     if (typeof url !== 'string') return undefined;
     const own = ownOutputFile(url, this.baseUrl());
     const spec = own && this.predictions.get(own.id)?.image(own.index);
     if (spec) return { width: spec.width, height: spec.height };
     try {
-      const bytes = this.files.bytesOf(url) ?? (url.startsWith('data:')
-        ? Buffer.from(url.slice(url.indexOf(',') + 1), /;base64,/.test(url.slice(0, url.indexOf(',') + 1)) ? 'base64' : 'utf8')
-        : Buffer.from(await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).arrayBuffer()));
+      const bytes =
+        this.files.bytesOf(url) ??
+        (url.startsWith('data:')
+          ? Buffer.from(
+              url.slice(url.indexOf(',') + 1),
+              /;base64,/.test(url.slice(0, url.indexOf(',') + 1)) ? 'base64' : 'utf8',
+            )
+          : Buffer.from(await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).arrayBuffer()));
       const { width, height } = await sharp(bytes).metadata();
       if (width && height) return { width, height };
     } catch {
       // Reported below.
     }
-    throw invalid([{ field: `input.${field}`, type: 'invalid', description: `${field} could not be read as an image` }]);
+    throw invalid([
+      { field: `input.${field}`, type: 'invalid', description: `${field} could not be read as an image` },
+    ]);
   }
 
   /** Bounds a long-running emulator's memory: drops the oldest prediction that has ended. */
@@ -271,7 +335,8 @@ export class EmulatedApi {
 
   private async serveImage(id: string, index: number): Promise<Answer> {
     const spec = this.predictions.get(id)?.image(index) ?? this.openai.image(id, index);
-    if (!spec) throw new Problem(404, 'Not found', 'No such output file (never made, or deleted after the retention time).');
+    if (!spec)
+      throw new Problem(404, 'Not found', 'No such output file (never made, or deleted after the retention time).');
     const key = `${id}/${index}`;
     let bytes = this.images.get(key);
     if (!bytes) {

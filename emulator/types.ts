@@ -68,7 +68,21 @@ export interface RateLimits {
  * /v1/images/edits) and `chat` (POST /v1/chat/completions); their faults answer OpenAI's
  * error body.
  */
-export type Route = 'create' | 'get' | 'cancel' | 'list' | 'model' | 'file' | 'upload' | 'get-file' | 'delete-file' | 'web' | 'images-generate' | 'images-edit' | 'chat' | 'webhook-secret';
+export type Route =
+  | 'create'
+  | 'get'
+  | 'cancel'
+  | 'list'
+  | 'model'
+  | 'file'
+  | 'upload'
+  | 'get-file'
+  | 'delete-file'
+  | 'web'
+  | 'images-generate'
+  | 'images-edit'
+  | 'chat'
+  | 'webhook-secret';
 
 /** A webhook event, as `webhook_events_filter` names them. */
 export type WebhookEvent = 'start' | 'output' | 'logs' | 'completed';
@@ -109,10 +123,7 @@ export interface WebhookDelivery {
  * until the client gives up), or `malformed` JSON with status 200.
  */
 export type FaultAnswer =
-  | 'reset'
-  | 'hang'
-  | 'malformed'
-  | { readonly status: number; readonly retryAfter?: string; readonly body?: unknown };
+  'reset' | 'hang' | 'malformed' | { readonly status: number; readonly retryAfter?: string; readonly body?: unknown };
 
 /** A fault injected with {@link Emulator.inject}. */
 export interface Fault {
@@ -173,7 +184,11 @@ export interface Emulator {
    * deliveries made, oldest first (the newest `maxRecorded` kept), and `inject` to make the next
    * deliveries of an event misbehave.
    */
-  readonly webhooks: { readonly secret: string; readonly deliveries: readonly WebhookDelivery[]; inject(fault: WebhookFault): void };
+  readonly webhooks: {
+    readonly secret: string;
+    readonly deliveries: readonly WebhookDelivery[];
+    inject(fault: WebhookFault): void;
+  };
   /** Stops it: ends open connections and every prediction's timers. */
   close(): Promise<void>;
 }

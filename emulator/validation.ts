@@ -8,7 +8,11 @@ import type { InvalidField } from './http.js';
  * quote them.
  */
 export function invalidFields(problems: readonly InputProblem[]): InvalidField[] {
-  return problems.map((problem) => ({ field: `input.${problem.field}`, type: problem.type, description: describe(problem) }));
+  return problems.map((problem) => ({
+    field: `input.${problem.field}`,
+    type: problem.type,
+    description: describe(problem),
+  }));
 }
 
 function describe({ field, type, expected, reason }: InputProblem): string {

@@ -20,7 +20,9 @@ const ATTEMPT_TIMEOUT_MS = 10_000;
  * mirrored in the other (tests check both against the official client's `validateWebhook`).
  */
 function sign(secret: string, id: string, timestamp: number, body: string): string {
-  return `v1,${createHmac('sha256', Buffer.from(secret.replace(/^whsec_/, ''), 'base64')).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
+  return `v1,${createHmac('sha256', Buffer.from(secret.replace(/^whsec_/, ''), 'base64'))
+    .update(`${id}.${timestamp}.${body}`)
+    .digest('base64')}`;
 }
 
 /** A new `whsec_<base64>` signing secret. */
@@ -32,13 +34,22 @@ export const newWebhookSecret = () => `whsec_${randomBytes(24).toString('base64'
  * @throws {Problem} 422 naming the field.
  */
 export function webhookRequest(body: unknown): { url: string; events: ReadonlySet<WebhookEvent> } | undefined {
-  const { webhook, webhook_events_filter: filter } = (body ?? {}) as { webhook?: unknown; webhook_events_filter?: unknown };
+  const { webhook, webhook_events_filter: filter } = (body ?? {}) as {
+    webhook?: unknown;
+    webhook_events_filter?: unknown;
+  };
   if (webhook === undefined || webhook === null) return undefined;
   if (typeof webhook !== 'string' || !URL.canParse(webhook) || !/^https?:$/.test(new URL(webhook).protocol)) {
     throw invalid([{ field: 'webhook', type: 'format', description: 'webhook must be an http(s) URL' }]);
   }
   if (filter !== undefined && (!Array.isArray(filter) || filter.some((e) => !EVENTS.includes(e as WebhookEvent)))) {
-    throw invalid([{ field: 'webhook_events_filter', type: 'enum', description: `webhook_events_filter takes a list of ${EVENTS.join(', ')}` }]);
+    throw invalid([
+      {
+        field: 'webhook_events_filter',
+        type: 'enum',
+        description: `webhook_events_filter takes a list of ${EVENTS.join(', ')}`,
+      },
+    ]);
   }
   return { url: webhook, events: new Set((filter as WebhookEvent[] | undefined) ?? EVENTS) };
 }
@@ -85,11 +96,13 @@ export class WebhookSender {
         await prediction.settled(THROTTLE_MS, this.stopped.signal);
         if (prediction.terminal || this.stopped.signal.aborted) break;
         const now = prediction.toJSON();
-        if (events.has('output') && JSON.stringify(now.output) !== JSON.stringify(last.output)) void this.send(url, 'output', now);
+        if (events.has('output') && JSON.stringify(now.output) !== JSON.stringify(last.output))
+          void this.send(url, 'output', now);
         else if (events.has('logs') && now.logs !== last.logs) void this.send(url, 'logs', now);
         last = now;
       }
-      if (!this.stopped.signal.aborted && events.has('completed')) await this.send(url, 'completed', prediction.toJSON());
+      if (!this.stopped.signal.aborted && events.has('completed'))
+        await this.send(url, 'completed', prediction.toJSON());
     })();
   }
 
@@ -106,16 +119,34 @@ export class WebhookSender {
     // A stale delivery is dated 10 minutes back, twice the usual tolerance.
     const timestamp = Math.floor(Date.now() / 1000) - (fault?.action === 'stale' ? 600 : 0);
     const signature = sign(fault?.action === 'forge' ? newWebhookSecret() : this.secret, id, timestamp, body);
-    const record: WebhookDelivery = { webhookId: id, predictionId: String(prediction.id), event, url, attempts: 0, fault: fault?.action };
+    const record: WebhookDelivery = {
+      webhookId: id,
+      predictionId: String(prediction.id),
+      event,
+      url,
+      attempts: 0,
+      fault: fault?.action,
+    };
     this.deliveries.push(record);
     if (this.deliveries.length > this.maxRecorded) this.deliveries.shift();
     if (fault?.action === 'drop') return;
-    const headers = { 'Content-Type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signature };
+    const headers = {
+      'Content-Type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signature,
+    };
     try {
-      if (typeof fault?.action === 'object') await sleep(fault.action.delayMs, undefined, { signal: this.stopped.signal });
+      if (typeof fault?.action === 'object')
+        await sleep(fault.action.delayMs, undefined, { signal: this.stopped.signal });
       for (let attempt = 0; ; attempt++) {
         record.attempts += 1;
-        record.status = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.any([this.stopped.signal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]) })
+        record.status = await fetch(url, {
+          method: 'POST',
+          headers,
+          body,
+          signal: AbortSignal.any([this.stopped.signal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]),
+        })
           .then(async (response) => {
             await response.arrayBuffer();
             return response.status;
@@ -126,7 +157,11 @@ export class WebhookSender {
         await sleep(500 * 2 ** attempt, undefined, { signal: this.stopped.signal });
       }
       // The same delivery again, as when Replicate did not see the first answer.
-      if (fault?.action === 'duplicate') record.duplicateStatus = await fetch(url, { method: 'POST', headers, body }).then((r) => r.status, () => 'error' as const);
+      if (fault?.action === 'duplicate')
+        record.duplicateStatus = await fetch(url, { method: 'POST', headers, body }).then(
+          (r) => r.status,
+          () => 'error' as const,
+        );
     } catch {
       // Stopped: the emulator closed.
     }

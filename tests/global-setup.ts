@@ -19,12 +19,17 @@ export const CHROMIUM = '/usr/bin/chromium';
 
 /** What the suite needs: redis-server (the workers' tests) and Chromium (the studio's browser tests). */
 export const SERVICES: readonly SystemService[] = [
-  { usedBy: 'the worker tests', aptPackage: 'redis-server', present: () => spawnSync('redis-server', ['--version']).status === 0 },
+  {
+    usedBy: 'the worker tests',
+    aptPackage: 'redis-server',
+    present: () => spawnSync('redis-server', ['--version']).status === 0,
+  },
   { usedBy: "the studio's browser tests", aptPackage: 'chromium', present: () => existsSync(CHROMIUM) },
 ];
 
 /** The exact command that installs `packages` on Debian. */
-export const installCommand = (packages: readonly string[]) => `apt-get update && apt-get -o DPkg::Lock::Timeout=300 install -y ${packages.join(' ')}`;
+export const installCommand = (packages: readonly string[]) =>
+  `apt-get update && apt-get -o DPkg::Lock::Timeout=300 install -y ${packages.join(' ')}`;
 
 /**
  * Installs the services of `services` that are missing, with one apt-get run, printing what it does,
@@ -39,14 +44,19 @@ export function ensureServices(services: readonly SystemService[] = SERVICES, ro
   const command = installCommand(packages);
   const needs = missing.map((service) => `${service.aptPackage} (${service.usedBy})`).join(' and ');
   if (!root || spawnSync('apt-get', ['--version']).status !== 0) {
-    throw new Error(`The test suite needs ${needs}, which ${missing.length === 1 ? 'is' : 'are'} not installed. Install as root: sudo sh -c '${command}'`);
+    throw new Error(
+      `The test suite needs ${needs}, which ${missing.length === 1 ? 'is' : 'are'} not installed. Install as root: sudo sh -c '${command}'`,
+    );
   }
   console.log(`\nThe test suite needs ${needs}; installing: ${command}`);
   const options = { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } } as const;
   execFileSync('apt-get', ['update'], options);
   execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', ...packages], options);
   const still = missing.filter((service) => !service.present());
-  if (still.length > 0) throw new Error(`apt-get ran but ${still.map((s) => s.aptPackage).join(', ')} is still missing; run: ${installCommand(still.map((s) => s.aptPackage))}`);
+  if (still.length > 0)
+    throw new Error(
+      `apt-get ran but ${still.map((s) => s.aptPackage).join(', ')} is still missing; run: ${installCommand(still.map((s) => s.aptPackage))}`,
+    );
 }
 
 /** The MCP Inspector's CLI, run by tests/mcp/inspector.test.ts through npx (it is not a dependency: it needs its own 110 MB). */
@@ -54,9 +64,13 @@ export const INSPECTOR = '@modelcontextprotocol/inspector@2.12.0';
 
 /** Brings {@link INSPECTOR} into npm's cache (a no-op once there), so no test downloads it inside its timeout. */
 export function fetchInspector(): void {
-  const cached = spawnSync('npm', ['exec', '--yes', '--offline', `--package=${INSPECTOR}`, '--', 'true'], { stdio: 'ignore' });
+  const cached = spawnSync('npm', ['exec', '--yes', '--offline', `--package=${INSPECTOR}`, '--', 'true'], {
+    stdio: 'ignore',
+  });
   if (cached.status === 0) return;
-  console.log(`\nFetching ${INSPECTOR} into npm's cache for the MCP Inspector test: npm exec --yes --package=${INSPECTOR} -- true`);
+  console.log(
+    `\nFetching ${INSPECTOR} into npm's cache for the MCP Inspector test: npm exec --yes --package=${INSPECTOR} -- true`,
+  );
   execFileSync('npm', ['exec', '--yes', `--package=${INSPECTOR}`, '--', 'true'], { stdio: 'inherit' });
 }
 

@@ -1,4 +1,9 @@
-import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams, type SpawnOptionsWithoutStdio } from 'node:child_process';
+import {
+  spawn,
+  type ChildProcess,
+  type ChildProcessWithoutNullStreams,
+  type SpawnOptionsWithoutStdio,
+} from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -8,7 +13,15 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, expect } from '@jest/globals';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import { startEmulator, type Emulator, type EmulatorOptions, type PredictionPlan } from '../emulator/index.js';
-import { createReplicateClient, runBlock, type Block, type BlockContext, type ReplicateClient, type ReplicateClientOptions, type RunnerOptions } from '../index.js';
+import {
+  createReplicateClient,
+  runBlock,
+  type Block,
+  type BlockContext,
+  type ReplicateClient,
+  type ReplicateClientOptions,
+  type RunnerOptions,
+} from '../index.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -65,7 +78,11 @@ export async function killed(child: ChildProcess): Promise<void> {
  * `child_process.spawn` (pipes on all three streams), the child owned by this test file: one still
  * running after all its tests (say, of a test that timed out) is killed, so nothing outlives the suite.
  */
-export function spawnOwned(command: string, args: readonly string[], options: SpawnOptionsWithoutStdio = {}): ChildProcessWithoutNullStreams {
+export function spawnOwned(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptionsWithoutStdio = {},
+): ChildProcessWithoutNullStreams {
   const child = spawn(command, args, options);
   void own(Promise.resolve(child), killed);
   return child;
@@ -76,7 +93,10 @@ export function spawnOwned(command: string, args: readonly string[], options: Sp
  * `everyMs` (default 20 ms); returns that value. Without a deadline of its own: the test's timeout
  * bounds it, so a slow machine only takes longer.
  */
-export async function until<T>(check: () => T | Promise<T>, everyMs = 20): Promise<Exclude<T, undefined | false | null>> {
+export async function until<T>(
+  check: () => T | Promise<T>,
+  everyMs = 20,
+): Promise<Exclude<T, undefined | false | null>> {
   for (;;) {
     const value = await check();
     if (value !== undefined && value !== false && value !== null) return value as Exclude<T, undefined | false | null>;
@@ -89,7 +109,10 @@ export async function until<T>(check: () => T | Promise<T>, everyMs = 20): Promi
  * stops a run in the state it means to stop it in, however slow the machine. `abortedAt` is when it
  * fired (epoch ms). The checks stop once it fired, and never keep the process alive.
  */
-export function abortWhen(condition: () => boolean | Promise<boolean>, reason?: unknown): { readonly signal: AbortSignal; abortedAt(): number | undefined } {
+export function abortWhen(
+  condition: () => boolean | Promise<boolean>,
+  reason?: unknown,
+): { readonly signal: AbortSignal; abortedAt(): number | undefined } {
   const controller = new AbortController();
   let at: number | undefined;
   const check = async () => {
@@ -129,7 +152,11 @@ export function useEmulator(options: EmulatorOptions = FAST): { readonly emulato
 }
 
 /** Runs a block and collects its outputs. */
-export async function collect(block: Block, input: unknown, context: BlockContext): Promise<Array<readonly [string, unknown]>> {
+export async function collect(
+  block: Block,
+  input: unknown,
+  context: BlockContext,
+): Promise<Array<readonly [string, unknown]>> {
   const outputs: Array<readonly [string, unknown]> = [];
   for await (const output of runBlock(block, input, context)) outputs.push(output);
   return outputs;
@@ -168,8 +195,17 @@ export function canceledId(message: string): string {
 export const OPENAI_KEY = 'sk-test-openai-compatible-0123456789abcdef';
 
 /** A context that reaches `emulator` with {@link TOKEN} (and {@link OPENAI_KEY} for its OpenAI-style routes). */
-export function contextFor(emulator: Emulator, runner: RunnerOptions = {}, signal?: AbortSignal, token = TOKEN): BlockContext {
-  return { credentials: { apiKey: token, keys: { openai_compatible: OPENAI_KEY } }, signal, runner: { baseUrl: emulator.url, pollIntervalMs: 20, ...runner } };
+export function contextFor(
+  emulator: Emulator,
+  runner: RunnerOptions = {},
+  signal?: AbortSignal,
+  token = TOKEN,
+): BlockContext {
+  return {
+    credentials: { apiKey: token, keys: { openai_compatible: OPENAI_KEY } },
+    signal,
+    runner: { baseUrl: emulator.url, pollIntervalMs: 20, ...runner },
+  };
 }
 
 /** A Replicate client that reaches `emulator` with {@link TOKEN}, polling every 20 ms. */
@@ -189,7 +225,9 @@ export function freshToken(): string {
 
 /** Prediction creates the emulator received, and how many predictions they made (not 429, not refused). */
 export function creates(emulator: Emulator): { sent: number; created: number } {
-  const all = emulator.requests.filter((r) => r.method === 'POST' && /^\/v1\/(models\/[^/]+\/[^/]+\/)?predictions$/.test(r.path));
+  const all = emulator.requests.filter(
+    (r) => r.method === 'POST' && /^\/v1\/(models\/[^/]+\/[^/]+\/)?predictions$/.test(r.path),
+  );
   return { sent: all.length, created: all.filter((r) => r.handledAs !== undefined && r.handledAs < 300).length };
 }
 
@@ -225,18 +263,29 @@ export interface ProxyAnswer {
  * A Replicate-compatible proxy on 127.0.0.1 that serves the API under `/replicate/v1` and
  * forwards to `emulator`, unless `intercept` answers a request itself (to inject faults).
  */
-export async function startProxy(emulator: Emulator, intercept: (request: ProxiedRequest) => ProxyAnswer | undefined = () => undefined) {
+export async function startProxy(
+  emulator: Emulator,
+  intercept: (request: ProxiedRequest) => ProxyAnswer | undefined = () => undefined,
+) {
   const seen: ProxiedRequest[] = [];
   const target = emulator.url.replace(/\/v1$/, '');
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const request = { method: req.method!, path: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString() };
+    const request = {
+      method: req.method!,
+      path: req.url!,
+      headers: req.headers,
+      body: Buffer.concat(chunks).toString(),
+    };
     seen.push(request);
     const answer = intercept(request);
     if (answer) {
       const raw = typeof answer.body === 'string';
-      res.writeHead(answer.status, { 'Content-Type': raw ? 'text/html' : 'application/problem+json', ...answer.headers });
+      res.writeHead(answer.status, {
+        'Content-Type': raw ? 'text/html' : 'application/problem+json',
+        ...answer.headers,
+      });
       res.end(raw ? answer.body : JSON.stringify(answer.body));
       return;
     }
@@ -257,10 +306,11 @@ export async function startProxy(emulator: Emulator, intercept: (request: Proxie
   return {
     url: `http://127.0.0.1:${port}/replicate/v1`,
     seen,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 

@@ -15,7 +15,12 @@ export type FlagValues<O extends Options> = { [K in keyof O]?: O[K]['type'] exte
  * before this, in flux-blocks.ts).
  * @throws {UsageError}
  */
-export function parseFlags<O extends Options>(command: string, args: string[], options: O, positionals = false): { values: FlagValues<O>; positionals: string[] } {
+export function parseFlags<O extends Options>(
+  command: string,
+  args: string[],
+  options: O,
+  positionals = false,
+): { values: FlagValues<O>; positionals: string[] } {
   let parsed;
   try {
     parsed = parseArgs({ args, options, allowPositionals: positionals, strict: true });

@@ -11,7 +11,10 @@ const TARGET = '[--base-url URL] [--timeout-ms N] [--out DIR] [--webhook-port N 
 /** Each command's usage line and what it does, as `help` and `<command> --help` print them. */
 const COMMANDS: Record<string, { readonly usage: string; readonly does: string }> = {
   list: { usage: 'flux-blocks list', does: 'Lists every block: id, name and description.' },
-  schema: { usage: 'flux-blocks schema <block name or id>', does: 'Prints a block\'s info with its input and output JSON Schemas.' },
+  schema: {
+    usage: 'flux-blocks schema <block name or id>',
+    does: "Prints a block's info with its input and output JSON Schemas.",
+  },
   run: {
     usage: `flux-blocks run <block name or id> --input <json | @file.json | -> ${TARGET} [--redis URL]`,
     does: 'Runs one block; prints each output as a JSON line. Image inputs may name local files (inside the working directory). Result images are saved into --out (always on the embedded emulator, default out/) and printed as {"output":"file","value":path}.',
@@ -21,16 +24,27 @@ const COMMANDS: Record<string, { readonly usage: string; readonly does: string }
     does: 'Runs a graph (AutoGPT shape); prints each output as a JSON line {"node","output","value"}. Save Image nodes and result images go into --out (default out/).',
   },
   worker: {
-    usage: 'flux-blocks worker --redis URL [--concurrency N] [--queue NAME] [--base-url URL] [--timeout-ms N] [--out DIR] [--creates-per-minute N] [--others-per-minute N]',
+    usage:
+      'flux-blocks worker --redis URL [--concurrency N] [--queue NAME] [--base-url URL] [--timeout-ms N] [--out DIR] [--creates-per-minute N] [--others-per-minute N]',
     does: 'Runs block jobs from Redis until SIGTERM (REDIS_URL is the default URL); run and run-graph with --redis enqueue them. See docs/scaling.md.',
   },
-  emulator: { usage: 'flux-blocks emulator [--port N] [--token TOKEN] [--quiet]', does: 'Serves the local Replicate-compatible emulator until Ctrl-C, logging each request on stderr unless --quiet.' },
-  demo: { usage: 'flux-blocks demo [prompt...]', does: 'Runs examples/generate-edit-save.json (generate, edit, save) with your prompt, on the embedded emulator unless a token is set.' },
+  emulator: {
+    usage: 'flux-blocks emulator [--port N] [--token TOKEN] [--quiet]',
+    does: 'Serves the local Replicate-compatible emulator until Ctrl-C, logging each request on stderr unless --quiet.',
+  },
+  demo: {
+    usage: 'flux-blocks demo [prompt...]',
+    does: 'Runs examples/generate-edit-save.json (generate, edit, save) with your prompt, on the embedded emulator unless a token is set.',
+  },
   mcp: {
-    usage: 'flux-blocks mcp [--http [--port N] [--host H] [--auth-token T]] [--base-url URL] [--out DIR] [--max-image-bytes N]',
+    usage:
+      'flux-blocks mcp [--http [--port N] [--host H] [--auth-token T]] [--base-url URL] [--out DIR] [--max-image-bytes N]',
     does: 'Serves every block as an MCP tool over stdio, or over Streamable HTTP with --http.',
   },
-  studio: { usage: 'flux-blocks studio [--port N] [--host H] [--out DIR] [--base-url URL]', does: 'Serves the studio, a visual graph editor in the browser, and prints its URL.' },
+  studio: {
+    usage: 'flux-blocks studio [--port N] [--host H] [--out DIR] [--base-url URL]',
+    does: 'Serves the studio, a visual graph editor in the browser, and prints its URL.',
+  },
 };
 
 const ENVIRONMENT = `Environment: REPLICATE_API_TOKEN (the Replicate API token), REPLICATE_BASE_URL (Replicate or a
@@ -45,9 +59,13 @@ Replicate's API gives the signing secret.
 Exit status: 0 when no block yielded an error, 1 when one did, 2 for usage errors and graphs that
 cannot run, 130 on Ctrl-C.`;
 
-const USAGE = `Usage:\n${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}\n  flux-blocks --version\n\n${ENVIRONMENT}`;
+const USAGE = `Usage:\n${Object.values(COMMANDS)
+  .map((c) => `  ${c.usage}`)
+  .join('\n')}\n  flux-blocks --version\n\n${ENVIRONMENT}`;
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -123,7 +141,8 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     // Commands in other folders (workers/) mark their usage errors with an ERR_PARSE_ARGS code, as Node's parseArgs does.
-    const usage = error instanceof UsageError || String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
+    const usage =
+      error instanceof UsageError || String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
     console.error(`flux-blocks: ${(error as Error).message}`);
     if (usage) console.error('Run flux-blocks help for usage.');
     process.exitCode = usage ? 2 : 1;

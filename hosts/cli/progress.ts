@@ -8,7 +8,8 @@ export interface ProgressDisplay {
   done(): void;
 }
 
-const line = (event: ProgressEvent) => `prediction ${event.predictionId}: ${event.status}${event.percent === undefined ? '' : ` ${event.percent}%`}`;
+const line = (event: ProgressEvent) =>
+  `prediction ${event.predictionId}: ${event.status}${event.percent === undefined ? '' : ` ${event.percent}%`}`;
 
 /**
  * Progress on stderr: on a terminal, one line per running prediction, updated in place; off a

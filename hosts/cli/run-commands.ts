@@ -8,7 +8,13 @@ import { readLocalImages } from '../framework/local-files.js';
 import { runBlock } from '../framework/run-block.js';
 import { GraphError } from '../graph/check-graph.js';
 import { runGraph, type GraphOutput } from '../graph/run-graph.js';
-import { graphWithCredentials, isPlainObject, openEnvironment, withCredentials, type Target } from '../host/environment.js';
+import {
+  graphWithCredentials,
+  isPlainObject,
+  openEnvironment,
+  withCredentials,
+  type Target,
+} from '../host/environment.js';
 import { fetchImage } from '../image/fetch-image.js';
 import { writeImage } from '../image/write-image.js';
 import type { JobQueue } from '../workers/queue.js';
@@ -16,7 +22,13 @@ import { baseUrlOf, countOf, parseFlags, readInput, timeoutOf, UsageError } from
 import { progressDisplay } from './progress.js';
 import { WEBHOOK_OPTIONS, type WebhookFlags } from '../host/webhook.js';
 
-const TARGET_FLAGS = { 'base-url': { type: 'string' }, 'timeout-ms': { type: 'string' }, out: { type: 'string' }, redis: { type: 'string' }, ...WEBHOOK_OPTIONS } as const;
+const TARGET_FLAGS = {
+  'base-url': { type: 'string' },
+  'timeout-ms': { type: 'string' },
+  out: { type: 'string' },
+  redis: { type: 'string' },
+  ...WEBHOOK_OPTIONS,
+} as const;
 
 /** Where runs go and where images are kept, from the flags. */
 interface RunTarget extends Target {
@@ -26,9 +38,17 @@ interface RunTarget extends Target {
   readonly redis?: string;
 }
 
-function targetOf(values: { 'base-url'?: string; 'timeout-ms'?: string; out?: string; redis?: string } & WebhookFlags): RunTarget {
+function targetOf(
+  values: { 'base-url'?: string; 'timeout-ms'?: string; out?: string; redis?: string } & WebhookFlags,
+): RunTarget {
   const webhook = { 'webhook-url': values['webhook-url'], 'webhook-port': values['webhook-port'] };
-  return { baseUrl: baseUrlOf(values['base-url']), timeoutMs: timeoutOf(values['timeout-ms']), out: values.out, redis: values.redis, webhook };
+  return {
+    baseUrl: baseUrlOf(values['base-url']),
+    timeoutMs: timeoutOf(values['timeout-ms']),
+    out: values.out,
+    redis: values.redis,
+    webhook,
+  };
 }
 
 /** A block by id or name; names match whatever their case. @throws {UsageError} for an unknown one. */
@@ -43,7 +63,8 @@ export async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags('run', args, { input: { type: 'string' }, ...TARGET_FLAGS }, true);
   if (positionals.length !== 1) throw new UsageError('run takes exactly one block name or id');
   const block = findBlock(positionals[0]!);
-  if (values.input === undefined) throw new UsageError("run needs --input '<json>', --input @file.json or --input - (standard input)");
+  if (values.input === undefined)
+    throw new UsageError("run needs --input '<json>', --input @file.json or --input - (standard input)");
   const session = await openSession(targetOf(values));
   let failed = false;
   try {
@@ -56,7 +77,11 @@ export async function runCommand(args: string[]): Promise<number> {
       console.log(JSON.stringify({ output: 'error', value: (error as Error).message }));
       return 1;
     }
-    for await (const [name, value] of (session.jobs?.runBlock ?? runBlock)(block, withCredentials(block, input), session.context)) {
+    for await (const [name, value] of (session.jobs?.runBlock ?? runBlock)(
+      block,
+      withCredentials(block, input),
+      session.context,
+    )) {
       console.log(JSON.stringify({ output: name, value }));
       failed ||= name === 'error';
       if (name === 'result' && isImageResult(block)) failed = !(await session.keep(String(value))) || failed;
@@ -69,7 +94,12 @@ export async function runCommand(args: string[]): Promise<number> {
 
 /** `flux-blocks run-graph <graph.json>`. */
 export async function runGraphCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags('run-graph', args, { ...TARGET_FLAGS, 'max-predictions': { type: 'string' }, concurrency: { type: 'string' } }, true);
+  const { values, positionals } = parseFlags(
+    'run-graph',
+    args,
+    { ...TARGET_FLAGS, 'max-predictions': { type: 'string' }, concurrency: { type: 'string' } },
+    true,
+  );
   if (positionals.length !== 1) throw new UsageError('run-graph takes exactly one graph file');
   const file = positionals[0]!;
   let graph: unknown;
@@ -78,7 +108,10 @@ export async function runGraphCommand(args: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(`${file}: ${(error as Error).message}`);
   }
-  const limits = { maxPredictions: countOf('max-predictions', values['max-predictions']), concurrency: countOf('concurrency', values.concurrency) };
+  const limits = {
+    maxPredictions: countOf('max-predictions', values['max-predictions']),
+    concurrency: countOf('concurrency', values.concurrency),
+  };
   return (await executeGraph(graph, { ...targetOf(values), out: values.out ?? 'out' }, limits)).status;
 }
 
@@ -88,7 +121,9 @@ const DEMO_GRAPH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'ex
 /** `flux-blocks demo [prompt...]`: the example graph, with the prompt (when given) in every node that takes one. */
 export async function demoCommand(args: string[]): Promise<number> {
   const { positionals } = parseFlags('demo', args, {}, true);
-  const graph = JSON.parse(await readFile(DEMO_GRAPH, 'utf8')) as { nodes: Array<{ id: string; input_default: Record<string, unknown> }> };
+  const graph = JSON.parse(await readFile(DEMO_GRAPH, 'utf8')) as {
+    nodes: Array<{ id: string; input_default: Record<string, unknown> }>;
+  };
   if (positionals.length) {
     const prompt = positionals.join(' ');
     for (const node of graph.nodes) {
@@ -108,7 +143,11 @@ export async function demoCommand(args: string[]): Promise<number> {
  * for each result image it keeps), and each failure on stderr.
  * @throws {UsageError} when the graph cannot run (it names the node or link).
  */
-async function executeGraph(graph: unknown, target: RunTarget, limits: { maxPredictions?: number; concurrency?: number } = {}): Promise<{ status: number; outputs: GraphOutput[] }> {
+async function executeGraph(
+  graph: unknown,
+  target: RunTarget,
+  limits: { maxPredictions?: number; concurrency?: number } = {},
+): Promise<{ status: number; outputs: GraphOutput[] }> {
   const filled = graphWithCredentials(graph, registry);
   const blocks = new Map<string, Block>();
   if (isPlainObject(filled) && Array.isArray(filled.nodes)) {
@@ -127,7 +166,13 @@ async function executeGraph(graph: unknown, target: RunTarget, limits: { maxPred
         saving.push(session.keep(String(event.value), event.node));
       }
     };
-    const result = await runGraph(filled, { registry, context: session.context, onOutput, runNode: session.jobs?.runBlock, ...limits });
+    const result = await runGraph(filled, {
+      registry,
+      context: session.context,
+      onOutput,
+      runNode: session.jobs?.runBlock,
+      ...limits,
+    });
     const kept = await Promise.all(saving);
     for (const { node, block, error } of result.failures) console.error(`Node ${node} (${block}) failed: ${error}`);
     if (result.stopped.length) console.error(`Stopped, as a node upstream failed: ${result.stopped.join(', ')}`);
@@ -169,7 +214,9 @@ interface Session {
  */
 async function openSession(target: RunTarget): Promise<Session> {
   // BullMQ is loaded only with --redis: it adds about 80 ms to every start.
-  const queued = target.redis ? await (await import('../workers/command.js')).openJobEnvironment(target.redis, target) : undefined;
+  const queued = target.redis
+    ? await (await import('../workers/command.js')).openJobEnvironment(target.redis, target)
+    : undefined;
   const environment = queued ?? (await openEnvironment(target));
   if (environment.embedded || target.webhook?.['webhook-port'] !== undefined) console.error(environment.description);
   const out = target.out ?? (environment.embedded ? 'out' : undefined);
@@ -195,9 +242,13 @@ async function openSession(target: RunTarget): Promise<Session> {
       const dir = out ?? (URL.canParse(url) && emulators.has(new URL(url).origin) ? 'out' : undefined);
       if (dir === undefined) return true;
       const save = { ...context.save, allowedOrigins: [...(context.save?.allowedOrigins ?? []), ...emulators] };
-      const line = (output: string, value: string) => console.log(JSON.stringify({ ...(node !== undefined && { node }), output, value }));
+      const line = (output: string, value: string) =>
+        console.log(JSON.stringify({ ...(node !== undefined && { node }), output, value }));
       try {
-        line('file', await writeImage(await fetchImage(url, { ...save, timeoutMs: target.timeoutMs }, context.signal), dir));
+        line(
+          'file',
+          await writeImage(await fetchImage(url, { ...save, timeoutMs: target.timeoutMs }, context.signal), dir),
+        );
         return true;
       } catch (error) {
         line('error', `Could not save ${url}: ${(error as Error).message}`);

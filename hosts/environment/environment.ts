@@ -50,7 +50,10 @@ export const KEY_VARIABLES: Readonly<Record<string, string>> = {
  * `target.out` and may fetch from the base URL's own origin (a local emulator or proxy).
  * The token stays in `context.credentials`; `description` never holds it.
  */
-export async function openEnvironment(target: Target = {}, env: NodeJS.ProcessEnv = process.env): Promise<HostEnvironment> {
+export async function openEnvironment(
+  target: Target = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<HostEnvironment> {
   let apiKey = env.REPLICATE_API_TOKEN || undefined;
   let baseUrl = target.baseUrl ?? (env.REPLICATE_BASE_URL || undefined);
   let embedded: Emulator | undefined;
@@ -72,13 +75,24 @@ export async function openEnvironment(target: Target = {}, env: NodeJS.ProcessEn
   );
   const hasKeys = Object.keys(keys).length > 0;
   // Where the OpenAI-compatible key may go, when the host says (servers should: agents pick base_url).
-  const openAiOrigins = env.OPENAI_COMPATIBLE_ORIGINS?.split(',').map((origin) => origin.trim()).filter(Boolean);
-  const description = (embedded
-    ? `No REPLICATE_API_TOKEN or base URL set: using the embedded emulator at ${baseUrl} (placeholder images).`
-    : `Running on ${baseUrl ?? 'https://api.replicate.com/v1'}.`) + (webhook.description ? ` ${webhook.description}` : '');
+  const openAiOrigins = env.OPENAI_COMPATIBLE_ORIGINS?.split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  const description =
+    (embedded
+      ? `No REPLICATE_API_TOKEN or base URL set: using the embedded emulator at ${baseUrl} (placeholder images).`
+      : `Running on ${baseUrl ?? 'https://api.replicate.com/v1'}.`) +
+    (webhook.description ? ` ${webhook.description}` : '');
   return {
     context: {
-      credentials: apiKey || hasKeys ? { apiKey, ...(hasKeys && { keys }), ...(openAiOrigins && { origins: { openai_compatible: openAiOrigins } }) } : undefined,
+      credentials:
+        apiKey || hasKeys
+          ? {
+              apiKey,
+              ...(hasKeys && { keys }),
+              ...(openAiOrigins && { origins: { openai_compatible: openAiOrigins } }),
+            }
+          : undefined,
       runner: { baseUrl, timeoutMs: target.timeoutMs, ...webhook.runner },
       save: { dir: target.out, allowedOrigins: baseUrl && URL.canParse(baseUrl) ? [new URL(baseUrl).origin] : [] },
     },
@@ -115,7 +129,9 @@ export function graphWithCredentials(graph: unknown, registry: BlockRegistry): u
     ...graph,
     nodes: graph.nodes.map((node: unknown) => {
       const block = isPlainObject(node) && typeof node.block_id === 'string' ? registry.get(node.block_id) : undefined;
-      return block && isPlainObject(node) ? { ...node, input_default: withCredentials(block, node.input_default ?? {}) } : node;
+      return block && isPlainObject(node)
+        ? { ...node, input_default: withCredentials(block, node.input_default ?? {}) }
+        : node;
     }),
   };
 }

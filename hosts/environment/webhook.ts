@@ -37,10 +37,13 @@ function flagError(message: string): Error {
 export async function openWebhook(flags: WebhookFlags): Promise<HostWebhook> {
   const { 'webhook-url': url, 'webhook-port': portFlag } = flags;
   if (url === undefined && portFlag === undefined) return { runner: {}, close: async () => undefined };
-  if (url !== undefined && !(URL.canParse(url) && /^https?:$/.test(new URL(url).protocol))) throw flagError('--webhook-url takes an http(s) URL');
-  if (url !== undefined && portFlag === undefined) throw flagError('--webhook-url needs --webhook-port: the local port the URL forwards to');
+  if (url !== undefined && !(URL.canParse(url) && /^https?:$/.test(new URL(url).protocol)))
+    throw flagError('--webhook-url takes an http(s) URL');
+  if (url !== undefined && portFlag === undefined)
+    throw flagError('--webhook-url needs --webhook-port: the local port the URL forwards to');
   const port = Number(portFlag ?? 0);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw flagError('--webhook-port takes a TCP port number (0-65535)');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw flagError('--webhook-port takes a TCP port number (0-65535)');
   const receiver = createWebhookReceiver();
   const server = await receiver.listen(port);
   return {

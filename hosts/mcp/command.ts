@@ -43,13 +43,22 @@ export async function mcpCommand(args: string[], env: NodeJS.ProcessEnv = proces
   const factory = mcpServerFactory({ environment, out, maxImageBytes: flags.maxImageBytes });
   try {
     if (flags.http) {
-      const server = await startMcpHttpServer(factory, { port: flags.port, host: flags.host, authToken: flags.authToken });
-      console.error(`MCP server (Streamable HTTP) at ${server.url}${flags.authToken ? ' (bearer token required)' : ''}`);
+      const server = await startMcpHttpServer(factory, {
+        port: flags.port,
+        host: flags.host,
+        authToken: flags.authToken,
+      });
+      console.error(
+        `MCP server (Streamable HTTP) at ${server.url}${flags.authToken ? ' (bearer token required)' : ''}`,
+      );
       await stopSignal();
       await server.close();
     } else {
       const handle = serveStdio(factory, { onerror: (error) => console.error(`flux-blocks mcp: ${error.message}`) });
-      await Promise.race([stopSignal(), new Promise((resolve) => process.stdin.once('end', resolve).once('close', resolve))]);
+      await Promise.race([
+        stopSignal(),
+        new Promise((resolve) => process.stdin.once('end', resolve).once('close', resolve)),
+      ]);
       await handle.close();
     }
   } catch (error) {
@@ -80,14 +89,21 @@ function parse(args: string[], env: NodeJS.ProcessEnv) {
     if (!http && values[name] !== undefined) throw new UsageError(`--${name} needs --http`);
   }
   const port = values.port === undefined ? undefined : Number(values.port);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError('--port takes a TCP port number (0-65535)');
-  const maxImageBytes = values['max-image-bytes'] === undefined ? DEFAULT_MAX_IMAGE_BYTES : Number(values['max-image-bytes']);
-  if (!Number.isInteger(maxImageBytes) || maxImageBytes < 0) throw new UsageError('--max-image-bytes takes a whole number of bytes (0 sends no images)');
-  if (values['base-url'] !== undefined && !URL.canParse(values['base-url'])) throw new UsageError('--base-url takes a URL, e.g. https://api.replicate.com/v1');
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
+    throw new UsageError('--port takes a TCP port number (0-65535)');
+  const maxImageBytes =
+    values['max-image-bytes'] === undefined ? DEFAULT_MAX_IMAGE_BYTES : Number(values['max-image-bytes']);
+  if (!Number.isInteger(maxImageBytes) || maxImageBytes < 0)
+    throw new UsageError('--max-image-bytes takes a whole number of bytes (0 sends no images)');
+  if (values['base-url'] !== undefined && !URL.canParse(values['base-url']))
+    throw new UsageError('--base-url takes a URL, e.g. https://api.replicate.com/v1');
   const authToken = values['auth-token'] ?? (env.MCP_AUTH_TOKEN || undefined);
   // As startMcpHttpServer would refuse it, but before the embedded emulator starts.
   const host = values.host ?? '127.0.0.1';
-  if (http && !isLoopback(host) && !authToken) throw new UsageError(`Binding to ${host}, not a loopback address, needs a bearer token: pass --auth-token or set MCP_AUTH_TOKEN`);
+  if (http && !isLoopback(host) && !authToken)
+    throw new UsageError(
+      `Binding to ${host}, not a loopback address, needs a bearer token: pass --auth-token or set MCP_AUTH_TOKEN`,
+    );
   return { http, port, host: values.host, baseUrl: values['base-url'], out: values.out, maxImageBytes, authToken };
 }
 

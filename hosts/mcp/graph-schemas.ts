@@ -9,7 +9,7 @@ export const GRAPH_INPUT_SCHEMA: JsonSchema = {
   title: 'run_graph input',
   type: 'object',
   properties: {
-    name: { type: 'string', description: 'The graph\'s name, for people.' },
+    name: { type: 'string', description: "The graph's name, for people." },
     nodes: {
       type: 'array',
       minItems: 1,
@@ -18,15 +18,24 @@ export const GRAPH_INPUT_SCHEMA: JsonSchema = {
         type: 'object',
         properties: {
           id: { type: 'string', minLength: 1, description: 'Unique within the graph; links name it.' },
-          block_id: { type: 'string', minLength: 1, description: 'A block\'s id or name, e.g. ReplicateFluxAdvancedModelBlock (see the manifest resource).' },
-          input_default: { type: 'object', description: 'Fixed inputs: the block\'s input fields (as its tool takes them; credentials are supplied by the server).' },
+          block_id: {
+            type: 'string',
+            minLength: 1,
+            description: "A block's id or name, e.g. ReplicateFluxAdvancedModelBlock (see the manifest resource).",
+          },
+          input_default: {
+            type: 'object',
+            description:
+              "Fixed inputs: the block's input fields (as its tool takes them; credentials are supplied by the server).",
+          },
         },
         required: ['id', 'block_id'],
       },
     },
     links: {
       type: 'array',
-      description: 'Each value a source node yields on source_name goes to the sink node\'s sink_name input; a node runs once per set of linked values.',
+      description:
+        "Each value a source node yields on source_name goes to the sink node's sink_name input; a node runs once per set of linked values.",
       items: {
         type: 'object',
         properties: {
@@ -50,7 +59,8 @@ export const GRAPH_OUTPUT_SCHEMA: JsonSchema = {
   properties: {
     outputs: {
       type: 'object',
-      description: 'Per node id, per output name, every value the node yielded, in order (a node runs once per set of linked values).',
+      description:
+        'Per node id, per output name, every value the node yielded, in order (a node runs once per set of linked values).',
       additionalProperties: { type: 'object', additionalProperties: { type: 'array' } },
     },
     failures: {
@@ -62,7 +72,11 @@ export const GRAPH_OUTPUT_SCHEMA: JsonSchema = {
         required: ['node', 'block', 'error'],
       },
     },
-    stopped: { type: 'array', items: { type: 'string' }, description: 'Nodes not run or aborted because a node upstream failed.' },
+    stopped: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'Nodes not run or aborted because a node upstream failed.',
+    },
   },
   required: ['outputs', 'failures', 'stopped'],
 };

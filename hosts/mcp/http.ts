@@ -3,7 +3,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { isIP, type AddressInfo } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { hostHeaderValidation, originValidation, toNodeHandler } from '@modelcontextprotocol/node';
-import { createMcpHandler, isLegacyRequest, localhostAllowedHostnames, type McpServer } from '@modelcontextprotocol/server';
+import {
+  createMcpHandler,
+  isLegacyRequest,
+  localhostAllowedHostnames,
+  type McpServer,
+} from '@modelcontextprotocol/server';
 import { listenError } from '../host/listen.js';
 import { legacySessions } from './sessions.js';
 
@@ -59,7 +64,9 @@ export async function startMcpHttpServer(factory: () => McpServer, options: Http
   const host = options.host ?? '127.0.0.1';
   const loopback = isLoopback(host);
   if (!loopback && !options.authToken) {
-    throw new HttpSetupError(`Binding to ${host}, not a loopback address, needs a bearer token: pass --auth-token or set MCP_AUTH_TOKEN`);
+    throw new HttpSetupError(
+      `Binding to ${host}, not a loopback address, needs a bearer token: pass --auth-token or set MCP_AUTH_TOKEN`,
+    );
   }
   const names = loopback ? localhostAllowedHostnames() : [...localhostAllowedHostnames(), ...machineNames(host)];
   const checkHost = hostHeaderValidation(names);
@@ -67,7 +74,8 @@ export async function startMcpHttpServer(factory: () => McpServer, options: Http
   const maxRequestBodySize = options.maxRequestBodySize ?? 32 * 1024 * 1024;
   const modern = createMcpHandler(factory, { legacy: 'reject', maxRequestBodySize });
   const legacy = legacySessions(factory, maxRequestBodySize);
-  const route = async (request: Request) => ((await isLegacyRequest(request, undefined, { maxRequestBodySize })) ? legacy.fetch(request) : modern.fetch(request));
+  const route = async (request: Request) =>
+    (await isLegacyRequest(request, undefined, { maxRequestBodySize })) ? legacy.fetch(request) : modern.fetch(request);
   // The body limit sits on every layer: the adapter's applies first.
   const handle = toNodeHandler({ fetch: route }, { maxRequestBodySize });
   const expected = options.authToken ? Buffer.from(`Bearer ${options.authToken}`) : undefined;
@@ -76,7 +84,13 @@ export async function startMcpHttpServer(factory: () => McpServer, options: Http
     if (!checkHost(req, res) || !checkOrigin(req, res)) return;
     if (expected && !matches(req.headers.authorization, expected)) {
       res.writeHead(401, { 'Content-Type': 'application/json', 'WWW-Authenticate': 'Bearer' });
-      res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Unauthorized: send Authorization: Bearer <the server\'s --auth-token>' }, id: null }));
+      res.end(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          error: { code: -32001, message: "Unauthorized: send Authorization: Bearer <the server's --auth-token>" },
+          id: null,
+        }),
+      );
       return;
     }
     if (new URL(req.url ?? '/', 'http://localhost').pathname !== MCP_PATH) {
@@ -121,6 +135,12 @@ function matches(header: string | undefined, expected: Buffer): boolean {
 function machineNames(host: string): string[] {
   const bracket = (address: string) => (isIP(address) === 6 ? `[${address}]` : address);
   const wildcard = host === '0.0.0.0' || host === '::' || host === '[::]';
-  const addresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((info) => bracket(info.address)));
-  return [...(wildcard ? [] : [bracket(host.replace(/^\[|\]$/g, '').toLowerCase())]), hostname().toLowerCase(), ...addresses];
+  const addresses = Object.values(networkInterfaces()).flatMap((list) =>
+    (list ?? []).map((info) => bracket(info.address)),
+  );
+  return [
+    ...(wildcard ? [] : [bracket(host.replace(/^\[|\]$/g, '').toLowerCase())]),
+    hostname().toLowerCase(),
+    ...addresses,
+  ];
 }

@@ -51,12 +51,19 @@ export function structuredOutputs(outputs: ReadonlyArray<readonly [string, unkno
  * with a text summary, then per image an `image` item and, with `out`, a `resource_link` to
  * the saved file. A run that yielded `error` is `isError` with that message first.
  */
-export async function blockResult(blockName: string, outputs: ReadonlyArray<readonly [string, unknown]>, options: ResultOptions): Promise<CallToolResult> {
+export async function blockResult(
+  blockName: string,
+  outputs: ReadonlyArray<readonly [string, unknown]>,
+  options: ResultOptions,
+): Promise<CallToolResult> {
   const structured = structuredOutputs(outputs);
   const error = outputs.find(([name]) => name === 'error');
   const lines = error ? [`Error: ${String(error[1])}`] : [`${blockName} finished.`];
   for (const [name, value] of outputs) if (name !== 'error') lines.push(`${name}: ${shown(value)}`);
-  const media = await imageContent(outputs.map(([name, value]) => ({ name, value })), options);
+  const media = await imageContent(
+    outputs.map(([name, value]) => ({ name, value })),
+    options,
+  );
   return {
     content: [{ type: 'text', text: [...lines, ...media.notes].join('\n') }, ...media.items],
     structuredContent: structured,
@@ -77,8 +84,12 @@ export async function graphResult(result: GraphResult, options: ResultOptions): 
   const lines = [failed ? `Error: ${result.failures.length} node run(s) failed.` : 'Graph finished.'];
   for (const { node, block, error } of result.failures) lines.push(`Node ${node} (${block}) failed: ${error}`);
   if (result.stopped.length) lines.push(`Stopped, as a node upstream failed: ${result.stopped.join(', ')}`);
-  for (const { node, output, value } of result.outputs) if (output !== 'error') lines.push(`${node}.${output}: ${shown(value)}`);
-  const media = await imageContent(result.outputs.map(({ output, value }) => ({ name: output, value })), options);
+  for (const { node, output, value } of result.outputs)
+    if (output !== 'error') lines.push(`${node}.${output}: ${shown(value)}`);
+  const media = await imageContent(
+    result.outputs.map(({ output, value }) => ({ name: output, value })),
+    options,
+  );
   return {
     content: [{ type: 'text', text: [...lines, ...media.notes].join('\n') }, ...media.items],
     structuredContent: { outputs, failures: result.failures, stopped: result.stopped },
@@ -89,11 +100,16 @@ export async function graphResult(result: GraphResult, options: ResultOptions): 
 /** A value for the text summary: data: URIs shortened, JSON for anything but strings. */
 function shown(value: unknown): string {
   if (typeof value !== 'string') return JSON.stringify(value);
-  return value.startsWith('data:') ? `${value.slice(0, value.indexOf(',') + 1)}... (${value.length} characters)` : value;
+  return value.startsWith('data:')
+    ? `${value.slice(0, value.indexOf(',') + 1)}... (${value.length} characters)`
+    : value;
 }
 
 /** Image items and saved-file links for the image outputs, with a note per image that could not be read. */
-async function imageContent(outputs: ReadonlyArray<{ name: string; value: unknown }>, options: ResultOptions): Promise<{ items: ContentBlock[]; notes: string[] }> {
+async function imageContent(
+  outputs: ReadonlyArray<{ name: string; value: unknown }>,
+  options: ResultOptions,
+): Promise<{ items: ContentBlock[]; notes: string[] }> {
   const items: ContentBlock[] = [];
   const notes: string[] = [];
   const seen = new Set<string>();
@@ -102,7 +118,13 @@ async function imageContent(outputs: ReadonlyArray<{ name: string; value: unknow
       items.push(savedFileLink(value, undefined));
       continue;
     }
-    if (!IMAGE_OUTPUTS.has(name) || typeof value !== 'string' || !/^(https?:|data:image\/)/.test(value) || seen.has(value)) continue;
+    if (
+      !IMAGE_OUTPUTS.has(name) ||
+      typeof value !== 'string' ||
+      !/^(https?:|data:image\/)/.test(value) ||
+      seen.has(value)
+    )
+      continue;
     seen.add(value);
     if (options.maxImageBytes <= 0 && !options.out) continue;
     let image: FetchedImage;
@@ -134,7 +156,14 @@ function isSavedFile(path: string, out: string): boolean {
   return resolve(dirname(path)) === resolve(out) && SAVED_FILE_NAME.test(basename(path));
 }
 
-const MEDIA_TYPES: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif', avif: 'image/avif', tiff: 'image/tiff' };
+const MEDIA_TYPES: Record<string, string> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  avif: 'image/avif',
+  tiff: 'image/tiff',
+};
 
 /** The media type of a saved file, from its extension. */
 export function mediaTypeOf(file: string): string {
@@ -158,14 +187,22 @@ function savedFileLink(path: string, image: FetchedImage | undefined): ContentBl
  * webp; others as png), then jpeg at quality 80 and 60, then the same at 3/4 of the size, and
  * so on down to 32 px. @returns undefined when nothing fits.
  */
-export async function downscaled(image: FetchedImage, maxBytes: number): Promise<{ data: string; mimeType: string } | undefined> {
+export async function downscaled(
+  image: FetchedImage,
+  maxBytes: number,
+): Promise<{ data: string; mimeType: string } | undefined> {
   for (let side = MAX_IMAGE_SIDE; side >= 32; side = Math.floor(side * 0.75)) {
     const resized = () => sharp(image.bytes).resize(side, side, { fit: 'inside', withoutEnlargement: true });
     const own: Array<() => Promise<[Buffer, string]>> =
-      image.contentType === 'image/jpeg' ? [] : image.contentType === 'image/webp'
-        ? [async () => [await resized().webp().toBuffer(), 'image/webp']]
-        : [async () => [await resized().png().toBuffer(), 'image/png']];
-    const jpeg = (quality: number) => async (): Promise<[Buffer, string]> => [await resized().flatten({ background: '#ffffff' }).jpeg({ quality }).toBuffer(), 'image/jpeg'];
+      image.contentType === 'image/jpeg'
+        ? []
+        : image.contentType === 'image/webp'
+          ? [async () => [await resized().webp().toBuffer(), 'image/webp']]
+          : [async () => [await resized().png().toBuffer(), 'image/png']];
+    const jpeg = (quality: number) => async (): Promise<[Buffer, string]> => [
+      await resized().flatten({ background: '#ffffff' }).jpeg({ quality }).toBuffer(),
+      'image/jpeg',
+    ];
     for (const encode of [...own, jpeg(80), jpeg(60)]) {
       const [bytes, mimeType] = await encode();
       const data = bytes.toString('base64');

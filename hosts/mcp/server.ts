@@ -2,7 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fromJsonSchema, McpServer, ResourceTemplate, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
+import {
+  fromJsonSchema,
+  McpServer,
+  ResourceTemplate,
+  type CallToolResult,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
 import { registry as packageRegistry } from '../blocks/index.js';
 import type { BlockContext } from '../framework/block.js';
 import type { BlockRegistry } from '../framework/registry.js';
@@ -11,7 +17,15 @@ import { GraphError } from '../graph/check-graph.js';
 import { runGraph } from '../graph/run-graph.js';
 import { graphWithCredentials, withCredentials, type HostEnvironment } from '../host/environment.js';
 import { isTerminal, type ProgressEvent } from '../replicate/types.js';
-import { blockResult, DEFAULT_MAX_IMAGE_BYTES, graphResult, mediaTypeOf, SAVED_FILE_NAME, SAVED_FILE_URI, type ResultOptions } from './results.js';
+import {
+  blockResult,
+  DEFAULT_MAX_IMAGE_BYTES,
+  graphResult,
+  mediaTypeOf,
+  SAVED_FILE_NAME,
+  SAVED_FILE_URI,
+  type ResultOptions,
+} from './results.js';
 import { blockTools, type BlockTool } from './tools.js';
 import { GRAPH_INPUT_SCHEMA, GRAPH_OUTPUT_SCHEMA } from './graph-schemas.js';
 
@@ -67,7 +81,9 @@ export function mcpServerFactory(options: McpServerOptions): () => McpServer {
   const graphInput = fromJsonSchema<Record<string, unknown>>(GRAPH_INPUT_SCHEMA);
   const graphOutput = fromJsonSchema(GRAPH_OUTPUT_SCHEMA);
   const manifest = JSON.stringify(registry.manifest(), null, 2);
-  const docs = [...registry.list().map((block) => block.name), 'errors'].filter((name) => existsSync(join(root, 'docs', `${name}.md`)));
+  const docs = [...registry.list().map((block) => block.name), 'errors'].filter((name) =>
+    existsSync(join(root, 'docs', `${name}.md`)),
+  );
   const base = options.environment.context;
   const context: BlockContext = {
     ...base,
@@ -85,15 +101,26 @@ export function mcpServerFactory(options: McpServerOptions): () => McpServer {
     'Each tool runs one flux-blocks block (Flux image models on Replicate, or Save Image); run_graph runs several wired together.',
     'The server supplies the Replicate API key: leave credentials out. Results hold the outputs in structuredContent and each image as an image item.',
     'Replicate deletes its result URLs after about an hour.',
-    ...(options.out !== undefined ? [`Images are saved into ${options.out} and linked as flux-blocks://out/ resources.`] : []),
+    ...(options.out !== undefined
+      ? [`Images are saved into ${options.out} and linked as flux-blocks://out/ resources.`]
+      : []),
   ].join(' ');
 
   return () => {
-    const server = new McpServer({ name: 'flux-blocks', version }, { capabilities: { tools: {}, resources: {} }, instructions });
+    const server = new McpServer(
+      { name: 'flux-blocks', version },
+      { capabilities: { tools: {}, resources: {} }, instructions },
+    );
     for (const tool of tools) {
       server.registerTool(
         tool.name,
-        { title: tool.title, description: tool.description, inputSchema: tool.inputSchema, outputSchema: tool.outputSchema, annotations: tool.annotations },
+        {
+          title: tool.title,
+          description: tool.description,
+          inputSchema: tool.inputSchema,
+          outputSchema: tool.outputSchema,
+          annotations: tool.annotations,
+        },
         (args, ctx) => runTool(tool, args, ctx),
       );
     }
@@ -102,25 +129,50 @@ export function mcpServerFactory(options: McpServerOptions): () => McpServer {
       {
         title: 'Run Graph',
         description:
-          'Runs a graph of blocks in the AutoGPT platform\'s shape: nodes (id, block_id: a block\'s id or name, input_default) and links (source_id, source_name, sink_id, sink_name). Values flow along links; returns every node\'s outputs. The server supplies credentials.',
+          "Runs a graph of blocks in the AutoGPT platform's shape: nodes (id, block_id: a block's id or name, input_default) and links (source_id, source_name, sink_id, sink_name). Values flow along links; returns every node's outputs. The server supplies credentials.",
         inputSchema: graphInput,
         outputSchema: graphOutput,
-        annotations: { title: 'Run Graph', readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+        annotations: {
+          title: 'Run Graph',
+          readOnlyHint: false,
+          destructiveHint: false,
+          idempotentHint: false,
+          openWorldHint: true,
+        },
       },
       (args, ctx) => runGraphTool(args, ctx),
     );
     server.registerResource(
       'manifest',
       'flux-blocks://manifest.json',
-      { title: 'Blocks manifest', description: 'Every block\'s info: id, name, description, categories, input and output JSON Schemas.', mimeType: 'application/json' },
+      {
+        title: 'Blocks manifest',
+        description: "Every block's info: id, name, description, categories, input and output JSON Schemas.",
+        mimeType: 'application/json',
+      },
       (uri) => ({ contents: [{ uri: uri.href, mimeType: 'application/json', text: manifest }] }),
     );
     for (const name of docs) {
       server.registerResource(
         `docs-${name}`,
         `flux-blocks://docs/${name}.md`,
-        { title: name === 'errors' ? 'Errors' : `${name} docs`, description: name === 'errors' ? 'Every error kind, what it means and what to do.' : `What ${name} does, its inputs, outputs and tips.`, mimeType: 'text/markdown' },
-        async (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/markdown', text: await readFile(join(root, 'docs', `${name}.md`), 'utf8') }] }),
+        {
+          title: name === 'errors' ? 'Errors' : `${name} docs`,
+          description:
+            name === 'errors'
+              ? 'Every error kind, what it means and what to do.'
+              : `What ${name} does, its inputs, outputs and tips.`,
+          mimeType: 'text/markdown',
+        },
+        async (uri) => ({
+          contents: [
+            {
+              uri: uri.href,
+              mimeType: 'text/markdown',
+              text: await readFile(join(root, 'docs', `${name}.md`), 'utf8'),
+            },
+          ],
+        }),
       );
     }
     if (options.out !== undefined) {
@@ -131,7 +183,15 @@ export function mcpServerFactory(options: McpServerOptions): () => McpServer {
         { title: 'Saved image', description: `An image the server saved into ${out}, full size.` },
         async (uri, { file }) => {
           if (typeof file !== 'string' || !SAVED_FILE_NAME.test(file)) throw new Error(`No saved file ${String(file)}`);
-          return { contents: [{ uri: uri.href, mimeType: mediaTypeOf(file), blob: (await readFile(join(out, file))).toString('base64') }] };
+          return {
+            contents: [
+              {
+                uri: uri.href,
+                mimeType: mediaTypeOf(file),
+                blob: (await readFile(join(out, file))).toString('base64'),
+              },
+            ],
+          };
         },
       );
     }
@@ -141,9 +201,17 @@ export function mcpServerFactory(options: McpServerOptions): () => McpServer {
   async function runTool(tool: BlockTool, args: Record<string, unknown>, ctx: ServerContext): Promise<CallToolResult> {
     const progress = progressOf(ctx, 100);
     const signal = ctx.mcpReq.signal;
-    const onProgress = (event: ProgressEvent) => progress(percentOf(event), `prediction ${event.predictionId}: ${event.status}${event.percent === undefined ? '' : ` ${event.percent}%`}`);
+    const onProgress = (event: ProgressEvent) =>
+      progress(
+        percentOf(event),
+        `prediction ${event.predictionId}: ${event.status}${event.percent === undefined ? '' : ` ${event.percent}%`}`,
+      );
     const outputs: Array<readonly [string, unknown]> = [];
-    for await (const output of runBlock(tool.block, withCredentials(tool.block, args), { ...context, signal, runner: { ...context.runner, onProgress } })) {
+    for await (const output of runBlock(tool.block, withCredentials(tool.block, args), {
+      ...context,
+      signal,
+      runner: { ...context.runner, onProgress },
+    })) {
       outputs.push(output);
     }
     return blockResult(tool.block.name, outputs, results(signal));
@@ -153,7 +221,11 @@ export function mcpServerFactory(options: McpServerOptions): () => McpServer {
     const progress = progressOf(ctx);
     const signal = ctx.mcpReq.signal;
     let events = 0;
-    const onProgress = (event: ProgressEvent) => progress(++events, `prediction ${event.predictionId}: ${event.status}${event.percent === undefined ? '' : ` ${event.percent}%`}`);
+    const onProgress = (event: ProgressEvent) =>
+      progress(
+        ++events,
+        `prediction ${event.predictionId}: ${event.status}${event.percent === undefined ? '' : ` ${event.percent}%`}`,
+      );
     try {
       const result = await runGraph(graphWithCredentials(args, registry), {
         registry,
@@ -162,7 +234,8 @@ export function mcpServerFactory(options: McpServerOptions): () => McpServer {
       });
       return await graphResult(result, results(signal));
     } catch (error) {
-      if (error instanceof GraphError) return { content: [{ type: 'text', text: `Error: ${error.message}` }], isError: true };
+      if (error instanceof GraphError)
+        return { content: [{ type: 'text', text: `Error: ${error.message}` }], isError: true };
       throw error;
     }
   }
@@ -175,7 +248,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
 
 /** A prediction's progress, 0-100: its percent while processing, 100 once it ended. */
 function percentOf(event: ProgressEvent): number {
-  return isTerminal(event) ? 100 : event.percent ?? 0;
+  return isTerminal(event) ? 100 : (event.percent ?? 0);
 }
 
 /**
@@ -190,8 +263,13 @@ function progressOf(ctx: ServerContext, total?: number): (progress: number, mess
     const value = Math.round(Math.max(progress, last + 0.1) * 10) / 10;
     if (token === undefined || (total !== undefined && value > total) || ctx.mcpReq.signal.aborted) return;
     last = value;
-    ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, progress: value, ...(total !== undefined && { total }), message } }).catch(() => {
-      // The client went away; the call's own result (or abort) tells the rest.
-    });
+    ctx.mcpReq
+      .notify({
+        method: 'notifications/progress',
+        params: { progressToken: token, progress: value, ...(total !== undefined && { total }), message },
+      })
+      .catch(() => {
+        // The client went away; the call's own result (or abort) tells the rest.
+      });
   };
 }

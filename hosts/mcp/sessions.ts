@@ -26,7 +26,14 @@ export function legacySessions(factory: () => McpServer, maxRequestBodySize: num
       if (id !== null) {
         const transport = sessions.get(id);
         if (transport) return transport.handleRequest(request);
-        return Response.json({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found: start a new one with initialize' }, id: null }, { status: 404 });
+        return Response.json(
+          {
+            jsonrpc: '2.0',
+            error: { code: -32001, message: 'Session not found: start a new one with initialize' },
+            id: null,
+          },
+          { status: 404 },
+        );
       }
       // No session yet: the transport answers anything but initialize with 400.
       const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({

@@ -42,7 +42,10 @@ function words(blockName: string): string[] {
 
 /** The block's input JSON Schema without the `credentials` property (nor in `required`). */
 export function toolInputSchema(block: Block): JsonSchema {
-  const { properties, required, ...schema } = blockInfo(block).inputSchema as JsonSchema & { properties: Record<string, JsonSchema>; required?: string[] };
+  const { properties, required, ...schema } = blockInfo(block).inputSchema as JsonSchema & {
+    properties: Record<string, JsonSchema>;
+    required?: string[];
+  };
   const { credentials: _, ...rest } = properties;
   const stillRequired = required?.filter((name) => name !== 'credentials');
   return { ...schema, properties: rest, ...(stillRequired?.length && { required: stillRequired }) };
@@ -50,12 +53,23 @@ export function toolInputSchema(block: Block): JsonSchema {
 
 /** The `structuredContent` JSON Schema: the block's outputs, {@link LIST_OUTPUTS} as arrays of their values. */
 export function toolOutputSchema(block: Block): JsonSchema {
-  const schema = blockInfo(block).outputSchema as JsonSchema & { title: string; properties: Record<string, JsonSchema> };
+  const schema = blockInfo(block).outputSchema as JsonSchema & {
+    title: string;
+    properties: Record<string, JsonSchema>;
+  };
   const properties = Object.fromEntries(
     Object.entries(schema.properties).map(([name, property]) => {
       if (!LIST_OUTPUTS.has(name)) return [name, property];
       const { title, description, ...item } = property;
-      return [name, { title, type: 'array', items: item, description: `${String(description)} A list: every value in yield order.` }];
+      return [
+        name,
+        {
+          title,
+          type: 'array',
+          items: item,
+          description: `${String(description)} A list: every value in yield order.`,
+        },
+      ];
     }),
   );
   return { ...schema, title: `${block.name} structuredContent`, properties };
@@ -77,10 +91,14 @@ export function blockInputSchema(block: Block): StandardSchemaWithJSON<Record<st
       jsonSchema: { input: () => json, output: () => json },
       validate: (value: unknown) => {
         if (isPlainObject(value) && value.credentials !== undefined) {
-          return { issues: [{ message: 'credentials: the server supplies the Replicate API key; leave credentials out' }] };
+          return {
+            issues: [{ message: 'credentials: the server supplies the Replicate API key; leave credentials out' }],
+          };
         }
         const parsed = block.inputSchema.safeParse(withCredentials(block, value));
-        return parsed.success ? { value: value as Record<string, unknown> } : { issues: [{ message: formatIssues(parsed.error.issues) }] };
+        return parsed.success
+          ? { value: value as Record<string, unknown> }
+          : { issues: [{ message: formatIssues(parsed.error.issues) }] };
       },
     },
   };
@@ -100,6 +118,12 @@ export function blockTools(registry: BlockRegistry): BlockTool[] {
     inputSchema: blockInputSchema(block),
     outputSchema: fromJsonSchema(toolOutputSchema(block)),
     // Every block calls out (Replicate, an image URL) and makes something new; none deletes.
-    annotations: { title: toolTitle(block), readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    annotations: {
+      title: toolTitle(block),
+      readOnlyHint: false,
+      destructiveHint: false,
+      idempotentHint: false,
+      openWorldHint: true,
+    },
   }));
 }

@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
 // Run from dist/studio/build.js: the package root is two folders up.
-const root = ((above) => (basename(above) === 'dist' ? dirname(above) : above))(resolve(dirname(fileURLToPath(import.meta.url)), '..'));
+const root = ((above) => (basename(above) === 'dist' ? dirname(above) : above))(
+  resolve(dirname(fileURLToPath(import.meta.url)), '..'),
+);
 const app = join(root, 'studio', 'app');
 const out = join(root, 'dist', 'studio', 'public');
 

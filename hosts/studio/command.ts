@@ -11,7 +11,15 @@ export const DEFAULT_PORT = 8484;
  * @returns the exit status: 0, or 2 for a bad flag value (parseArgs throws for unknown flags).
  */
 export async function studioCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { port: { type: 'string' }, host: { type: 'string' }, out: { type: 'string' }, 'base-url': { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      out: { type: 'string' },
+      'base-url': { type: 'string' },
+    },
+  });
   const port = Number(values.port ?? DEFAULT_PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     console.error('flux-blocks: --port takes a TCP port number (0-65535)');
@@ -19,7 +27,10 @@ export async function studioCommand(args: string[]): Promise<number> {
   }
   const studio = await startStudio({ port, host: values.host, out: values.out, baseUrl: values['base-url'] });
   console.error(studio.environment.description);
-  if (values.host && !['127.0.0.1', 'localhost', '::1'].includes(values.host)) console.error(`Listening on ${values.host}: anyone who can reach it and has the token can run graphs on your Replicate account.`);
+  if (values.host && !['127.0.0.1', 'localhost', '::1'].includes(values.host))
+    console.error(
+      `Listening on ${values.host}: anyone who can reach it and has the token can run graphs on your Replicate account.`,
+    );
   console.log(`Studio: ${studio.url}`);
   await new Promise<void>((stop) => {
     process.once('SIGINT', stop);

@@ -18,15 +18,32 @@ export type RunStatus = 'succeeded' | 'failed' | 'canceled';
  * - `done`: the run ended (`message` when the studio itself failed); nothing follows.
  */
 export type RunEvent =
-  | { readonly type: 'node'; readonly node: string; readonly status: NodeStatus; readonly percent?: number; readonly message?: string }
-  | { readonly type: 'output'; readonly node: string; readonly output: string; readonly value: unknown; readonly preview?: string }
+  | {
+      readonly type: 'node';
+      readonly node: string;
+      readonly status: NodeStatus;
+      readonly percent?: number;
+      readonly message?: string;
+    }
+  | {
+      readonly type: 'output';
+      readonly node: string;
+      readonly output: string;
+      readonly value: unknown;
+      readonly preview?: string;
+    }
   | { readonly type: 'done'; readonly status: RunStatus; readonly message?: string };
 
 /** A graph the server refuses (`POST /api/check`, `POST /api/runs`): a `GraphError`'s message and the node or link it names. */
 export interface GraphProblem {
   readonly error: string;
   readonly node?: string;
-  readonly link?: { readonly source_id: string; readonly source_name: string; readonly sink_id: string; readonly sink_name: string };
+  readonly link?: {
+    readonly source_id: string;
+    readonly source_name: string;
+    readonly sink_id: string;
+    readonly sink_name: string;
+  };
 }
 
 /** A key the server can run with, by name only: the page never sees its value. */

@@ -37,7 +37,8 @@ export async function workerCommand(args: string[]): Promise<number> {
   const timeoutMs = positive(values['timeout-ms'], '--timeout-ms');
   const concurrency = positive(values.concurrency, '--concurrency') ?? 20;
   const budget = {
-    createsPerMinute: positive(values['creates-per-minute'], '--creates-per-minute') ?? REPLICATE_BUDGET.createsPerMinute,
+    createsPerMinute:
+      positive(values['creates-per-minute'], '--creates-per-minute') ?? REPLICATE_BUDGET.createsPerMinute,
     othersPerMinute: positive(values['others-per-minute'], '--others-per-minute') ?? REPLICATE_BUDGET.othersPerMinute,
   };
   // An unreachable Redis is reported before the emulator starts (startWorker checks again).
@@ -77,12 +78,18 @@ export async function workerCommand(args: string[]): Promise<number> {
  * embedded emulators of workers on this machine as their outputs name them (`jobs.localEmulators`).
  * @throws {Error} with a usage code for a URL that cannot be Redis's; `redis: cannot connect ...`.
  */
-export async function openJobEnvironment(url: string, target: Target, env: NodeJS.ProcessEnv = process.env): Promise<HostEnvironment & { jobs: JobQueue }> {
+export async function openJobEnvironment(
+  url: string,
+  target: Target,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<HostEnvironment & { jobs: JobQueue }> {
   const connection = connectionOf(url);
   const jobs = await createJobQueue({ connection });
   const baseUrl = target.baseUrl ?? (env.REPLICATE_BASE_URL || undefined);
   return {
-    context: { save: { dir: target.out, allowedOrigins: baseUrl && URL.canParse(baseUrl) ? [new URL(baseUrl).origin] : [] } },
+    context: {
+      save: { dir: target.out, allowedOrigins: baseUrl && URL.canParse(baseUrl) ? [new URL(baseUrl).origin] : [] },
+    },
     description: 'Running on the workers of the Redis queue.',
     jobs,
     close: () => jobs.close(),

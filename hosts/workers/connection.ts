@@ -13,11 +13,15 @@ import { Redis, type RedisOptions } from 'ioredis';
 export function redisConnection(url: string): RedisOptions {
   const text = url.trim();
   if (text.startsWith('/')) return { path: text };
-  if (!URL.canParse(text)) throw new Error('redis: not a URL; use redis://host:port, rediss://host:port or unix:///path/to/redis.sock');
+  if (!URL.canParse(text))
+    throw new Error('redis: not a URL; use redis://host:port, rediss://host:port or unix:///path/to/redis.sock');
   const parsed = new URL(text);
-  const db = dbOf(parsed.protocol === 'unix:' ? (parsed.searchParams.get('db') ?? '') : parsed.pathname.replace(/^\//, ''));
+  const db = dbOf(
+    parsed.protocol === 'unix:' ? (parsed.searchParams.get('db') ?? '') : parsed.pathname.replace(/^\//, ''),
+  );
   if (parsed.protocol === 'unix:') {
-    if (!parsed.pathname || parsed.pathname === '/') throw new Error('redis: a unix: URL needs the socket path, e.g. unix:///run/redis/redis.sock');
+    if (!parsed.pathname || parsed.pathname === '/')
+      throw new Error('redis: a unix: URL needs the socket path, e.g. unix:///run/redis/redis.sock');
     return { path: decodeURIComponent(parsed.pathname), db };
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
@@ -62,7 +66,13 @@ const CONNECT_TIMEOUT_MS = 10_000;
  * @throws {Error} `redis: cannot connect (<cause>) to <address>`, the address from {@link redisAddress}.
  */
 export async function checkRedis(connection: RedisOptions): Promise<void> {
-  const client = new Redis({ ...connection, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: CONNECT_TIMEOUT_MS });
+  const client = new Redis({
+    ...connection,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+  });
   let cause: Error | undefined;
   client.on('error', (error: Error) => (cause ??= error));
   try {

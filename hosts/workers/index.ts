@@ -4,6 +4,19 @@
  */
 export { redisConnection } from './connection.js';
 export { createJobQueue, JOB_OPTIONS, type JobQueue, type JobQueueOptions } from './queue.js';
-export { startWorker, STALLED_SETTINGS, type ResolveCredentials, type RunningWorker, type WorkerOptions } from './worker.js';
+export {
+  startWorker,
+  STALLED_SETTINGS,
+  type ResolveCredentials,
+  type RunningWorker,
+  type WorkerOptions,
+} from './worker.js';
 export { REPLICATE_BUDGET, SharedBudget, windowFor, type Budget } from './rate-limit.js';
-export { DEFAULT_QUEUE, PREFIX, type BlockJobData, type BlockJobResult, type JobProgress, type WorkerEmulator } from './jobs.js';
+export {
+  DEFAULT_QUEUE,
+  PREFIX,
+  type BlockJobData,
+  type BlockJobResult,
+  type JobProgress,
+  type WorkerEmulator,
+} from './jobs.js';

@@ -37,7 +37,13 @@ export interface WorkerEmulator {
 
 /** What a block job reports while it runs (`job.updateProgress`, QueueEvents `progress`). */
 export type JobProgress =
-  | { readonly type: 'output'; readonly index: number; readonly output: string; readonly value: unknown; readonly emulator?: WorkerEmulator }
+  | {
+      readonly type: 'output';
+      readonly index: number;
+      readonly output: string;
+      readonly value: unknown;
+      readonly emulator?: WorkerEmulator;
+    }
   | ({ readonly type: 'prediction' } & ProgressEvent);
 
 /** What a finished block job returns: every output, in order (the last may be `error`). */

@@ -6,7 +6,16 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Block, BlockContext } from '../framework/block.js';
 import { runGraph, type GraphResult, type GraphRunOptions } from '../graph/run-graph.js';
 import { checkRedis } from './connection.js';
-import { cancelChannel, cancelKey, DEFAULT_QUEUE, PREFIX, type BlockJobData, type BlockJobResult, type JobProgress, type WorkerEmulator } from './jobs.js';
+import {
+  cancelChannel,
+  cancelKey,
+  DEFAULT_QUEUE,
+  PREFIX,
+  type BlockJobData,
+  type BlockJobResult,
+  type JobProgress,
+  type WorkerEmulator,
+} from './jobs.js';
 
 /**
  * Options of every job: 5 attempts with exponential backoff from 1 s for failures outside the
@@ -39,7 +48,11 @@ export interface JobQueue {
    * `context.signal` cancels the job and its prediction; `context.runner.onProgress` gets the
    * prediction's status. The context's credentials stay here: workers resolve the reference.
    */
-  runBlock(block: Block, input: unknown, context?: BlockContext): AsyncGenerator<readonly [string, unknown], void, undefined>;
+  runBlock(
+    block: Block,
+    input: unknown,
+    context?: BlockContext,
+  ): AsyncGenerator<readonly [string, unknown], void, undefined>;
   /** Runs a graph as `runGraph` does, each node run a job (so branches run on several workers). */
   runGraph(graph: unknown, options: GraphRunOptions): Promise<GraphResult>;
   /**
@@ -66,7 +79,11 @@ type JobEvent =
  * Opens the submitter's side: a BullMQ Queue, its QueueEvents and a Redis connection for cancels.
  * @throws {Error} when Redis cannot be reached (within 10 s).
  */
-export async function createJobQueue({ connection, queue: name = DEFAULT_QUEUE, prefix = PREFIX }: JobQueueOptions): Promise<JobQueue> {
+export async function createJobQueue({
+  connection,
+  queue: name = DEFAULT_QUEUE,
+  prefix = PREFIX,
+}: JobQueueOptions): Promise<JobQueue> {
   await checkRedis(connection);
   const bull = { connection: connection as ConnectionOptions, prefix };
   const queue = new Queue<BlockJobData, BlockJobResult>(name, bull);
@@ -78,10 +95,13 @@ export async function createJobQueue({ connection, queue: name = DEFAULT_QUEUE, 
   const listeners = new Map<string, (event: JobEvent) => void>();
   const localEmulators = new Set<string>();
   const note = (emulator: WorkerEmulator | undefined) => {
-    if (emulator && emulator.host === hostname() && isLoopbackOrigin(emulator.origin)) localEmulators.add(emulator.origin);
+    if (emulator && emulator.host === hostname() && isLoopbackOrigin(emulator.origin))
+      localEmulators.add(emulator.origin);
   };
   events.on('progress', ({ jobId, data }) => listeners.get(jobId)?.({ kind: 'progress', data: data as JobProgress }));
-  events.on('completed', ({ jobId, returnvalue }) => listeners.get(jobId)?.({ kind: 'completed', result: returnvalue as unknown as BlockJobResult }));
+  events.on('completed', ({ jobId, returnvalue }) =>
+    listeners.get(jobId)?.({ kind: 'completed', result: returnvalue as unknown as BlockJobResult }),
+  );
   events.on('failed', ({ jobId, failedReason }) => listeners.get(jobId)?.({ kind: 'failed', reason: failedReason }));
   // Events are read from the moment this is ready: jobs are only added after.
   try {
@@ -99,12 +119,19 @@ export async function createJobQueue({ connection, queue: name = DEFAULT_QUEUE, 
     const job = await queue.getJob(jobId);
     // Only a waiting or delayed job can be removed; an active one is stopped by its worker.
     if (job && (await job.getState()) !== 'active') {
-      const removed = await job.remove().then(() => true, () => false);
+      const removed = await job.remove().then(
+        () => true,
+        () => false,
+      );
       if (removed) listeners.get(jobId)?.({ kind: 'failed', reason: 'The run was canceled' });
     }
   };
 
-  async function* runBlock(block: Block, input: unknown, context: BlockContext = {}): AsyncGenerator<readonly [string, unknown], void, undefined> {
+  async function* runBlock(
+    block: Block,
+    input: unknown,
+    context: BlockContext = {},
+  ): AsyncGenerator<readonly [string, unknown], void, undefined> {
     const jobId = randomUUID();
     const pending: JobEvent[] = [];
     let wake: (() => void) | undefined;
@@ -141,7 +168,12 @@ export async function createJobQueue({ connection, queue: name = DEFAULT_QUEUE, 
           for (const [output, value] of event.result.outputs.slice(yielded)) yield [output, value];
           return;
         }
-        yield ['error', context.signal?.aborted ? 'The run was stopped by the host; its job and prediction were canceled' : `The job failed: ${event.reason}`];
+        yield [
+          'error',
+          context.signal?.aborted
+            ? 'The run was stopped by the host; its job and prediction were canceled'
+            : `The job failed: ${event.reason}`,
+        ];
         return;
       }
     } finally {
@@ -168,5 +200,7 @@ function isLoopbackOrigin(origin: string): boolean {
   if (!URL.canParse(origin)) return false;
   const url = new URL(origin);
   const ip = url.hostname.replace(/^\[|\]$/g, '');
-  return url.protocol === 'http:' && url.origin === origin && (ip === '::1' || (isIP(ip) === 4 && ip.startsWith('127.')));
+  return (
+    url.protocol === 'http:' && url.origin === origin && (ip === '::1' || (isIP(ip) === 4 && ip.startsWith('127.')))
+  );
 }

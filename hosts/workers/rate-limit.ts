@@ -29,7 +29,8 @@ export const REPLICATE_BUDGET: Budget = { createsPerMinute: 600, othersPerMinute
  * Durations are whole seconds, as the library floors them.
  */
 export function windowFor(perMinute: number): { points: number; duration: number } {
-  if (!Number.isFinite(perMinute) || perMinute < 1) throw new Error(`rate limit: ${perMinute} per minute is not a positive number`);
+  if (!Number.isFinite(perMinute) || perMinute < 1)
+    throw new Error(`rate limit: ${perMinute} per minute is not a positive number`);
   if (perMinute >= 30) return { points: Math.floor(perMinute / 30), duration: 2 };
   return { points: 1, duration: Math.ceil(60 / perMinute) };
 }
@@ -57,8 +58,12 @@ export class SharedBudget {
   private readonly limiters: Record<Lane, RateLimiterRedis>;
 
   constructor(redis: Redis, budget: Budget = REPLICATE_BUDGET, prefix = 'flux') {
-    const limiter = (lane: Lane, perMinute: number) => new RateLimiterRedis({ storeClient: redis, keyPrefix: `${prefix}:rl:${lane}`, ...windowFor(perMinute) });
-    this.limiters = { create: limiter('create', budget.createsPerMinute), other: limiter('other', budget.othersPerMinute) };
+    const limiter = (lane: Lane, perMinute: number) =>
+      new RateLimiterRedis({ storeClient: redis, keyPrefix: `${prefix}:rl:${lane}`, ...windowFor(perMinute) });
+    this.limiters = {
+      create: limiter('create', budget.createsPerMinute),
+      other: limiter('other', budget.othersPerMinute),
+    };
   }
 
   /**
@@ -74,10 +79,13 @@ export class SharedBudget {
     return {
       turn: async (lane, signal) => {
         for (;;) {
-          const refused = await this.limiters[lane].consume(key).then(() => undefined, (reason: unknown) => {
-            if (reason instanceof RateLimiterRes) return reason;
-            throw reason;
-          });
+          const refused = await this.limiters[lane].consume(key).then(
+            () => undefined,
+            (reason: unknown) => {
+              if (reason instanceof RateLimiterRes) return reason;
+              throw reason;
+            },
+          );
           if (!refused) return;
           if (lane === 'create') throw new CreateDeferred(Date.now() + refused.msBeforeNext);
           await sleep(refused.msBeforeNext, undefined, { signal });

@@ -7,7 +7,16 @@ import { runBlock } from '../framework/run-block.js';
 import { createReplicateClient } from '../replicate/client.js';
 import type { PredictionRequest } from '../replicate/types.js';
 import { checkRedis } from './connection.js';
-import { cancelChannel, cancelKey, DEFAULT_QUEUE, PREFIX, type BlockJobData, type BlockJobResult, type JobProgress, type WorkerEmulator } from './jobs.js';
+import {
+  cancelChannel,
+  cancelKey,
+  DEFAULT_QUEUE,
+  PREFIX,
+  type BlockJobData,
+  type BlockJobResult,
+  type JobProgress,
+  type WorkerEmulator,
+} from './jobs.js';
 import { CreateDeferred, REPLICATE_BUDGET, SharedBudget, type Budget } from './rate-limit.js';
 
 /**
@@ -19,7 +28,9 @@ import { CreateDeferred, REPLICATE_BUDGET, SharedBudget, type Budget } from './r
 export const STALLED_SETTINGS = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 3 } as const;
 
 /** Turns the `credentials` field's reference (`{provider, id, type}`) into the secret. */
-export type ResolveCredentials = (reference: unknown) => Promise<BlockContext['credentials']> | BlockContext['credentials'];
+export type ResolveCredentials = (
+  reference: unknown,
+) => Promise<BlockContext['credentials']> | BlockContext['credentials'];
 
 /** How to run a worker. */
 export interface WorkerOptions {
@@ -84,9 +95,17 @@ interface Interruption {
  * Failures outside the block (Redis, a lost lock) are thrown, so BullMQ retries with backoff.
  */
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
-  const { connection, registry, context: base = {}, concurrency = 20, queue = DEFAULT_QUEUE, prefix = PREFIX } = options;
+  const {
+    connection,
+    registry,
+    context: base = {},
+    concurrency = 20,
+    queue = DEFAULT_QUEUE,
+    prefix = PREFIX,
+  } = options;
   const resolveCredentials = options.resolveCredentials ?? (() => base.credentials);
-  const emulator: WorkerEmulator | undefined = options.emulatorOrigin === undefined ? undefined : { origin: options.emulatorOrigin, host: hostname() };
+  const emulator: WorkerEmulator | undefined =
+    options.emulatorOrigin === undefined ? undefined : { origin: options.emulatorOrigin, host: hostname() };
   // Once running, connections retry through Redis restarts; an unreachable Redis at start is an error.
   await checkRedis(connection);
   const redis = new Redis({ ...connection, maxRetriesPerRequest: null });
@@ -97,7 +116,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   /** The detach controllers of this process's active jobs, to stop them when their lock is lost. */
   const detachers = new Map<string, AbortController>();
 
-  async function processJob(job: Job<BlockJobData, BlockJobResult>, token: string | undefined, signal?: AbortSignal): Promise<BlockJobResult> {
+  async function processJob(
+    job: Job<BlockJobData, BlockJobResult>,
+    token: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<BlockJobResult> {
     if (await redis.exists(cancelKey(prefix, queue, job.id!))) throw new UnrecoverableError('The run was canceled');
     const block = registry.get(job.data.blockId);
     if (!block) throw new UnrecoverableError(`No block with id "${job.data.blockId}" is registered in this worker`);
@@ -111,7 +134,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const cancel = new AbortController();
     const detach = new AbortController();
     detachers.set(job.id!, detach);
-    signal?.addEventListener('abort', () => (signal.reason === 'user' ? cancel.abort() : detach.abort()), { once: true });
+    signal?.addEventListener('abort', () => (signal.reason === 'user' ? cancel.abort() : detach.abort()), {
+      once: true,
+    });
 
     const stopped: Interruption = {};
     let data = job.data;
@@ -130,9 +155,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         if (known !== undefined) return known;
         if (data.creating?.index === index && client) {
           // A crash between the create and recording its id: find what it created, if anything.
-          const found = await client.findPredictions(request, new Date(data.creating.at - 60_000).toISOString(), { signal: cancel.signal });
+          const found = await client.findPredictions(request, new Date(data.creating.at - 60_000).toISOString(), {
+            signal: cancel.signal,
+          });
           if (found.length > 1) {
-            throw (stopped.failure = new UnrecoverableError(`A crash left prediction create ${index + 1} unrecorded, and ${found.length} predictions with its input exist (${found.map((p) => p.id).join(', ')}): not creating another`));
+            throw (stopped.failure = new UnrecoverableError(
+              `A crash left prediction create ${index + 1} unrecorded, and ${found.length} predictions with its input exist (${found.map((p) => p.id).join(', ')}): not creating another`,
+            ));
           }
           if (found.length === 1) {
             await update({ predictions: [...data.predictions, found[0]!.id], creating: undefined });
@@ -160,17 +189,19 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       runner: {
         ...runner,
         pacer: pacer && {
-          turn: (lane, turnSignal) => pacer.turn(lane, turnSignal).catch((error: unknown) => {
-            if (error instanceof CreateDeferred) stopped.deferUntil = error.at;
-            else stopped.failure ??= error as Error;
-            throw error;
-          }),
+          turn: (lane, turnSignal) =>
+            pacer.turn(lane, turnSignal).catch((error: unknown) => {
+              if (error instanceof CreateDeferred) stopped.deferUntil = error.at;
+              else stopped.failure ??= error as Error;
+              throw error;
+            }),
           throttled: pacer.throttled,
         },
         beforeCreate,
         onCreated,
         detach: detach.signal,
-        onProgress: (event) => void job.updateProgress({ type: 'prediction', ...event } satisfies JobProgress).catch(() => undefined),
+        onProgress: (event) =>
+          void job.updateProgress({ type: 'prediction', ...event } satisfies JobProgress).catch(() => undefined),
       },
     };
 
@@ -178,7 +209,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     try {
       for await (const [output, value] of runBlock(block, job.data.input as never, context)) {
         if (detach.signal.aborted || stopped.deferUntil !== undefined || stopped.failure) break;
-        await job.updateProgress({ type: 'output', index: outputs.length, output, value, ...(emulator && { emulator }) } satisfies JobProgress);
+        await job.updateProgress({
+          type: 'output',
+          index: outputs.length,
+          output,
+          value,
+          ...(emulator && { emulator }),
+        } satisfies JobProgress);
         outputs.push([output, value]);
       }
     } finally {
@@ -186,7 +223,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     }
     if (cancel.signal.aborted) throw new UnrecoverableError('The run was canceled; its prediction was canceled too');
     if (detach.signal.aborted) {
-      if (signal?.reason !== 'shutdown') throw new Error('The worker lost the job\'s lock; the prediction runs on for the next worker');
+      if (signal?.reason !== 'shutdown')
+        throw new Error("The worker lost the job's lock; the prediction runs on for the next worker");
       await job.moveToWait(token);
       throw new WaitingError();
     }
@@ -204,7 +242,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     // Three parameters: BullMQ hands a processor its AbortSignal only when it declares one.
     (job, token, signal) => processJob(job, token, signal),
     // The name lands in each job's `processedBy`: which host and process ran it.
-    { connection: connection as ConnectionOptions, prefix, concurrency, name: `${hostname()}:${process.pid}`, ...STALLED_SETTINGS },
+    {
+      connection: connection as ConnectionOptions,
+      prefix,
+      concurrency,
+      name: `${hostname()}:${process.pid}`,
+      ...STALLED_SETTINGS,
+    },
   );
   worker.on('error', () => undefined);
   worker.on('lockRenewalFailed', (ids) => ids.forEach((id) => detachers.get(id)?.abort()));

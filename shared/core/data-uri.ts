@@ -19,7 +19,7 @@ export function parseDataUri(uri: string): DataUri {
   try {
     return { mediaType, bytes: Buffer.from(decodeURIComponent(payload), 'latin1') };
   } catch {
-    throw new Error('the data: URI\'s payload is not valid percent-encoding');
+    throw new Error("the data: URI's payload is not valid percent-encoding");
   }
 }
 
@@ -45,14 +45,14 @@ export function dataUriProblem(uri: string): string | undefined {
   if (!uri.startsWith('data:') || comma < 0) return 'the data: URI has no comma before its payload';
   const payload = uri.slice(comma + 1);
   if (/;base64$/i.test(uri.slice(0, comma))) {
-    if (!/^[\w+/\s-]*(?:==?\s*)?$/.test(payload)) return 'the data: URI\'s payload is not valid base64';
+    if (!/^[\w+/\s-]*(?:==?\s*)?$/.test(payload)) return "the data: URI's payload is not valid base64";
     // Fewer than two base64 digits make no byte.
     return payload.replace(/[\s=]/g, '').length < 2 ? 'the data: URI holds no data' : undefined;
   }
   try {
     decodeURIComponent(payload);
   } catch {
-    return 'the data: URI\'s payload is not valid percent-encoding';
+    return "the data: URI's payload is not valid percent-encoding";
   }
   return payload ? undefined : 'the data: URI holds no data';
 }

@@ -6,7 +6,8 @@
 export const ERROR_KINDS = {
   invalid_input: {
     title: 'Invalid input',
-    means: 'An input field, the credentials or a runner option is missing, of the wrong type or out of range. Nothing was sent to Replicate.',
+    means:
+      'An input field, the credentials or a runner option is missing, of the wrong type or out of range. Nothing was sent to Replicate.',
     advice: 'Fix the fields the message names.',
   },
   unauthorized: {
@@ -21,37 +22,43 @@ export const ERROR_KINDS = {
   },
   invalid_version: {
     title: 'Invalid version or not permitted (422)',
-    means: 'Replicate knows no such model version, or this account may not run it (a private model of another account, a deleted version).',
-    advice: 'Check the version id (64 hex characters, from the model\'s Versions tab) and that the account of this API token may run the model.',
+    means:
+      'Replicate knows no such model version, or this account may not run it (a private model of another account, a deleted version).',
+    advice:
+      "Check the version id (64 hex characters, from the model's Versions tab) and that the account of this API token may run the model.",
   },
   insufficient_credit: {
     title: 'Insufficient credit (402)',
     means: 'The Replicate account has too little credit to run the model. Nothing was created and nothing is retried.',
-    advice: 'Add credit or a payment method at https://replicate.com/account/billing, wait a few minutes, then run it again.',
+    advice:
+      'Add credit or a payment method at https://replicate.com/account/billing, wait a few minutes, then run it again.',
   },
   request_rejected: {
     title: 'Request refused (400, 413)',
-    means: 'Replicate refused the request itself as too large or unreadable, before creating anything; the message names the largest input.',
+    means:
+      'Replicate refused the request itself as too large or unreadable, before creating anything; the message names the largest input.',
     advice: 'Make the named input smaller: pass a large image as an http(s) URL instead of inline data, or shrink it.',
   },
   rejected_input: {
     title: 'Input rejected by the model (422)',
-    means: 'The model\'s own input schema refused the input; the message lists each field and why.',
-    advice: 'Fix the listed fields; the model\'s page on Replicate gives its limits.',
+    means: "The model's own input schema refused the input; the message lists each field and why.",
+    advice: "Fix the listed fields; the model's page on Replicate gives its limits.",
   },
   rate_limited: {
     title: 'Rate limited beyond the timeout (429)',
-    means: 'Replicate throttles this token (600 prediction creates and 3000 other requests per minute, less for accounts low on credit) and the next free slot comes after the run\'s timeout. Shorter waits are waited out.',
-    advice: 'Run fewer predictions at once, raise the runner timeout, or top up credit or ask Replicate for higher limits.',
+    means:
+      "Replicate throttles this token (600 prediction creates and 3000 other requests per minute, less for accounts low on credit) and the next free slot comes after the run's timeout. Shorter waits are waited out.",
+    advice:
+      'Run fewer predictions at once, raise the runner timeout, or top up credit or ask Replicate for higher limits.',
   },
   model_failed: {
     title: 'Model failed',
-    means: 'The prediction ended `failed`; the message gives Replicate\'s error text.',
-    advice: 'Run it again; if it keeps failing, change the input or read the prediction\'s logs on Replicate.',
+    means: "The prediction ended `failed`; the message gives Replicate's error text.",
+    advice: "Run it again; if it keeps failing, change the input or read the prediction's logs on Replicate.",
   },
   safety_filter: {
     title: 'Blocked by the safety filter (NSFW)',
-    means: 'The model\'s safety checker flagged the prompt, an input image or the output.',
+    means: "The model's safety checker flagged the prompt, an input image or the output.",
     advice: 'Change the prompt or input image, or raise safety_tolerance where the model takes it.',
   },
   canceled: {
@@ -61,7 +68,8 @@ export const ERROR_KINDS = {
   },
   aborted: {
     title: 'Aborted before it started',
-    means: 'The prediction\'s deadline (its Cancel-After header) passed while it was still queued, typically behind a cold or busy model.',
+    means:
+      "The prediction's deadline (its Cancel-After header) passed while it was still queued, typically behind a cold or busy model.",
     advice: 'Run it again, with a longer runner timeout.',
   },
   timed_out: {
@@ -76,7 +84,8 @@ export const ERROR_KINDS = {
   },
   output_deleted: {
     title: 'Output already deleted',
-    means: 'The prediction succeeded, but Replicate had already deleted its output: it deletes the outputs of API predictions an hour after they end.',
+    means:
+      'The prediction succeeded, but Replicate had already deleted its output: it deletes the outputs of API predictions an hour after they end.',
     advice: 'Run the prediction again, and save its output soon after it is made.',
   },
   unreachable: {
@@ -86,7 +95,8 @@ export const ERROR_KINDS = {
   },
   bad_response: {
     title: 'Not a Replicate answer',
-    means: 'The base URL answered with something that is not JSON, or not a prediction: often a login page or a proxy\'s own error page.',
+    means:
+      "The base URL answered with something that is not JSON, or not a prediction: often a login page or a proxy's own error page.",
     advice: 'Check that the base URL points at the Replicate API or a compatible proxy (ending in /v1).',
   },
   api_error: {
@@ -96,22 +106,27 @@ export const ERROR_KINDS = {
   },
   refused_url: {
     title: 'URL refused',
-    means: 'The Save Image block fetches only http(s) URLs and data: URIs, and no URL (or redirect) that leads to a private, loopback or link-local address, so a graph cannot reach into the host\'s own network.',
-    advice: 'Pass a public http(s) URL or a data: URI; a host that trusts a local server (an emulator, a proxy) lists its origin in allowedOrigins.',
+    means:
+      "The Save Image block fetches only http(s) URLs and data: URIs, and no URL (or redirect) that leads to a private, loopback or link-local address, so a graph cannot reach into the host's own network.",
+    advice:
+      'Pass a public http(s) URL or a data: URI; a host that trusts a local server (an emulator, a proxy) lists its origin in allowedOrigins.',
   },
   too_large: {
     title: 'Image too large',
     means: 'The image is over the size limit (50 MB unless the host sets maxBytes); the download was stopped there.',
-    advice: 'Use a smaller image, or raise the host\'s maxBytes.',
+    advice: "Use a smaller image, or raise the host's maxBytes.",
   },
   download_timed_out: {
     title: 'Download timed out',
-    means: 'The image download did not end within the run\'s timeout (the runner\'s timeoutMs, default 10 minutes; the message gives it in ms): the server answered too slowly or not at all.',
-    advice: 'Check that the image URL answers promptly, or raise the runner timeout (timeoutMs) for large or slow downloads.',
+    means:
+      "The image download did not end within the run's timeout (the runner's timeoutMs, default 10 minutes; the message gives it in ms): the server answered too slowly or not at all.",
+    advice:
+      'Check that the image URL answers promptly, or raise the runner timeout (timeoutMs) for large or slow downloads.',
   },
   download_failed: {
     title: 'Download failed',
-    means: 'The image URL answered with an HTTP error, too many redirects, or the connection failed. Replicate answers 404 for outputs it deleted (an hour after the prediction).',
+    means:
+      'The image URL answered with an HTTP error, too many redirects, or the connection failed. Replicate answers 404 for outputs it deleted (an hour after the prediction).',
     advice: 'Check the URL; for a Replicate output, run the prediction again and save its result sooner.',
   },
   not_an_image: {
@@ -121,18 +136,22 @@ export const ERROR_KINDS = {
   },
   write_failed: {
     title: 'Could not write the file',
-    means: 'The image could not be written to the host\'s directory.',
+    means: "The image could not be written to the host's directory.",
     advice: 'Check that the directory exists or can be created, is writable, and the disk has room.',
   },
   provider_unauthorized: {
     title: 'API key refused by the provider (401, 403)',
-    means: 'The OpenAI-compatible provider refused the API key (credentials of provider `openai_compatible`), or the key may not use this model.',
-    advice: 'Check the provider\'s API key: that it is current, belongs to this base URL\'s provider and may use this model.',
+    means:
+      'The OpenAI-compatible provider refused the API key (credentials of provider `openai_compatible`), or the key may not use this model.',
+    advice:
+      "Check the provider's API key: that it is current, belongs to this base URL's provider and may use this model.",
   },
   provider_rejected: {
     title: 'Request refused by the provider (400, 404, 413, 422)',
-    means: 'The OpenAI-compatible provider refused the request before making anything: a parameter (named when the provider names it), an unknown model, or an endpoint it does not offer.',
-    advice: 'Fix the named parameter; check the model name, that the base URL ends in /v1, and that the provider offers this api (images or chat) for the model.',
+    means:
+      'The OpenAI-compatible provider refused the request before making anything: a parameter (named when the provider names it), an unknown model, or an endpoint it does not offer.',
+    advice:
+      'Fix the named parameter; check the model name, that the base URL ends in /v1, and that the provider offers this api (images or chat) for the model.',
   },
   provider_quota: {
     title: 'Provider quota or credit exhausted (402, 429 insufficient_quota)',
@@ -141,17 +160,21 @@ export const ERROR_KINDS = {
   },
   provider_error: {
     title: 'Provider API error',
-    means: 'The OpenAI-compatible provider answered with another HTTP error (such as a 5xx) or with something that is not its JSON. A failed image request is never sent again: the first may still be billed.',
-    advice: 'Run it again later; if it persists, check the provider\'s status page and that the base URL points at its OpenAI-compatible API (ending in /v1).',
+    means:
+      'The OpenAI-compatible provider answered with another HTTP error (such as a 5xx) or with something that is not its JSON. A failed image request is never sent again: the first may still be billed.',
+    advice:
+      "Run it again later; if it persists, check the provider's status page and that the base URL points at its OpenAI-compatible API (ending in /v1).",
   },
   no_image: {
     title: 'No image in the answer',
-    means: 'The provider answered without any image: an images answer with no `data` entries, or a chat answer whose text holds no image link (markdown image or URL); the message quotes the start of the text.',
-    advice: 'Check that the model makes images at this provider through this api (images or chat), or change the prompt.',
+    means:
+      'The provider answered without any image: an images answer with no `data` entries, or a chat answer whose text holds no image link (markdown image or URL); the message quotes the start of the text.',
+    advice:
+      'Check that the model makes images at this provider through this api (images or chat), or change the prompt.',
   },
   internal: {
     title: 'Internal error',
-    means: 'A bug in a block or in the host\'s callback.',
+    means: "A bug in a block or in the host's callback.",
     advice: 'Report it with the message.',
   },
 } as const satisfies Record<string, { title: string; means: string; advice: string }>;

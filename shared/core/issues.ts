@@ -13,7 +13,11 @@ function issueReason(issue: ZodIssue): string {
       if (issue.expected === 'integer') return 'must be an integer';
       const got = issue.received === 'nan' ? 'NaN' : issue.received;
       // zod names an enum's options as `'a' | 'b'` when the value is not even a string.
-      if (issue.expected.includes(' | ')) return `must be one of ${issue.expected.split(' | ').map((o) => `"${o.replace(/^'|'$/g, '')}"`).join(', ')}, got ${got}`;
+      if (issue.expected.includes(' | '))
+        return `must be one of ${issue.expected
+          .split(' | ')
+          .map((o) => `"${o.replace(/^'|'$/g, '')}"`)
+          .join(', ')}, got ${got}`;
       return `must be ${issue.expected === 'object' ? 'an object' : `a ${issue.expected}`}, got ${got}`;
     }
     case 'too_big':
@@ -21,7 +25,8 @@ function issueReason(issue: ZodIssue): string {
       if (issue.type === 'array') return `must have at most ${issue.maximum} item(s)`;
       return `must be ${issue.inclusive ? '<=' : '<'} ${issue.maximum}`;
     case 'too_small':
-      if (issue.type === 'string') return issue.minimum === 1 ? 'must not be empty' : `must be at least ${issue.minimum} characters`;
+      if (issue.type === 'string')
+        return issue.minimum === 1 ? 'must not be empty' : `must be at least ${issue.minimum} characters`;
       if (issue.type === 'array') return `must have at least ${issue.minimum} item(s)`;
       return `must be ${issue.inclusive ? '>=' : '>'} ${issue.minimum}`;
     case 'invalid_enum_value':

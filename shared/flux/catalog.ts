@@ -45,7 +45,22 @@ const proRatios = ['custom', '1:1', '16:9', '3:2', '2:3', '4:5', '5:4', '9:16', 
 const customSide: ParamSpec = { type: 'integer', minimum: 256, maximum: 1440 };
 const requiredUri: ParamSpec = { type: 'string', format: 'uri', required: true };
 const jpgPng = (fallback: 'jpg' | 'png'): ParamSpec => ({ type: 'string', enum: ['jpg', 'png'], default: fallback });
-const kontextRatios = ['match_input_image', '1:1', '16:9', '9:16', '4:3', '3:4', '3:2', '2:3', '4:5', '5:4', '21:9', '9:21', '2:1', '1:2'];
+const kontextRatios = [
+  'match_input_image',
+  '1:1',
+  '16:9',
+  '9:16',
+  '4:3',
+  '3:4',
+  '3:2',
+  '2:3',
+  '4:5',
+  '5:4',
+  '21:9',
+  '9:21',
+  '2:1',
+  '1:2',
+];
 const kontextPro: ModelSpec = {
   output: 'single',
   inputs: {
@@ -63,7 +78,11 @@ const flux2Side: ParamSpec = { type: 'integer', minimum: 256, maximum: 2048 };
 const flux2 = {
   prompt,
   input_images: { type: 'array', items: { type: 'string', format: 'uri' }, default: [] },
-  aspect_ratio: { type: 'string', enum: ['match_input_image', 'custom', '1:1', '16:9', '3:2', '2:3', '4:5', '5:4', '9:16', '3:4', '4:3'], default: '1:1' },
+  aspect_ratio: {
+    type: 'string',
+    enum: ['match_input_image', 'custom', '1:1', '16:9', '3:2', '2:3', '4:5', '5:4', '9:16', '3:4', '4:3'],
+    default: '1:1',
+  },
   resolution: { type: 'string', enum: ['match_input_image', '0.5 MP', '1 MP', '2 MP', '4 MP'], default: '1 MP' },
   width: flux2Side,
   height: flux2Side,
@@ -205,7 +224,16 @@ export const MODELS = {
       guidance: { type: 'number', minimum: 1.5, maximum: 100, default: 60 },
       outpaint: {
         type: 'string',
-        enum: ['None', 'Zoom out 1.5x', 'Zoom out 2x', 'Make square', 'Left outpaint', 'Right outpaint', 'Top outpaint', 'Bottom outpaint'],
+        enum: [
+          'None',
+          'Zoom out 1.5x',
+          'Zoom out 2x',
+          'Make square',
+          'Left outpaint',
+          'Right outpaint',
+          'Top outpaint',
+          'Bottom outpaint',
+        ],
         default: 'None',
       },
       safety_tolerance: safetyTolerance,

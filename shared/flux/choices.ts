@@ -34,8 +34,11 @@ export function mapInput(choice: ModelChoice, values: Readonly<Record<string, un
  */
 export function usedBy(choices: ModelChoices, field: string): string {
   const using = Object.entries(choices).filter(([, choice]) => choice.params[field] !== undefined);
-  if (using.length === Object.keys(choices).length && using.every(([, c]) => c.params[field] === field)) return 'every model';
-  return using.map(([label, choice]) => (choice.params[field] === field ? label : `${label} (as ${choice.params[field]})`)).join(', ');
+  if (using.length === Object.keys(choices).length && using.every(([, c]) => c.params[field] === field))
+    return 'every model';
+  return using
+    .map(([label, choice]) => (choice.params[field] === field ? label : `${label} (as ${choice.params[field]})`))
+    .join(', ');
 }
 
 /**
@@ -46,7 +49,9 @@ export function usedBy(choices: ModelChoices, field: string): string {
 export function usedByNote(choices: ModelChoices, field: string, refused = false): string {
   const models = usedBy(choices, field);
   if (models === 'every model') return ' Used by every model.';
-  return refused ? ` Only for ${models}: the other models refuse it.` : ` Used by ${models}; not sent to the other models.`;
+  return refused
+    ? ` Only for ${models}: the other models refuse it.`
+    : ` Used by ${models}; not sent to the other models.`;
 }
 
 /**
@@ -66,7 +71,11 @@ export function refineChoice(choices: ModelChoices, modelField: string, strict: 
     }
     for (const field of strict) {
       if (input[field] !== undefined && input[field] !== null && choice.params[field] === undefined) {
-        ctx.addIssue({ code: 'custom', path: [field], message: `${label} does not take it (only ${usedBy(choices, field)}); leave it empty` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: `${label} does not take it (only ${usedBy(choices, field)}); leave it empty`,
+        });
       }
     }
   };

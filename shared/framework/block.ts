@@ -63,7 +63,9 @@ export interface Credentials {
 
 /** Every secret in `credentials`: the Replicate token and each provider key. */
 export function secretsOf(credentials: Credentials | undefined): string[] {
-  return [credentials?.apiKey, ...Object.values(credentials?.keys ?? {})].filter((key): key is string => typeof key === 'string' && key.length > 0);
+  return [credentials?.apiKey, ...Object.values(credentials?.keys ?? {})].filter(
+    (key): key is string => typeof key === 'string' && key.length > 0,
+  );
 }
 
 export type { Limiter };
@@ -73,7 +75,8 @@ export type { Limiter };
  * hooks a job runner uses to record and resume predictions (`beforeCreate`, `onCreated`) and
  * to stop waiting without canceling (`detach`); see `CallOptions`.
  */
-export type RunnerOptions = Omit<ReplicateClientOptions, 'token'> & Pick<CallOptions, 'onProgress' | 'beforeCreate' | 'onCreated' | 'detach'>;
+export type RunnerOptions = Omit<ReplicateClientOptions, 'token'> &
+  Pick<CallOptions, 'onProgress' | 'beforeCreate' | 'onCreated' | 'detach'>;
 
 /**
  * Where and how the Save Image block stores images; set by the host, not by graph input. Its
@@ -137,7 +140,12 @@ export interface BlockExample {
 }
 
 /** The credentials field's value in block examples: a key the host resolves (the emulator takes any). */
-export const EXAMPLE_CREDENTIALS = { provider: 'replicate', id: 'example-replicate-key', type: 'api_key', title: 'Replicate API key' } as const;
+export const EXAMPLE_CREDENTIALS = {
+  provider: 'replicate',
+  id: 'example-replicate-key',
+  type: 'api_key',
+  title: 'Replicate API key',
+} as const;
 
 /**
  * The base URL block examples give an OpenAI-compatible provider: the emulator as
@@ -147,7 +155,8 @@ export const EXAMPLE_CREDENTIALS = { provider: 'replicate', id: 'example-replica
 export const EXAMPLE_BASE_URL = 'http://127.0.0.1:8787/v1';
 
 /** A 3x2 px blue png as a data: URI: an input image block examples can carry inline. */
-export const EXAMPLE_IMAGE = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAIAAAASFvFNAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAEElEQVR4nGPQiFoAQQxwFgBBPAbNViXtjwAAAABJRU5ErkJggg==';
+export const EXAMPLE_IMAGE =
+  'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAIAAAASFvFNAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAEElEQVR4nGPQiFoAQQxwFgBBPAbNViXtjwAAAABJRU5ErkJggg==';
 
 /** Declares a block; only types and freezes it. */
 export function defineBlock<I extends z.ZodTypeAny, O extends OutputShape>(block: Block<I, O>): Block<I, O> {

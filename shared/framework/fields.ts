@@ -83,7 +83,11 @@ export function credentialsField<P extends string>(provider: P, description: str
       title: z.string().optional(),
     })
     .strict();
-  return field(schema, description, { title: 'Credentials', advanced: false, credentials: { provider, types: ['api_key'] } });
+  return field(schema, description, {
+    title: 'Credentials',
+    advanced: false,
+    credentials: { provider, types: ['api_key'] },
+  });
 }
 
 /**
@@ -97,7 +101,12 @@ export function promptField(description: string, placeholder: string) {
 /** The `seed` field: an integer 0 to 4294967295 or empty, when the block picks a random one and yields it. */
 export function seedField() {
   return field(
-    z.number().int().min(0).max(2 ** 32 - 1).nullish(),
+    z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .nullish(),
     'Random seed (0 to 4294967295), for reproducible images. Empty means a random seed, which the block picks, sends and yields as `seed`.',
     { title: 'Seed' },
   );
@@ -114,7 +123,9 @@ export function imageUrl() {
     .trim()
     .superRefine((value, ctx) => {
       if (URL.canParse(value) && /^https?:$/.test(new URL(value).protocol)) return;
-      const problem = /^data:image\/[\w.+-]+(;[\w=.+-]+)*(;base64)?,./.test(value) ? dataUriProblem(value) : 'must be an http(s) URL or a data:image/... URI';
+      const problem = /^data:image\/[\w.+-]+(;[\w=.+-]+)*(;base64)?,./.test(value)
+        ? dataUriProblem(value)
+        : 'must be an http(s) URL or a data:image/... URI';
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     });
   // Marked so hosts that allow local files find the image inputs (see isImageInput).
@@ -133,7 +144,8 @@ export function isImageInput(schema: ZodTypeAny): 'one' | 'many' | undefined {
     if ((current._def as Record<string, unknown>)[IMAGE_INPUT]) return 'one';
     if (current instanceof z.ZodArray) return isImageInput(current.element) ? 'many' : undefined;
     // One image or a list of them (`z.union([imageUrl(), z.array(imageUrl())])`).
-    if (current instanceof z.ZodUnion) return (current.options as ZodTypeAny[]).some((option) => isImageInput(option)) ? 'many' : undefined;
+    if (current instanceof z.ZodUnion)
+      return (current.options as ZodTypeAny[]).some((option) => isImageInput(option)) ? 'many' : undefined;
   }
   return undefined;
 }
@@ -145,7 +157,9 @@ export function isImageInput(schema: ZodTypeAny): 'one' | 'many' | undefined {
  */
 export function refineSameSize(field: string, other: string) {
   return (input: Record<string, unknown>, ctx: RefinementCtx): void => {
-    const [mine, theirs] = [input[field], input[other]].map((value) => (typeof value === 'string' ? dataUriPixelSize(value) : undefined));
+    const [mine, theirs] = [input[field], input[other]].map((value) =>
+      typeof value === 'string' ? dataUriPixelSize(value) : undefined,
+    );
     if (!mine || !theirs || (mine.width === theirs.width && mine.height === theirs.height)) return;
     const message = `is ${mine.width}x${mine.height} px but ${other} is ${theirs.width}x${theirs.height} px; it must have the same size`;
     ctx.addIssue({ code: 'custom', path: [field], message });
@@ -154,7 +168,14 @@ export function refineSameSize(field: string, other: string) {
 
 /** Outputs of a block that generates images: one `result` per image, then `seed`; or one `error`. */
 export const IMAGE_OUTPUTS = {
-  result: z.string().url().describe('URL of a generated image (temporary on Replicate: about an hour); yielded once per image, in order.'),
+  result: z
+    .string()
+    .url()
+    .describe('URL of a generated image (temporary on Replicate: about an hour); yielded once per image, in order.'),
   seed: z.number().int().describe('The seed the model ran with: the given one, or the random one the block picked.'),
-  error: z.string().describe('Why the run failed: invalid input, a Replicate API error, a failed or canceled prediction, or a timeout.'),
+  error: z
+    .string()
+    .describe(
+      'Why the run failed: invalid input, a Replicate API error, a failed or canceled prediction, or a timeout.',
+    ),
 };

@@ -65,7 +65,10 @@ export function inputJsonSchema(block: Block): JsonSchema {
       ...(hints?.suggestions !== undefined && { examples: [...hints.suggestions] }),
       advanced: hints?.advanced ?? true,
       secret: hints?.secret ?? false,
-      ...(hints?.credentials && { credentials_provider: [hints.credentials.provider], credentials_types: [...hints.credentials.types] }),
+      ...(hints?.credentials && {
+        credentials_provider: [hints.credentials.provider],
+        credentials_types: [...hints.credentials.types],
+      }),
     };
   }
   return schema;

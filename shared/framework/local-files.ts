@@ -20,7 +20,12 @@ const MAX_LOCAL_BYTES = 100_000_000;
 
 /** A value that is neither a URL nor a `data:` URI, and so names a local file. */
 function isLocalPath(value: unknown): value is string {
-  return typeof value === 'string' && value.trim() !== '' && !value.startsWith('data:') && !/^[a-z][a-z\d+.-]*:\/\//i.test(value);
+  return (
+    typeof value === 'string' &&
+    value.trim() !== '' &&
+    !value.startsWith('data:') &&
+    !/^[a-z][a-z\d+.-]*:\/\//i.test(value)
+  );
 }
 
 /**
@@ -38,7 +43,9 @@ export async function readLocalImages(block: Block, input: unknown, files: Local
     const kind = Object.hasOwn(shape, field) ? isImageInput(shape[field]!) : undefined;
     if (kind && isLocalPath(value)) resolved[field] = await dataUriOf(field, value, files);
     if (kind === 'many' && Array.isArray(value)) {
-      resolved[field] = await Promise.all(value.map((item, i) => (isLocalPath(item) ? dataUriOf(`${field}.${i}`, item, files) : item)));
+      resolved[field] = await Promise.all(
+        value.map((item, i) => (isLocalPath(item) ? dataUriOf(`${field}.${i}`, item, files) : item)),
+      );
     }
   }
   return resolved;
@@ -49,11 +56,22 @@ async function dataUriOf(field: string, path: string, { allowDir }: LocalFilesOp
   const file = resolve(root, path.trim());
   const inside = relative(root, file);
   if (inside.startsWith('..') || isAbsolute(inside)) {
-    throw new BlockError('invalid_input', `${field}: the local file ${path} is outside ${root}, the only directory local images are read from`);
+    throw new BlockError(
+      'invalid_input',
+      `${field}: the local file ${path} is outside ${root}, the only directory local images are read from`,
+    );
   }
-  const size = await stat(file).then((s) => (s.isFile() ? s.size : -1), () => undefined);
-  if (size === undefined || size < 0) throw new BlockError('invalid_input', `${field}: no file ${path} (looked for ${file}); give an http(s) URL, a data: URI or an image file`);
-  if (size > MAX_LOCAL_BYTES) throw new BlockError('invalid_input', `${field}: ${path} is ${size} bytes, over the ${MAX_LOCAL_BYTES}-byte limit`);
+  const size = await stat(file).then(
+    (s) => (s.isFile() ? s.size : -1),
+    () => undefined,
+  );
+  if (size === undefined || size < 0)
+    throw new BlockError(
+      'invalid_input',
+      `${field}: no file ${path} (looked for ${file}); give an http(s) URL, a data: URI or an image file`,
+    );
+  if (size > MAX_LOCAL_BYTES)
+    throw new BlockError('invalid_input', `${field}: ${path} is ${size} bytes, over the ${MAX_LOCAL_BYTES}-byte limit`);
   const bytes = await readFile(file);
   const uri = `data:application/octet-stream;base64,${bytes.toString('base64')}`;
   // Only images leave the machine: a graph cannot send the host's other files anywhere.

@@ -25,7 +25,10 @@ export function openAiClient(context: BlockContext, baseUrl: string): OpenAiClie
   }
   const allowed = context.credentials?.origins?.[OPENAI_COMPATIBLE];
   if (allowed && !(URL.canParse(baseUrl) && allowed.includes(new URL(baseUrl).origin))) {
-    throw new BlockError('invalid_input', `base_url: the host sends its ${OPENAI_COMPATIBLE} key only to ${allowed.join(', ') || 'no origin'}`);
+    throw new BlockError(
+      'invalid_input',
+      `base_url: the host sends its ${OPENAI_COMPATIBLE} key only to ${allowed.join(', ') || 'no origin'}`,
+    );
   }
   return createOpenAiClient({ apiKey, baseUrl, timeoutMs: context.runner?.timeoutMs });
 }
@@ -42,12 +45,19 @@ export function openAiCallOptions(context: BlockContext): OpenAiCallOptions {
  * `image-<n>.<ext>` with the type its bytes show.
  * @throws {BlockError} as `fetchImage`, the message naming the field and index.
  */
-export async function referenceImages(sources: readonly string[], context: BlockContext, field = 'images'): Promise<ImagePart[]> {
+export async function referenceImages(
+  sources: readonly string[],
+  context: BlockContext,
+  field = 'images',
+): Promise<ImagePart[]> {
   return Promise.all(
     sources.map(async (source, i) => {
       try {
         const image = await fetchImage(source, context.save, context.signal);
-        return { blob: new Blob([image.bytes], { type: image.contentType }), filename: `image-${i + 1}.${image.extension}` };
+        return {
+          blob: new Blob([image.bytes], { type: image.contentType }),
+          filename: `image-${i + 1}.${image.extension}`,
+        };
       } catch (error) {
         if (error instanceof BlockError) throw new BlockError(error.kind, `${field}.${i}: ${error.detail}`);
         throw error;

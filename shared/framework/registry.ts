@@ -26,7 +26,9 @@ export class BlockRegistry {
     if (!block.name.endsWith('Block')) throw new Error(`Block ${block.name}: name must end in "Block"`);
     const clash = this.byId.get(block.id) ?? this.byName.get(block.name);
     if (clash) {
-      throw new Error(`Block ${block.name} (${block.id}) clashes with registered block ${clash.name} (${clash.id}): ids and names must be unique`);
+      throw new Error(
+        `Block ${block.name} (${block.id}) clashes with registered block ${clash.name} (${clash.id}): ids and names must be unique`,
+      );
     }
     this.byId.set(block.id, block);
     this.byName.set(block.name, block);

@@ -1,5 +1,10 @@
 import { BlockError } from '../core/errors.js';
-import { createReplicateClient, type CallOptions, type ReplicateClient, type ReplicateClientOptions } from '../replicate/client.js';
+import {
+  createReplicateClient,
+  type CallOptions,
+  type ReplicateClient,
+  type ReplicateClientOptions,
+} from '../replicate/client.js';
 import type { BlockContext } from './block.js';
 
 /** How many clients {@link replicateClient} keeps for reuse, least recently used dropped first. */

@@ -22,7 +22,8 @@ export async function* runBlock<I extends z.ZodTypeAny, O extends OutputShape>(
 ): AsyncGenerator<BlockOutput<O>, void, undefined> {
   type Output = BlockOutput<O>;
   const secrets = secretsOf(context.credentials);
-  const clean = (value: unknown) => (typeof value === 'string' ? secrets.reduce((text, secret) => redact(text, secret), value) : value);
+  const clean = (value: unknown) =>
+    typeof value === 'string' ? secrets.reduce((text, secret) => redact(text, secret), value) : value;
   let input: unknown = rawInput;
   if (context.files) {
     try {
@@ -48,7 +49,10 @@ export async function* runBlock<I extends z.ZodTypeAny, O extends OutputShape>(
       if (name === 'error') return;
     }
   } catch (error) {
-    const failure = error instanceof BlockError ? error : new BlockError('internal', `Internal error: ${error instanceof Error ? error.message : String(error)}`);
+    const failure =
+      error instanceof BlockError
+        ? error
+        : new BlockError('internal', `Internal error: ${error instanceof Error ? error.message : String(error)}`);
     yield ['error', clean(failure.message)] as Output;
   }
 }

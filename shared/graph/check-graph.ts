@@ -8,9 +8,23 @@ const graphSchema = z
   .object({
     id: z.string().optional(),
     name: z.string().optional(),
-    nodes: z.array(z.object({ id: z.string().min(1), block_id: z.string().min(1), input_default: z.record(z.unknown()).default({}) }).passthrough()).min(1),
+    nodes: z
+      .array(
+        z
+          .object({
+            id: z.string().min(1),
+            block_id: z.string().min(1),
+            input_default: z.record(z.unknown()).default({}),
+          })
+          .passthrough(),
+      )
+      .min(1),
     links: z
-      .array(z.object({ source_id: z.string(), source_name: z.string(), sink_id: z.string(), sink_name: z.string() }).passthrough())
+      .array(
+        z
+          .object({ source_id: z.string(), source_name: z.string(), sink_id: z.string(), sink_name: z.string() })
+          .passthrough(),
+      )
       .default([]),
   })
   .passthrough();
@@ -28,7 +42,12 @@ export type Link = z.output<typeof graphSchema>['links'][number];
 /** Where in a graph a {@link GraphError} is: a node id, or a link as the graph gave it. */
 export interface GraphErrorPlace {
   readonly node?: string;
-  readonly link?: { readonly source_id: string; readonly source_name: string; readonly sink_id: string; readonly sink_name: string };
+  readonly link?: {
+    readonly source_id: string;
+    readonly source_name: string;
+    readonly sink_id: string;
+    readonly sink_name: string;
+  };
 }
 
 /**
@@ -79,7 +98,10 @@ export function checkGraph(graph: unknown, registry: BlockRegistry): CheckedGrap
   const nodes = new Map<string, CheckedNode & { linked: Set<string> }>();
   for (const node of parsed.data.nodes) {
     const block = registry.get(node.block_id);
-    if (!block) throw new GraphError(`Node ${node.id}: no block with id or name "${node.block_id}" is registered`, { node: node.id });
+    if (!block)
+      throw new GraphError(`Node ${node.id}: no block with id or name "${node.block_id}" is registered`, {
+        node: node.id,
+      });
     if (nodes.has(node.id)) throw new GraphError(`Node id ${node.id} is used twice`, { node: node.id });
     nodes.set(node.id, { id: node.id, block, defaults: node.input_default, linked: new Set() });
   }
@@ -89,9 +111,14 @@ export function checkGraph(graph: unknown, registry: BlockRegistry): CheckedGrap
     const source = nodes.get(link.source_id);
     const sink = nodes.get(link.sink_id);
     if (!source || !sink) throw new GraphError(`${where}: no node ${source ? link.sink_id : link.source_id}`, { link });
-    if (!Object.hasOwn(source.block.outputSchema.shape, link.source_name)) throw new GraphError(`${where}: ${source.block.name} has no output ${link.source_name}`, { link });
-    if (link.source_name === 'error') throw new GraphError(`${where}: links from error are not supported; a failing node stops its downstream`, { link });
-    if (!Object.hasOwn(shapeOf(sink.block.inputSchema), link.sink_name)) throw new GraphError(`${where}: ${sink.block.name} has no input ${link.sink_name}`, { link });
+    if (!Object.hasOwn(source.block.outputSchema.shape, link.source_name))
+      throw new GraphError(`${where}: ${source.block.name} has no output ${link.source_name}`, { link });
+    if (link.source_name === 'error')
+      throw new GraphError(`${where}: links from error are not supported; a failing node stops its downstream`, {
+        link,
+      });
+    if (!Object.hasOwn(shapeOf(sink.block.inputSchema), link.sink_name))
+      throw new GraphError(`${where}: ${sink.block.name} has no input ${link.sink_name}`, { link });
     sink.linked.add(link.sink_name);
     const from = linksFrom.get(link.source_id);
     if (from) from.push(link);
@@ -99,17 +126,31 @@ export function checkGraph(graph: unknown, registry: BlockRegistry): CheckedGrap
   }
   const cycle = findCycle(nodes.keys(), linksFrom);
   if (cycle) {
-    const shown = cycle.length > SHOWN_CYCLE ? [...cycle.slice(0, SHOWN_CYCLE - 1), `... (${cycle.length - SHOWN_CYCLE} more)`, cycle.at(-1)!] : cycle;
-    throw new GraphError(`The graph has a cycle (${shown.join(' -> ')}): the reference runner runs acyclic graphs only`);
+    const shown =
+      cycle.length > SHOWN_CYCLE
+        ? [...cycle.slice(0, SHOWN_CYCLE - 1), `... (${cycle.length - SHOWN_CYCLE} more)`, cycle.at(-1)!]
+        : cycle;
+    throw new GraphError(
+      `The graph has a cycle (${shown.join(' -> ')}): the reference runner runs acyclic graphs only`,
+    );
   }
   for (const node of nodes.values()) {
     const shape = shapeOf(node.block.inputSchema);
-    const missing = Object.keys(shape).filter((name) => !shape[name]!.isOptional() && !Object.hasOwn(node.defaults, name) && !node.linked.has(name));
-    if (missing.length) throw new GraphError(`Node ${node.id} (${node.block.name}): required input ${missing.join(', ')} is neither set in input_default nor linked`, { node: node.id });
+    const missing = Object.keys(shape).filter(
+      (name) => !shape[name]!.isOptional() && !Object.hasOwn(node.defaults, name) && !node.linked.has(name),
+    );
+    if (missing.length)
+      throw new GraphError(
+        `Node ${node.id} (${node.block.name}): required input ${missing.join(', ')} is neither set in input_default nor linked`,
+        { node: node.id },
+      );
     // Fixed inputs are checked now, so a bad value fails before any node runs (and is billed).
     const parsedDefaults = node.block.inputSchema.safeParse(node.defaults);
-    const issues = parsedDefaults.success ? [] : parsedDefaults.error.issues.filter((issue) => !node.linked.has(String(issue.path[0])));
-    if (issues.length) throw new GraphError(`Node ${node.id} (${node.block.name}): ${formatIssues(issues)}`, { node: node.id });
+    const issues = parsedDefaults.success
+      ? []
+      : parsedDefaults.error.issues.filter((issue) => !node.linked.has(String(issue.path[0])));
+    if (issues.length)
+      throw new GraphError(`Node ${node.id} (${node.block.name}): ${formatIssues(issues)}`, { node: node.id });
   }
   return { nodes, linksFrom };
 }

@@ -10,18 +10,24 @@ import { GraphError } from './check-graph.js';
  * @throws {GraphError} naming the node, for a path outside `files.allowDir`, a missing file or
  *   one that is no image.
  */
-export async function withLocalImages(graph: unknown, registry: BlockRegistry, files: LocalFilesOptions): Promise<unknown> {
+export async function withLocalImages(
+  graph: unknown,
+  registry: BlockRegistry,
+  files: LocalFilesOptions,
+): Promise<unknown> {
   const nodes = (graph as { nodes?: unknown } | null)?.nodes;
   if (!Array.isArray(nodes)) return graph;
-  const read = await Promise.all(nodes.map(async (node: unknown) => {
-    const { id, block_id: blockId, input_default: defaults } = (node ?? {}) as Record<string, unknown>;
-    const block = typeof blockId === 'string' ? registry.get(blockId) : undefined;
-    if (!block || defaults === undefined) return node;
-    try {
-      return { ...(node as object), input_default: await readLocalImages(block, defaults, files) };
-    } catch (error) {
-      throw new GraphError(`Node ${String(id)} (${block.name}): ${(error as Error).message}`);
-    }
-  }));
+  const read = await Promise.all(
+    nodes.map(async (node: unknown) => {
+      const { id, block_id: blockId, input_default: defaults } = (node ?? {}) as Record<string, unknown>;
+      const block = typeof blockId === 'string' ? registry.get(blockId) : undefined;
+      if (!block || defaults === undefined) return node;
+      try {
+        return { ...(node as object), input_default: await readLocalImages(block, defaults, files) };
+      } catch (error) {
+        throw new GraphError(`Node ${String(id)} (${block.name}): ${(error as Error).message}`);
+      }
+    }),
+  );
   return { ...(graph as object), nodes: read };
 }

@@ -60,7 +60,11 @@ export interface GraphRunOptions {
    * context's signal stops it). Default `runBlock`, in this process; workers/queue.ts runs
    * each node run as a job on other processes.
    */
-  readonly runNode?: (block: Block, input: Record<string, unknown>, context: BlockContext) => AsyncIterable<readonly [string, unknown]>;
+  readonly runNode?: (
+    block: Block,
+    input: Record<string, unknown>,
+    context: BlockContext,
+  ) => AsyncIterable<readonly [string, unknown]>;
 }
 
 /** A node while the graph runs. */
@@ -97,20 +101,28 @@ interface NodeState extends CheckedNode {
  */
 export async function runGraph(graph: unknown, options: GraphRunOptions): Promise<GraphResult> {
   const { maxPredictions = 50, concurrency = 8 } = options;
-  for (const [name, value] of [['maxPredictions', maxPredictions], ['concurrency', concurrency]] as const) {
-    if (!Number.isSafeInteger(value) || value < 1) throw new GraphError(`${name} must be a positive whole number, not ${value}`);
+  for (const [name, value] of [
+    ['maxPredictions', maxPredictions],
+    ['concurrency', concurrency],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new GraphError(`${name} must be a positive whole number, not ${value}`);
   }
   const files = options.context?.files;
   const checked = checkGraph(files ? await withLocalImages(graph, options.registry, files) : graph, options.registry);
   const nodes = new Map<string, NodeState>();
-  for (const [id, node] of checked.nodes) nodes.set(id, { ...node, waiting: [], controller: new AbortController(), stopped: false });
+  for (const [id, node] of checked.nodes)
+    nodes.set(id, { ...node, waiting: [], controller: new AbortController(), stopped: false });
   const linksFrom = (id: string) => checked.linksFrom.get(id) ?? [];
   const result: GraphResult = { outputs: [], failures: [], stopped: [] };
   const host = options.context?.signal;
   // The host's reason (e.g. `interrupted (Ctrl-C)`) reaches the nodes' error messages.
   const stopAll = () => nodes.forEach((node) => node.controller.abort(host?.reason));
   host?.addEventListener('abort', stopAll, { once: true });
-  const context: BlockContext = { ...options.context, downloads: options.context?.downloads ?? pLimit(DOWNLOADS_AT_ONCE) };
+  const context: BlockContext = {
+    ...options.context,
+    downloads: options.context?.downloads ?? pLimit(DOWNLOADS_AT_ONCE),
+  };
   const turn = pLimit(concurrency);
   let predictions = 0;
   let capped = false;
@@ -167,13 +179,19 @@ export async function runGraph(graph: unknown, options: GraphRunOptions): Promis
 
   const start = (node: NodeState, linkedValues: Record<string, unknown>) => {
     running += 1;
-    turn(() => execute(node, linkedValues)).catch((error: unknown) => {
-      // Only a throwing onOutput callback gets here: runBlock itself never throws.
-      result.failures.push({ node: node.id, block: node.block.name, error: `Internal error: ${error instanceof Error ? error.message : String(error)}` });
-    }).finally(() => {
-      running -= 1;
-      if (running === 0) finish();
-    });
+    turn(() => execute(node, linkedValues))
+      .catch((error: unknown) => {
+        // Only a throwing onOutput callback gets here: runBlock itself never throws.
+        result.failures.push({
+          node: node.id,
+          block: node.block.name,
+          error: `Internal error: ${error instanceof Error ? error.message : String(error)}`,
+        });
+      })
+      .finally(() => {
+        running -= 1;
+        if (running === 0) finish();
+      });
   };
 
   const execute = async (node: NodeState, linkedValues: Record<string, unknown>) => {
@@ -181,14 +199,24 @@ export async function runGraph(graph: unknown, options: GraphRunOptions): Promis
     if (node.stopped || !mayCreate(node)) return;
     const notify = options.onNodeRun;
     const runner = context.runner;
-    const onProgress = notify && ((progress: ProgressEvent) => {
-      runner?.onProgress?.(progress);
-      notify({ node: node.id, phase: 'progress', progress });
-    });
-    const nodeContext = { ...context, signal: node.controller.signal, ...(onProgress && { runner: { ...runner, onProgress } }) };
+    const onProgress =
+      notify &&
+      ((progress: ProgressEvent) => {
+        runner?.onProgress?.(progress);
+        notify({ node: node.id, phase: 'progress', progress });
+      });
+    const nodeContext = {
+      ...context,
+      signal: node.controller.signal,
+      ...(onProgress && { runner: { ...runner, onProgress } }),
+    };
     notify?.({ node: node.id, phase: 'started' });
     try {
-      for await (const [output, value] of (options.runNode ?? runBlock)(node.block, { ...node.defaults, ...linkedValues }, nodeContext)) {
+      for await (const [output, value] of (options.runNode ?? runBlock)(
+        node.block,
+        { ...node.defaults, ...linkedValues },
+        nodeContext,
+      )) {
         // Outputs of a node stopped from upstream are the abort's, not the node's own.
         if (node.stopped) return;
         const event = { node: node.id, output, value };

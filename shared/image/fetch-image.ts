@@ -59,7 +59,8 @@ const MAX_REDIRECTS = 5;
 export async function fetchImage(url: string, options: FetchOptions = {}, signal?: AbortSignal): Promise<FetchedImage> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new BlockError('invalid_input', `timeoutMs: must be a positive whole number of ms, not ${timeoutMs}`);
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0)
+    throw new BlockError('invalid_input', `timeoutMs: must be a positive whole number of ms, not ${timeoutMs}`);
   if (url.startsWith('data:')) return describeImage(decodeDataUri(url, maxBytes));
   const limiter = options.limiter ?? ((task) => task());
   return describeImage(await limiter(() => download(url, options, maxBytes, timeoutMs, signal)));
@@ -67,7 +68,8 @@ export async function fetchImage(url: string, options: FetchOptions = {}, signal
 
 /** Decodes a `data:` URI's payload, at most `maxBytes`. */
 function decodeDataUri(uri: string, maxBytes: number): Buffer {
-  if (dataUriSize(uri) > maxBytes) throw new BlockError('too_large', `The data: URI holds more than the ${maxBytes}-byte limit`);
+  if (dataUriSize(uri) > maxBytes)
+    throw new BlockError('too_large', `The data: URI holds more than the ${maxBytes}-byte limit`);
   try {
     return parseDataUri(uri).bytes;
   } catch (error) {
@@ -75,7 +77,13 @@ function decodeDataUri(uri: string, maxBytes: number): Buffer {
   }
 }
 
-async function download(url: string, options: FetchOptions, maxBytes: number, timeoutMs: number, host?: AbortSignal): Promise<Buffer> {
+async function download(
+  url: string,
+  options: FetchOptions,
+  maxBytes: number,
+  timeoutMs: number,
+  host?: AbortSignal,
+): Promise<Buffer> {
   // Aborted while it waited its turn: nothing to start.
   if (host?.aborted) throw new BlockError('host_aborted', `The download was ${stoppedBy(host)} before it started`);
   const timeout = AbortSignal.timeout(timeoutMs);
@@ -87,7 +95,8 @@ async function download(url: string, options: FetchOptions, maxBytes: number, ti
       const location = response.headers.location;
       if (response.statusCode! >= 300 && response.statusCode! < 400 && location) {
         response.resume();
-        if (hop >= MAX_REDIRECTS) throw new BlockError('download_failed', `${url} redirected more than ${MAX_REDIRECTS} times`);
+        if (hop >= MAX_REDIRECTS)
+          throw new BlockError('download_failed', `${url} redirected more than ${MAX_REDIRECTS} times`);
         target = new URL(location, target);
         continue;
       }
@@ -97,7 +106,10 @@ async function download(url: string, options: FetchOptions, maxBytes: number, ti
       }
       if (Number(response.headers['content-length']) > maxBytes) {
         response.destroy();
-        throw new BlockError('too_large', `${target.href} is ${response.headers['content-length']} bytes, over the ${maxBytes}-byte limit`);
+        throw new BlockError(
+          'too_large',
+          `${target.href} is ${response.headers['content-length']} bytes, over the ${maxBytes}-byte limit`,
+        );
       }
       const chunks: Buffer[] = [];
       let size = 0;
@@ -114,15 +126,25 @@ async function download(url: string, options: FetchOptions, maxBytes: number, ti
   } catch (error) {
     if (error instanceof BlockError) throw error;
     if (host?.aborted) throw new BlockError('host_aborted', `The download was ${stoppedBy(host)}`);
-    if (timeout.aborted) throw new BlockError('download_timed_out', `Downloading ${target.href} took over ${timeoutMs} ms`);
+    if (timeout.aborted)
+      throw new BlockError('download_timed_out', `Downloading ${target.href} took over ${timeoutMs} ms`);
     const { code, address } = error as NodeJS.ErrnoException & { address?: string };
-    if (code === 'EPRIVATE') throw new BlockError('refused_url', `${target.href} resolves to ${address}, a private, loopback or link-local address`);
+    if (code === 'EPRIVATE')
+      throw new BlockError(
+        'refused_url',
+        `${target.href} resolves to ${address}, a private, loopback or link-local address`,
+      );
     throw new BlockError('download_failed', `Downloading ${target.href} failed: ${code ?? (error as Error).message}`);
   }
 }
 
 /** One GET, with the address check unless the origin is allowed. */
-function get(target: URL, options: FetchOptions, signal: AbortSignal, redirectedFrom?: string): Promise<IncomingMessage> {
+function get(
+  target: URL,
+  options: FetchOptions,
+  signal: AbortSignal,
+  redirectedFrom?: string,
+): Promise<IncomingMessage> {
   const via = redirectedFrom ? ` (redirected from ${redirectedFrom})` : '';
   if (target.protocol !== 'http:' && target.protocol !== 'https:') {
     throw new BlockError('refused_url', `${target.protocol} URLs are not fetched${via}: only http(s) and data:`);
@@ -134,7 +156,9 @@ function get(target: URL, options: FetchOptions, signal: AbortSignal, redirected
   }
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    send(target, { signal, lookup: trusted ? undefined : publicOnlyLookup, headers: { accept: 'image/*' } }, resolve).once('error', reject).end();
+    send(target, { signal, lookup: trusted ? undefined : publicOnlyLookup, headers: { accept: 'image/*' } }, resolve)
+      .once('error', reject)
+      .end();
   });
 }
 
@@ -153,11 +177,17 @@ async function describeImage(bytes: Buffer): Promise<FetchedImage> {
   // (`node -e`), which hosts that never save an image should not pay.
   const { default: sharp } = await import('sharp');
   // sharp throws at once, not in the promise, on an empty buffer.
-  const metadata = bytes.length ? await sharp(bytes).metadata().catch(() => undefined) : undefined;
+  const metadata = bytes.length
+    ? await sharp(bytes)
+        .metadata()
+        .catch(() => undefined)
+    : undefined;
   const type = metadata?.format && TYPES[metadata.format];
   if (!type || !metadata.width || !metadata.height) {
-    throw new BlockError('not_an_image', `The ${bytes.length} bytes are not an image in a format the block reads${metadata?.format ? ` (${metadata.format})` : ''}`);
+    throw new BlockError(
+      'not_an_image',
+      `The ${bytes.length} bytes are not an image in a format the block reads${metadata?.format ? ` (${metadata.format})` : ''}`,
+    );
   }
   return { bytes, contentType: type[0], extension: type[1], width: metadata.width, height: metadata.height };
 }
-

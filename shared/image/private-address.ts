@@ -5,8 +5,17 @@ import { BlockList, isIP, type LookupFunction } from 'node:net';
 // Source: the IANA special-purpose address registries (IPv4 and IPv6).
 const PRIVATE = new BlockList();
 const PRIVATE_IPV4 = [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
 ] as const;
 for (const [network, prefix] of PRIVATE_IPV4) {
   PRIVATE.addSubnet(network, prefix, 'ipv4');
@@ -18,7 +27,14 @@ for (const [network, prefix] of PRIVATE_IPV4) {
   PRIVATE.addSubnet(`::${network}`, 96 + prefix, 'ipv6');
   PRIVATE.addSubnet(`2002:${hex(a, b)}:${hex(c, d)}::`, 16 + prefix, 'ipv6');
 }
-for (const [network, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96]] as const) {
+for (const [network, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+  ['64:ff9b::', 96],
+] as const) {
   PRIVATE.addSubnet(network, prefix, 'ipv6');
 }
 
@@ -32,7 +48,10 @@ export function isPrivateAddress(address: string): boolean {
 }
 
 /** Resolves a host name to every address it has, as `dns.lookup` with `all: true` does. */
-export type ResolveAll = (hostname: string, callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+export type ResolveAll = (
+  hostname: string,
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
 
 /**
  * A `lookup` for node:http(s) that checks every address a name resolves to at connect time, so
@@ -45,7 +64,13 @@ export function publicOnlyLookupWith(resolveAll: ResolveAll): LookupFunction {
     resolveAll(hostname, (error, addresses) => {
       if (error) return callback(error);
       const refused = addresses.find((a) => isPrivateAddress(a.address));
-      if (refused) return callback(Object.assign(new Error(`${hostname} resolves to ${refused.address}`), { code: 'EPRIVATE', address: refused.address }));
+      if (refused)
+        return callback(
+          Object.assign(new Error(`${hostname} resolves to ${refused.address}`), {
+            code: 'EPRIVATE',
+            address: refused.address,
+          }),
+        );
       if (options.all) return callback(null, addresses);
       callback(null, addresses[0]!.address, addresses[0]!.family);
     });
@@ -53,4 +78,6 @@ export function publicOnlyLookupWith(resolveAll: ResolveAll): LookupFunction {
 }
 
 /** {@link publicOnlyLookupWith} on the system resolver. */
-export const publicOnlyLookup = publicOnlyLookupWith((hostname, callback) => dnsLookup(hostname, { all: true }, callback));
+export const publicOnlyLookup = publicOnlyLookupWith((hostname, callback) =>
+  dnsLookup(hostname, { all: true }, callback),
+);

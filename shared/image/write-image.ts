@@ -16,7 +16,10 @@ export async function writeImage(image: FetchedImage, dir = 'out'): Promise<stri
     await mkdir(dir, { recursive: true });
     await writeFile(path, image.bytes);
   } catch (error) {
-    throw new BlockError('write_failed', `Could not write ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new BlockError(
+      'write_failed',
+      `Could not write ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
   return path;
 }

@@ -46,15 +46,25 @@ export async function toBlockError(error: unknown, baseUrl: string): Promise<Blo
     const label = code ?? body?.type ?? statusText;
     const message = body ? body.message?.replace(/\.$/, '') : text.replace(/\s+/g, ' ').trim().slice(0, 200);
     const param = body?.param ? ` (param: ${body.param})` : '';
-    const kind: ErrorKind = code && SAFETY_CODES.has(code) ? 'safety_filter'
-      : (code && QUOTA_CODES.has(code)) || body?.type === 'insufficient_quota' ? 'provider_quota'
-      : KIND_BY_STATUS[status] ?? 'provider_error';
-    return new BlockError(kind, `The OpenAI-compatible API at ${baseUrl} answered ${status}${label ? ` ${label}` : ''}${param}${message ? `: ${message}` : ''}`);
+    const kind: ErrorKind =
+      code && SAFETY_CODES.has(code)
+        ? 'safety_filter'
+        : (code && QUOTA_CODES.has(code)) || body?.type === 'insufficient_quota'
+          ? 'provider_quota'
+          : (KIND_BY_STATUS[status] ?? 'provider_error');
+    return new BlockError(
+      kind,
+      `The OpenAI-compatible API at ${baseUrl} answered ${status}${label ? ` ${label}` : ''}${param}${message ? `: ${message}` : ''}`,
+    );
   }
   if (error instanceof KyTimeoutError) {
-    return new BlockError('unreachable', `The OpenAI-compatible API at ${baseUrl} did not answer ${error.request.method} ${new URL(error.request.url).pathname} in time`);
+    return new BlockError(
+      'unreachable',
+      `The OpenAI-compatible API at ${baseUrl} did not answer ${error.request.method} ${new URL(error.request.url).pathname} in time`,
+    );
   }
   const code = networkCode(error);
-  if (code) return new BlockError('unreachable', `The connection to the OpenAI-compatible API at ${baseUrl} failed: ${code}`);
+  if (code)
+    return new BlockError('unreachable', `The connection to the OpenAI-compatible API at ${baseUrl} failed: ${code}`);
   return new BlockError('internal', `Unexpected error: ${error instanceof Error ? error.message : String(error)}`);
 }

@@ -8,7 +8,14 @@ import { redact } from '../core/redact.js';
 import { toBlockError } from './api-errors.js';
 import { imageLinks, quoteStart } from './chat-images.js';
 import { retryOptions } from './http.js';
-import { chatResponseSchema, imagesResponseSchema, type ChatRequest, type EditRequest, type GeneratedImage, type GenerateRequest } from './types.js';
+import {
+  chatResponseSchema,
+  imagesResponseSchema,
+  type ChatRequest,
+  type EditRequest,
+  type GeneratedImage,
+  type GenerateRequest,
+} from './types.js';
 
 /** How a client reaches an OpenAI-compatible API. */
 export interface OpenAiClientOptions {
@@ -58,7 +65,10 @@ const KEY_CHARACTERS = /^[\x21-\x7e]+$/;
 const SIGNATURES: ReadonlyArray<readonly [string, (b: Buffer) => boolean]> = [
   ['image/png', (b) => b.subarray(0, 4).toString('latin1') === '\x89PNG'],
   ['image/jpeg', (b) => b[0] === 0xff && b[1] === 0xd8],
-  ['image/webp', (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP'],
+  [
+    'image/webp',
+    (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP',
+  ],
   ['image/gif', (b) => b.subarray(0, 3).toString('latin1') === 'GIF'],
 ];
 
@@ -68,16 +78,28 @@ const SIGNATURES: ReadonlyArray<readonly [string, (b: Buffer) => boolean]> = [
  */
 export function createOpenAiClient({ apiKey: rawKey, ...options }: OpenAiClientOptions): OpenAiClient {
   const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) throw new BlockError('invalid_input', `Invalid OpenAI-compatible client options: ${formatIssues(parsed.error.issues, 'options')}`);
+  if (!parsed.success)
+    throw new BlockError(
+      'invalid_input',
+      `Invalid OpenAI-compatible client options: ${formatIssues(parsed.error.issues, 'options')}`,
+    );
   const apiKey = rawKey?.trim();
-  if (!apiKey) throw new BlockError('invalid_input', 'credentials: no API key for the OpenAI-compatible provider was given');
+  if (!apiKey)
+    throw new BlockError('invalid_input', 'credentials: no API key for the OpenAI-compatible provider was given');
   if (!KEY_CHARACTERS.test(apiKey)) {
-    throw new BlockError('invalid_input', 'credentials: the API key holds characters no key has (spaces, line breaks or non-ASCII)');
+    throw new BlockError(
+      'invalid_input',
+      'credentials: the API key holds characters no key has (spaces, line breaks or non-ASCII)',
+    );
   }
   const { timeoutMs } = parsed.data;
   const baseUrl = parsed.data.baseUrl.replace(/\/+$/, '');
   // No per-request timeout: an image takes as long as it takes, within the call's bound.
-  const http: KyInstance = ky.create({ prefixUrl: baseUrl, headers: { Authorization: `Bearer ${apiKey}` }, timeout: false });
+  const http: KyInstance = ky.create({
+    prefixUrl: baseUrl,
+    headers: { Authorization: `Bearer ${apiKey}` },
+    timeout: false,
+  });
 
   /** Runs `work` bounded by `timeoutMs` and `signal`; every failure a redacted BlockError. */
   async function bounded<T>(work: (stop: AbortSignal) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -90,10 +112,14 @@ export function createOpenAiClient({ apiKey: rawKey, ...options }: OpenAiClientO
       return await pTimeout(pending, { milliseconds: timeoutMs, signal });
     } catch (error) {
       // Read the failure (an HTTP error's body) before aborting: the abort cancels open bodies.
-      const unbilled = ' The request was abandoned; this API has no cancel, so the provider may still make and bill the images';
-      const failure = error instanceof TimeoutError
-        ? new BlockError('timed_out', `The run timed out after ${timeoutMs} ms.${unbilled}`)
-        : signal?.aborted ? new BlockError('host_aborted', `The run was stopped by the host.${unbilled}`) : await toBlockError(error, baseUrl);
+      const unbilled =
+        ' The request was abandoned; this API has no cancel, so the provider may still make and bill the images';
+      const failure =
+        error instanceof TimeoutError
+          ? new BlockError('timed_out', `The run timed out after ${timeoutMs} ms.${unbilled}`)
+          : signal?.aborted
+            ? new BlockError('host_aborted', `The run was stopped by the host.${unbilled}`)
+            : await toBlockError(error, baseUrl);
       stop.abort();
       await pending.catch(() => undefined);
       throw new BlockError(failure.kind, redact(failure.detail, apiKey));
@@ -110,7 +136,10 @@ export function createOpenAiClient({ apiKey: rawKey, ...options }: OpenAiClientO
     try {
       return JSON.parse(text);
     } catch {
-      throw new BlockError('provider_error', `The OpenAI-compatible API at ${baseUrl} answered POST /${path} with something that is not JSON: ${quoteStart(text, 100)}`);
+      throw new BlockError(
+        'provider_error',
+        `The OpenAI-compatible API at ${baseUrl} answered POST /${path} with something that is not JSON: ${quoteStart(text, 100)}`,
+      );
     }
   }
 
@@ -118,9 +147,13 @@ export function createOpenAiClient({ apiKey: rawKey, ...options }: OpenAiClientO
   function images(body: unknown, path: string): GeneratedImage[] {
     const answer = imagesResponseSchema.safeParse(body);
     if (!answer.success) {
-      throw new BlockError('provider_error', `The OpenAI-compatible API at ${baseUrl} answered POST /${path} with JSON that is not an images answer (${formatIssues(answer.error.issues, 'body')})`);
+      throw new BlockError(
+        'provider_error',
+        `The OpenAI-compatible API at ${baseUrl} answered POST /${path} with JSON that is not an images answer (${formatIssues(answer.error.issues, 'body')})`,
+      );
     }
-    if (!answer.data.data.length) throw new BlockError('no_image', `The OpenAI-compatible API at ${baseUrl} answered POST /${path} with no images`);
+    if (!answer.data.data.length)
+      throw new BlockError('no_image', `The OpenAI-compatible API at ${baseUrl} answered POST /${path} with no images`);
     return answer.data.data.map((entry, i) => {
       const revisedPrompt = entry.revised_prompt ?? undefined;
       if (entry.b64_json) {
@@ -129,14 +162,20 @@ export function createOpenAiClient({ apiKey: rawKey, ...options }: OpenAiClientO
         return { url: toDataUri(bytes, type), revisedPrompt };
       }
       if (entry.url) return { url: entry.url, revisedPrompt };
-      throw new BlockError('provider_error', `The OpenAI-compatible API at ${baseUrl} answered POST /${path} with image ${i} having neither url nor b64_json`);
+      throw new BlockError(
+        'provider_error',
+        `The OpenAI-compatible API at ${baseUrl} answered POST /${path} with image ${i} having neither url nor b64_json`,
+      );
     });
   }
 
   return {
     baseUrl,
     generate(request, { signal } = {}) {
-      return bounded(async (stop) => images(await post('images/generations', request, stop), 'images/generations'), signal);
+      return bounded(
+        async (stop) => images(await post('images/generations', request, stop), 'images/generations'),
+        signal,
+      );
     },
     edit({ images: parts, ...fields }, { signal } = {}) {
       return bounded(async (stop) => {
@@ -151,12 +190,19 @@ export function createOpenAiClient({ apiKey: rawKey, ...options }: OpenAiClientO
         const body = await post('chat/completions', { model, messages: [{ role: 'user', content }] }, stop);
         const answer = chatResponseSchema.safeParse(body);
         if (!answer.success) {
-          throw new BlockError('provider_error', `The OpenAI-compatible API at ${baseUrl} answered POST /chat/completions with JSON that is not a chat completion (${formatIssues(answer.error.issues, 'body')})`);
+          throw new BlockError(
+            'provider_error',
+            `The OpenAI-compatible API at ${baseUrl} answered POST /chat/completions with JSON that is not a chat completion (${formatIssues(answer.error.issues, 'body')})`,
+          );
         }
         const message = answer.data.choices[0]!.message.content;
         const text = typeof message === 'string' ? message : (message ?? []).map((part) => part.text ?? '').join('\n');
         const links = imageLinks(text);
-        if (!links.length) throw new BlockError('no_image', `The chat answer holds no image link (markdown image or URL): ${quoteStart(text)}`);
+        if (!links.length)
+          throw new BlockError(
+            'no_image',
+            `The chat answer holds no image link (markdown image or URL): ${quoteStart(text)}`,
+          );
         return links.map((url) => ({ url }));
       }, signal);
     },

@@ -33,8 +33,14 @@ export function retryOptions(deadline: number): Pick<Options, 'retry'> {
         const error = typeof wrapped === 'object' && wrapped !== null ? (wrapped as Error) : thrown;
         if (error instanceof HTTPError) {
           const { response } = error;
-          if (response.status !== 429 || !response.headers.has('retry-after') || ++throttles > THROTTLE_RETRIES) return false;
-          const body = readErrorBody(await response.clone().text().catch(() => ''));
+          if (response.status !== 429 || !response.headers.has('retry-after') || ++throttles > THROTTLE_RETRIES)
+            return false;
+          const body = readErrorBody(
+            await response
+              .clone()
+              .text()
+              .catch(() => ''),
+          );
           if (body?.code === 'insufficient_quota' || body?.type === 'insufficient_quota') return false;
           const wait = await retryAfterMs(response.clone());
           if (wait === undefined || Date.now() + wait >= deadline) return false;

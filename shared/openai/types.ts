@@ -69,7 +69,11 @@ export const chatResponseSchema = z.object({
     .array(
       z.object({
         message: z.object({
-          content: z.union([z.string(), z.array(z.object({ type: z.string(), text: z.string().optional() })), z.null()]),
+          content: z.union([
+            z.string(),
+            z.array(z.object({ type: z.string(), text: z.string().optional() })),
+            z.null(),
+          ]),
         }),
       }),
     )

@@ -70,7 +70,11 @@ function invalidField({ field, description }: { field?: string; description?: st
 
 /** A problem's `detail` on one line: Replicate lists fields as `- input.x: why` lines. */
 function oneLine(detail: string): string {
-  return detail.split('\n').map((line) => line.replace(/^\s*-\s*(input\.)?/, '').trim()).filter(Boolean).join('; ');
+  return detail
+    .split('\n')
+    .map((line) => line.replace(/^\s*-\s*(input\.)?/, '').trim())
+    .filter(Boolean)
+    .join('; ');
 }
 
 /**
@@ -91,19 +95,30 @@ export async function toBlockError(error: unknown, baseUrl: string): Promise<Blo
     }
     const fields = (problem.invalid_fields ?? []).map(invalidField).filter(Boolean);
     const detail = (fields.length ? fields.join('; ') : problem.detail && oneLine(problem.detail))?.replace(/\.$/, '');
-    const versionRefused = status === 422 && !fields.length && INVALID_VERSION.test(`${problem.title} ${problem.detail}`);
-    const kind = versionRefused ? 'invalid_version' : KIND_BY_STATUS[status] ?? 'api_error';
-    return new BlockError(kind, `Replicate API error ${status} ${problem.title ?? statusText}${detail ? `: ${detail}` : ''}`);
+    const versionRefused =
+      status === 422 && !fields.length && INVALID_VERSION.test(`${problem.title} ${problem.detail}`);
+    const kind = versionRefused ? 'invalid_version' : (KIND_BY_STATUS[status] ?? 'api_error');
+    return new BlockError(
+      kind,
+      `Replicate API error ${status} ${problem.title ?? statusText}${detail ? `: ${detail}` : ''}`,
+    );
   }
   if (error instanceof KyTimeoutError) {
     const { method, url } = error.request;
-    return new BlockError('unreachable', `The Replicate API at ${baseUrl} did not answer ${method} ${new URL(url).pathname} in time`);
+    return new BlockError(
+      'unreachable',
+      `The Replicate API at ${baseUrl} did not answer ${method} ${new URL(url).pathname} in time`,
+    );
   }
   const code = networkCode(error);
   if (code) {
     const words = NETWORK_WORDS[code];
     const what = `${code}${words ? ` (${words})` : ''}`;
-    if (neverReached(error)) return new BlockError('unreachable', `The Replicate API at ${baseUrl} was not reached: ${what}; nothing was sent to it`);
+    if (neverReached(error))
+      return new BlockError(
+        'unreachable',
+        `The Replicate API at ${baseUrl} was not reached: ${what}; nothing was sent to it`,
+      );
     return new BlockError('unreachable', `The connection to the Replicate API at ${baseUrl} failed: ${what}`);
   }
   return new BlockError('internal', `Unexpected error: ${error instanceof Error ? error.message : String(error)}`);

@@ -10,7 +10,15 @@ import { findPredictions } from './find-predictions.js';
 import type { Pacer } from './pacer.js';
 import { PredictionRun, readPrediction, type RunSettings } from './prediction-run.js';
 import type { WebhookReceiver } from './webhooks.js';
-import { DEFAULT_BASE_URL, DEFAULT_TIMEOUT_MS, modelSchema, type Prediction, type PredictionRequest, type ProgressEvent, type ReplicateModel } from './types.js';
+import {
+  DEFAULT_BASE_URL,
+  DEFAULT_TIMEOUT_MS,
+  modelSchema,
+  type Prediction,
+  type PredictionRequest,
+  type ProgressEvent,
+  type ReplicateModel,
+} from './types.js';
 
 /** How a client reaches Replicate and how long a run waits. Every field but `token` is optional. */
 export interface ReplicateClientOptions {
@@ -112,7 +120,11 @@ export interface ReplicateClient {
    * ISO 8601 time), newest first, any status (Replicate API: GET /v1/predictions, its first
    * page of 100). Finds a prediction whose create answer was never recorded.
    */
-  findPredictions(request: PredictionRequest, createdAfter: string, options?: Pick<CallOptions, 'signal'>): Promise<Prediction[]>;
+  findPredictions(
+    request: PredictionRequest,
+    createdAfter: string,
+    options?: Pick<CallOptions, 'signal'>,
+  ): Promise<Prediction[]>;
   /**
    * Looks up a model (Replicate API: GET /v1/models/{owner}/{name}): whether it is official, and
    * its latest version with that version's `openapi_schema`. Retried and bounded like polls.
@@ -150,7 +162,10 @@ const optionsSchema = z.object({
   webhook: z
     .object({
       url: z.string().refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL'),
-      receiver: z.custom<WebhookReceiver>((r) => typeof (r as WebhookReceiver | undefined)?.subscribe === 'function', 'must be a receiver from createWebhookReceiver'),
+      receiver: z.custom<WebhookReceiver>(
+        (r) => typeof (r as WebhookReceiver | undefined)?.subscribe === 'function',
+        'must be a receiver from createWebhookReceiver',
+      ),
     })
     .optional(),
 });
@@ -168,11 +183,15 @@ const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
  */
 export function createReplicateClient({ token: rawToken, pacer, ...options }: ReplicateClientOptions): ReplicateClient {
   const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) throw new BlockError('invalid_input', `Invalid runner options: ${formatIssues(parsed.error.issues, 'runner')}`);
+  if (!parsed.success)
+    throw new BlockError('invalid_input', `Invalid runner options: ${formatIssues(parsed.error.issues, 'runner')}`);
   const token = rawToken?.trim();
   if (!token) throw new BlockError('invalid_input', 'credentials: no Replicate API token was given');
   if (!TOKEN_CHARACTERS.test(token)) {
-    throw new BlockError('invalid_input', 'credentials: the Replicate API token holds characters no token has (spaces, line breaks or non-ASCII)');
+    throw new BlockError(
+      'invalid_input',
+      'credentials: the Replicate API token holds characters no token has (spaces, line breaks or non-ASCII)',
+    );
   }
   const { baseUrl, timeoutMs, webhook } = parsed.data;
   const http = new ReplicateHttp(baseUrl, token, pacer);
@@ -182,8 +201,14 @@ export function createReplicateClient({ token: rawToken, pacer, ...options }: Re
       ...webhook,
       // Replicate API: GET /v1/webhooks/default/secret answers `{"key": "whsec_..."}`; the receiver caches it.
       loadSecret: async () => {
-        const body = await http.ky.get('webhooks/default/secret', http.options('idempotent', deadline())).json<{ key?: unknown }>();
-        if (typeof body.key !== 'string') throw new BlockError('bad_response', `The Replicate API at ${baseUrl} answered GET /webhooks/default/secret without a key`);
+        const body = await http.ky
+          .get('webhooks/default/secret', http.options('idempotent', deadline()))
+          .json<{ key?: unknown }>();
+        if (typeof body.key !== 'string')
+          throw new BlockError(
+            'bad_response',
+            `The Replicate API at ${baseUrl} answered GET /webhooks/default/secret without a key`,
+          );
         return body.key;
       },
     },
@@ -193,7 +218,12 @@ export function createReplicateClient({ token: rawToken, pacer, ...options }: Re
    * Runs `work` bounded by `timeoutMs` and `signal`, every failure a redacted BlockError;
    * `cleanup` adds to its message. Aborting `detach` stops the work without `cleanup`.
    */
-  async function bounded<T>(work: (stop: AbortSignal) => Promise<T>, signal: AbortSignal | undefined, cleanup?: () => Promise<string>, detach?: AbortSignal): Promise<T> {
+  async function bounded<T>(
+    work: (stop: AbortSignal) => Promise<T>,
+    signal: AbortSignal | undefined,
+    cleanup?: () => Promise<string>,
+    detach?: AbortSignal,
+  ): Promise<T> {
     if (signal?.aborted) throw new BlockError('host_aborted', `The run was ${stoppedBy(signal)} before it started`);
     if (detach?.aborted) throw new BlockError('host_aborted', 'The run was detached by the host before it started');
     // One controller stops the work on timeout, failure or host abort. A listener, not
@@ -211,9 +241,12 @@ export function createReplicateClient({ token: rawToken, pacer, ...options }: Re
         await pending.catch(() => undefined);
         throw new BlockError('host_aborted', 'The host stopped waiting for the run; its prediction was left running');
       }
-      const failure = error instanceof TimeoutError
-        ? new BlockError('timed_out', `The run timed out after ${timeoutMs} ms`)
-        : signal?.aborted ? new BlockError('host_aborted', `The run was ${stoppedBy(signal)}`) : await toBlockError(error, baseUrl);
+      const failure =
+        error instanceof TimeoutError
+          ? new BlockError('timed_out', `The run timed out after ${timeoutMs} ms`)
+          : signal?.aborted
+            ? new BlockError('host_aborted', `The run was ${stoppedBy(signal)}`)
+            : await toBlockError(error, baseUrl);
       stop.abort();
       await pending.catch(() => undefined);
       throw new BlockError(failure.kind, redact(failure.detail + ((await cleanup?.()) ?? ''), token));
@@ -226,20 +259,36 @@ export function createReplicateClient({ token: rawToken, pacer, ...options }: Re
   const deadline = () => ({ deadline: Date.now() + timeoutMs, timeoutMs });
 
   /** POST /v1/files within a run (its signal and deadline); failures reach the caller's error handling. */
-  const upload = (signal: AbortSignal): Upload => async (content, filename) => {
-    if (content.size > MAX_FILE_BYTES) {
-      throw new BlockError('invalid_input', `${filename}: ${content.size} bytes is over the ${MAX_FILE_BYTES}-byte limit of Replicate's Files API`);
-    }
-    const form = new FormData();
-    form.set('content', content, filename);
-    form.set('filename', filename);
-    form.set('type', content.type || 'application/octet-stream');
-    // A repeated upload creates a second file and bills nothing, so it is retried like a poll.
-    const body: unknown = await http.ky.post('files', { ...http.options('idempotent', deadline(), { signal }), signal, body: form, timeout: UPLOAD_TIMEOUT_MS }).json();
-    const file = fileSchema.safeParse(body);
-    if (!file.success) throw new BlockError('bad_response', `The Replicate API at ${baseUrl} answered POST /files with JSON that is not a file (${formatIssues(file.error.issues, 'body')})`);
-    return file.data;
-  };
+  const upload =
+    (signal: AbortSignal): Upload =>
+    async (content, filename) => {
+      if (content.size > MAX_FILE_BYTES) {
+        throw new BlockError(
+          'invalid_input',
+          `${filename}: ${content.size} bytes is over the ${MAX_FILE_BYTES}-byte limit of Replicate's Files API`,
+        );
+      }
+      const form = new FormData();
+      form.set('content', content, filename);
+      form.set('filename', filename);
+      form.set('type', content.type || 'application/octet-stream');
+      // A repeated upload creates a second file and bills nothing, so it is retried like a poll.
+      const body: unknown = await http.ky
+        .post('files', {
+          ...http.options('idempotent', deadline(), { signal }),
+          signal,
+          body: form,
+          timeout: UPLOAD_TIMEOUT_MS,
+        })
+        .json();
+      const file = fileSchema.safeParse(body);
+      if (!file.success)
+        throw new BlockError(
+          'bad_response',
+          `The Replicate API at ${baseUrl} answered POST /files with JSON that is not a file (${formatIssues(file.error.issues, 'body')})`,
+        );
+      return file.data;
+    };
 
   return {
     baseUrl,
@@ -250,12 +299,22 @@ export function createReplicateClient({ token: rawToken, pacer, ...options }: Re
       // A long sync wait would hide every status change until the end.
       const waitSeconds = hooks.onProgress && options.waitSeconds === undefined ? 1 : settings.waitSeconds;
       const run = new PredictionRun(http, request, { ...settings, waitSeconds }, upload, hooks);
-      return bounded((stop) => run.execute(stop), signal, () => run.cancelIfRunning(), detach);
+      return bounded(
+        (stop) => run.execute(stop),
+        signal,
+        () => run.cancelIfRunning(),
+        detach,
+      );
     },
     wait(id, { signal, detach, onProgress } = {}) {
       // The model and input are only read to find a lost create, which a wait never sends.
       const run = new PredictionRun(http, { model: '', input: {} }, settings, upload, { onProgress });
-      return bounded((stop) => run.execute(stop, id), signal, () => run.cancelIfRunning(), detach);
+      return bounded(
+        (stop) => run.execute(stop, id),
+        signal,
+        () => run.cancelIfRunning(),
+        detach,
+      );
     },
     findPredictions(request, createdAfter, { signal } = {}) {
       return bounded((stop) => findPredictions(http, request, createdAfter, stop, deadline()), signal);
@@ -266,14 +325,20 @@ export function createReplicateClient({ token: rawToken, pacer, ...options }: Re
         const body: unknown = await http.ky.get(path, http.options('idempotent', deadline(), { signal: stop })).json();
         const found = modelSchema.safeParse(body);
         if (!found.success) {
-          throw new BlockError('bad_response', `The Replicate API at ${baseUrl} answered GET /${path} with JSON that is not a model (${formatIssues(found.error.issues, 'body')})`);
+          throw new BlockError(
+            'bad_response',
+            `The Replicate API at ${baseUrl} answered GET /${path} with JSON that is not a model (${formatIssues(found.error.issues, 'body')})`,
+          );
         }
         return found.data;
       }, signal);
     },
     cancel(id, { signal } = {}) {
       return bounded(async (stop) => {
-        const response = await http.ky.post(`predictions/${encodeURIComponent(id)}/cancel`, http.options('idempotent', deadline(), { signal: stop }));
+        const response = await http.ky.post(
+          `predictions/${encodeURIComponent(id)}/cancel`,
+          http.options('idempotent', deadline(), { signal: stop }),
+        );
         return readPrediction(response, baseUrl);
       }, signal);
     },

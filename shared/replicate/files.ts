@@ -34,12 +34,21 @@ export type Upload = (content: Blob, filename: string) => Promise<ReplicateFile>
  * @throws {BlockError} `invalid_input` naming the field when a URI is over {@link MAX_FILE_BYTES}
  *   or cannot be decoded; the upload's own errors.
  */
-export async function uploadLargeDataUris(input: Readonly<Record<string, unknown>>, upload: Upload): Promise<Readonly<Record<string, unknown>>> {
+export async function uploadLargeDataUris(
+  input: Readonly<Record<string, unknown>>,
+  upload: Upload,
+): Promise<Readonly<Record<string, unknown>>> {
   // Most inputs hold no data: URI at all; they are sent as they are, with no await per field.
-  if (!Object.values(input).some((value) => [value].flat().some((item) => typeof item === 'string' && item.startsWith('data:')))) return input;
+  if (
+    !Object.values(input).some((value) =>
+      [value].flat().some((item) => typeof item === 'string' && item.startsWith('data:')),
+    )
+  )
+    return input;
   const sent: Record<string, unknown> = { ...input };
   for (const [field, value] of Object.entries(input)) {
-    if (Array.isArray(value)) sent[field] = await Promise.all(value.map((item, i) => uploadIfLarge(`${field}.${i}`, item, upload)));
+    if (Array.isArray(value))
+      sent[field] = await Promise.all(value.map((item, i) => uploadIfLarge(`${field}.${i}`, item, upload)));
     else sent[field] = await uploadIfLarge(field, value, upload);
   }
   return sent;
@@ -49,12 +58,18 @@ async function uploadIfLarge(field: string, value: unknown, upload: Upload): Pro
   if (typeof value !== 'string' || !value.startsWith('data:') || dataUriSize(value) <= MAX_DATA_URI_BYTES) return value;
   const size = dataUriSize(value);
   if (size > MAX_FILE_BYTES) {
-    throw new BlockError('invalid_input', `${field}: the data: URI holds ${size} bytes, over the ${MAX_FILE_BYTES}-byte limit of Replicate's Files API; pass a smaller image`);
+    throw new BlockError(
+      'invalid_input',
+      `${field}: the data: URI holds ${size} bytes, over the ${MAX_FILE_BYTES}-byte limit of Replicate's Files API; pass a smaller image`,
+    );
   }
   const problem = dataUriProblem(value);
   if (problem) throw new BlockError('invalid_input', `${field}: ${problem}`);
   const { mediaType, bytes } = parseDataUri(value);
   const extension = mediaType.split('/')[1]?.replace(/[^\w.+-]/g, '') || 'bin';
-  const file = await upload(new Blob([new Uint8Array(bytes)], { type: mediaType }), `${field.replace(/\W/g, '-')}.${extension}`);
+  const file = await upload(
+    new Blob([new Uint8Array(bytes)], { type: mediaType }),
+    `${field.replace(/\W/g, '-')}.${extension}`,
+  );
   return file.urls.get;
 }

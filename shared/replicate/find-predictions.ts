@@ -15,13 +15,19 @@ export async function findPredictions(
   run: RunDeadline,
 ): Promise<Prediction[]> {
   const page = await http.ky
-    .get('predictions', { ...http.options('idempotent', run, { signal }), searchParams: { created_after: createdAfter } })
+    .get('predictions', {
+      ...http.options('idempotent', run, { signal }),
+      searchParams: { created_after: createdAfter },
+    })
     .json<{ results?: unknown[] }>();
   const { model, input } = request;
   return (page.results ?? [])
     .map((p) => predictionSchema.safeParse(p))
-    .filter(({ success, data }) => success
-      && (data.model === model || data.version === model.split(':').pop())
-      && Object.entries(input).every(([k, v]) => JSON.stringify(data.input?.[k]) === JSON.stringify(v)))
+    .filter(
+      ({ success, data }) =>
+        success &&
+        (data.model === model || data.version === model.split(':').pop()) &&
+        Object.entries(input).every(([k, v]) => JSON.stringify(data.input?.[k]) === JSON.stringify(v)),
+    )
     .map(({ data }) => data!);
 }

@@ -40,7 +40,11 @@ export class ReplicateHttp {
   private readonly headers: Readonly<Record<string, string>>;
 
   /** @param pacer a budget shared with other processes, asked before the token's own gate. */
-  constructor(baseUrl: string, token: string, private readonly pacer?: Pacer) {
+  constructor(
+    baseUrl: string,
+    token: string,
+    private readonly pacer?: Pacer,
+  ) {
     this.gates = gatesFor(baseUrl, token);
     this.headers = { authorization: `Bearer ${token}`, accept: 'application/json' };
     // Headers and timeouts are the transport's (TransportOptions); ky's timeout wraps each
@@ -75,7 +79,13 @@ export class ReplicateHttp {
   options(
     kind: RequestKind,
     { deadline, timeoutMs }: RunDeadline,
-    { signal, headers, body, timeoutMs: requestTimeoutMs = REQUEST_TIMEOUT_MS, onAttempt }: {
+    {
+      signal,
+      headers,
+      body,
+      timeoutMs: requestTimeoutMs = REQUEST_TIMEOUT_MS,
+      onAttempt,
+    }: {
       signal?: AbortSignal;
       headers?: Readonly<Record<string, string>>;
       body?: string;
@@ -117,7 +127,10 @@ export class ReplicateHttp {
           }
           if (!retriable(kind, error) || ++faults > FAULT_RETRIES) return false;
           const after = error instanceof HTTPError ? await retryAfterMs(error.response) : undefined;
-          nextDelay = after !== undefined ? Math.min(after, MAX_RETRY_AFTER_MS) : Math.random() * Math.min(MAX_BACKOFF_MS, 300 * 2 ** (faults - 1));
+          nextDelay =
+            after !== undefined
+              ? Math.min(after, MAX_RETRY_AFTER_MS)
+              : Math.random() * Math.min(MAX_BACKOFF_MS, 300 * 2 ** (faults - 1));
           return true;
         },
       },
@@ -161,6 +174,7 @@ export async function retryAfterMs(response: Response): Promise<number | undefin
   // Read without cloning: the response is only read here when it is retried, and so discarded.
   const body = (await response.json().catch(() => undefined)) as { retry_after?: unknown } | undefined;
   const seconds = Number(body?.retry_after);
-  return body?.retry_after !== undefined && body.retry_after !== null && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+  return body?.retry_after !== undefined && body.retry_after !== null && Number.isFinite(seconds) && seconds >= 0
+    ? seconds * 1000
+    : undefined;
 }
-

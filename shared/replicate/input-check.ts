@@ -24,7 +24,11 @@ const MAX_VALIDATORS = 64;
  * @returns every refused field as `input.<field>: <why>`, joined with `; `, or undefined when
  *   the input passes or the schema has no usable `Input`.
  */
-export function checkInput(versionId: string, openapi: Record<string, unknown>, input: Readonly<Record<string, unknown>>): string | undefined {
+export function checkInput(
+  versionId: string,
+  openapi: Record<string, unknown>,
+  input: Readonly<Record<string, unknown>>,
+): string | undefined {
   let validate = validators.get(versionId);
   if (validate === undefined) {
     const components = openapi.components as { schemas?: { Input?: unknown } } | undefined;
@@ -52,7 +56,10 @@ function describe(error: ErrorObject): [string, string] {
     case 'required':
       return [`${path}.${String(error.params.missingProperty)}`, 'is required'];
     case 'enum':
-      return [path, `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`];
+      return [
+        path,
+        `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+      ];
     case 'additionalProperties':
       return [`${path}.${String(error.params.additionalProperty)}`, 'is not an input of this model'];
     default:

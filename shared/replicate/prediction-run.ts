@@ -6,7 +6,14 @@ import { neverReached, toBlockError } from './api-errors.js';
 import { uploadLargeDataUris, type Upload } from './files.js';
 import { REQUEST_TIMEOUT_MS, type ReplicateHttp, type RunDeadline } from './http.js';
 import { findPredictions } from './find-predictions.js';
-import { isTerminal, predictionSchema, VERSION_ID, type Prediction, type PredictionRequest, type ProgressEvent } from './types.js';
+import {
+  isTerminal,
+  predictionSchema,
+  VERSION_ID,
+  type Prediction,
+  type PredictionRequest,
+  type ProgressEvent,
+} from './types.js';
 import type { WebhookReceiver } from './webhooks.js';
 
 /** Where Replicate sends a run's webhook deliveries, and the receiver that gets them. */
@@ -103,21 +110,29 @@ export class PredictionRun {
     }
     const { id, status } = prediction;
     if (status === 'succeeded') {
-      if (prediction.data_removed) throw new BlockError('output_deleted', `Prediction ${id} succeeded, but its output was already deleted`);
+      if (prediction.data_removed)
+        throw new BlockError('output_deleted', `Prediction ${id} succeeded, but its output was already deleted`);
       return prediction;
     }
     if (status === 'failed') {
       const text = errorText(prediction.error);
       if (!text) {
         const page = prediction.urls?.web;
-        throw new BlockError('model_failed', `Prediction ${id} failed, and Replicate gave no reason${page ? `; its page may say more: ${page}` : ''}`);
+        throw new BlockError(
+          'model_failed',
+          `Prediction ${id} failed, and Replicate gave no reason${page ? `; its page may say more: ${page}` : ''}`,
+        );
       }
-      if (SAFETY_FILTER.test(text)) throw new BlockError('safety_filter', `Prediction ${id} was blocked by the model's safety filter: ${text}`);
+      if (SAFETY_FILTER.test(text))
+        throw new BlockError('safety_filter', `Prediction ${id} was blocked by the model's safety filter: ${text}`);
       throw new BlockError('model_failed', `Prediction ${id} failed: ${text}`);
     }
     throw status === 'canceled'
       ? new BlockError('canceled', `Prediction ${id} was canceled before it finished`)
-      : new BlockError('aborted', `Prediction ${id} was aborted before it started: its deadline passed while it was queued`);
+      : new BlockError(
+          'aborted',
+          `Prediction ${id} was aborted before it started: its deadline passed while it was queued`,
+        );
   }
 
   private async create(signal: AbortSignal): Promise<Prediction> {
@@ -141,7 +156,7 @@ export class PredictionRun {
           // Replicate's minimum Cancel-After is 5 s.
           'cancel-after': `${Math.max(5, Math.ceil(this.settings.timeoutMs / 1000))}s`,
         },
-        timeoutMs: (Math.max(wait, 0) * 1000) + REQUEST_TIMEOUT_MS,
+        timeoutMs: Math.max(wait, 0) * 1000 + REQUEST_TIMEOUT_MS,
         onAttempt: (sent) => void (this.mayExist = sent),
       }),
     });
@@ -159,7 +174,9 @@ export class PredictionRun {
   }
 
   private get(id: string, signal: AbortSignal): Promise<Prediction> {
-    return this.read(this.http.ky.get(`predictions/${encodeURIComponent(id)}`, this.http.options('idempotent', this.run, { signal })));
+    return this.read(
+      this.http.ky.get(`predictions/${encodeURIComponent(id)}`, this.http.options('idempotent', this.run, { signal })),
+    );
   }
 
   /** The prediction in an API answer. @throws {BlockError} `bad_response` when it is not JSON or not a prediction. */
@@ -212,7 +229,12 @@ export class PredictionRun {
         if (!due || isTerminal(latest)) continue;
         polledAtDeadline ||= next >= atDeadline;
         lastPoll = Date.now();
-        const polled = await this.read(this.http.ky.get(`predictions/${encodeURIComponent(first.id)}`, this.http.options('idempotent', this.run, { signal })));
+        const polled = await this.read(
+          this.http.ky.get(
+            `predictions/${encodeURIComponent(first.id)}`,
+            this.http.options('idempotent', this.run, { signal }),
+          ),
+        );
         if (!isTerminal(latest)) latest = polled;
       }
       return latest;
@@ -242,7 +264,10 @@ export class PredictionRun {
     try {
       const id = this.id ?? (await this.findCreated(signal, cleanup));
       if (id === undefined) return '; no running prediction was found to cancel';
-      await this.http.ky.post(`predictions/${encodeURIComponent(id)}/cancel`, this.http.options('idempotent', cleanup, { signal }));
+      await this.http.ky.post(
+        `predictions/${encodeURIComponent(id)}/cancel`,
+        this.http.options('idempotent', cleanup, { signal }),
+      );
       return `; prediction ${id} was canceled`;
     } catch (error) {
       return `; canceling the prediction failed (${(await toBlockError(error, this.settings.baseUrl)).detail}), so Replicate stops it at its Cancel-After deadline`;
@@ -261,7 +286,8 @@ export class PredictionRun {
  */
 export async function readPrediction(response: Response, baseUrl: string): Promise<Prediction> {
   const text = await response.text();
-  const what = () => `The Replicate API at ${baseUrl} answered ${response.status} (${response.headers.get('content-type') ?? 'no content type'})`;
+  const what = () =>
+    `The Replicate API at ${baseUrl} answered ${response.status} (${response.headers.get('content-type') ?? 'no content type'})`;
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -269,7 +295,11 @@ export async function readPrediction(response: Response, baseUrl: string): Promi
     throw new BlockError('bad_response', `${what()} with something that is not JSON`);
   }
   const parsed = predictionSchema.safeParse(body);
-  if (!parsed.success) throw new BlockError('bad_response', `${what()} with JSON that is not a prediction (${formatIssues(parsed.error.issues, 'body')})`);
+  if (!parsed.success)
+    throw new BlockError(
+      'bad_response',
+      `${what()} with JSON that is not a prediction (${formatIssues(parsed.error.issues, 'body')})`,
+    );
   return parsed.data;
 }
 
@@ -284,7 +314,9 @@ function errorText(error: unknown): string {
 
 /** The input field that takes most room in the request body, with its size: `input_image (300000 bytes)`. */
 function largestInput(input: Readonly<Record<string, unknown>>): string {
-  const sizes = Object.entries(input).map(([field, value]) => [field, Buffer.byteLength(JSON.stringify(value) ?? '')] as const);
+  const sizes = Object.entries(input).map(
+    ([field, value]) => [field, Buffer.byteLength(JSON.stringify(value) ?? '')] as const,
+  );
   const [field, size] = sizes.sort((a, b) => b[1] - a[1])[0] ?? ['(none)', 0];
   return `${field} (${size} bytes)`;
 }
@@ -304,6 +336,7 @@ export function progressPercent(logs: string | null | undefined): number | undef
 export function outputUrls(prediction: Prediction): string[] {
   const items: unknown[] = Array.isArray(prediction.output) ? prediction.output : [prediction.output];
   const urls = items.filter((item): item is string => typeof item === 'string' && item.length > 0);
-  if (!urls.length) throw new BlockError('model_failed', `Prediction ${prediction.id} succeeded but returned no output`);
+  if (!urls.length)
+    throw new BlockError('model_failed', `Prediction ${prediction.id} succeeded but returned no output`);
   return urls;
 }

@@ -24,7 +24,11 @@ export async function resolveModel(
   const version = model.latest_version;
   if (version?.openapi_schema) {
     const problems = checkInput(version.id, version.openapi_schema, input);
-    if (problems) throw new BlockError('rejected_input', `Model ${ref} (version ${version.id.slice(0, 12)}) refuses this input: ${problems}`);
+    if (problems)
+      throw new BlockError(
+        'rejected_input',
+        `Model ${ref} (version ${version.id.slice(0, 12)}) refuses this input: ${problems}`,
+      );
   }
   if (model.is_official) return ref;
   if (!version) throw new BlockError('not_found', `Model ${ref} has no published version to run`);

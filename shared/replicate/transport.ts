@@ -25,21 +25,24 @@ export interface TransportOptions {
  * Node's own copy included. Declared here, as Node ships no types for its copy.
  */
 interface Dispatcher {
-  dispatch(options: {
-    origin: string;
-    path: string;
-    method: string;
-    headers: Readonly<Record<string, string>>;
-    body?: string;
-    headersTimeout: number;
-    bodyTimeout: number;
-  }, handler: {
-    onConnect(abort: (reason?: Error) => void): void;
-    onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean;
-    onData(chunk: Buffer): boolean;
-    onComplete(trailers: unknown): void;
-    onError(error: Error): void;
-  }): boolean;
+  dispatch(
+    options: {
+      origin: string;
+      path: string;
+      method: string;
+      headers: Readonly<Record<string, string>>;
+      body?: string;
+      headersTimeout: number;
+      bodyTimeout: number;
+    },
+    handler: {
+      onConnect(abort: (reason?: Error) => void): void;
+      onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean;
+      onData(chunk: Buffer): boolean;
+      onComplete(trailers: unknown): void;
+      onError(error: Error): void;
+    },
+  ): boolean;
 }
 
 /** Where undici keeps the process's dispatcher for the version 1 API (undici's lib/global.js, from 5.x to 8.x). */
@@ -83,15 +86,19 @@ export async function transport(input: Request, init: TransportOptions): Promise
     // its origin ends at the first "/" after the scheme's; cheaper than parsing it again as a URL.
     const url = input.url;
     const pathAt = url.indexOf('/', url.indexOf('//') + 2);
-    const answer = await send(dispatcher, {
-      origin: url.slice(0, pathAt),
-      path: url.slice(pathAt).replace(/#.*/s, ''),
-      method: input.method,
-      headers: sentHeaders,
-      body: sentBody,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    }, stopSignal);
+    const answer = await send(
+      dispatcher,
+      {
+        origin: url.slice(0, pathAt),
+        path: url.slice(pathAt).replace(/#.*/s, ''),
+        method: input.method,
+        headers: sentHeaders,
+        body: sentBody,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      },
+      stopSignal,
+    );
     return new BufferedResponse(input.url, answer.status, answer.headers, answer.text) as unknown as Response;
   } catch (error) {
     if (stopSignal?.aborted) throw stopSignal.reason;

@@ -60,7 +60,10 @@ export const modelSchema = z
     owner: z.string(),
     name: z.string(),
     is_official: z.boolean().optional(),
-    latest_version: z.object({ id: z.string().min(1), openapi_schema: z.record(z.unknown()).nullish() }).passthrough().nullish(),
+    latest_version: z
+      .object({ id: z.string().min(1), openapi_schema: z.record(z.unknown()).nullish() })
+      .passthrough()
+      .nullish(),
   })
   .passthrough();
 

@@ -40,7 +40,8 @@ export function webhookRefusal(
   const timestamp = headers('webhook-timestamp');
   const signatures = headers('webhook-signature');
   if (!id || !timestamp || !signatures) return 'missing webhook-id, webhook-timestamp or webhook-signature';
-  if (!/^\d+$/.test(timestamp) || Math.abs(now / 1000 - Number(timestamp)) > toleranceSeconds) return 'webhook-timestamp outside the tolerance';
+  if (!/^\d+$/.test(timestamp) || Math.abs(now / 1000 - Number(timestamp)) > toleranceSeconds)
+    return 'webhook-timestamp outside the tolerance';
   const expected = Buffer.from(signWebhook(secret, id, timestamp, body).slice(3), 'base64');
   // Constant time per entry; the list may hold signatures of several secrets during rotation.
   const match = signatures.split(' ').some((entry) => {
@@ -53,7 +54,9 @@ export function webhookRefusal(
 }
 
 /** A delivery as a host's own server has it: a fetch `Request`, or its headers and raw body text. */
-export type WebhookRequest = Request | { readonly headers: Headers | Readonly<Record<string, string | string[] | undefined>>; readonly body: string };
+export type WebhookRequest =
+  | Request
+  | { readonly headers: Headers | Readonly<Record<string, string | string[] | undefined>>; readonly body: string };
 
 /**
  * Whether a webhook delivery is from Replicate: its `webhook-signature` holds a valid `v1`
@@ -63,12 +66,19 @@ export type WebhookRequest = Request | { readonly headers: Headers | Readonly<Re
  * recent delivery are for the caller to catch by `webhook-id` ({@link createWebhookReceiver} does).
  * @param request a fetch `Request` (its body is read), or `{ headers, body }` with the raw body text.
  */
-export async function validateWebhook(request: WebhookRequest, secret: string, { toleranceSeconds }: { toleranceSeconds?: number } = {}): Promise<boolean> {
+export async function validateWebhook(
+  request: WebhookRequest,
+  secret: string,
+  { toleranceSeconds }: { toleranceSeconds?: number } = {},
+): Promise<boolean> {
   const body = request instanceof Request ? await request.clone().text() : request.body;
   const { headers } = request;
-  const get = headers instanceof Headers ? (name: string) => headers.get(name) : (name: string) => {
-    const value = (headers as Record<string, string | string[] | undefined>)[name];
-    return Array.isArray(value) ? value.join(' ') : value;
-  };
+  const get =
+    headers instanceof Headers
+      ? (name: string) => headers.get(name)
+      : (name: string) => {
+          const value = (headers as Record<string, string | string[] | undefined>)[name];
+          return Array.isArray(value) ? value.join(' ') : value;
+        };
   return webhookRefusal(get, body, secret, { toleranceSeconds }) === undefined;
 }

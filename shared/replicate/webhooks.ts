@@ -55,8 +55,15 @@ export interface WebhookReceiver {
 }
 
 /** A webhook receiver; see {@link WebhookReceiver}. */
-export function createWebhookReceiver({ secret: given, toleranceSeconds = DEFAULT_TOLERANCE_SECONDS, maxBodyBytes = DEFAULT_MAX_BODY_BYTES }: WebhookReceiverOptions = {}): WebhookReceiver {
-  let secret: Promise<string> | undefined = (given ?? process.env.REPLICATE_WEBHOOK_SECRET) ? Promise.resolve((given ?? process.env.REPLICATE_WEBHOOK_SECRET)!) : undefined;
+export function createWebhookReceiver({
+  secret: given,
+  toleranceSeconds = DEFAULT_TOLERANCE_SECONDS,
+  maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
+}: WebhookReceiverOptions = {}): WebhookReceiver {
+  let secret: Promise<string> | undefined =
+    (given ?? process.env.REPLICATE_WEBHOOK_SECRET)
+      ? Promise.resolve((given ?? process.env.REPLICATE_WEBHOOK_SECRET)!)
+      : undefined;
   const seen = new Set<string>();
   const listeners = new Map<string, Set<(prediction: Prediction) => void>>();
   const unclaimed = new Map<string, Prediction>();
@@ -121,10 +128,11 @@ export function createWebhookReceiver({ secret: given, toleranceSeconds = DEFAUL
       const address = server.address() as AddressInfo;
       return {
         url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/`,
-        close: () => new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
+        close: () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
       };
     },
     subscribe(id, listener) {

@@ -6,7 +6,9 @@ import { collect, contextFor, useEmulator } from '../helpers.js';
 // Every registered block's declared examples, run against the emulator: registering a block tests it.
 const local = useEmulator();
 
-const cases = createRegistry().list().flatMap((block) => block.examples.map((example) => [block.name, example.title, block, example] as const));
+const cases = createRegistry()
+  .list()
+  .flatMap((block) => block.examples.map((example) => [block.name, example.title, block, example] as const));
 
 describe.each(cases)('%s: %s', (_, __, block, example) => {
   test('yields the declared outputs', async () => {
@@ -16,7 +18,8 @@ describe.each(cases)('%s: %s', (_, __, block, example) => {
     expect(outputs.map(([name]) => name)).toEqual(example.outputs.map(([name]) => name));
     example.outputs.forEach(([, expected], i) => {
       const actual = outputs[i]![1];
-      if (expected instanceof RegExp) expect(typeof actual === 'string' ? actual : JSON.stringify(actual)).toMatch(expected);
+      if (expected instanceof RegExp)
+        expect(typeof actual === 'string' ? actual : JSON.stringify(actual)).toMatch(expected);
       else expect(actual).toEqual(expected);
     });
   });

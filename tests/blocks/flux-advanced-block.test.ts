@@ -27,13 +27,26 @@ describe('request body sent for each model', () => {
 
   test('Flux Pro gets steps, guidance, interval and safety_tolerance under its own names', async () => {
     const { path, body } = await sent({
-      replicate_model_name: 'Flux Pro', steps: 40, guidance: 4.5, interval: 3, safety_tolerance: 5,
-      aspect_ratio: '16:9', output_format: 'png', output_quality: 95,
+      replicate_model_name: 'Flux Pro',
+      steps: 40,
+      guidance: 4.5,
+      interval: 3,
+      safety_tolerance: 5,
+      aspect_ratio: '16:9',
+      output_format: 'png',
+      output_quality: 95,
     });
     expect(path).toBe('/v1/models/black-forest-labs/flux-pro/predictions');
     expect(body.input).toEqual({
-      prompt: 'a red fox in snow', seed: 42, aspect_ratio: '16:9', output_format: 'png', output_quality: 95,
-      steps: 40, guidance: 4.5, interval: 3, safety_tolerance: 5,
+      prompt: 'a red fox in snow',
+      seed: 42,
+      aspect_ratio: '16:9',
+      output_format: 'png',
+      output_quality: 95,
+      steps: 40,
+      guidance: 4.5,
+      interval: 3,
+      safety_tolerance: 5,
     });
   });
 
@@ -41,29 +54,56 @@ describe('request body sent for each model', () => {
     const { path, body } = await sent({ replicate_model_name: 'Flux Pro 1.1', safety_tolerance: 6 });
     expect(path).toBe('/v1/models/black-forest-labs/flux-1.1-pro/predictions');
     expect(body.input).toEqual({
-      prompt: 'a red fox in snow', seed: 42, aspect_ratio: '1:1', output_format: 'webp', output_quality: 80, safety_tolerance: 6,
+      prompt: 'a red fox in snow',
+      seed: 42,
+      aspect_ratio: '1:1',
+      output_format: 'webp',
+      output_quality: 80,
+      safety_tolerance: 6,
     });
   });
 
   test('Flux Dev gets steps as num_inference_steps, and guidance', async () => {
-    const { path, body } = await sent({ replicate_model_name: 'Flux Dev', steps: 30, guidance: 7.5, aspect_ratio: '21:9' });
+    const { path, body } = await sent({
+      replicate_model_name: 'Flux Dev',
+      steps: 30,
+      guidance: 7.5,
+      aspect_ratio: '21:9',
+    });
     expect(path).toBe('/v1/models/black-forest-labs/flux-dev/predictions');
     expect(body.input).toEqual({
-      prompt: 'a red fox in snow', seed: 42, aspect_ratio: '21:9', output_format: 'webp', output_quality: 80,
-      num_inference_steps: 30, guidance: 7.5,
+      prompt: 'a red fox in snow',
+      seed: 42,
+      aspect_ratio: '21:9',
+      output_format: 'webp',
+      output_quality: 80,
+      num_inference_steps: 30,
+      guidance: 7.5,
     });
   });
 
   test('Flux 1.1 Pro Ultra gets no output_quality, steps, guidance or interval', async () => {
-    const { path, body } = await sent({ replicate_model_name: 'Flux 1.1 Pro Ultra', output_format: 'jpg', aspect_ratio: '9:21' });
+    const { path, body } = await sent({
+      replicate_model_name: 'Flux 1.1 Pro Ultra',
+      output_format: 'jpg',
+      aspect_ratio: '9:21',
+    });
     expect(path).toBe('/v1/models/black-forest-labs/flux-1.1-pro-ultra/predictions');
-    expect(body.input).toEqual({ prompt: 'a red fox in snow', seed: 42, aspect_ratio: '9:21', output_format: 'jpg', safety_tolerance: 2 });
+    expect(body.input).toEqual({
+      prompt: 'a red fox in snow',
+      seed: 42,
+      aspect_ratio: '9:21',
+      output_format: 'jpg',
+      safety_tolerance: 2,
+    });
   });
 
   test('every parameter sent is one the chosen model takes', async () => {
     for (const [name, model] of [
-      ['Flux Schnell', 'black-forest-labs/flux-schnell'], ['Flux Pro', 'black-forest-labs/flux-pro'],
-      ['Flux Pro 1.1', 'black-forest-labs/flux-1.1-pro'], ['Flux Dev', 'black-forest-labs/flux-dev'],
+      ['Flux Schnell', 'black-forest-labs/flux-schnell'],
+      ['Flux Pro', 'black-forest-labs/flux-pro'],
+      ['Flux Pro 1.1', 'black-forest-labs/flux-1.1-pro'],
+      ['Flux Dev', 'black-forest-labs/flux-dev'],
       ['Flux 1.1 Pro Ultra', 'black-forest-labs/flux-1.1-pro-ultra'],
     ] as const) {
       local.emulator.requests.splice(0);

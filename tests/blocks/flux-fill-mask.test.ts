@@ -9,8 +9,17 @@ import { collect, contextFor, CREDENTIALS, creates, errorOf, names, useEmulator 
 
 const local = useEmulator();
 const png = async (width: number, height: number) =>
-  `data:image/png;base64,${(await sharp({ create: { width, height, channels: 3, background: '#fff' } }).png().toBuffer()).toString('base64')}`;
-const fill = (input: Record<string, unknown>) => collect(block, { credentials: CREDENTIALS, prompt: 'a boat', model: 'Flux Fill Dev', ...input }, contextFor(local.emulator));
+  `data:image/png;base64,${(
+    await sharp({ create: { width, height, channels: 3, background: '#fff' } })
+      .png()
+      .toBuffer()
+  ).toString('base64')}`;
+const fill = (input: Record<string, unknown>) =>
+  collect(
+    block,
+    { credentials: CREDENTIALS, prompt: 'a boat', model: 'Flux Fill Dev', ...input },
+    contextFor(local.emulator),
+  );
 
 describe('Flux Fill: a data: URI mask of another size than the data: URI image', () => {
   test('dataUriPixelSize reads the size from the bytes, synchronously', async () => {
@@ -27,7 +36,16 @@ describe('Flux Fill: a data: URI mask of another size than the data: URI image',
   });
 
   test('a graph holding such a node is refused by checkGraph', async () => {
-    const graph = { nodes: [{ id: 'fill', block_id: block.id, input_default: { credentials: CREDENTIALS, prompt: 'x', image: EXAMPLE_IMAGE, mask: await png(4, 4) } }], links: [] };
+    const graph = {
+      nodes: [
+        {
+          id: 'fill',
+          block_id: block.id,
+          input_default: { credentials: CREDENTIALS, prompt: 'x', image: EXAMPLE_IMAGE, mask: await png(4, 4) },
+        },
+      ],
+      links: [],
+    };
     expect(() => checkGraph(graph, createRegistry())).toThrow(/mask: is 4x4 px but image is 3x2 px/);
   });
 

@@ -54,20 +54,64 @@ const INVALID: Array<[string, unknown, string]> = [
   ['aspect_ratio: other notation', { ...valid, aspect_ratio: '16x9' }, 'aspect_ratio: must be one of "1:1"'],
   ['aspect_ratio: number', { ...valid, aspect_ratio: 1 }, 'aspect_ratio: must be one of "1:1", "16:9", "2:3"'],
   ['output_format: unknown', { ...valid, output_format: 'gif' }, 'output_format: must be one of "webp", "jpg", "png"'],
-  ['output_format: wrong case', { ...valid, output_format: 'PNG' }, 'output_format: must be one of "webp", "jpg", "png"'],
-  ['model: unknown', { ...valid, replicate_model_name: 'Flux Ultra' }, 'replicate_model_name: must be one of "Flux Schnell", "Flux Pro"'],
-  ['model: wrong case', { ...valid, replicate_model_name: 'flux schnell' }, 'replicate_model_name: must be one of "Flux Schnell"'],
+  [
+    'output_format: wrong case',
+    { ...valid, output_format: 'PNG' },
+    'output_format: must be one of "webp", "jpg", "png"',
+  ],
+  [
+    'model: unknown',
+    { ...valid, replicate_model_name: 'Flux Ultra' },
+    'replicate_model_name: must be one of "Flux Schnell", "Flux Pro"',
+  ],
+  [
+    'model: wrong case',
+    { ...valid, replicate_model_name: 'flux schnell' },
+    'replicate_model_name: must be one of "Flux Schnell"',
+  ],
   ['extra field: typo', { ...valid, guidnce: 3 }, 'input: has unknown field(s) guidnce'],
-  ['extra field: a pasted token', { ...valid, api_key: 'r8_pasted_secret_value' }, 'input: has unknown field(s) api_key'],
+  [
+    'extra field: a pasted token',
+    { ...valid, api_key: 'r8_pasted_secret_value' },
+    'input: has unknown field(s) api_key',
+  ],
   ['credentials: missing', { prompt: 'x' }, 'credentials: is required'],
-  ['credentials: empty object', { ...valid, credentials: {} }, 'credentials.provider: must be "replicate"; credentials.id: is required; credentials.type: must be "api_key"'],
-  ['credentials: the key itself', { ...valid, credentials: 'r8_secret_value_here' }, 'credentials: must be an object, got string'],
-  ['credentials: other provider', { ...valid, credentials: { ...CREDENTIALS, provider: 'openai' } }, 'credentials.provider: must be "replicate"'],
-  ['credentials: other type', { ...valid, credentials: { ...CREDENTIALS, type: 'oauth2' } }, 'credentials.type: must be "api_key"'],
+  [
+    'credentials: empty object',
+    { ...valid, credentials: {} },
+    'credentials.provider: must be "replicate"; credentials.id: is required; credentials.type: must be "api_key"',
+  ],
+  [
+    'credentials: the key itself',
+    { ...valid, credentials: 'r8_secret_value_here' },
+    'credentials: must be an object, got string',
+  ],
+  [
+    'credentials: other provider',
+    { ...valid, credentials: { ...CREDENTIALS, provider: 'openai' } },
+    'credentials.provider: must be "replicate"',
+  ],
+  [
+    'credentials: other type',
+    { ...valid, credentials: { ...CREDENTIALS, type: 'oauth2' } },
+    'credentials.type: must be "api_key"',
+  ],
   ['credentials: empty id', { ...valid, credentials: { ...CREDENTIALS, id: '' } }, 'credentials.id: must not be empty'],
-  ['__proto__ key (JSON)', json(`${validJson},"__proto__":{"polluted":true}}`), 'input: has unknown field(s) __proto__'],
-  ['constructor key (JSON)', json(`${validJson},"constructor":{"prototype":{"polluted":true}}}`), 'input: has unknown field(s) constructor'],
-  ['__proto__ in credentials (JSON)', { ...valid, credentials: json('{"provider":"replicate","id":"k","type":"api_key","__proto__":{"polluted":true}}') }, 'credentials: has unknown field(s) __proto__'],
+  [
+    '__proto__ key (JSON)',
+    json(`${validJson},"__proto__":{"polluted":true}}`),
+    'input: has unknown field(s) __proto__',
+  ],
+  [
+    'constructor key (JSON)',
+    json(`${validJson},"constructor":{"prototype":{"polluted":true}}}`),
+    'input: has unknown field(s) constructor',
+  ],
+  [
+    '__proto__ in credentials (JSON)',
+    { ...valid, credentials: json('{"provider":"replicate","id":"k","type":"api_key","__proto__":{"polluted":true}}') },
+    'credentials: has unknown field(s) __proto__',
+  ],
   ['input: null', null, 'input: must be an object, got null'],
   ['input: array', [valid], 'input: must be an object, got array'],
   ['input: string', 'a lighthouse', 'input: must be an object, got string'],
@@ -82,7 +126,11 @@ test.each(INVALID)('%s: one error naming the field, no request', async (_, input
   // Each expected part begins a part of the error, and a model's own check (`... with Flux Pro`)
   // counts only where the row expects it: the block's own range check is what these rows prove.
   for (const part of parts(message)) {
-    expect(parts(error).filter((actual) => actual.startsWith(part) && (part.includes(' with ') || !actual.includes(' with Flux')))).toHaveLength(1);
+    expect(
+      parts(error).filter(
+        (actual) => actual.startsWith(part) && (part.includes(' with ') || !actual.includes(' with Flux')),
+      ),
+    ).toHaveLength(1);
   }
   expect(error).not.toContain('r8_');
   expect((Object.prototype as Record<string, unknown>).polluted).toBeUndefined();
@@ -104,8 +152,12 @@ test.each([
   ['Flux Pro', { guidance: 1 }, 'guidance: must be >= 2 with Flux Pro'],
   ['Flux Pro', { aspect_ratio: '21:9' }, 'aspect_ratio: must be one of'],
   ['Flux Pro 1.1', { aspect_ratio: '9:21' }, 'aspect_ratio: must be one of'],
-  ['Flux 1.1 Pro Ultra', { output_format: 'webp' }, 'output_format: must be one of "jpg", "png" with Flux 1.1 Pro Ultra'],
-])('a value outside %s\'s own range is refused before any request: %j', async (model, change, message) => {
+  [
+    'Flux 1.1 Pro Ultra',
+    { output_format: 'webp' },
+    'output_format: must be one of "jpg", "png" with Flux 1.1 Pro Ultra',
+  ],
+])("a value outside %s's own range is refused before any request: %j", async (model, change, message) => {
   expect(await inputError({ ...valid, replicate_model_name: model, ...change })).toContain(message);
 });
 
@@ -118,10 +170,12 @@ test('values the chosen model does not use are not checked against other models'
 test('one error names every bad field', async () => {
   const message = await inputError({ ...valid, output_quality: 200, steps: 0, safety_tolerance: 9 });
   expect(message).toMatch(/^Invalid input: /);
-  expect(parts(message)).toEqual(['steps: must be >= 1', 'output_quality: must be <= 100', 'safety_tolerance: must be <= 6']);
+  expect(parts(message)).toEqual([
+    'steps: must be >= 1',
+    'output_quality: must be <= 100',
+    'safety_tolerance: must be <= 6',
+  ]);
 });
-
-
 
 test('a run without an API key is an error before any request', async () => {
   const message = await inputError(valid, { runner: { baseUrl: local.emulator.url } });
@@ -129,8 +183,16 @@ test('a run without an API key is an error before any request', async () => {
 });
 
 test('bad runner options are an error before any request', async () => {
-  expect(await inputError(valid, contextFor(local.emulator, { baseUrl: 'not a url' }))).toBe('Invalid runner options: baseUrl: must be an http(s) URL');
-  expect(await inputError(valid, contextFor(local.emulator, { baseUrl: 'ftp://example.com/v1' }))).toContain('baseUrl: must be an http(s) URL');
-  expect(await inputError(valid, contextFor(local.emulator, { timeoutMs: -5 }))).toBe('Invalid runner options: timeoutMs: must be > 0');
-  expect(await inputError(valid, contextFor(local.emulator, { waitSeconds: 61 }))).toBe('Invalid runner options: waitSeconds: must be <= 60');
+  expect(await inputError(valid, contextFor(local.emulator, { baseUrl: 'not a url' }))).toBe(
+    'Invalid runner options: baseUrl: must be an http(s) URL',
+  );
+  expect(await inputError(valid, contextFor(local.emulator, { baseUrl: 'ftp://example.com/v1' }))).toContain(
+    'baseUrl: must be an http(s) URL',
+  );
+  expect(await inputError(valid, contextFor(local.emulator, { timeoutMs: -5 }))).toBe(
+    'Invalid runner options: timeoutMs: must be > 0',
+  );
+  expect(await inputError(valid, contextFor(local.emulator, { waitSeconds: 61 }))).toBe(
+    'Invalid runner options: waitSeconds: must be <= 60',
+  );
 });

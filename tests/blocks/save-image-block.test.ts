@@ -19,15 +19,20 @@ let otherOrigin = '';
 /** A local file server: /image.png, /text, /redirect-to?url=..., /big (no Content-Length), /hang, /missing. */
 function serve(handler: Parameters<typeof createServer>[1]): Promise<[Server, string]> {
   const s = createServer(handler);
-  return new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve([s, `http://127.0.0.1:${(s.address() as { port: number }).port}`])));
+  return new Promise((resolve) =>
+    s.listen(0, '127.0.0.1', () => resolve([s, `http://127.0.0.1:${(s.address() as { port: number }).port}`])),
+  );
 }
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'flux-blocks-save-'));
-  png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#36c' } }).png().toBuffer();
+  png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#36c' } })
+    .png()
+    .toBuffer();
   [server, origin] = await serve((req, res) => {
     const url = new URL(req.url!, 'http://x');
-    if (url.pathname === '/image.png') return res.writeHead(200, { 'Content-Type': 'image/png', 'Content-Length': png.length }).end(png);
+    if (url.pathname === '/image.png')
+      return res.writeHead(200, { 'Content-Type': 'image/png', 'Content-Length': png.length }).end(png);
     if (url.pathname === '/mislabelled') return res.writeHead(200, { 'Content-Type': 'text/plain' }).end(png);
     if (url.pathname === '/text') return res.writeHead(200, { 'Content-Type': 'image/png' }).end('not an image at all');
     if (url.pathname === '/redirect-to') return res.writeHead(302, { Location: url.searchParams.get('url')! }).end();
@@ -58,7 +63,11 @@ describe('saving', () => {
     const path = outputs[0]![1] as string;
     expect(path).toMatch(new RegExp(`^${dir}/[0-9a-f]{16}\\.png$`));
     expect(await readFile(path)).toEqual(png);
-    expect(outputs.slice(1)).toEqual([['content_type', 'image/png'], ['width', 64], ['height', 48]]);
+    expect(outputs.slice(1)).toEqual([
+      ['content_type', 'image/png'],
+      ['width', 64],
+      ['height', 48],
+    ]);
     // The same image again: the same file.
     expect((await save({ image: `${origin}/image.png` }))[0]).toEqual(['path', path]);
   });
@@ -97,22 +106,35 @@ describe('refusals, each one error naming the cause', () => {
     'http://[fd00::1]/a.png',
     'http://[::ffff:127.0.0.1]/a.png',
   ])('a private, loopback or link-local address: %s', async (image) => {
-    expect(errorOf(await save({ image }))).toMatch(/is a private, loopback or link-local address\. Pass a public http\(s\) URL/);
+    expect(errorOf(await save({ image }))).toMatch(
+      /is a private, loopback or link-local address\. Pass a public http\(s\) URL/,
+    );
   });
 
   test('a name that resolves to a loopback address (checked at connect time)', async () => {
     const port = new URL(otherOrigin).port;
-    expect(errorOf(await save({ image: `http://localhost:${port}/a.png` }))).toMatch(new RegExp(`^http://localhost:${port}/a\\.png resolves to (127\\.0\\.0\\.1|::1), a private`));
+    expect(errorOf(await save({ image: `http://localhost:${port}/a.png` }))).toMatch(
+      new RegExp(`^http://localhost:${port}/a\\.png resolves to (127\\.0\\.0\\.1|::1), a private`),
+    );
   });
 
   test('another local origin than the allowed one', async () => {
-    expect(errorOf(await save({ image: `${otherOrigin}/a.png` }))).toContain('is a private, loopback or link-local address');
-    expect(names(await save({ image: `${otherOrigin}/a.png` }, { allowedOrigins: [otherOrigin] }))).toEqual(['path', 'content_type', 'width', 'height']);
+    expect(errorOf(await save({ image: `${otherOrigin}/a.png` }))).toContain(
+      'is a private, loopback or link-local address',
+    );
+    expect(names(await save({ image: `${otherOrigin}/a.png` }, { allowedOrigins: [otherOrigin] }))).toEqual([
+      'path',
+      'content_type',
+      'width',
+      'height',
+    ]);
   });
 
   test('a redirect from an allowed origin to a private address', async () => {
     const image = `${origin}/redirect-to?url=${encodeURIComponent(`${otherOrigin}/a.png`)}`;
-    expect(errorOf(await save({ image }))).toContain(`${otherOrigin}/a.png is a private, loopback or link-local address (redirected from ${image})`);
+    expect(errorOf(await save({ image }))).toContain(
+      `${otherOrigin}/a.png is a private, loopback or link-local address (redirected from ${image})`,
+    );
   });
 
   test('a redirect to a non-http scheme', async () => {
@@ -121,12 +143,18 @@ describe('refusals, each one error naming the cause', () => {
   });
 
   test('a body over the size limit, by Content-Length and while streaming', async () => {
-    expect(errorOf(await save({ image: `${origin}/image.png` }, { maxBytes: 100 }))).toMatch(/image\.png is \d+ bytes, over the 100-byte limit\. Use a smaller image/);
-    expect(errorOf(await save({ image: `${origin}/big` }, { maxBytes: 1000 }))).toContain('/big sent more than the 1000-byte limit');
+    expect(errorOf(await save({ image: `${origin}/image.png` }, { maxBytes: 100 }))).toMatch(
+      /image\.png is \d+ bytes, over the 100-byte limit\. Use a smaller image/,
+    );
+    expect(errorOf(await save({ image: `${origin}/big` }, { maxBytes: 1000 }))).toContain(
+      '/big sent more than the 1000-byte limit',
+    );
   });
 
   test('a data: URI over the size limit', async () => {
-    expect(errorOf(await save({ image: `data:image/png;base64,${png.toString('base64')}` }, { maxBytes: 100 }))).toContain('The data: URI holds more than the 100-byte limit');
+    expect(
+      errorOf(await save({ image: `data:image/png;base64,${png.toString('base64')}` }, { maxBytes: 100 })),
+    ).toContain('The data: URI holds more than the 100-byte limit');
   });
 
   test.each([
@@ -143,31 +171,47 @@ describe('refusals, each one error naming the cause', () => {
   });
 
   test('bytes that are not an image', async () => {
-    expect(errorOf(await save({ image: `${origin}/text` }))).toMatch(/^The 19 bytes are not an image in a format the block reads\. Pass the URL or data: URI of an image file\.$/);
+    expect(errorOf(await save({ image: `${origin}/text` }))).toMatch(
+      /^The 19 bytes are not an image in a format the block reads\. Pass the URL or data: URI of an image file\.$/,
+    );
   });
 
   test('an HTTP error (Replicate answers 404 for deleted outputs)', async () => {
-    expect(errorOf(await save({ image: `${origin}/missing` }))).toContain(`${origin}/missing answered HTTP 404. Check the URL`);
+    expect(errorOf(await save({ image: `${origin}/missing` }))).toContain(
+      `${origin}/missing answered HTTP 404. Check the URL`,
+    );
   });
 
-  test('a download is bounded by the run\'s timeout (runner.timeoutMs), with advice about downloads', async () => {
-    const outputs = await collect(block, { image: `${origin}/hang` }, { save: { dir, allowedOrigins: [origin] }, runner: { timeoutMs: 200 } });
-    expect(errorOf(outputs)).toBe(`Downloading ${origin}/hang took over 200 ms. ${ERROR_KINDS.download_timed_out.advice}`);
+  test("a download is bounded by the run's timeout (runner.timeoutMs), with advice about downloads", async () => {
+    const outputs = await collect(
+      block,
+      { image: `${origin}/hang` },
+      { save: { dir, allowedOrigins: [origin] }, runner: { timeoutMs: 200 } },
+    );
+    expect(errorOf(outputs)).toBe(
+      `Downloading ${origin}/hang took over 200 ms. ${ERROR_KINDS.download_timed_out.advice}`,
+    );
     expect(ERROR_KINDS.download_timed_out.advice).toMatch(/image URL/);
   });
 
   test('a download the host aborts, with and without a reason', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
-    expect(errorOf(await save({ image: `${origin}/hang` }, {}, controller.signal))).toMatch(/^The download was stopped by the host\./);
+    expect(errorOf(await save({ image: `${origin}/hang` }, {}, controller.signal))).toMatch(
+      /^The download was stopped by the host\./,
+    );
     const interrupted = new AbortController();
     setTimeout(() => interrupted.abort('interrupted (Ctrl-C)'), 100);
-    expect(errorOf(await save({ image: `${origin}/hang` }, {}, interrupted.signal))).toMatch(/^The download was interrupted \(Ctrl-C\)\./);
+    expect(errorOf(await save({ image: `${origin}/hang` }, {}, interrupted.signal))).toMatch(
+      /^The download was interrupted \(Ctrl-C\)\./,
+    );
   });
 
   test('a directory that cannot be written', async () => {
     const blocker = join(dir, 'a-file');
     await (await import('node:fs/promises')).writeFile(blocker, 'x');
-    expect(errorOf(await save({ image: `${origin}/image.png` }, { dir: join(blocker, 'sub') }))).toMatch(/^Could not write .*: (ENOTDIR|EEXIST)\. Check that the directory/);
+    expect(errorOf(await save({ image: `${origin}/image.png` }, { dir: join(blocker, 'sub') }))).toMatch(
+      /^Could not write .*: (ENOTDIR|EEXIST)\. Check that the directory/,
+    );
   });
 });

@@ -31,12 +31,15 @@ const cli = (args: string[], stdin?: string) => spawnCli(args, { env: env(), cwd
 const KONTEXT = 'ReplicateFluxKontextBlock';
 
 describe('help, version and usage errors', () => {
-  test.each(['list', 'schema', 'run', 'run-graph', 'emulator', 'demo', 'mcp', 'studio'])('%s --help prints its usage and exits 0', async (command) => {
-    const { code, stdout } = await cli([command, '--help']);
-    expect(code).toBe(0);
-    expect(stdout).toMatch(new RegExp(`^Usage: flux-blocks ${command}\\b`));
-    expect(emulator.requests).toHaveLength(0);
-  });
+  test.each(['list', 'schema', 'run', 'run-graph', 'emulator', 'demo', 'mcp', 'studio'])(
+    '%s --help prints its usage and exits 0',
+    async (command) => {
+      const { code, stdout } = await cli([command, '--help']);
+      expect(code).toBe(0);
+      expect(stdout).toMatch(new RegExp(`^Usage: flux-blocks ${command}\\b`));
+      expect(emulator.requests).toHaveLength(0);
+    },
+  );
 
   test('--version prints the package version', async () => {
     const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -46,7 +49,10 @@ describe('help, version and usage errors', () => {
   test.each<[string[], string]>([
     [['run', 'ReplicateFluxAdvancedModelBlock', '--input', '{}', '--out', 'a', '--out', 'b'], '--out is given twice'],
     [['mcp', '--port', '1', '--port', '2'], '--port is given twice'],
-    [['run', 'ReplicateFluxAdvancedModelBlock', '--input', '{}', '--base-url', 'notaurl'], '--base-url takes an http(s) URL'],
+    [
+      ['run', 'ReplicateFluxAdvancedModelBlock', '--input', '{}', '--base-url', 'notaurl'],
+      '--base-url takes an http(s) URL',
+    ],
     [['studio', '--base-url=ftp://x'], '--base-url takes an http(s) URL'],
     [['emulator', '--port', '6000'], '--port 6000 is a port fetch refuses to connect to'],
   ])('%j is a usage error (exit 2), before any request', async (args, message) => {
@@ -69,11 +75,16 @@ describe('inputs from files and standard input', () => {
     const { code, lines } = await cli(['run', 'ReplicateFluxAdvancedModelBlock', '--input', '@input.json']);
     expect(code).toBe(0);
     expect(lines.at(-1)).toEqual({ output: 'seed', value: 8 });
-    expect((requestsTo(emulator, 'POST', /\/predictions$/)[0]!.body as { input: { prompt: string } }).input.prompt).toBe('from a file');
+    expect(
+      (requestsTo(emulator, 'POST', /\/predictions$/)[0]!.body as { input: { prompt: string } }).input.prompt,
+    ).toBe('from a file');
   });
 
   test('--input - reads it from standard input', async () => {
-    const { code, lines } = await cli(['run', 'ReplicateFluxAdvancedModelBlock', '--input', '-'], JSON.stringify({ prompt: 'from stdin', seed: 9 }));
+    const { code, lines } = await cli(
+      ['run', 'ReplicateFluxAdvancedModelBlock', '--input', '-'],
+      JSON.stringify({ prompt: 'from stdin', seed: 9 }),
+    );
     expect(code).toBe(0);
     expect(lines.at(-1)).toEqual({ output: 'seed', value: 9 });
   });
@@ -87,8 +98,15 @@ describe('inputs from files and standard input', () => {
 
 describe('local image files', () => {
   test('a small local image goes inline as a data: URI; the output keeps its proportions', async () => {
-    await sharp({ create: { width: 300, height: 100, channels: 3, background: '#336' } }).png().toFile(join(dir, 'wide.png'));
-    const { code, lines } = await cli(['run', KONTEXT, '--input', '{"prompt":"make it night","input_image":"wide.png"}']);
+    await sharp({ create: { width: 300, height: 100, channels: 3, background: '#336' } })
+      .png()
+      .toFile(join(dir, 'wide.png'));
+    const { code, lines } = await cli([
+      'run',
+      KONTEXT,
+      '--input',
+      '{"prompt":"make it night","input_image":"wide.png"}',
+    ]);
     expect(code).toBe(0);
     const [create] = requestsTo(emulator, 'POST', /\/predictions$/);
     expect((create!.body as { input: { input_image: string } }).input.input_image).toMatch(/^data:image\/png;base64,/);
@@ -97,7 +115,9 @@ describe('local image files', () => {
   });
 
   test('a local image over 256 KB is uploaded through the Files API; no argument list grows', async () => {
-    await sharp(randomBytes(500 * 400 * 3), { raw: { width: 500, height: 400, channels: 3 } }).png().toFile(join(dir, 'noise.png'));
+    await sharp(randomBytes(500 * 400 * 3), { raw: { width: 500, height: 400, channels: 3 } })
+      .png()
+      .toFile(join(dir, 'noise.png'));
     const { code } = await cli(['run', KONTEXT, '--input', '{"prompt":"calm it down","input_image":"noise.png"}']);
     expect(code).toBe(0);
     expect(requestsTo(emulator, 'POST', /^\/v1\/files$/)).toHaveLength(1);
@@ -124,7 +144,10 @@ test('progress: the status shows while the prediction runs, with no more request
   const { code, stderr } = await cli(['run', 'ReplicateFluxAdvancedModelBlock', '--input', '{"prompt":"x"}']);
   const seconds = (Date.now() - started) / 1000;
   expect(code).toBe(0);
-  const statuses = stderr.split('\n').filter((l) => l.startsWith('prediction ')).map((l) => l.split(': ')[1]!.split(' ')[0]);
+  const statuses = stderr
+    .split('\n')
+    .filter((l) => l.startsWith('prediction '))
+    .map((l) => l.split(': ')[1]!.split(' ')[0]);
   expect(statuses.indexOf('processing')).toBeGreaterThanOrEqual(0);
   expect(statuses.indexOf('processing')).toBeLessThan(statuses.indexOf('succeeded'));
   expect(requestsTo(emulator, 'POST', /\/predictions$/)[0]!.headers.prefer).toBe('wait=1');
@@ -134,7 +157,9 @@ test('progress: the status shows while the prediction runs, with no more request
 test('the demo uses your prompt in every node that takes one', async () => {
   const { code } = await cli(['demo', 'a', 'red', 'fox']);
   expect(code).toBe(0);
-  const prompts = requestsTo(emulator, 'POST', /\/predictions$/).map((r) => (r.body as { input: { prompt: string } }).input.prompt);
+  const prompts = requestsTo(emulator, 'POST', /\/predictions$/).map(
+    (r) => (r.body as { input: { prompt: string } }).input.prompt,
+  );
   expect(prompts).toHaveLength(2);
   for (const prompt of prompts) expect(prompt).toContain('a red fox');
   expect(prompts.join(' ')).not.toContain('lighthouse');
@@ -143,7 +168,10 @@ test('the demo uses your prompt in every node that takes one', async () => {
 describe('flux-blocks emulator', () => {
   /** Starts the emulator command and resolves with its Try line; `stderr` collects its log. */
   function serve(args: string[]) {
-    const child = spawnOwned(process.execPath, [BIN, 'emulator', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' } });
+    const child = spawnOwned(process.execPath, [BIN, 'emulator', ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '' },
+    });
     const log = { stderr: '' };
     child.stderr.on('data', (chunk) => (log.stderr += chunk));
     const tryLine = new Promise<string>((resolve) => {

@@ -17,7 +17,15 @@ export interface Run {
  * its standard input; `onStart` sees the child. The test file owns the process: one still running
  * after all its tests (a test that timed out) is killed.
  */
-export function cli(args: string[], { env = {}, cwd, stdin, onStart }: { env?: Record<string, string>; cwd: string; stdin?: string; onStart?: (child: ReturnType<typeof spawn>) => void }): Promise<Run> {
+export function cli(
+  args: string[],
+  {
+    env = {},
+    cwd,
+    stdin,
+    onStart,
+  }: { env?: Record<string, string>; cwd: string; stdin?: string; onStart?: (child: ReturnType<typeof spawn>) => void },
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawnOwned(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, cwd });
     let stdout = '';
@@ -26,7 +34,10 @@ export function cli(args: string[], { env = {}, cwd, stdin, onStart }: { env?: R
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('error', reject);
     child.on('close', (code) => {
-      const lines = stdout.split('\n').filter((line) => line.startsWith('{"output":')).map((line) => JSON.parse(line) as Run['lines'][number]);
+      const lines = stdout
+        .split('\n')
+        .filter((line) => line.startsWith('{"output":'))
+        .map((line) => JSON.parse(line) as Run['lines'][number]);
       resolve({ code, stdout, stderr, lines });
     });
     child.stdin.end(stdin);

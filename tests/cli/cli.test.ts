@@ -27,7 +27,8 @@ beforeEach(() => {
 });
 
 /** Spawns the built CLI in the test's directory with only the given REPLICATE_* variables. */
-const cli = (args: string[], env: Record<string, string> = {}, onStart?: Parameters<typeof spawnCli>[1]['onStart']) => spawnCli(args, { env, cwd: outDir, onStart });
+const cli = (args: string[], env: Record<string, string> = {}, onStart?: Parameters<typeof spawnCli>[1]['onStart']) =>
+  spawnCli(args, { env, cwd: outDir, onStart });
 
 const withEmulator = () => ({ REPLICATE_API_TOKEN: TOKEN, REPLICATE_BASE_URL: emulator.url });
 
@@ -35,15 +36,24 @@ test('list prints id, name and description of each block', async () => {
   const { createRegistry } = await import('../../blocks/index.js');
   const { code, stdout } = await cli(['list']);
   expect(code).toBe(0);
-  expect(stdout.split('\n')[0]).toBe(`90f8c45e-e983-4644-aa0b-b4ebe2f531bc\t${BLOCK}\tThis block runs Flux models on Replicate with advanced settings.`);
-  expect(stdout).toBe(createRegistry().list().map((b) => `${b.id}\t${b.name}\t${b.description}\n`).join(''));
+  expect(stdout.split('\n')[0]).toBe(
+    `90f8c45e-e983-4644-aa0b-b4ebe2f531bc\t${BLOCK}\tThis block runs Flux models on Replicate with advanced settings.`,
+  );
+  expect(stdout).toBe(
+    createRegistry()
+      .list()
+      .map((b) => `${b.id}\t${b.name}\t${b.description}\n`)
+      .join(''),
+  );
 });
 
 describe('run', () => {
   test('runs the block, prints outputs as JSON lines, progress on stderr, and saves the image', async () => {
     const out = join(outDir, 'images');
     const input = JSON.stringify({ prompt: 'a red fox', aspect_ratio: '16:9', seed: 3 });
-    const ok = await cli(['run', BLOCK, '--input', input, '--out', out, '--base-url', emulator.url], { REPLICATE_API_TOKEN: TOKEN });
+    const ok = await cli(['run', BLOCK, '--input', input, '--out', out, '--base-url', emulator.url], {
+      REPLICATE_API_TOKEN: TOKEN,
+    });
     expect(ok.code).toBe(0);
     const [file] = await readdir(out);
     expect(ok.lines).toEqual([
@@ -60,16 +70,26 @@ describe('run', () => {
   });
 
   test('REPLICATE_BASE_URL is used when --base-url is not given', async () => {
-    const { code, lines } = await cli(['run', '90f8c45e-e983-4644-aa0b-b4ebe2f531bc', '--input', '{"prompt":"x"}'], withEmulator());
+    const { code, lines } = await cli(
+      ['run', '90f8c45e-e983-4644-aa0b-b4ebe2f531bc', '--input', '{"prompt":"x"}'],
+      withEmulator(),
+    );
     expect(code).toBe(0);
     expect(lines.map((l) => l.output)).toEqual(['result', 'seed']);
     expect(emulator.requests).toHaveLength(1);
   });
 
   test('with neither token nor base URL it starts the embedded emulator and says so', async () => {
-    const { code, stderr, lines } = await cli(['run', BLOCK, '--input', '{"prompt":"x","replicate_model_name":"Flux Dev"}']);
+    const { code, stderr, lines } = await cli([
+      'run',
+      BLOCK,
+      '--input',
+      '{"prompt":"x","replicate_model_name":"Flux Dev"}',
+    ]);
     expect(code).toBe(0);
-    expect(stderr).toMatch(/^No REPLICATE_API_TOKEN or base URL set: using the embedded emulator at http:\/\/127\.0\.0\.1:\d+\/v1/);
+    expect(stderr).toMatch(
+      /^No REPLICATE_API_TOKEN or base URL set: using the embedded emulator at http:\/\/127\.0\.0\.1:\d+\/v1/,
+    );
     // Its URLs die with the process, so the image is kept in out/ and its path printed.
     expect(lines.map((l) => l.output)).toEqual(['result', 'file', 'seed']);
   });
@@ -97,7 +117,10 @@ describe('run', () => {
     [['run', BLOCK, '--input', '{}', '--bogus'], "Unknown option '--bogus'"],
     [['run', 'NoSuchBlock', '--input', '{}'], 'unknown block "NoSuchBlock"'],
     [['run', BLOCK], 'run needs --input'],
-    [['run', BLOCK, '--input', '{}', '--timeout-ms', 'soon'], '--timeout-ms takes a whole number of milliseconds from 1 to 86400000'],
+    [
+      ['run', BLOCK, '--input', '{}', '--timeout-ms', 'soon'],
+      '--timeout-ms takes a whole number of milliseconds from 1 to 86400000',
+    ],
     [['paint'], 'unknown command "paint"'],
     [[], 'Usage:\n  flux-blocks list'],
   ])('usage error %j: exit 2', async (args, message) => {
@@ -110,9 +133,19 @@ describe('run', () => {
 
   test('--timeout-ms bounds the run and cancels the prediction', async () => {
     plan = { processingMs: 30_000 };
-    const { code, lines } = await cli(['run', BLOCK, '--input', '{"prompt":"x"}', '--timeout-ms', '1500'], withEmulator());
+    const { code, lines } = await cli(
+      ['run', BLOCK, '--input', '{"prompt":"x"}', '--timeout-ms', '1500'],
+      withEmulator(),
+    );
     expect(code).toBe(1);
-    expect(lines).toEqual([{ output: 'error', value: expect.stringMatching(/^The run timed out after 1500 ms; prediction [a-z2-7]+ was canceled\. Raise the runner timeout/) }]);
+    expect(lines).toEqual([
+      {
+        output: 'error',
+        value: expect.stringMatching(
+          /^The run timed out after 1500 ms; prediction [a-z2-7]+ was canceled\. Raise the runner timeout/,
+        ),
+      },
+    ]);
     expect(requestsTo(emulator, 'POST', /\/cancel$/)).toHaveLength(1);
   });
 
@@ -130,33 +163,61 @@ describe('run', () => {
       void created.then(() => child.kill('SIGINT'));
     });
     expect(code).toBe(130);
-    expect(lines).toEqual([{ output: 'error', value: expect.stringMatching(/^The run was interrupted \(Ctrl-C\); prediction [a-z2-7]+ was canceled\./) }]);
+    expect(lines).toEqual([
+      {
+        output: 'error',
+        value: expect.stringMatching(/^The run was interrupted \(Ctrl-C\); prediction [a-z2-7]+ was canceled\./),
+      },
+    ]);
     expect(requestsTo(emulator, 'POST', /\/cancel$/)).toHaveLength(1);
   });
 });
 
 describe('run-graph', () => {
-  const graphLines = (stdout: string) => stdout.split('\n').filter((line) => line.startsWith('{"node":')).map((line) => JSON.parse(line) as { node: string; output: string; value: unknown });
+  const graphLines = (stdout: string) =>
+    stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{"node":'))
+      .map((line) => JSON.parse(line) as { node: string; output: string; value: unknown });
 
   test('runs an example graph: JSON lines per output, files in --out, exit 0', async () => {
     const out = join(outDir, 'graph');
-    const { code, stdout, stderr } = await cli(['run-graph', join(ROOT, 'examples', 'generate-four-save-each.json'), '--out', out], withEmulator());
+    const { code, stdout, stderr } = await cli(
+      ['run-graph', join(ROOT, 'examples', 'generate-four-save-each.json'), '--out', out],
+      withEmulator(),
+    );
     expect(code).toBe(0);
     const lines = graphLines(stdout);
-    expect(lines.filter((l) => l.node === 'generate' && l.output !== 'file').map((l) => l.output)).toEqual(['result', 'result', 'result', 'result', 'seed']);
+    expect(lines.filter((l) => l.node === 'generate' && l.output !== 'file').map((l) => l.output)).toEqual([
+      'result',
+      'result',
+      'result',
+      'result',
+      'seed',
+    ]);
     const paths = lines.filter((l) => l.output === 'path').map((l) => String(l.value));
     expect(paths).toHaveLength(4);
     // The CLI keeps each result image too: the same images, so the same files (named by content).
-    expect(lines.filter((l) => l.output === 'file').map((l) => String(l.value)).sort()).toEqual([...paths].sort());
+    expect(
+      lines
+        .filter((l) => l.output === 'file')
+        .map((l) => String(l.value))
+        .sort(),
+    ).toEqual([...paths].sort());
     expect((await readdir(out)).sort()).toEqual(paths.map((p) => p.slice(out.length + 1)).sort());
     expect(stdout + stderr).not.toContain(TOKEN);
   });
 
   test('a node that yields error: its line is printed, the failure on stderr, exit 1', async () => {
     plan = { outcome: 'failed', error: 'CUDA out of memory' };
-    const { code, stdout, stderr } = await cli(['run-graph', join(ROOT, 'examples', 'generate-edit-save.json'), '--out', join(outDir, 'failed')], withEmulator());
+    const { code, stdout, stderr } = await cli(
+      ['run-graph', join(ROOT, 'examples', 'generate-edit-save.json'), '--out', join(outDir, 'failed')],
+      withEmulator(),
+    );
     expect(code).toBe(1);
-    expect(graphLines(stdout)).toEqual([{ node: 'generate', output: 'error', value: expect.stringContaining('CUDA out of memory') }]);
+    expect(graphLines(stdout)).toEqual([
+      { node: 'generate', output: 'error', value: expect.stringContaining('CUDA out of memory') },
+    ]);
     expect(stderr).toContain('Node generate (ReplicateFluxAdvancedModelBlock) failed: Prediction');
     expect(stderr).toContain('Stopped, as a node upstream failed: edit, save');
   });
@@ -181,7 +242,10 @@ test('demo runs the generate -> edit -> save example on the embedded emulator an
   const [, path] = /^Image saved to (.+)$/m.exec(stdout) ?? [];
   const metadata = await sharp(await readFile(join(outDir, path!))).metadata();
   expect([metadata.format, metadata.width, metadata.height]).toEqual(['png', 1248, 832]);
-  const lines = stdout.split('\n').filter((line) => line.startsWith('{"node":')).map((line) => JSON.parse(line) as { node: string; output: string; value: unknown });
+  const lines = stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{"node":'))
+    .map((line) => JSON.parse(line) as { node: string; output: string; value: unknown });
   const generated = lines.find((l) => l.node === 'generate' && l.output === 'result')!.value;
   expect(generated).toEqual(expect.stringMatching(/\/files\/[a-z2-7]+\/out-0\.png$/));
 });

@@ -35,11 +35,13 @@ afterAll(async () => {
 const running = new Set<ChildProcessWithoutNullStreams>();
 // A child that outlived its deadline (or its test) is killed: nothing outlives the file.
 afterEach(async () => {
-  await Promise.all([...running].map(async (child) => {
-    const closed = once(child, 'close');
-    child.kill('SIGKILL');
-    await closed;
-  }));
+  await Promise.all(
+    [...running].map(async (child) => {
+      const closed = once(child, 'close');
+      child.kill('SIGKILL');
+      await closed;
+    }),
+  );
   running.clear();
 });
 
@@ -73,60 +75,99 @@ async function start(args: string[]): Promise<Ended> {
 
 /** The process ended by itself, its error one line of its own, with no stack trace and nothing left open. */
 function expectCleanFailure(ended: Ended, code: number, message: string | RegExp): void {
-  if (ended.code === null) throw new Error(`still running after ${EXIT_WITHIN_MS} ms (killed); its stderr:\n${ended.stderr}`);
+  if (ended.code === null)
+    throw new Error(`still running after ${EXIT_WITHIN_MS} ms (killed); its stderr:\n${ended.stderr}`);
   expect(ended.code).toBe(code);
-  expect(ended.lines.filter((line) => line.startsWith('flux-blocks'))[0]).toEqual(typeof message === 'string' ? message : expect.stringMatching(message));
+  expect(ended.lines.filter((line) => line.startsWith('flux-blocks'))[0]).toEqual(
+    typeof message === 'string' ? message : expect.stringMatching(message),
+  );
   expect(ended.stderr).not.toMatch(/^\s+at /m);
   expect(ended.stderr).not.toContain('something was left open');
 }
 
 describe('worker', () => {
-  test('an unreachable Redis: exit 1 naming the URL without its password, before the emulator starts', async () => {
-    const ended = await start(['worker', '--redis', 'redis://fluxuser:hunter2@127.0.0.1:1']);
-    expectCleanFailure(ended, 1, 'flux-blocks: redis: cannot connect (connect ECONNREFUSED 127.0.0.1:1) to redis://127.0.0.1:1');
-    expect(ended.stderr).not.toContain('hunter2');
-    expect(ended.lines).toHaveLength(1);
-  }, TEST_TIMEOUT_MS);
+  test(
+    'an unreachable Redis: exit 1 naming the URL without its password, before the emulator starts',
+    async () => {
+      const ended = await start(['worker', '--redis', 'redis://fluxuser:hunter2@127.0.0.1:1']);
+      expectCleanFailure(
+        ended,
+        1,
+        'flux-blocks: redis: cannot connect (connect ECONNREFUSED 127.0.0.1:1) to redis://127.0.0.1:1',
+      );
+      expect(ended.stderr).not.toContain('hunter2');
+      expect(ended.lines).toHaveLength(1);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  test('a unix socket that does not exist: exit 1', async () => {
-    const socket = join(dir, 'missing', 'redis.sock');
-    const ended = await start(['worker', '--redis', `unix://${socket}`]);
-    expectCleanFailure(ended, 1, `flux-blocks: redis: cannot connect (connect ENOENT ${socket}) to unix://${socket}`);
-    expect(ended.lines).toHaveLength(1);
-  }, TEST_TIMEOUT_MS);
+  test(
+    'a unix socket that does not exist: exit 1',
+    async () => {
+      const socket = join(dir, 'missing', 'redis.sock');
+      const ended = await start(['worker', '--redis', `unix://${socket}`]);
+      expectCleanFailure(ended, 1, `flux-blocks: redis: cannot connect (connect ENOENT ${socket}) to unix://${socket}`);
+      expect(ended.lines).toHaveLength(1);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
   test.each([
     [['--concurrency', '0'], '--concurrency takes a positive whole number'],
     [['--timeout-ms', '0'], '--timeout-ms takes a positive whole number'],
     [['--creates-per-minute', 'many'], '--creates-per-minute takes a positive whole number'],
-  ])('%j: a usage error, exit 2, and no emulator started', async (flags, message) => {
-    const ended = await start(['worker', '--redis', 'redis://127.0.0.1:1', ...flags]);
-    expectCleanFailure(ended, 2, `flux-blocks: ${message}`);
-    expect(ended.lines).toEqual([`flux-blocks: ${message}`, 'Run flux-blocks help for usage.']);
-  }, TEST_TIMEOUT_MS);
+  ])(
+    '%j: a usage error, exit 2, and no emulator started',
+    async (flags, message) => {
+      const ended = await start(['worker', '--redis', 'redis://127.0.0.1:1', ...flags]);
+      expectCleanFailure(ended, 2, `flux-blocks: ${message}`);
+      expect(ended.lines).toEqual([`flux-blocks: ${message}`, 'Run flux-blocks help for usage.']);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  test('a --redis that is not a URL is a usage error too', async () => {
-    const ended = await start(['worker', '--redis', 'nothing']);
-    expectCleanFailure(ended, 2, /^flux-blocks: redis: not a URL/);
-    expect(ended.stderr).not.toContain('embedded emulator');
-  }, TEST_TIMEOUT_MS);
+  test(
+    'a --redis that is not a URL is a usage error too',
+    async () => {
+      const ended = await start(['worker', '--redis', 'nothing']);
+      expectCleanFailure(ended, 2, /^flux-blocks: redis: not a URL/);
+      expect(ended.stderr).not.toContain('embedded emulator');
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
-test('studio on a port in use: exit 1 once the embedded emulator it started is closed', async () => {
-  const ended = await start(['studio', '--port', String(busyPort), '--out', join(dir, 'studio-out')]);
-  expectCleanFailure(ended, 1, `flux-blocks: cannot listen on 127.0.0.1:${busyPort}: the port is already in use`);
-}, TEST_TIMEOUT_MS);
+test(
+  'studio on a port in use: exit 1 once the embedded emulator it started is closed',
+  async () => {
+    const ended = await start(['studio', '--port', String(busyPort), '--out', join(dir, 'studio-out')]);
+    expectCleanFailure(ended, 1, `flux-blocks: cannot listen on 127.0.0.1:${busyPort}: the port is already in use`);
+  },
+  TEST_TIMEOUT_MS,
+);
 
 describe('mcp --http', () => {
-  test('on a port in use: exit 1 once the embedded emulator it started is closed', async () => {
-    const ended = await start(['mcp', '--http', '--port', String(busyPort), '--out', join(dir, 'mcp-out')]);
-    expectCleanFailure(ended, 1, `flux-blocks: cannot listen on 127.0.0.1:${busyPort}: the port is already in use`);
-    expect(ended.stderr).toContain('using the embedded emulator at http://127.0.0.1:');
-  }, TEST_TIMEOUT_MS);
+  test(
+    'on a port in use: exit 1 once the embedded emulator it started is closed',
+    async () => {
+      const ended = await start(['mcp', '--http', '--port', String(busyPort), '--out', join(dir, 'mcp-out')]);
+      expectCleanFailure(ended, 1, `flux-blocks: cannot listen on 127.0.0.1:${busyPort}: the port is already in use`);
+      expect(ended.stderr).toContain('using the embedded emulator at http://127.0.0.1:');
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  test('off loopback without a token: a usage error, exit 2, before the emulator starts', async () => {
-    const ended = await start(['mcp', '--http', '--host', '0.0.0.0', '--port', '0']);
-    expectCleanFailure(ended, 2, 'flux-blocks mcp: Binding to 0.0.0.0, not a loopback address, needs a bearer token: pass --auth-token or set MCP_AUTH_TOKEN');
-    expect(ended.stderr).not.toContain('embedded emulator');
-  }, TEST_TIMEOUT_MS);
+  test(
+    'off loopback without a token: a usage error, exit 2, before the emulator starts',
+    async () => {
+      const ended = await start(['mcp', '--http', '--host', '0.0.0.0', '--port', '0']);
+      expectCleanFailure(
+        ended,
+        2,
+        'flux-blocks mcp: Binding to 0.0.0.0, not a loopback address, needs a bearer token: pass --auth-token or set MCP_AUTH_TOKEN',
+      );
+      expect(ended.stderr).not.toContain('embedded emulator');
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

@@ -26,7 +26,10 @@ beforeEach(() => {
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawnOwned(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: TOKEN, REPLICATE_BASE_URL: emulator.url }, cwd: outDir });
+    const child = spawnOwned(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: TOKEN, REPLICATE_BASE_URL: emulator.url },
+      cwd: outDir,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -37,7 +40,8 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
 }
 
 const polls = () => requestsTo(emulator, 'GET', /^\/v1\/predictions\/[a-z2-7]+$/);
-const webhooksSent = () => requestsTo(emulator, 'POST', /\/predictions$/).map((r) => (r.body as { webhook?: string }).webhook);
+const webhooksSent = () =>
+  requestsTo(emulator, 'POST', /\/predictions$/).map((r) => (r.body as { webhook?: string }).webhook);
 
 /** A TCP port free right now. */
 async function freePort(): Promise<number> {
@@ -50,7 +54,14 @@ async function freePort(): Promise<number> {
 
 test('run --webhook-port N waits for the webhook on 127.0.0.1:N, with no poll', async () => {
   const port = await freePort();
-  const { code, stdout, stderr } = await cli(['run', 'ReplicateFluxAdvancedModelBlock', '--input', INPUT, '--webhook-port', String(port)]);
+  const { code, stdout, stderr } = await cli([
+    'run',
+    'ReplicateFluxAdvancedModelBlock',
+    '--input',
+    INPUT,
+    '--webhook-port',
+    String(port),
+  ]);
   expect(code).toBe(0);
   expect(stdout).toContain('"output":"result"');
   expect(stderr).toContain(`Waiting for webhooks at http://127.0.0.1:${port}/`);
@@ -64,7 +75,14 @@ test('run-graph --webhook-url URL --webhook-port N gives Replicate the URL and r
   const port = await freePort();
   // The URL Replicate calls, here the same receiver under another name (as a tunnel would be).
   const url = `http://localhost:${port}/hooks/replicate`;
-  const { code, stderr } = await cli(['run-graph', join(ROOT, 'examples', 'generate-edit-save.json'), '--webhook-url', url, '--webhook-port', String(port)]);
+  const { code, stderr } = await cli([
+    'run-graph',
+    join(ROOT, 'examples', 'generate-edit-save.json'),
+    '--webhook-url',
+    url,
+    '--webhook-port',
+    String(port),
+  ]);
   expect(stderr).toContain(`Waiting for webhooks at ${url} (received on http://127.0.0.1:${port}/)`);
   expect(code).toBe(0);
   expect(webhooksSent()).toEqual([url, url]);

@@ -35,9 +35,17 @@ function expectValid(validate: ValidateFunction, value: unknown): void {
 
 const auth = { Authorization: `Bearer ${TOKEN}` };
 const post = (on: Emulator, path: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(on.url + path, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) });
-const create = (on: Emulator, input: Record<string, unknown>, headers: Record<string, string> = {}, model = 'black-forest-labs/flux-schnell') =>
-  post(on, `/models/${model}/predictions`, { input }, headers);
+  fetch(on.url + path, {
+    method: 'POST',
+    headers: { ...auth, 'Content-Type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+const create = (
+  on: Emulator,
+  input: Record<string, unknown>,
+  headers: Record<string, string> = {},
+  model = 'black-forest-labs/flux-schnell',
+) => post(on, `/models/${model}/predictions`, { input }, headers);
 
 describe('Files API', () => {
   const upload = (content: Blob, filename: string) => {
@@ -51,9 +59,20 @@ describe('Files API', () => {
   test('POST /v1/files answers 201 with a file object; GET answers it again; download gives the bytes; DELETE removes it', async () => {
     const response = await upload(png(), 'blue.png');
     expect(response.status).toBe(201);
-    const file = (await response.json()) as { id: string; size: number; urls: { get: string }; metadata: unknown; content_type: string; name: string };
+    const file = (await response.json()) as {
+      id: string;
+      size: number;
+      urls: { get: string };
+      metadata: unknown;
+      content_type: string;
+      name: string;
+    };
     expectValid(fileSchema, file);
-    expect(file).toMatchObject({ name: 'blue.png', content_type: 'image/png', metadata: { customer_reference_id: 123 } });
+    expect(file).toMatchObject({
+      name: 'blue.png',
+      content_type: 'image/png',
+      metadata: { customer_reference_id: 123 },
+    });
     expect(file.urls.get).toBe(`${emulator.url}/files/${file.id}`);
     const again = await fetch(file.urls.get, { headers: auth });
     expectValid(fileSchema, await again.json());
@@ -63,9 +82,14 @@ describe('Files API', () => {
     expect((await fetch(file.urls.get, { headers: auth })).status).toBe(404);
   });
 
-  test('a file URL is accepted as an image input, and the output follows the file\'s size', async () => {
+  test("a file URL is accepted as an image input, and the output follows the file's size", async () => {
     const file = (await (await upload(png(), 'blue.png')).json()) as { urls: { get: string } };
-    const response = await create(emulator, { prompt: 'x', input_image: file.urls.get }, { Prefer: 'wait' }, 'black-forest-labs/flux-kontext-pro');
+    const response = await create(
+      emulator,
+      { prompt: 'x', input_image: file.urls.get },
+      { Prefer: 'wait' },
+      'black-forest-labs/flux-kontext-pro',
+    );
     const prediction = (await response.json()) as { status: string; output: string };
     expect(prediction.status).toBe('succeeded');
     expect(prediction.output).toMatch(/\.png$/);
@@ -82,7 +106,10 @@ describe('Files API', () => {
 
 describe('answers as Replicate gives them', () => {
   test('429 bodies carry retry_after; the Retry-After header is a separate switch', async () => {
-    for (const [retryAfterHeader, header] of [[true, '6'], [false, null]] as const) {
+    for (const [retryAfterHeader, header] of [
+      [true, '6'],
+      [false, null],
+    ] as const) {
       const limited = await another({ rateLimits: { createsPerMinute: 10, createBurst: 1, retryAfterHeader } });
       expect((await create(limited, { prompt: 'x' })).status).toBe(202);
       const throttled = await create(limited, { prompt: 'x' });
@@ -102,11 +129,14 @@ describe('answers as Replicate gives them', () => {
     expect((await fetch(`${low.url}/predictions`, { headers: auth })).status).toBe(200);
   });
 
-  test('402 insufficient credit, in Replicate\'s words', async () => {
+  test("402 insufficient credit, in Replicate's words", async () => {
     const broke = await another({ insufficientCredit: true });
     const response = await create(broke, { prompt: 'x' });
     expect(response.status).toBe(402);
-    expect(await response.json()).toMatchObject({ status: 402, detail: expect.stringMatching(/^You have insufficient credit to run this model\./) });
+    expect(await response.json()).toMatchObject({
+      status: 402,
+      detail: expect.stringMatching(/^You have insufficient credit to run this model\./),
+    });
   });
 
   test('413 for a body over maxBodyBytes', async () => {
@@ -119,7 +149,10 @@ describe('answers as Replicate gives them', () => {
   test('a sync wait that ends first answers the prediction as it is, with a Location header; urls.stream is given and urls.web served', async () => {
     const slow = await another({ processingMs: 3_000 });
     const response = await create(slow, { prompt: 'x' }, { Prefer: 'wait=1' });
-    const prediction = (await response.json()) as { status: string; urls: { get: string; web: string; stream: string } };
+    const prediction = (await response.json()) as {
+      status: string;
+      urls: { get: string; web: string; stream: string };
+    };
     expect(['starting', 'processing']).toContain(prediction.status);
     expectValid(predictionSchema, prediction);
     expect(response.headers.get('location')).toBe(prediction.urls.get);
@@ -140,7 +173,9 @@ describe('answers as Replicate gives them', () => {
 
   test('after retentionMs, data removal clears output, input and logs', async () => {
     const forgetful = await another({ retentionMs: 50 });
-    const created = (await (await create(forgetful, { prompt: 'a secret plan' }, { Prefer: 'wait' })).json()) as { urls: { get: string } };
+    const created = (await (await create(forgetful, { prompt: 'a secret plan' }, { Prefer: 'wait' })).json()) as {
+      urls: { get: string };
+    };
     const prediction = await until(async () => {
       const read = (await (await fetch(created.urls.get, { headers: auth })).json()) as Record<string, unknown>;
       return read.data_removed === true && read;

@@ -39,8 +39,11 @@ function expectPrediction(prediction: unknown): void {
   expect(valid).toBe(true);
 }
 
-const create = (input: Record<string, unknown>, headers: Record<string, string> = {}, model = 'black-forest-labs/flux-schnell') =>
-  api('POST', `/models/${model}/predictions`, { body: { input }, headers });
+const create = (
+  input: Record<string, unknown>,
+  headers: Record<string, string> = {},
+  model = 'black-forest-labs/flux-schnell',
+) => api('POST', `/models/${model}/predictions`, { body: { input }, headers });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('every prediction it returns validates against the OpenAPI schema', () => {
@@ -67,7 +70,11 @@ describe('every prediction it returns validates against the OpenAPI schema', () 
       if (current.status === 'processing') expect(current.logs).toMatch(/^Using seed: 5\n/);
     }
     expect(seen).toEqual(new Set(['starting', 'processing', 'succeeded']));
-    expect(current).toMatchObject({ model: 'black-forest-labs/flux-schnell', input: { prompt: 'a kite', seed: 5 }, error: null });
+    expect(current).toMatchObject({
+      model: 'black-forest-labs/flux-schnell',
+      input: { prompt: 'a kite', seed: 5 },
+      error: null,
+    });
     expect(current.output).toEqual([expect.stringMatching(/\/files\/[a-z2-7]{26}\/out-0\.webp$/)]);
     expect(current.logs).toMatch(/100%\|██████████\| 4\/4\nGenerated 1 image\(s\)\n$/);
     expect(current.metrics).toEqual({ predict_time: expect.any(Number), total_time: expect.any(Number) });
@@ -112,7 +119,10 @@ describe('every prediction it returns validates against the OpenAPI schema', () 
     expect(pro.json.output).toEqual(expect.stringMatching(/\/out-0\.jpg$/));
     expectPrediction(pro.json);
     const version = '2a6b576af31790b470f0a8442e1e9791213fa13799cbb65a9fc1436e96389574';
-    const lora = await api('POST', '/predictions', { body: { version, input: { prompt: 'x', num_outputs: 3 } }, headers: { Prefer: 'wait=5' } });
+    const lora = await api('POST', '/predictions', {
+      body: { version, input: { prompt: 'x', num_outputs: 3 } },
+      headers: { Prefer: 'wait=5' },
+    });
     expect(lora.json).toMatchObject({ model: 'lucataco/flux-schnell-lora', version, status: 'succeeded' });
     expect(lora.json.output).toHaveLength(3);
     expectPrediction(lora.json);
@@ -125,19 +135,32 @@ describe('GET /models/{owner}/{name}', () => {
     expect(status).toBe(200);
     expect(modelSchema({ ...json, is_official: 'yes' })).toBe(false); // the check can fail
     expect(modelSchema(json)).toBe(true);
-    const version = json.latest_version as { id: string; openapi_schema: { components: { schemas: Record<string, { required?: string[]; properties?: Record<string, unknown>; enum?: string[] }> } } };
+    const version = json.latest_version as {
+      id: string;
+      openapi_schema: {
+        components: {
+          schemas: Record<string, { required?: string[]; properties?: Record<string, unknown>; enum?: string[] }>;
+        };
+      };
+    };
     expect(json).toMatchObject({ owner: 'black-forest-labs', name: 'flux-kontext-dev', is_official: true });
     expect(version.id).toMatch(/^[0-9a-f]{64}$/);
     const { Input, aspect_ratio } = version.openapi_schema.components.schemas;
     expect(Input!.required).toEqual(['prompt', 'input_image']);
-    expect(Input!.properties!.aspect_ratio).toMatchObject({ allOf: [{ $ref: '#/components/schemas/aspect_ratio' }], default: 'match_input_image' });
+    expect(Input!.properties!.aspect_ratio).toMatchObject({
+      allOf: [{ $ref: '#/components/schemas/aspect_ratio' }],
+      default: 'match_input_image',
+    });
     expect(aspect_ratio!.enum).toContain('match_input_image');
   });
 
   test('a community model: not official, its version id', async () => {
     const { json } = await api('GET', '/models/lucataco/flux-schnell-lora');
     expect(modelSchema(json)).toBe(true);
-    expect(json).toMatchObject({ is_official: false, latest_version: { id: '2a6b576af31790b470f0a8442e1e9791213fa13799cbb65a9fc1436e96389574' } });
+    expect(json).toMatchObject({
+      is_official: false,
+      latest_version: { id: '2a6b576af31790b470f0a8442e1e9791213fa13799cbb65a9fc1436e96389574' },
+    });
   });
 
   test('an unknown model is 404', async () => {
@@ -188,7 +211,11 @@ describe('problems, as Replicate answers them', () => {
     const response = await fetch(`${emulator.url}/predictions`);
     expect(response.status).toBe(401);
     expect(response.headers.get('content-type')).toBe('application/problem+json');
-    expect(await response.json()).toEqual({ title: 'Unauthenticated', detail: 'You did not pass an authentication token', status: 401 });
+    expect(await response.json()).toEqual({
+      title: 'Unauthenticated',
+      detail: 'You did not pass an authentication token',
+      status: 401,
+    });
   });
 
   test('invalid input is 422 Input validation failed with invalid_fields', async () => {
@@ -198,9 +225,17 @@ describe('problems, as Replicate answers them', () => {
     expect(json).toMatchObject({ title: 'Input validation failed', status: 422 });
     expect(json.invalid_fields).toEqual([
       { field: 'input.prompt', type: 'required', description: 'prompt is required' },
-      { field: 'input.guidance', type: 'additional_property_not_allowed', description: 'Additional property guidance is not allowed' },
+      {
+        field: 'input.guidance',
+        type: 'additional_property_not_allowed',
+        description: 'Additional property guidance is not allowed',
+      },
       { field: 'input.num_outputs', type: 'number_lte', description: 'Must be less than or equal to 4' },
-      { field: 'input.aspect_ratio', type: 'enum', description: expect.stringContaining('aspect_ratio must be one of the following: "1:1", "16:9"') },
+      {
+        field: 'input.aspect_ratio',
+        type: 'enum',
+        description: expect.stringContaining('aspect_ratio must be one of the following: "1:1", "16:9"'),
+      },
     ]);
     // Replicate's detail: one line per field, `- input.<field>: <description>`.
     expect((json.detail as string).split('\n')).toEqual([
@@ -214,7 +249,11 @@ describe('problems, as Replicate answers them', () => {
   test.each([
     ['an unknown model', () => create({ prompt: 'x' }, {}, 'someone/else'), 404],
     ['an unknown prediction', () => api('GET', '/predictions/nope'), 404],
-    ['an unknown version (Replicate\'s 422 Invalid version or not permitted)', () => api('POST', '/predictions', { body: { version: 'f'.repeat(64), input: {} } }), 422],
+    [
+      "an unknown version (Replicate's 422 Invalid version or not permitted)",
+      () => api('POST', '/predictions', { body: { version: 'f'.repeat(64), input: {} } }),
+      422,
+    ],
     ['Prefer: wait=0', () => create({ prompt: 'x' }, { Prefer: 'wait=0' }), 400],
     ['Cancel-After under 5 s', () => create({ prompt: 'x' }, { 'Cancel-After': '2s' }), 400],
   ])('%s is a problem answer', async (_, call, code) => {
@@ -226,7 +265,9 @@ describe('problems, as Replicate answers them', () => {
 
   test('a body that is not JSON is 400', async () => {
     const response = await fetch(`${emulator.url}/models/black-forest-labs/flux-schnell/predictions`, {
-      method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` }, body: '{nope',
+      method: 'POST',
+      headers: { Authorization: `Bearer ${TOKEN}` },
+      body: '{nope',
     });
     expect(response.status).toBe(400);
   });
@@ -242,9 +283,15 @@ describe('output files are real images', () => {
     plan = {};
     const { json } = await create({ prompt: 'x', aspect_ratio, output_format }, { Prefer: 'wait' });
     const response = await fetch((json.output as string[])[0]!);
-    expect(response.headers.get('content-type')).toBe(output_format === 'jpg' ? 'image/jpeg' : `image/${output_format}`);
+    expect(response.headers.get('content-type')).toBe(
+      output_format === 'jpg' ? 'image/jpeg' : `image/${output_format}`,
+    );
     const metadata = await sharp(Buffer.from(await response.arrayBuffer())).metadata();
-    expect([metadata.format, metadata.width, metadata.height]).toEqual([output_format === 'jpg' ? 'jpeg' : output_format, width, height]);
+    expect([metadata.format, metadata.width, metadata.height]).toEqual([
+      output_format === 'jpg' ? 'jpeg' : output_format,
+      width,
+      height,
+    ]);
     expect(width * height).toBeGreaterThan(0.95 * 2 ** 20);
     expect(width * height).toBeLessThan(1.05 * 2 ** 20);
   });
@@ -266,11 +313,17 @@ test('list pages hold 100 predictions, newest first, with a next link', async ()
     const ids: string[] = [];
     for (let i = 0; i < 101; i++) {
       const response = await fetch(`${fresh.url}/models/black-forest-labs/flux-schnell/predictions`, {
-        method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ input: { prompt: `p${i}` } }),
+        method: 'POST',
+        headers: { Authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify({ input: { prompt: `p${i}` } }),
       });
       ids.push(((await response.json()) as Json).id);
     }
-    const get = async (url: string) => (await fetch(url, { headers: { Authorization: `Bearer ${TOKEN}` } })).json() as Promise<{ results: Json[]; next: string | null }>;
+    const get = async (url: string) =>
+      (await fetch(url, { headers: { Authorization: `Bearer ${TOKEN}` } })).json() as Promise<{
+        results: Json[];
+        next: string | null;
+      }>;
     const first = await get(`${fresh.url}/predictions`);
     expect(listSchema(first)).toBe(true);
     expect(first.results.map((p) => p.id)).toEqual(ids.slice(1).reverse());

@@ -21,7 +21,11 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      received.push({ at: Date.now(), headers: req.headers as Record<string, string>, body: Buffer.concat(chunks).toString('utf8') });
+      received.push({
+        at: Date.now(),
+        headers: req.headers as Record<string, string>,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
       res.writeHead(answers.shift() ?? 200).end();
     });
   });
@@ -41,17 +45,27 @@ const create = (body: Record<string, unknown>) =>
     body: JSON.stringify({ input: { prompt: 'a kingfisher', seed: 5 }, ...body }),
   });
 const until = async (check: () => boolean, ms = 8_000) => {
-  for (const end = Date.now() + ms; !check() && Date.now() < end;) await new Promise((resolve) => setTimeout(resolve, 20));
+  for (const end = Date.now() + ms; !check() && Date.now() < end;)
+    await new Promise((resolve) => setTimeout(resolve, 20));
 };
-const event = (r: Received) => JSON.parse(r.body) as { id: string; status: string; logs: string; completed_at?: string };
+const event = (r: Received) =>
+  JSON.parse(r.body) as { id: string; status: string; logs: string; completed_at?: string };
 /** The official client's check of a delivery. */
 const official = ({ headers, body }: Received) =>
-  officialValidate({ id: headers['webhook-id']!, timestamp: headers['webhook-timestamp']!, signature: headers['webhook-signature']!, body, secret: local.emulator.webhooks.secret });
+  officialValidate({
+    id: headers['webhook-id']!,
+    timestamp: headers['webhook-timestamp']!,
+    signature: headers['webhook-signature']!,
+    body,
+    secret: local.emulator.webhooks.secret,
+  });
 const completed = () => received.filter((r) => event(r).completed_at !== undefined);
 
-describe('the emulator\'s webhooks', () => {
+describe("the emulator's webhooks", () => {
   test('GET /v1/webhooks/default/secret answers the signing secret, to a caller with a token', async () => {
-    const answer = await fetch(`${local.emulator.url}/webhooks/default/secret`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+    const answer = await fetch(`${local.emulator.url}/webhooks/default/secret`, {
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    });
     expect(await answer.json()).toEqual({ key: local.emulator.webhooks.secret });
     expect(local.emulator.webhooks.secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
     expect((await fetch(`${local.emulator.url}/webhooks/default/secret`)).status).toBe(401);
@@ -71,7 +85,11 @@ describe('the emulator\'s webhooks', () => {
       expect(await official(r)).toBe(true);
       expect(await validateWebhook({ headers: r.headers, body: r.body }, local.emulator.webhooks.secret)).toBe(true);
     }
-    expect(local.emulator.webhooks.deliveries.map((d) => d.event)).toEqual(['start', ...middle.map(() => 'logs'), 'completed']);
+    expect(local.emulator.webhooks.deliveries.map((d) => d.event)).toEqual([
+      'start',
+      ...middle.map(() => 'logs'),
+      'completed',
+    ]);
   });
 
   test('honours webhook_events_filter', async () => {
@@ -106,9 +124,14 @@ describe('the emulator\'s webhooks', () => {
     local.emulator.webhooks.inject({ action: 'stale' });
     local.emulator.webhooks.inject({ action: 'forge' });
     const started = Date.now();
-    await Promise.all([1, 2, 3].map((seed) => create({ webhook: hook, webhook_events_filter: ['completed'], input: { prompt: 'a kingfisher', seed } })));
+    await Promise.all(
+      [1, 2, 3].map((seed) =>
+        create({ webhook: hook, webhook_events_filter: ['completed'], input: { prompt: 'a kingfisher', seed } }),
+      ),
+    );
     await until(() => received.length >= 3);
-    const faultOf = (r: Received) => local.emulator.webhooks.deliveries.find((d) => d.webhookId === r.headers['webhook-id'])!.fault;
+    const faultOf = (r: Received) =>
+      local.emulator.webhooks.deliveries.find((d) => d.webhookId === r.headers['webhook-id'])!.fault;
     const delayed = received.find((r) => typeof faultOf(r) === 'object')!;
     expect(delayed.at - started).toBeGreaterThanOrEqual(50 + 1_200 + 700);
     expect(await official(delayed)).toBe(true);
@@ -116,7 +139,9 @@ describe('the emulator\'s webhooks', () => {
     expect(Date.now() / 1000 - Number(stale.headers['webhook-timestamp'])).toBeGreaterThan(590);
     // The official helper does not check timestamps; ours does.
     expect(await official(stale)).toBe(true);
-    expect(await validateWebhook({ headers: stale.headers, body: stale.body }, local.emulator.webhooks.secret)).toBe(false);
+    expect(await validateWebhook({ headers: stale.headers, body: stale.body }, local.emulator.webhooks.secret)).toBe(
+      false,
+    );
     const forged = received.find((r) => faultOf(r) === 'forge')!;
     expect(await official(forged)).toBe(false);
   });

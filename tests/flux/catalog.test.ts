@@ -28,20 +28,29 @@ describe('the model catalog matches flux-models.json', () => {
 });
 
 describe.each<[string, ModelChoices]>([
-  ['Advanced', MODEL_CHOICES], ['Kontext', KONTEXT_CHOICES], ['Fill', FILL_CHOICES], ['Flux 2', FLUX_2_CHOICES],
-])('the Flux %s block\'s choices', (_, choices) => {
+  ['Advanced', MODEL_CHOICES],
+  ['Kontext', KONTEXT_CHOICES],
+  ['Fill', FILL_CHOICES],
+  ['Flux 2', FLUX_2_CHOICES],
+])("the Flux %s block's choices", (_, choices) => {
   test('every parameter it maps is an input of that model, and every required input is mapped', () => {
     for (const { model, params } of Object.values(choices)) {
       const inputs: ModelSpec['inputs'] = MODELS[model].inputs;
       expect([model, Object.values(params).filter((param) => !(param in inputs))]).toEqual([model, []]);
-      const required = Object.entries(inputs).filter(([, spec]) => spec.required).map(([name]) => name);
+      const required = Object.entries(inputs)
+        .filter(([, spec]) => spec.required)
+        .map(([name]) => name);
       expect([model, required.filter((name) => !Object.values(params).includes(name))]).toEqual([model, []]);
     }
   });
 });
 
 describe('the Flux Advanced block against the catalog', () => {
-  const properties = (zodToJsonSchema(ReplicateFluxAdvancedModelBlock.inputSchema) as { properties: Record<string, Record<string, unknown>> }).properties;
+  const properties = (
+    zodToJsonSchema(ReplicateFluxAdvancedModelBlock.inputSchema) as {
+      properties: Record<string, Record<string, unknown>>;
+    }
+  ).properties;
   const choices = Object.values(MODEL_CHOICES);
 
   test('every parameter it maps is an input of that model', () => {
@@ -60,7 +69,9 @@ describe('the Flux Advanced block against the catalog', () => {
     });
   });
 
-  const mapped = [...new Set(choices.flatMap((c) => Object.keys(c.params)))].filter((f) => !['prompt', 'seed'].includes(f));
+  const mapped = [...new Set(choices.flatMap((c) => Object.keys(c.params)))].filter(
+    (f) => !['prompt', 'seed'].includes(f),
+  );
   test.each(mapped)('%s keeps the widest range or enum of the models that use it, and names them', (field) => {
     const catalog: Record<string, ModelSpec> = MODELS;
     const specs = choices
@@ -68,7 +79,8 @@ describe('the Flux Advanced block against the catalog', () => {
       .filter((spec): spec is ParamSpec => spec !== undefined);
     // A field without a default is nullable: its range sits in the non-null branch.
     const declared = properties[field]!;
-    const property = (declared.anyOf as Array<Record<string, unknown>> | undefined)?.find((s) => s.type !== 'null') ?? declared;
+    const property =
+      (declared.anyOf as Array<Record<string, unknown>> | undefined)?.find((s) => s.type !== 'null') ?? declared;
     property.description ??= declared.description;
     if (specs[0]!.enum) {
       const union = new Set(specs.flatMap((s) => s.enum!).filter((v) => v !== 'custom'));
@@ -77,7 +89,9 @@ describe('the Flux Advanced block against the catalog', () => {
       expect(property.minimum).toBe(Math.min(...specs.map((s) => s.minimum!)));
       expect(property.maximum).toBe(Math.max(...specs.map((s) => s.maximum!)));
     }
-    const using = Object.entries(MODEL_CHOICES).filter(([, choice]) => field in choice.params).map(([name]) => name);
+    const using = Object.entries(MODEL_CHOICES)
+      .filter(([, choice]) => field in choice.params)
+      .map(([name]) => name);
     const usedBy = /(?:Used by|Only for) (.+?)(?:; not sent|: the other|\.$)/.exec(String(property.description))?.[1];
     if (using.length === choices.length) expect(usedBy).toBe('every model');
     else expect(usedBy?.split(', ').map((name) => name.replace(/ \(as \w+\)$/, ''))).toEqual(using);

@@ -27,10 +27,12 @@ describe('form hints travel with the schema whatever is applied after field()', 
 });
 
 describe('every input property of every registered block, in its generated JSON Schema', () => {
-  const rows = createRegistry().list().flatMap((block) => {
-    const { properties } = blockInfo(block).inputSchema as { properties: Record<string, Record<string, unknown>> };
-    return Object.entries(properties).map(([name, property]) => [`${block.name}.${name}`, property] as const);
-  });
+  const rows = createRegistry()
+    .list()
+    .flatMap((block) => {
+      const { properties } = blockInfo(block).inputSchema as { properties: Record<string, Record<string, unknown>> };
+      return Object.entries(properties).map(([name, property]) => [`${block.name}.${name}`, property] as const);
+    });
   test('there are properties to check', () => expect(rows.length).toBeGreaterThan(40));
   test.each(rows)('%s has a title, a description and a boolean advanced', (_, property) => {
     expect(typeof property.title === 'string' && property.title.length > 1).toBe(true);
@@ -39,13 +41,14 @@ describe('every input property of every registered block, in its generated JSON 
   });
 });
 
-describe('block inputs are typed by the block\'s input schema', () => {
+describe("block inputs are typed by the block's input schema", () => {
   test('a misspelt or mistyped field does not compile (checked by npm run typecheck)', async () => {
     // The lines below must fail to type-check; ts-expect-error fails the type-check if they compile.
     // @ts-expect-error promt is not a field, and prompt is missing
     const misspelt = runBlock(ReplicateFluxAdvancedModelBlock, { promt: 123 });
+    const credentials = { provider: 'replicate', id: 'k', type: 'api_key' } as const;
     // @ts-expect-error steps takes a number
-    const mistyped = runBlock(ReplicateFluxAdvancedModelBlock, { credentials: { provider: 'replicate', id: 'k', type: 'api_key' }, prompt: 'x', steps: 'many' });
+    const mistyped = runBlock(ReplicateFluxAdvancedModelBlock, { credentials, prompt: 'x', steps: 'many' });
     // At run time they are refused as input errors, before any request.
     for (const run of [misspelt, mistyped]) {
       const first = await run.next();

@@ -16,7 +16,9 @@ describe('generated files are up to date (npm run schemas, npm run docs)', () =>
   const expected = artifacts(registry);
 
   test.each([...expected.keys()])('%s', async (path) => {
-    const onDisk = await readFile(join(ROOT, path), 'utf8').catch(() => 'missing: run npm run schemas and npm run docs');
+    const onDisk = await readFile(join(ROOT, path), 'utf8').catch(
+      () => 'missing: run npm run schemas and npm run docs',
+    );
     expect(onDisk).toBe(expected.get(path));
   });
 
@@ -66,14 +68,17 @@ describe.each(blocks.map((b) => [b.name, b] as const))('%s', (_, block) => {
     for (const [name, property] of Object.entries(input.properties)) {
       if (input.required.includes(name) || 'default' in property) continue;
       // zod-to-json-schema writes a nullable primitive as a type list, anything else as anyOf.
-      const nullable = Array.isArray(property.type) ? property.type.includes('null') : (property.anyOf as JsonSchema[] | undefined)?.some((s) => s.type === 'null');
+      const nullable = Array.isArray(property.type)
+        ? property.type.includes('null')
+        : (property.anyOf as JsonSchema[] | undefined)?.some((s) => s.type === 'null');
       expect([name, nullable]).toEqual([name, true]);
     }
   });
 
   test('outputs have titles and descriptions, error last; none is required; image blocks yield result (a URI) and seed', () => {
     expect(Object.keys(output.properties).at(-1)).toBe('error');
-    for (const property of Object.values(output.properties)) expect([typeof property.title, typeof property.description]).toEqual(['string', 'string']);
+    for (const property of Object.values(output.properties))
+      expect([typeof property.title, typeof property.description]).toEqual(['string', 'string']);
     expect(output.required).toBeUndefined();
     if (block.name.startsWith('ReplicateFlux')) {
       expect(Object.keys(output.properties)).toEqual(['result', 'seed', 'error']);
@@ -82,27 +87,57 @@ describe.each(blocks.map((b) => [b.name, b] as const))('%s', (_, block) => {
   });
 });
 
-test('the Flux block\'s input schema has the fields, ranges, choices and hints editors need', () => {
-  const flux = blockInfo(registry.get('ReplicateFluxAdvancedModelBlock')!).inputSchema as JsonSchema & { properties: Record<string, JsonSchema> };
+test("the Flux block's input schema has the fields, ranges, choices and hints editors need", () => {
+  const flux = blockInfo(registry.get('ReplicateFluxAdvancedModelBlock')!).inputSchema as JsonSchema & {
+    properties: Record<string, JsonSchema>;
+  };
   const p = flux.properties;
   expect(Object.keys(p)).toEqual([
-    'credentials', 'prompt', 'replicate_model_name', 'seed', 'steps', 'guidance', 'interval',
-    'aspect_ratio', 'output_format', 'output_quality', 'safety_tolerance', 'num_outputs',
+    'credentials',
+    'prompt',
+    'replicate_model_name',
+    'seed',
+    'steps',
+    'guidance',
+    'interval',
+    'aspect_ratio',
+    'output_format',
+    'output_quality',
+    'safety_tolerance',
+    'num_outputs',
   ]);
   expect(flux.required).toEqual(['credentials', 'prompt']);
   expect(flux.additionalProperties).toBe(false);
-  expect(p.prompt).toMatchObject({ title: 'Prompt', type: 'string', placeholder: expect.stringContaining('cityscape'), advanced: false });
-  expect(p.replicate_model_name).toMatchObject({
-    enum: ['Flux Schnell', 'Flux Pro', 'Flux Pro 1.1', 'Flux Dev', 'Flux 1.1 Pro Ultra'], default: 'Flux Schnell', advanced: false,
+  expect(p.prompt).toMatchObject({
+    title: 'Prompt',
+    type: 'string',
+    placeholder: expect.stringContaining('cityscape'),
+    advanced: false,
   });
-  expect(p.credentials).toMatchObject({ advanced: false, secret: false, credentials_provider: ['replicate'], credentials_types: ['api_key'] });
+  expect(p.replicate_model_name).toMatchObject({
+    enum: ['Flux Schnell', 'Flux Pro', 'Flux Pro 1.1', 'Flux Dev', 'Flux 1.1 Pro Ultra'],
+    default: 'Flux Schnell',
+    advanced: false,
+  });
+  expect(p.credentials).toMatchObject({
+    advanced: false,
+    secret: false,
+    credentials_provider: ['replicate'],
+    credentials_types: ['api_key'],
+  });
   // The credentials field names stored credentials; it has no place for the key itself.
   expect(Object.keys(p.credentials!.properties as object)).toEqual(['provider', 'id', 'type', 'title']);
-  expect(p.seed).toMatchObject({ anyOf: [{ type: 'integer', minimum: 0, maximum: 4294967295 }, { type: 'null' }], advanced: true });
+  expect(p.seed).toMatchObject({
+    anyOf: [{ type: 'integer', minimum: 0, maximum: 4294967295 }, { type: 'null' }],
+    advanced: true,
+  });
   expect(p.steps).toMatchObject({ type: 'integer', minimum: 1, maximum: 50, default: 25, advanced: true });
   expect(p.guidance).toMatchObject({ type: 'number', minimum: 0, maximum: 10, default: 3 });
   expect(p.interval).toMatchObject({ minimum: 1, maximum: 4, default: 2 });
-  expect(p.aspect_ratio).toMatchObject({ default: '1:1', enum: expect.arrayContaining(['1:1', '16:9', '2:3', '3:2', '4:5', '5:4', '9:16']) });
+  expect(p.aspect_ratio).toMatchObject({
+    default: '1:1',
+    enum: expect.arrayContaining(['1:1', '16:9', '2:3', '3:2', '4:5', '5:4', '9:16']),
+  });
   expect(p.output_format).toMatchObject({ enum: ['webp', 'jpg', 'png'], default: 'webp' });
   expect(p.output_quality).toMatchObject({ minimum: 0, maximum: 100, default: 80 });
   expect(p.safety_tolerance).toMatchObject({ minimum: 1, maximum: 6, default: 2 });

@@ -10,14 +10,20 @@ const OTHER_ID = '1d4e0a52-8c3b-4f1e-9a7d-2b6c5e8f0a13';
 describe('register', () => {
   test('refuses ids that are not UUID v4', () => {
     const reg = new BlockRegistry();
-    expect(() => reg.register(variant({ id: 'not-a-uuid', name: 'OtherBlock' }))).toThrow('OtherBlock: id "not-a-uuid" is not a UUID v4');
+    expect(() => reg.register(variant({ id: 'not-a-uuid', name: 'OtherBlock' }))).toThrow(
+      'OtherBlock: id "not-a-uuid" is not a UUID v4',
+    );
     // A version 1 UUID.
-    expect(() => reg.register(variant({ id: '6fa459ea-ee8a-11e3-ac10-0800200c9a66', name: 'OtherBlock' }))).toThrow('is not a UUID v4');
+    expect(() => reg.register(variant({ id: '6fa459ea-ee8a-11e3-ac10-0800200c9a66', name: 'OtherBlock' }))).toThrow(
+      'is not a UUID v4',
+    );
     expect(reg.list()).toEqual([]);
   });
 
   test('refuses names that do not end in Block', () => {
-    expect(() => new BlockRegistry().register(variant({ id: OTHER_ID, name: 'FluxRunner' }))).toThrow('FluxRunner: name must end in "Block"');
+    expect(() => new BlockRegistry().register(variant({ id: OTHER_ID, name: 'FluxRunner' }))).toThrow(
+      'FluxRunner: name must end in "Block"',
+    );
   });
 
   test('refuses a second block with the same id or name, naming both', () => {
@@ -46,7 +52,13 @@ test('registries share nothing: the ready one holds every block and stays as shi
   mine.register(variant({ id: OTHER_ID, name: 'OtherBlock' }));
   expect(mine.list()).toHaveLength(ALL_BLOCKS.length + 1);
   expect(ALL_BLOCKS.map((b) => b.name)).toEqual([
-    'ReplicateFluxAdvancedModelBlock', 'ReplicateFluxKontextBlock', 'ReplicateFluxFillBlock', 'ReplicateFlux2Block', 'ReplicateModelBlock', 'OpenAICompatibleFluxImageBlock', 'SaveImageBlock',
+    'ReplicateFluxAdvancedModelBlock',
+    'ReplicateFluxKontextBlock',
+    'ReplicateFluxFillBlock',
+    'ReplicateFlux2Block',
+    'ReplicateModelBlock',
+    'OpenAICompatibleFluxImageBlock',
+    'SaveImageBlock',
   ]);
   expect(registry.list()).toEqual([...ALL_BLOCKS]);
   expect(createRegistry().list()).toEqual([...ALL_BLOCKS]);
@@ -54,9 +66,17 @@ test('registries share nothing: the ready one holds every block and stays as shi
 
 test('manifest gives the AutoGPT block info of each block', () => {
   const [info] = createRegistry().manifest();
-  expect(Object.keys(info!).sort()).toEqual(
-    ['categories', 'contributors', 'description', 'id', 'inputSchema', 'name', 'outputSchema', 'staticOutput', 'uiType'],
-  );
+  expect(Object.keys(info!).sort()).toEqual([
+    'categories',
+    'contributors',
+    'description',
+    'id',
+    'inputSchema',
+    'name',
+    'outputSchema',
+    'staticOutput',
+    'uiType',
+  ]);
   expect(info).toMatchObject({
     id: '90f8c45e-e983-4644-aa0b-b4ebe2f531bc',
     name: 'ReplicateFluxAdvancedModelBlock',
@@ -69,6 +89,12 @@ test('manifest gives the AutoGPT block info of each block', () => {
     uiType: 'Standard',
     contributors: [],
   });
-  expect(info!.inputSchema).toMatchObject({ type: 'object', properties: expect.objectContaining({ prompt: expect.any(Object) }) });
-  expect(info!.outputSchema).toMatchObject({ type: 'object', properties: expect.objectContaining({ result: expect.any(Object) }) });
+  expect(info!.inputSchema).toMatchObject({
+    type: 'object',
+    properties: expect.objectContaining({ prompt: expect.any(Object) }),
+  });
+  expect(info!.outputSchema).toMatchObject({
+    type: 'object',
+    properties: expect.objectContaining({ result: expect.any(Object) }),
+  });
 });

@@ -5,7 +5,10 @@ import type { Pacer } from '../../replicate/pacer.js';
 import { TOKEN } from '../helpers.js';
 
 // Hosts build a context per run; the client behind equal contexts is built once.
-const context = (runner: object = {}, apiKey = TOKEN) => ({ credentials: { apiKey }, runner: { baseUrl: 'http://127.0.0.1:9/v1', ...runner } });
+const context = (runner: object = {}, apiKey = TOKEN) => ({
+  credentials: { apiKey },
+  runner: { baseUrl: 'http://127.0.0.1:9/v1', ...runner },
+});
 
 test('runs with the same token and options share one client; any difference gets its own', () => {
   const shared = replicateClient(context({ timeoutMs: 5_000 }));
@@ -24,7 +27,11 @@ test('objects among the options (pacer, webhook receiver) are told apart by iden
   expect(replicateClient(context({ pacer: { ...pacer } }))).not.toBe(withPacer);
   const withWebhook = replicateClient(context({ webhook }));
   expect(replicateClient(context({ webhook: { ...webhook } }))).toBe(withWebhook);
-  expect(replicateClient(context({ webhook: { ...webhook, receiver: createWebhookReceiver({ secret: 'whsec_dGVzdA==' }) } }))).not.toBe(withWebhook);
+  expect(
+    replicateClient(
+      context({ webhook: { ...webhook, receiver: createWebhookReceiver({ secret: 'whsec_dGVzdA==' }) } }),
+    ),
+  ).not.toBe(withWebhook);
 });
 
 test('only the 64 most recently used clients are kept', () => {
@@ -40,6 +47,8 @@ test('only the 64 most recently used clients are kept', () => {
 
 test('bad options are refused every time, not cached', () => {
   for (let i = 0; i < 2; i++) {
-    expect(() => replicateClient(context({ waitSeconds: 61 }))).toThrow('Invalid runner options: waitSeconds: must be <= 60');
+    expect(() => replicateClient(context({ waitSeconds: 61 }))).toThrow(
+      'Invalid runner options: waitSeconds: must be <= 60',
+    );
   }
 });

@@ -10,7 +10,12 @@ import { BlockError } from '../../index.js';
 import { collect, TOKEN } from '../helpers.js';
 
 /** A minimal block whose run is given by the test. */
-function testBlock(run: (input: { n: number }, context: BlockContext) => AsyncGenerator<readonly ['result', string] | readonly ['error', string]>) {
+function testBlock(
+  run: (
+    input: { n: number },
+    context: BlockContext,
+  ) => AsyncGenerator<readonly ['result', string] | readonly ['error', string]>,
+) {
   return defineBlock({
     id: '5b1f8f8e-3c2a-4d7b-9e1f-0a2b3c4d5e6f',
     name: 'TestBlock',
@@ -31,7 +36,9 @@ test('invalid input never reaches run', async () => {
     ran = true;
     yield ['result', 'https://a.test/x.png'];
   });
-  expect(await collect(block, { n: 9, m: 1 }, context)).toEqual([['error', 'Invalid input: n: must be <= 3; input: has unknown field(s) m']]);
+  expect(await collect(block, { n: 9, m: 1 }, context)).toEqual([
+    ['error', 'Invalid input: n: must be <= 3; input: has unknown field(s) m'],
+  ]);
   expect(ran).toBe(false);
 });
 
@@ -43,7 +50,10 @@ test('a yielded value that breaks the output schema becomes the one error', asyn
   });
   expect(await collect(block, { n: 1 }, context)).toEqual([
     ['result', 'https://a.test/1.png'],
-    ['error', 'Internal error: TestBlock yielded an invalid "result" output (result: Invalid url). Report it with the message.'],
+    [
+      'error',
+      'Internal error: TestBlock yielded an invalid "result" output (result: Invalid url). Report it with the message.',
+    ],
   ]);
 });
 
@@ -51,7 +61,12 @@ test('an output name outside the schema becomes an error', async () => {
   const block = testBlock(async function* () {
     yield ['picture' as 'result', 'https://a.test/1.png'];
   });
-  expect(await collect(block, { n: 1 }, context)).toEqual([['error', 'Internal error: TestBlock yielded an invalid "picture" output (not in the output schema). Report it with the message.']]);
+  expect(await collect(block, { n: 1 }, context)).toEqual([
+    [
+      'error',
+      'Internal error: TestBlock yielded an invalid "picture" output (not in the output schema). Report it with the message.',
+    ],
+  ]);
 });
 
 test('thrown errors become one error output, with the token masked; nothing follows an error', async () => {
@@ -60,12 +75,16 @@ test('thrown errors become one error output, with the token masked; nothing foll
   const failing = testBlock(async function* () {
     throw new BlockError('unauthorized', `bad key ${TOKEN}`);
   });
-  expect(await collect(failing, { n: 1 }, context)).toEqual([['error', 'bad key [REDACTED]. Check the Replicate API token: that it is current and may run this model.']]);
+  expect(await collect(failing, { n: 1 }, context)).toEqual([
+    ['error', 'bad key [REDACTED]. Check the Replicate API token: that it is current and may run this model.'],
+  ]);
   // eslint-disable-next-line require-yield
   const buggy = testBlock(async function* () {
     throw new RangeError('oops');
   });
-  expect(await collect(buggy, { n: 1 }, context)).toEqual([['error', 'Internal error: oops. Report it with the message.']]);
+  expect(await collect(buggy, { n: 1 }, context)).toEqual([
+    ['error', 'Internal error: oops. Report it with the message.'],
+  ]);
   const stops = testBlock(async function* () {
     yield ['error', 'first'];
     yield ['result', 'https://a.test/never.png'];
@@ -74,7 +93,9 @@ test('thrown errors become one error output, with the token masked; nothing foll
 });
 
 test('runBlock never throws, even for a run that is not a generator', async () => {
-  const broken = testBlock((() => { throw new Error('no generator'); }) as never);
+  const broken = testBlock((() => {
+    throw new Error('no generator');
+  }) as never);
   const outputs: unknown[] = [];
   for await (const output of runBlock(broken, { n: 1 }, context)) outputs.push(output);
   expect(outputs).toEqual([['error', 'Internal error: no generator. Report it with the message.']]);
@@ -109,7 +130,9 @@ test('a thrown value that is not an Error becomes an internal error with its tex
   const block = testBlock(async function* () {
     throw `plain ${TOKEN}`;
   });
-  expect(await collect(block, { n: 1 }, context)).toEqual([['error', 'Internal error: plain [REDACTED]. Report it with the message.']]);
+  expect(await collect(block, { n: 1 }, context)).toEqual([
+    ['error', 'Internal error: plain [REDACTED]. Report it with the message.'],
+  ]);
 });
 
 describe('local image files (context.files)', () => {
@@ -130,17 +153,32 @@ describe('local image files (context.files)', () => {
   test('a path inside the allowed directory is read into a data: URI before the input check', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'run-block-'));
     try {
-      await writeFile(join(dir, 'in.png'), await sharp({ create: { width: 2, height: 2, channels: 3, background: '#00f' } }).png().toBuffer());
-      expect(await collect(imageBlock, { image: 'in.png' }, { files: { allowDir: dir } })).toEqual([['result', 'data:image/png;base64,']]);
+      await writeFile(
+        join(dir, 'in.png'),
+        await sharp({ create: { width: 2, height: 2, channels: 3, background: '#00f' } })
+          .png()
+          .toBuffer(),
+      );
+      expect(await collect(imageBlock, { image: 'in.png' }, { files: { allowDir: dir } })).toEqual([
+        ['result', 'data:image/png;base64,'],
+      ]);
       // Without context.files, a path is no URL: the input check refuses it.
-      expect(await collect(imageBlock, { image: 'in.png' }, {})).toEqual([['error', expect.stringMatching(/^Invalid input: image: /)]]);
+      expect(await collect(imageBlock, { image: 'in.png' }, {})).toEqual([
+        ['error', expect.stringMatching(/^Invalid input: image: /)],
+      ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
 
   test('a path outside it is one error, redacted, and run is never reached', async () => {
-    const outputs = await collect(imageBlock, { image: `../${TOKEN}.png` }, { files: { allowDir: tmpdir() }, credentials: { apiKey: TOKEN } });
-    expect(outputs).toEqual([['error', expect.stringMatching(/^image: the local file \.\.\/\[REDACTED\]\.png is outside /)]]);
+    const outputs = await collect(
+      imageBlock,
+      { image: `../${TOKEN}.png` },
+      { files: { allowDir: tmpdir() }, credentials: { apiKey: TOKEN } },
+    );
+    expect(outputs).toEqual([
+      ['error', expect.stringMatching(/^image: the local file \.\.\/\[REDACTED\]\.png is outside /)],
+    ]);
   });
 });

@@ -37,9 +37,19 @@ beforeEach(() => {
 const input = { credentials: CREDENTIALS, prompt: 'a brass key on velvet', seed: 5 };
 const context = (runner = {}) => ({
   credentials: { apiKey: SECRET },
-  runner: { baseUrl: emulator.url, pollIntervalMs: 20, waitSeconds: 1, onProgress: (e: ProgressEvent) => events.push(e), ...runner },
+  runner: {
+    baseUrl: emulator.url,
+    pollIntervalMs: 20,
+    waitSeconds: 1,
+    onProgress: (e: ProgressEvent) => events.push(e),
+    ...runner,
+  },
 });
-const echo = (headers: IncomingHttpHeaders) => ({ title: 'Bad Request', detail: `refused header ${headers.authorization}`, status: 400 });
+const echo = (headers: IncomingHttpHeaders) => ({
+  title: 'Bad Request',
+  detail: `refused header ${headers.authorization}`,
+  status: 400,
+});
 
 /** Runs the block and returns every string it yielded. */
 async function texts(runner = {}): Promise<string[]> {
@@ -49,24 +59,51 @@ async function texts(runner = {}): Promise<string[]> {
 }
 
 test.each<[string, () => void]>([
-  ['an error body on create echoes the Authorization header', () => emulator.inject({ route: 'create', answer: { status: 400, body: echo } })],
+  [
+    'an error body on create echoes the Authorization header',
+    () => emulator.inject({ route: 'create', answer: { status: 400, body: echo } }),
+  ],
   ['a 401 echoes it', () => emulator.inject({ route: 'create', answer: { status: 401, body: echo } })],
-  ['a 422 names it among the invalid fields', () => emulator.inject({
-    route: 'create',
-    answer: { status: 422, body: (h: IncomingHttpHeaders) => ({ title: 'Input validation failed', status: 422, invalid_fields: [{ field: 'input', description: `${h.authorization} is bad` }] }) },
-  })],
-  ['every poll fails with it', () => {
-    plan = { processingMs: 20_000 };
-    emulator.inject({ route: 'get', answer: { status: 500, body: echo }, times: 10 });
-  }],
-  ['an HTML error page echoes it, and the cancel fails with it too', () => {
-    plan = { processingMs: 20_000 };
-    emulator.inject({ route: 'get', answer: { status: 502, body: (h: IncomingHttpHeaders) => `<html>${h.authorization}</html>` }, times: 10 });
-    emulator.inject({ route: 'cancel', answer: { status: 400, body: echo }, times: 10 });
-  }],
-  ['the model fails with it in its error text', () => {
-    plan = { outcome: 'failed', error: `token ${SECRET} has no credit` };
-  }],
+  [
+    'a 422 names it among the invalid fields',
+    () =>
+      emulator.inject({
+        route: 'create',
+        answer: {
+          status: 422,
+          body: (h: IncomingHttpHeaders) => ({
+            title: 'Input validation failed',
+            status: 422,
+            invalid_fields: [{ field: 'input', description: `${h.authorization} is bad` }],
+          }),
+        },
+      }),
+  ],
+  [
+    'every poll fails with it',
+    () => {
+      plan = { processingMs: 20_000 };
+      emulator.inject({ route: 'get', answer: { status: 500, body: echo }, times: 10 });
+    },
+  ],
+  [
+    'an HTML error page echoes it, and the cancel fails with it too',
+    () => {
+      plan = { processingMs: 20_000 };
+      emulator.inject({
+        route: 'get',
+        answer: { status: 502, body: (h: IncomingHttpHeaders) => `<html>${h.authorization}</html>` },
+        times: 10,
+      });
+      emulator.inject({ route: 'cancel', answer: { status: 400, body: echo }, times: 10 });
+    },
+  ],
+  [
+    'the model fails with it in its error text',
+    () => {
+      plan = { outcome: 'failed', error: `token ${SECRET} has no credit` };
+    },
+  ],
 ])('%s: the error does not contain the token', async (_, setUp) => {
   setUp();
   const outputs = await texts();
@@ -85,21 +122,29 @@ test('a successful run with progress shows no token anywhere: its outputs, progr
   expect(own).not.toContain(SECRET);
 });
 
-test('the Replicate client\'s own errors, for hosts that call it directly, are redacted', async () => {
+test("the Replicate client's own errors, for hosts that call it directly, are redacted", async () => {
   emulator.inject({ route: 'create', answer: { status: 400, body: echo } });
   const client = createReplicateClient({ token: SECRET, baseUrl: emulator.url, pollIntervalMs: 20 });
-  const error = await client.run({ model: 'black-forest-labs/flux-schnell', input: { prompt: 'x' } }).catch((e: Error) => e);
+  const error = await client
+    .run({ model: 'black-forest-labs/flux-schnell', input: { prompt: 'x' } })
+    .catch((e: Error) => e);
   expect(error).toMatchObject({ kind: 'request_rejected' });
   const { message, detail } = error as Error & { detail: string };
   seen.push(message, detail);
-  expect(detail).toBe('Replicate API error 400 Bad Request: refused header Bearer [REDACTED]; the largest input is prompt (3 bytes)');
+  expect(detail).toBe(
+    'Replicate API error 400 Bad Request: refused header Bearer [REDACTED]; the largest input is prompt (3 bytes)',
+  );
 });
 
 test('the CLI prints no token on stdout or stderr', async () => {
   emulator.inject({ route: 'create', answer: { status: 400, body: echo } });
-  const child = spawnOwned(process.execPath, [join(ROOT, 'dist', 'bin', 'flux-blocks.js'), 'run', block.name, '--input', '{"prompt":"x"}'], {
-    env: { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: SECRET, REPLICATE_BASE_URL: emulator.url },
-  });
+  const child = spawnOwned(
+    process.execPath,
+    [join(ROOT, 'dist', 'bin', 'flux-blocks.js'), 'run', block.name, '--input', '{"prompt":"x"}'],
+    {
+      env: { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: SECRET, REPLICATE_BASE_URL: emulator.url },
+    },
+  );
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));

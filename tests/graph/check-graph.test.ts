@@ -9,8 +9,17 @@ const registry = createRegistry();
 /** Save Image nodes n0..n(length-1), each one's data_uri linked to the next one's image; n0's image fixed. */
 function chain(length: number) {
   return {
-    nodes: Array.from({ length }, (_, i) => ({ id: `n${i}`, block_id: 'SaveImageBlock', input_default: i ? { store_as: 'data_uri' } : { image: 'https://a.test/x.png', store_as: 'data_uri' } })),
-    links: Array.from({ length: length - 1 }, (_, i) => ({ source_id: `n${i}`, source_name: 'data_uri', sink_id: `n${i + 1}`, sink_name: 'image' })),
+    nodes: Array.from({ length }, (_, i) => ({
+      id: `n${i}`,
+      block_id: 'SaveImageBlock',
+      input_default: i ? { store_as: 'data_uri' } : { image: 'https://a.test/x.png', store_as: 'data_uri' },
+    })),
+    links: Array.from({ length: length - 1 }, (_, i) => ({
+      source_id: `n${i}`,
+      source_name: 'data_uri',
+      sink_id: `n${i + 1}`,
+      sink_name: 'image',
+    })),
   };
 }
 
@@ -35,20 +44,29 @@ const messageOf = (graph: unknown) => refusal(graph).message;
 
 describe('cycles', () => {
   test('a cycle of up to 12 ids is shown whole; a longer one shortened, its last id kept', () => {
-    expect(messageOf(ring(11))).toBe(`The graph has a cycle (${[...Array.from({ length: 11 }, (_, i) => `n${i}`), 'n0'].join(' -> ')}): the reference runner runs acyclic graphs only`);
-    expect(messageOf(ring(12))).toBe(`The graph has a cycle (${[...Array.from({ length: 11 }, (_, i) => `n${i}`), '... (1 more)', 'n0'].join(' -> ')}): the reference runner runs acyclic graphs only`);
+    expect(messageOf(ring(11))).toBe(
+      `The graph has a cycle (${[...Array.from({ length: 11 }, (_, i) => `n${i}`), 'n0'].join(' -> ')}): the reference runner runs acyclic graphs only`,
+    );
+    expect(messageOf(ring(12))).toBe(
+      `The graph has a cycle (${[...Array.from({ length: 11 }, (_, i) => `n${i}`), '... (1 more)', 'n0'].join(' -> ')}): the reference runner runs acyclic graphs only`,
+    );
   });
 
   test('the cycle shown starts where it closes, without the path that led to it', () => {
     const graph = chain(4);
     graph.links.push({ source_id: 'n3', source_name: 'data_uri', sink_id: 'n2', sink_name: 'image' });
-    expect(messageOf(graph)).toBe('The graph has a cycle (n2 -> n3 -> n2): the reference runner runs acyclic graphs only');
+    expect(messageOf(graph)).toBe(
+      'The graph has a cycle (n2 -> n3 -> n2): the reference runner runs acyclic graphs only',
+    );
   });
 
   test('a node reached twice without a cycle is no cycle', () => {
     // n0 feeds n1 and n2; both feed n3 (a Save Image node run once per value).
     const graph = chain(2);
-    graph.nodes.push({ id: 'n2', block_id: 'SaveImageBlock', input_default: { store_as: 'data_uri' } }, { id: 'n3', block_id: 'SaveImageBlock', input_default: { store_as: 'data_uri' } });
+    graph.nodes.push(
+      { id: 'n2', block_id: 'SaveImageBlock', input_default: { store_as: 'data_uri' } },
+      { id: 'n3', block_id: 'SaveImageBlock', input_default: { store_as: 'data_uri' } },
+    );
     graph.links.push(
       { source_id: 'n0', source_name: 'data_uri', sink_id: 'n2', sink_name: 'image' },
       { source_id: 'n1', source_name: 'data_uri', sink_id: 'n3', sink_name: 'image' },
@@ -63,13 +81,15 @@ describe('cycles', () => {
 });
 
 describe('what a checked graph holds', () => {
-  test('each node\'s block, fixed inputs and linked inputs; links by their source', () => {
+  test("each node's block, fixed inputs and linked inputs; links by their source", () => {
     const checked = checkGraph(chain(3), registry);
     const n1 = checked.nodes.get('n1')!;
     expect(n1.block.name).toBe('SaveImageBlock');
     expect(n1.defaults).toEqual({ store_as: 'data_uri' });
     expect(checked.linksFrom.get('n2')).toBeUndefined();
-    expect(checked.linksFrom.get('n1')).toEqual([{ source_id: 'n1', source_name: 'data_uri', sink_id: 'n2', sink_name: 'image' }]);
+    expect(checked.linksFrom.get('n1')).toEqual([
+      { source_id: 'n1', source_name: 'data_uri', sink_id: 'n2', sink_name: 'image' },
+    ]);
   });
 
   test('a node without input_default has none, and may be fed by links alone', () => {
@@ -88,26 +108,42 @@ describe('refusals name the node or link', () => {
 
   test('several missing required inputs are all named', () => {
     const graph = { nodes: [{ id: 'g', block_id: 'ReplicateFluxAdvancedModelBlock' }] };
-    expect(messageOf(graph)).toMatch(/^Node g \(ReplicateFluxAdvancedModelBlock\): required input (\w+, )+\w+ is neither set in input_default nor linked$/);
+    expect(messageOf(graph)).toMatch(
+      /^Node g \(ReplicateFluxAdvancedModelBlock\): required input (\w+, )+\w+ is neither set in input_default nor linked$/,
+    );
   });
 });
 
 describe('more cycles', () => {
-  test('a cycle through a node\'s second link is found', () => {
+  test("a cycle through a node's second link is found", () => {
     // n0 feeds n1 (a dead end) and n2; n2 feeds n0.
     const graph = chain(2);
     graph.nodes.push({ id: 'n2', block_id: 'SaveImageBlock', input_default: { store_as: 'data_uri' } });
     graph.links.push({ source_id: 'n0', source_name: 'data_uri', sink_id: 'n2', sink_name: 'image' });
     graph.links.push({ source_id: 'n2', source_name: 'data_uri', sink_id: 'n0', sink_name: 'image' });
-    expect(messageOf(graph)).toBe('The graph has a cycle (n0 -> n2 -> n0): the reference runner runs acyclic graphs only');
+    expect(messageOf(graph)).toBe(
+      'The graph has a cycle (n0 -> n2 -> n0): the reference runner runs acyclic graphs only',
+    );
   });
 
   test('40 stacked diamonds (2^40 paths) are checked by visiting each node once', () => {
-    const nodes = [{ id: 'd0', block_id: 'SaveImageBlock', input_default: { image: 'https://a.test/x.png', store_as: 'data_uri' } }];
+    const nodes = [
+      { id: 'd0', block_id: 'SaveImageBlock', input_default: { image: 'https://a.test/x.png', store_as: 'data_uri' } },
+    ];
     const links: Array<{ source_id: string; source_name: string; sink_id: string; sink_name: string }> = [];
     for (let i = 0; i < 40; i++) {
-      for (const id of [`l${i}`, `r${i}`, `d${i + 1}`]) nodes.push({ id, block_id: 'SaveImageBlock', input_default: { store_as: 'data_uri' } } as (typeof nodes)[number]);
-      for (const [from, to] of [[`d${i}`, `l${i}`], [`d${i}`, `r${i}`], [`l${i}`, `d${i + 1}`], [`r${i}`, `d${i + 1}`]]) {
+      for (const id of [`l${i}`, `r${i}`, `d${i + 1}`])
+        nodes.push({
+          id,
+          block_id: 'SaveImageBlock',
+          input_default: { store_as: 'data_uri' },
+        } as (typeof nodes)[number]);
+      for (const [from, to] of [
+        [`d${i}`, `l${i}`],
+        [`d${i}`, `r${i}`],
+        [`l${i}`, `d${i + 1}`],
+        [`r${i}`, `d${i + 1}`],
+      ]) {
         links.push({ source_id: from!, source_name: 'data_uri', sink_id: to!, sink_name: 'image' });
       }
     }
@@ -130,12 +166,22 @@ describe('GraphError', () => {
     expect(refusal({ ...graph, links: [noInput] })).toMatchObject({ link: noInput });
     const badDefault = chain(2);
     badDefault.nodes[1]!.input_default = { store_as: 'disk' };
-    expect(refusal(badDefault)).toMatchObject({ node: 'n1', message: 'Node n1 (SaveImageBlock): store_as: must be one of "file", "data_uri"' });
+    expect(refusal(badDefault)).toMatchObject({
+      node: 'n1',
+      message: 'Node n1 (SaveImageBlock): store_as: must be one of "file", "data_uri"',
+    });
   });
 
   test('names the node or the link it is about, for editors that mark it, and leaves the other empty', () => {
     const graph = {
-      nodes: [{ id: 'g', block_id: 'ReplicateFluxAdvancedModelBlock', input_default: { credentials: CREDENTIALS, prompt: 'x' } }, { id: 's', block_id: 'SaveImageBlock' }],
+      nodes: [
+        {
+          id: 'g',
+          block_id: 'ReplicateFluxAdvancedModelBlock',
+          input_default: { credentials: CREDENTIALS, prompt: 'x' },
+        },
+        { id: 's', block_id: 'SaveImageBlock' },
+      ],
     };
     expect(refusal(graph)).toMatchObject({ node: 's', link: undefined });
     const link = { source_id: 'g', source_name: 'error', sink_id: 's', sink_name: 'image' };

@@ -20,7 +20,9 @@ let mostAtOnce = 0;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'flux-blocks-limits-'));
-  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#c63' } }).png().toBuffer();
+  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#c63' } })
+    .png()
+    .toBuffer();
   server = createServer((req, res) => {
     mostAtOnce = Math.max(mostAtOnce, ++serving);
     // /hang never answers; the others answer after 300 ms, so the downloads of one wave overlap.
@@ -51,7 +53,11 @@ const context = (extra: Partial<BlockContext> = {}): BlockContext => ({
 
 /** `count` independent Save Image nodes, each downloading a distinct URL of the slow server. */
 const saves = (count: number, path = '/image.png'): Graph => ({
-  nodes: Array.from({ length: count }, (_, i) => ({ id: `save-${i}`, block_id: 'SaveImageBlock', input_default: { image: `${origin}${path}?n=${i}` } })),
+  nodes: Array.from({ length: count }, (_, i) => ({
+    id: `save-${i}`,
+    block_id: 'SaveImageBlock',
+    input_default: { image: `${origin}${path}?n=${i}` },
+  })),
   links: [],
 });
 
@@ -59,8 +65,21 @@ describe('maxPredictions', () => {
   // generate (4 images) -> edit each (4 predictions) -> save each: 5 predictions in all.
   const fanOut: Graph = {
     nodes: [
-      { id: 'generate', block_id: 'ReplicateFluxAdvancedModelBlock', input_default: { credentials: CREDENTIALS, prompt: 'a fox', replicate_model_name: 'Flux Schnell', num_outputs: 4 } },
-      { id: 'edit', block_id: 'ReplicateFluxKontextBlock', input_default: { credentials: CREDENTIALS, prompt: 'make it winter' } },
+      {
+        id: 'generate',
+        block_id: 'ReplicateFluxAdvancedModelBlock',
+        input_default: {
+          credentials: CREDENTIALS,
+          prompt: 'a fox',
+          replicate_model_name: 'Flux Schnell',
+          num_outputs: 4,
+        },
+      },
+      {
+        id: 'edit',
+        block_id: 'ReplicateFluxKontextBlock',
+        input_default: { credentials: CREDENTIALS, prompt: 'make it winter' },
+      },
       { id: 'save', block_id: 'SaveImageBlock', input_default: { store_as: 'data_uri' } },
     ],
     links: [
@@ -72,7 +91,13 @@ describe('maxPredictions', () => {
   test('past the cap, no further prediction is created; one failure names the cap; images already made are still saved', async () => {
     const result = await runGraph(fanOut, { registry, context: context(), maxPredictions: 3, concurrency: 1 });
     expect(creates(local.emulator).sent).toBe(3);
-    expect(result.failures).toEqual([{ node: 'edit', block: 'ReplicateFluxKontextBlock', error: expect.stringMatching(/^Not run: the graph run reached its cap of 3 predictions \(maxPredictions\)/) }]);
+    expect(result.failures).toEqual([
+      {
+        node: 'edit',
+        block: 'ReplicateFluxKontextBlock',
+        error: expect.stringMatching(/^Not run: the graph run reached its cap of 3 predictions \(maxPredictions\)/),
+      },
+    ]);
     expect(result.stopped).toEqual(['edit']);
     expect(result.outputs.filter((o) => o.node === 'save' && o.output === 'data_uri')).toHaveLength(2);
   });
@@ -83,8 +108,14 @@ describe('maxPredictions', () => {
     expect(creates(local.emulator).created).toBe(5);
   });
 
-  test.each([['maxPredictions', 0], ['concurrency', 1.5], ['concurrency', -1]])('%s %p is refused before anything runs', async (name, value) => {
-    await expect(runGraph(fanOut, { registry, context: context(), [name]: value })).rejects.toThrow(new GraphError(`${name} must be a positive whole number, not ${value}`));
+  test.each([
+    ['maxPredictions', 0],
+    ['concurrency', 1.5],
+    ['concurrency', -1],
+  ])('%s %p is refused before anything runs', async (name, value) => {
+    await expect(runGraph(fanOut, { registry, context: context(), [name]: value })).rejects.toThrow(
+      new GraphError(`${name} must be a positive whole number, not ${value}`),
+    );
     expect(local.emulator.requests).toEqual([]);
   });
 });
@@ -118,6 +149,12 @@ describe("the host's abort reason", () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort('interrupted (Ctrl-C)'), 100);
     const result = await runGraph(saves(1, '/hang'), { registry, context: context({ signal: controller.signal }) });
-    expect(result.failures).toEqual([{ node: 'save-0', block: 'SaveImageBlock', error: expect.stringMatching(/^The download was interrupted \(Ctrl-C\)\./) }]);
+    expect(result.failures).toEqual([
+      {
+        node: 'save-0',
+        block: 'SaveImageBlock',
+        error: expect.stringMatching(/^The download was interrupted \(Ctrl-C\)\./),
+      },
+    ]);
   });
 });

@@ -12,7 +12,11 @@ import { runGraph, type GraphOutput } from '../../graph/run-graph.js';
 const registry = createRegistry();
 let image = '';
 beforeAll(async () => {
-  image = `data:image/png;base64,${(await sharp({ create: { width: 2, height: 2, channels: 3, background: '#0f0' } }).png().toBuffer()).toString('base64')}`;
+  image = `data:image/png;base64,${(
+    await sharp({ create: { width: 2, height: 2, channels: 3, background: '#0f0' } })
+      .png()
+      .toBuffer()
+  ).toString('base64')}`;
 });
 
 /** n0 saves the image as a data: URI, n1 saves what n0 gave. */
@@ -35,7 +39,13 @@ describe('onOutput', () => {
       },
     });
     // n1's first output throws: nothing of n1 follows it.
-    expect(seen.map((o) => `${o.node}.${o.output}`)).toEqual(['n0.data_uri', 'n0.content_type', 'n0.width', 'n0.height', 'n1.data_uri']);
+    expect(seen.map((o) => `${o.node}.${o.output}`)).toEqual([
+      'n0.data_uri',
+      'n0.content_type',
+      'n0.width',
+      'n0.height',
+      'n1.data_uri',
+    ]);
     expect(result.outputs).toEqual(seen);
     expect(result.failures).toEqual([{ node: 'n1', block: 'SaveImageBlock', error: 'Internal error: boom' }]);
     expect(result.stopped).toEqual([]);
@@ -53,7 +63,7 @@ describe('onOutput', () => {
 });
 
 describe('runNode', () => {
-  test('replaces runBlock: it gets each node\'s block, fixed and linked inputs, and a context with the node\'s signal', async () => {
+  test("replaces runBlock: it gets each node's block, fixed and linked inputs, and a context with the node's signal", async () => {
     const calls: Array<{ block: string; input: Record<string, unknown>; signal: boolean }> = [];
     const result = await runGraph(pair(), {
       registry,
@@ -97,11 +107,23 @@ describe('runNode', () => {
 });
 
 describe('flows and stops', () => {
-  const save = (id: string, input_default: Record<string, unknown> = { store_as: 'data_uri' }) => ({ id, block_id: 'SaveImageBlock', input_default });
-  const link = (source_id: string, sink_id: string, source_name = 'data_uri', sink_name = 'image') => ({ source_id, source_name, sink_id, sink_name });
+  const save = (id: string, input_default: Record<string, unknown> = { store_as: 'data_uri' }) => ({
+    id,
+    block_id: 'SaveImageBlock',
+    input_default,
+  });
+  const link = (source_id: string, sink_id: string, source_name = 'data_uri', sink_name = 'image') => ({
+    source_id,
+    source_name,
+    sink_id,
+    sink_name,
+  });
 
   test('a failure stops each node downstream once, also one reached by two paths', async () => {
-    const graph = { nodes: [save('n0', { image, store_as: 'data_uri' }), save('n1'), save('n2'), save('n3')], links: [link('n0', 'n1'), link('n0', 'n2'), link('n1', 'n3'), link('n2', 'n3')] };
+    const graph = {
+      nodes: [save('n0', { image, store_as: 'data_uri' }), save('n1'), save('n2'), save('n3')],
+      links: [link('n0', 'n1'), link('n0', 'n2'), link('n1', 'n3'), link('n2', 'n3')],
+    };
     const result = await runGraph(graph, {
       registry,
       async *runNode() {
@@ -120,14 +142,24 @@ describe('flows and stops', () => {
     await runGraph(graph, {
       registry,
       async *runNode(_, input) {
-        if (input.store_as === 'data_uri') yield* [['data_uri', 'a1'], ['data_uri', 'a2']] as const;
+        if (input.store_as === 'data_uri')
+          yield* [
+            ['data_uri', 'a1'],
+            ['data_uri', 'a2'],
+          ] as const;
         else if (input.store_as === 'file') {
           await new Promise((resolve) => setTimeout(resolve, 20));
-          yield* [['path', 'b1'], ['path', 'b2']] as const;
+          yield* [
+            ['path', 'b1'],
+            ['path', 'b2'],
+          ] as const;
         } else runs.push(input);
       },
     });
-    expect(runs).toEqual([{ image: 'a1', store_as: 'b1' }, { image: 'a2', store_as: 'b2' }]);
+    expect(runs).toEqual([
+      { image: 'a1', store_as: 'b1' },
+      { image: 'a2', store_as: 'b2' },
+    ]);
   });
 
   test('outputs a node yields after it was stopped from upstream are not its own: left out', async () => {
@@ -151,33 +183,46 @@ describe('flows and stops', () => {
   });
 
   test('past maxPredictions one failure names the cap, and every node not run is listed stopped', async () => {
-    const generate = (id: string) => ({ id, block_id: 'ReplicateFluxAdvancedModelBlock', input_default: { credentials: { provider: 'replicate', id: 'c', type: 'api_key' }, prompt: 'x' } });
-    const result = await runGraph({ nodes: ['g1', 'g2', 'g3'].map(generate) }, {
-      registry,
-      maxPredictions: 1,
-      concurrency: 1,
-      async *runNode() {
-        yield ['seed', 1];
-      },
+    const generate = (id: string) => ({
+      id,
+      block_id: 'ReplicateFluxAdvancedModelBlock',
+      input_default: { credentials: { provider: 'replicate', id: 'c', type: 'api_key' }, prompt: 'x' },
     });
+    const result = await runGraph(
+      { nodes: ['g1', 'g2', 'g3'].map(generate) },
+      {
+        registry,
+        maxPredictions: 1,
+        concurrency: 1,
+        async *runNode() {
+          yield ['seed', 1];
+        },
+      },
+    );
     expect(result.failures).toHaveLength(1);
-    expect(result.failures[0]).toMatchObject({ node: 'g2', error: expect.stringMatching(/^Not run: the graph run reached its cap of 1 predictions/) });
+    expect(result.failures[0]).toMatchObject({
+      node: 'g2',
+      error: expect.stringMatching(/^Not run: the graph run reached its cap of 1 predictions/),
+    });
     expect(result.stopped).toEqual(['g2', 'g3']);
   });
 
-  test('onNodeRun gets progress, the host\'s own onProgress too, and a host runner without one is fine', async () => {
+  test("onNodeRun gets progress, the host's own onProgress too, and a host runner without one is fine", async () => {
     const hostProgress: unknown[] = [];
     for (const runner of [{ onProgress: (event: unknown) => hostProgress.push(event) }, {}, undefined]) {
       const phases: string[] = [];
-      const result = await runGraph({ nodes: [save('n0', { image, store_as: 'data_uri' })] }, {
-        registry,
-        context: runner && { runner },
-        onNodeRun: (event) => phases.push(event.phase),
-        async *runNode(_, __, context) {
-          context.runner?.onProgress?.({ predictionId: 'p', status: 'processing', percent: 50 });
-          yield ['data_uri', 'x'];
+      const result = await runGraph(
+        { nodes: [save('n0', { image, store_as: 'data_uri' })] },
+        {
+          registry,
+          context: runner && { runner },
+          onNodeRun: (event) => phases.push(event.phase),
+          async *runNode(_, __, context) {
+            context.runner?.onProgress?.({ predictionId: 'p', status: 'processing', percent: 50 });
+            yield ['data_uri', 'x'];
+          },
         },
-      });
+      );
       expect(result.failures).toEqual([]);
       expect(phases).toEqual(['started', 'progress', 'ended']);
     }
@@ -191,33 +236,46 @@ describe('local image files (context.files)', () => {
     try {
       await writeFile(join(dir, 'in.png'), Buffer.from(image.split(',')[1]!, 'base64'));
       const seen: unknown[] = [];
-      const result = await runGraph({ nodes: [{ id: 'n0', block_id: 'SaveImageBlock', input_default: { image: 'in.png', store_as: 'data_uri' } }] }, {
-        registry,
-        context: { files: { allowDir: dir } },
-        async *runNode(_, input) {
-          seen.push(String(input.image).slice(0, 22));
-          yield ['data_uri', 'x'];
+      const result = await runGraph(
+        { nodes: [{ id: 'n0', block_id: 'SaveImageBlock', input_default: { image: 'in.png', store_as: 'data_uri' } }] },
+        {
+          registry,
+          context: { files: { allowDir: dir } },
+          async *runNode(_, input) {
+            seen.push(String(input.image).slice(0, 22));
+            yield ['data_uri', 'x'];
+          },
         },
-      });
+      );
       expect(result.failures).toEqual([]);
       expect(seen).toEqual(['data:image/png;base64,']);
-      const outside = runGraph({ nodes: [{ id: 'n0', block_id: 'SaveImageBlock', input_default: { image: '../in.png' } }] }, { registry, context: { files: { allowDir: dir } } });
+      const outside = runGraph(
+        { nodes: [{ id: 'n0', block_id: 'SaveImageBlock', input_default: { image: '../in.png' } }] },
+        { registry, context: { files: { allowDir: dir } } },
+      );
       await expect(outside).rejects.toThrow(GraphError);
-      await expect(outside).rejects.toThrow(/^Node n0 \(SaveImageBlock\): image: the local file \.\.\/in\.png is outside /);
+      await expect(outside).rejects.toThrow(
+        /^Node n0 \(SaveImageBlock\): image: the local file \.\.\/in\.png is outside /,
+      );
       // What is no graph, or names no known block, is left for the graph check to refuse.
       const files = { allowDir: dir };
-      await expect(runGraph(null, { registry, context: { files } })).rejects.toThrow('Invalid graph: graph: must be an object');
-      await expect(runGraph({}, { registry, context: { files } })).rejects.toThrow('Invalid graph: nodes: ');
-      await expect(runGraph({ nodes: [{ id: 'x', block_id: 'NoSuchBlock', input_default: { image: 'in.png' } }] }, { registry, context: { files } })).rejects.toThrow(
-        'Node x: no block with id or name "NoSuchBlock" is registered',
+      await expect(runGraph(null, { registry, context: { files } })).rejects.toThrow(
+        'Invalid graph: graph: must be an object',
       );
+      await expect(runGraph({}, { registry, context: { files } })).rejects.toThrow('Invalid graph: nodes: ');
+      await expect(
+        runGraph(
+          { nodes: [{ id: 'x', block_id: 'NoSuchBlock', input_default: { image: 'in.png' } }] },
+          { registry, context: { files } },
+        ),
+      ).rejects.toThrow('Node x: no block with id or name "NoSuchBlock" is registered');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
 });
 
-test('a finished run leaves no listener on the host\'s signal', async () => {
+test("a finished run leaves no listener on the host's signal", async () => {
   const host = new AbortController();
   await runGraph(pair(), {
     registry,

@@ -17,8 +17,12 @@ let png: Buffer;
 let jpeg: Buffer;
 
 beforeAll(async () => {
-  png = await sharp({ create: { width: 3, height: 2, channels: 3, background: '#f00' } }).png().toBuffer();
-  jpeg = await sharp({ create: { width: 5, height: 4, channels: 3, background: '#0f0' } }).jpeg().toBuffer();
+  png = await sharp({ create: { width: 3, height: 2, channels: 3, background: '#f00' } })
+    .png()
+    .toBuffer();
+  jpeg = await sharp({ create: { width: 5, height: 4, channels: 3, background: '#0f0' } })
+    .jpeg()
+    .toBuffer();
   server = createServer((req, res) => {
     const path = req.url!;
     accept = req.headers.accept;
@@ -33,7 +37,8 @@ beforeAll(async () => {
     if (path === '/300') return void res.writeHead(300, { location: '/image.png' }).end();
     if (path === '/200-with-location') return void res.writeHead(200, { location: '/missing' }).end(png);
     if (path === '/400-with-location') return void res.writeHead(400, { location: '/image.png' }).end();
-    if (path === '/announced-large') return void res.writeHead(200, { 'content-length': '2000' }).end(Buffer.alloc(2000));
+    if (path === '/announced-large')
+      return void res.writeHead(200, { 'content-length': '2000' }).end(Buffer.alloc(2000));
     if (path === '/chunked-large') {
       res.writeHead(200);
       res.write(Buffer.alloc(600));
@@ -58,16 +63,30 @@ afterAll(() => {
 const allowed = () => ({ allowedOrigins: [origin] });
 
 describe('fetchImage over http', () => {
-  test('an image is read and described from its bytes, not the server\'s content type', async () => {
-    expect(await fetchImage(`${origin}/image.png`, allowed())).toEqual({ bytes: png, contentType: 'image/png', extension: 'png', width: 3, height: 2 });
-    expect(await fetchImage(`${origin}/image.jpg`, allowed())).toMatchObject({ contentType: 'image/jpeg', extension: 'jpg', width: 5, height: 4 });
+  test("an image is read and described from its bytes, not the server's content type", async () => {
+    expect(await fetchImage(`${origin}/image.png`, allowed())).toEqual({
+      bytes: png,
+      contentType: 'image/png',
+      extension: 'png',
+      width: 3,
+      height: 2,
+    });
+    expect(await fetchImage(`${origin}/image.jpg`, allowed())).toMatchObject({
+      contentType: 'image/jpeg',
+      extension: 'jpg',
+      width: 5,
+      height: 4,
+    });
   });
 
   test('redirects are followed: a 3xx with a Location, and only that', async () => {
     expect((await fetchImage(`${origin}/redirect`, allowed())).bytes).toEqual(png);
     expect((await fetchImage(`${origin}/300`, allowed())).bytes).toEqual(png);
     expect((await fetchImage(`${origin}/200-with-location`, allowed())).bytes).toEqual(png);
-    await expect(fetchImage(`${origin}/400-with-location`, allowed())).rejects.toMatchObject({ kind: 'download_failed', detail: `${origin}/400-with-location answered HTTP 400` });
+    await expect(fetchImage(`${origin}/400-with-location`, allowed())).rejects.toMatchObject({
+      kind: 'download_failed',
+      detail: `${origin}/400-with-location answered HTTP 400`,
+    });
   });
 
   test('asks for an image', async () => {
@@ -77,41 +96,73 @@ describe('fetchImage over http', () => {
   });
 
   test('https URLs go through TLS, with the same address check', async () => {
-    await expect(fetchImage('https://127.0.0.1:1/x.png')).rejects.toMatchObject({ kind: 'refused_url', detail: 'https://127.0.0.1:1/x.png is a private, loopback or link-local address' });
+    await expect(fetchImage('https://127.0.0.1:1/x.png')).rejects.toMatchObject({
+      kind: 'refused_url',
+      detail: 'https://127.0.0.1:1/x.png is a private, loopback or link-local address',
+    });
     // The plain-HTTP test server does not speak TLS: the handshake fails, so https was used.
-    await expect(fetchImage(`${origin.replace('http:', 'https:')}/image.png`, { allowedOrigins: [origin.replace('http:', 'https:')] })).rejects.toMatchObject({
+    await expect(
+      fetchImage(`${origin.replace('http:', 'https:')}/image.png`, {
+        allowedOrigins: [origin.replace('http:', 'https:')],
+      }),
+    ).rejects.toMatchObject({
       kind: 'download_failed',
-      detail: expect.stringMatching(/^Downloading https:\/\/127\.0\.0\.1:\d+\/image\.png failed: (EPROTO|ERR_SSL_WRONG_VERSION_NUMBER|ECONNRESET)/),
+      detail: expect.stringMatching(
+        /^Downloading https:\/\/127\.0\.0\.1:\d+\/image\.png failed: (EPROTO|ERR_SSL_WRONG_VERSION_NUMBER|ECONNRESET)/,
+      ),
     });
   });
 
   test('an answer other than 200 is download_failed naming the status; a redirect without Location too', async () => {
-    await expect(fetchImage(`${origin}/missing`, allowed())).rejects.toMatchObject({ kind: 'download_failed', detail: `${origin}/missing answered HTTP 404` });
-    await expect(fetchImage(`${origin}/no-location`, allowed())).rejects.toMatchObject({ kind: 'download_failed', detail: `${origin}/no-location answered HTTP 302` });
+    await expect(fetchImage(`${origin}/missing`, allowed())).rejects.toMatchObject({
+      kind: 'download_failed',
+      detail: `${origin}/missing answered HTTP 404`,
+    });
+    await expect(fetchImage(`${origin}/no-location`, allowed())).rejects.toMatchObject({
+      kind: 'download_failed',
+      detail: `${origin}/no-location answered HTTP 302`,
+    });
   });
 
   test('a private address is refused unless its origin is allowed, also after a redirect', async () => {
-    await expect(fetchImage(`${origin}/image.png`)).rejects.toMatchObject({ kind: 'refused_url', detail: `${origin}/image.png is a private, loopback or link-local address` });
-    await expect(fetchImage(`${origin}/image.png`, { allowedOrigins: ['http://127.0.0.1:1'] })).rejects.toMatchObject({ kind: 'refused_url' });
+    await expect(fetchImage(`${origin}/image.png`)).rejects.toMatchObject({
+      kind: 'refused_url',
+      detail: `${origin}/image.png is a private, loopback or link-local address`,
+    });
+    await expect(fetchImage(`${origin}/image.png`, { allowedOrigins: ['http://127.0.0.1:1'] })).rejects.toMatchObject({
+      kind: 'refused_url',
+    });
     await expect(fetchImage(`${origin}/to-private`, allowed())).rejects.toMatchObject({
       kind: 'refused_url',
       detail: `http://10.0.0.1/x.png is a private, loopback or link-local address (redirected from ${origin}/to-private)`,
     });
-    await expect(fetchImage('http://[::1]:9/x.png')).rejects.toMatchObject({ kind: 'refused_url', detail: 'http://[::1]:9/x.png is a private, loopback or link-local address' });
+    await expect(fetchImage('http://[::1]:9/x.png')).rejects.toMatchObject({
+      kind: 'refused_url',
+      detail: 'http://[::1]:9/x.png is a private, loopback or link-local address',
+    });
   });
 
   test('a name that resolves to a private address is refused when connecting', async () => {
     const port = new URL(origin).port;
     await expect(fetchImage(`http://localhost:${port}/image.png`)).rejects.toMatchObject({
       kind: 'refused_url',
-      detail: expect.stringMatching(new RegExp(`^http://localhost:${port}/image\\.png resolves to (127\\.0\\.0\\.1|::1), a private, loopback or link-local address$`)),
+      detail: expect.stringMatching(
+        new RegExp(
+          `^http://localhost:${port}/image\\.png resolves to (127\\.0\\.0\\.1|::1), a private, loopback or link-local address$`,
+        ),
+      ),
     });
     // An allowed origin skips the check.
-    expect((await fetchImage(`http://localhost:${port}/image.png`, { allowedOrigins: [`http://localhost:${port}`] })).width).toBe(3);
+    expect(
+      (await fetchImage(`http://localhost:${port}/image.png`, { allowedOrigins: [`http://localhost:${port}`] })).width,
+    ).toBe(3);
   });
 
   test('only http(s) and data: URLs, also as redirect targets', async () => {
-    await expect(fetchImage('ftp://files.example/x.png')).rejects.toMatchObject({ kind: 'refused_url', detail: 'ftp: URLs are not fetched: only http(s) and data:' });
+    await expect(fetchImage('ftp://files.example/x.png')).rejects.toMatchObject({
+      kind: 'refused_url',
+      detail: 'ftp: URLs are not fetched: only http(s) and data:',
+    });
     await expect(fetchImage(`${origin}/to-ftp`, allowed())).rejects.toMatchObject({
       kind: 'refused_url',
       detail: `ftp: URLs are not fetched (redirected from ${origin}/to-ftp): only http(s) and data:`,
@@ -128,18 +179,31 @@ describe('fetchImage over http', () => {
       detail: `${origin}/chunked-large sent more than the 1000-byte limit`,
     });
     // Exactly the limit passes the size checks (and then is no image).
-    await expect(fetchImage(`${origin}/announced-large`, { ...allowed(), maxBytes: 2000 })).rejects.toMatchObject({ kind: 'not_an_image' });
-    await expect(fetchImage(`${origin}/chunked-large`, { ...allowed(), maxBytes: 1200 })).rejects.toMatchObject({ kind: 'not_an_image' });
+    await expect(fetchImage(`${origin}/announced-large`, { ...allowed(), maxBytes: 2000 })).rejects.toMatchObject({
+      kind: 'not_an_image',
+    });
+    await expect(fetchImage(`${origin}/chunked-large`, { ...allowed(), maxBytes: 1200 })).rejects.toMatchObject({
+      kind: 'not_an_image',
+    });
   });
 
   test('bytes that are no image are not_an_image', async () => {
-    await expect(fetchImage(`${origin}/text`, allowed())).rejects.toMatchObject({ kind: 'not_an_image', detail: 'The 19 bytes are not an image in a format the block reads' });
-    await expect(fetchImage(`${origin}/empty`, allowed())).rejects.toMatchObject({ kind: 'not_an_image', detail: 'The 0 bytes are not an image in a format the block reads' });
+    await expect(fetchImage(`${origin}/text`, allowed())).rejects.toMatchObject({
+      kind: 'not_an_image',
+      detail: 'The 19 bytes are not an image in a format the block reads',
+    });
+    await expect(fetchImage(`${origin}/empty`, allowed())).rejects.toMatchObject({
+      kind: 'not_an_image',
+      detail: 'The 0 bytes are not an image in a format the block reads',
+    });
   });
 
   test('a format sharp reads but the block does not is named', async () => {
     const svg = `data:image/svg+xml;base64,${Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>').toString('base64')}`;
-    await expect(fetchImage(svg)).rejects.toMatchObject({ kind: 'not_an_image', detail: expect.stringMatching(/^The \d+ bytes are not an image in a format the block reads \(svg\)$/) });
+    await expect(fetchImage(svg)).rejects.toMatchObject({
+      kind: 'not_an_image',
+      detail: expect.stringMatching(/^The \d+ bytes are not an image in a format the block reads \(svg\)$/),
+    });
   });
 
   test('timeoutMs bounds the download; it must be a positive whole number of ms', async () => {
@@ -155,11 +219,14 @@ describe('fetchImage over http', () => {
     }
   });
 
-  test('the host\'s abort stops a download, and one aborted before its turn never starts', async () => {
+  test("the host's abort stops a download, and one aborted before its turn never starts", async () => {
     const controller = new AbortController();
     const pending = fetchImage(`${origin}/slow`, allowed(), controller.signal);
     setTimeout(() => controller.abort('stopped by the test'), 50);
-    await expect(pending).rejects.toMatchObject({ kind: 'host_aborted', detail: expect.stringMatching(/^The download was /) });
+    await expect(pending).rejects.toMatchObject({
+      kind: 'host_aborted',
+      detail: expect.stringMatching(/^The download was /),
+    });
     await expect(fetchImage(`${origin}/image.png`, allowed(), AbortSignal.abort())).rejects.toMatchObject({
       kind: 'host_aborted',
       detail: expect.stringMatching(/^The download was .+ before it started$/),
@@ -171,7 +238,10 @@ describe('fetchImage over http', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(closed.address() as { port: number }).port}`;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    await expect(fetchImage(`${url}/x.png`, { allowedOrigins: [url] })).rejects.toMatchObject({ kind: 'download_failed', detail: `Downloading ${url}/x.png failed: ECONNREFUSED` });
+    await expect(fetchImage(`${url}/x.png`, { allowedOrigins: [url] })).rejects.toMatchObject({
+      kind: 'download_failed',
+      detail: `Downloading ${url}/x.png failed: ECONNREFUSED`,
+    });
   });
 
   test('downloads wait their turn at the limiter; data: URIs do not', async () => {
@@ -190,18 +260,33 @@ describe('fetchImage of data: URIs', () => {
   const uri = () => `data:image/png;base64,${png.toString('base64')}`;
 
   test('decoded and described', async () => {
-    expect(await fetchImage(uri())).toEqual({ bytes: png, contentType: 'image/png', extension: 'png', width: 3, height: 2 });
+    expect(await fetchImage(uri())).toEqual({
+      bytes: png,
+      contentType: 'image/png',
+      extension: 'png',
+      width: 3,
+      height: 2,
+    });
   });
 
   test('over maxBytes is too_large; exactly at it passes', async () => {
     const size = dataUriSize(uri());
-    await expect(fetchImage(uri(), { maxBytes: size - 1 })).rejects.toMatchObject({ kind: 'too_large', detail: `The data: URI holds more than the ${size - 1}-byte limit` });
+    await expect(fetchImage(uri(), { maxBytes: size - 1 })).rejects.toMatchObject({
+      kind: 'too_large',
+      detail: `The data: URI holds more than the ${size - 1}-byte limit`,
+    });
     expect((await fetchImage(uri(), { maxBytes: size })).width).toBe(3);
   });
 
   test('a data: URI that cannot be decoded is refused_url, its reason capitalized', async () => {
-    await expect(fetchImage('data:image/png;base64')).rejects.toMatchObject({ kind: 'refused_url', detail: 'The data: URI has no comma before its payload' });
-    await expect(fetchImage('data:image/png,%E0%A4%A')).rejects.toMatchObject({ kind: 'refused_url', detail: 'The data: URI\'s payload is not valid percent-encoding' });
+    await expect(fetchImage('data:image/png;base64')).rejects.toMatchObject({
+      kind: 'refused_url',
+      detail: 'The data: URI has no comma before its payload',
+    });
+    await expect(fetchImage('data:image/png,%E0%A4%A')).rejects.toMatchObject({
+      kind: 'refused_url',
+      detail: "The data: URI's payload is not valid percent-encoding",
+    });
   });
 });
 
@@ -257,6 +342,9 @@ describe('writeImage', () => {
     const file = join(dir, 'a-file');
     await writeFile(file, 'x');
     const image = await fetchImage(`data:image/png;base64,${png.toString('base64')}`);
-    await expect(writeImage(image, join(file, 'sub'))).rejects.toMatchObject({ kind: 'write_failed', detail: expect.stringMatching(/^Could not write .+\.png: (ENOTDIR|EEXIST)$/) });
+    await expect(writeImage(image, join(file, 'sub'))).rejects.toMatchObject({
+      kind: 'write_failed',
+      detail: expect.stringMatching(/^Could not write .+\.png: (ENOTDIR|EEXIST)$/),
+    });
   });
 });

@@ -37,7 +37,11 @@ export async function connectStdio(emulator: Emulator, out: string): Promise<Con
 }
 
 /** The server in-process over Streamable HTTP on 127.0.0.1 (a free port), reaching `emulator` with {@link TOKEN}. */
-export async function connectHttp(emulator: Emulator, out: string, options: { era?: 'legacy' | 'modern' } = {}): Promise<Connection & { url: string }> {
+export async function connectHttp(
+  emulator: Emulator,
+  out: string,
+  options: { era?: 'legacy' | 'modern' } = {},
+): Promise<Connection & { url: string }> {
   const environment = await openEnvironment({ baseUrl: emulator.url }, { REPLICATE_API_TOKEN: TOKEN });
   const server = await startMcpHttpServer(mcpServerFactory({ environment, out }), { port: 0 });
   const transportErrors: Error[] = [];

@@ -40,7 +40,16 @@ function inspector(args: string[]): Promise<{ code: number | null; stdout: strin
 
 test('the MCP Inspector CLI lists a tool per block from the stdio server, with portable schemas (no errors)', async () => {
   const { code, stdout, stderr } = await inspector([
-    '-e', `REPLICATE_BASE_URL=${handle.emulator.url}`, '-e', `REPLICATE_API_TOKEN=${TOKEN}`, '--method', 'tools/list', '--strict', 'node', BIN, 'mcp',
+    '-e',
+    `REPLICATE_BASE_URL=${handle.emulator.url}`,
+    '-e',
+    `REPLICATE_API_TOKEN=${TOKEN}`,
+    '--method',
+    'tools/list',
+    '--strict',
+    'node',
+    BIN,
+    'mcp',
   ]);
   expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
   const { tools } = JSON.parse(stdout) as { tools: Array<{ name: string }> };
@@ -51,9 +60,24 @@ test('the MCP Inspector CLI lists a tool per block from the stdio server, with p
 
 test('the MCP Inspector CLI calls the Flux Advanced tool, which reaches the emulator with the token from -e', async () => {
   const { code, stdout, stderr } = await inspector([
-    '-e', `REPLICATE_BASE_URL=${handle.emulator.url}`, '-e', `REPLICATE_API_TOKEN=${TOKEN}`,
-    '--method', 'tools/call', '--tool-name', 'replicate_flux_advanced_model', '--tool-arg', 'prompt=a red fox', '--format', 'json', '-q',
-    'node', BIN, 'mcp', '--max-image-bytes', '0',
+    '-e',
+    `REPLICATE_BASE_URL=${handle.emulator.url}`,
+    '-e',
+    `REPLICATE_API_TOKEN=${TOKEN}`,
+    '--method',
+    'tools/call',
+    '--tool-name',
+    'replicate_flux_advanced_model',
+    '--tool-arg',
+    'prompt=a red fox',
+    '--format',
+    'json',
+    '-q',
+    'node',
+    BIN,
+    'mcp',
+    '--max-image-bytes',
+    '0',
   ]);
   expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
   const { result } = JSON.parse(stdout) as { result: { structuredContent: { result: string[] } } };

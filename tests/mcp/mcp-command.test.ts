@@ -15,16 +15,30 @@ beforeAll(async () => {
 afterAll(() => rm(out, { recursive: true, force: true }));
 
 test('without a token or base URL it runs on the embedded emulator, says so, and saves every image', async () => {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, 'mcp', '--out', out], env: { PATH: process.env.PATH ?? '' }, stderr: 'pipe' });
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [BIN, 'mcp', '--out', out],
+    env: { PATH: process.env.PATH ?? '' },
+    stderr: 'pipe',
+  });
   let stderr = '';
   transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const client = new Client({ name: 'flux-blocks-tests', version: '1' });
   await client.connect(transport);
   try {
     expect(client.getInstructions()).toMatch(/embedded emulator at http:\/\/127\.0\.0\.1:\d+\/v1/);
-    const result = (await client.callTool({ name: 'replicate_flux_advanced_model', arguments: { prompt: 'a fox', num_outputs: 2 } })) as CallToolResult;
+    const result = (await client.callTool({
+      name: 'replicate_flux_advanced_model',
+      arguments: { prompt: 'a fox', num_outputs: 2 },
+    })) as CallToolResult;
     expect((result.structuredContent as { result: string[] }).result).toHaveLength(2);
-    expect(result.content.map((item) => item.type)).toEqual(['text', 'image', 'resource_link', 'image', 'resource_link']);
+    expect(result.content.map((item) => item.type)).toEqual([
+      'text',
+      'image',
+      'resource_link',
+      'image',
+      'resource_link',
+    ]);
     expect(await readdir(out)).toHaveLength(2);
   } finally {
     await client.close();

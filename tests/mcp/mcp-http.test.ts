@@ -24,11 +24,18 @@ const INITIALIZE = JSON.stringify({
 /** A raw initialize POST with the given headers (node:http, so Host can be set). */
 function post(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', ...headers } }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', ...headers },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      },
+    );
     req.once('error', reject);
     req.end(INITIALIZE);
   });
@@ -78,8 +85,12 @@ describe('on loopback (default 127.0.0.1)', () => {
 
 describe('off loopback', () => {
   test('binding to a non-loopback address without a token is refused', async () => {
-    await expect(startMcpHttpServer(mcpServerFactory({ environment }), { host: '0.0.0.0', port: 0 })).rejects.toThrow(HttpSetupError);
-    await expect(startMcpHttpServer(mcpServerFactory({ environment }), { host: '0.0.0.0', port: 0 })).rejects.toThrow(/--auth-token/);
+    await expect(startMcpHttpServer(mcpServerFactory({ environment }), { host: '0.0.0.0', port: 0 })).rejects.toThrow(
+      HttpSetupError,
+    );
+    await expect(startMcpHttpServer(mcpServerFactory({ environment }), { host: '0.0.0.0', port: 0 })).rejects.toThrow(
+      /--auth-token/,
+    );
   });
 
   test('the CLI refuses it too, with exit status 2, and starts nothing', async () => {
@@ -90,19 +101,27 @@ describe('off loopback', () => {
     child.stderr.on('data', (chunk) => (stderr += chunk));
     const code = await new Promise((resolve) => child.on('close', resolve));
     expect(code).toBe(2);
-    expect(stderr).toMatch(/0\.0\.0\.0, not a loopback address, needs a bearer token: pass --auth-token or set MCP_AUTH_TOKEN/);
+    expect(stderr).toMatch(
+      /0\.0\.0\.0, not a loopback address, needs a bearer token: pass --auth-token or set MCP_AUTH_TOKEN/,
+    );
     expect(stderr).not.toContain('MCP server (Streamable HTTP) at');
   });
 
   test('with a token, every request must carry it as a bearer token', async () => {
-    const server = await startMcpHttpServer(mcpServerFactory({ environment }), { host: '0.0.0.0', port: 0, authToken: 'mcp-secret-0123456789' });
+    const server = await startMcpHttpServer(mcpServerFactory({ environment }), {
+      host: '0.0.0.0',
+      port: 0,
+      authToken: 'mcp-secret-0123456789',
+    });
     try {
       const local = server.url.replace('0.0.0.0', '127.0.0.1');
       expect((await post(local, {})).status).toBe(401);
       expect((await post(local, { Authorization: 'Bearer wrong-secret-0123456789' })).status).toBe(401);
       expect(await listToolsAt(local, { Authorization: 'Bearer mcp-secret-0123456789' })).toBe(8);
       // The Host check still applies off loopback.
-      expect((await post(local, { Authorization: 'Bearer mcp-secret-0123456789', Host: 'evil.example' })).status).toBe(403);
+      expect((await post(local, { Authorization: 'Bearer mcp-secret-0123456789', Host: 'evil.example' })).status).toBe(
+        403,
+      );
     } finally {
       await server.close();
     }

@@ -16,8 +16,12 @@ beforeAll(async () => {
 afterAll(() => rm(out, { recursive: true, force: true }));
 
 type Content = CallToolResult['content'][number];
-const ofType = <T extends Content['type']>(result: CallToolResult, type: T) => result.content.filter((item): item is Extract<Content, { type: T }> => item.type === type);
-const textOf = (result: CallToolResult) => ofType(result, 'text').map((item) => item.text).join('\n');
+const ofType = <T extends Content['type']>(result: CallToolResult, type: T) =>
+  result.content.filter((item): item is Extract<Content, { type: T }> => item.type === type);
+const textOf = (result: CallToolResult) =>
+  ofType(result, 'text')
+    .map((item) => item.text)
+    .join('\n');
 
 /** Waits until `check` holds, polling every 20 ms, up to `ms`. */
 async function eventually(check: () => boolean, ms = 5000): Promise<void> {
@@ -33,7 +37,11 @@ describe.each([
 ])('MCP server over %s', (_, connect) => {
   let connection: Connection;
   const results: unknown[] = [];
-  const call = async (name: string, args: Record<string, unknown>, options?: Parameters<Connection['client']['callTool']>[1]) => {
+  const call = async (
+    name: string,
+    args: Record<string, unknown>,
+    options?: Parameters<Connection['client']['callTool']>[1],
+  ) => {
     const result = (await connection.client.callTool({ name, arguments: args }, options)) as CallToolResult;
     results.push(result);
     return result;
@@ -47,7 +55,11 @@ describe.each([
     expect(connection.stderr()).not.toContain(TOKEN);
     // The cancel test's own aborted call may leave an abort or a late progress notification
     // (sent before the cancel arrived); anything else (a stray line on stdout) is a failure.
-    expect(connection.transportErrors.filter((error) => !/aborted|progress notification for an unknown token/.test(error.message))).toEqual([]);
+    expect(
+      connection.transportErrors.filter(
+        (error) => !/aborted|progress notification for an unknown token/.test(error.message),
+      ),
+    ).toEqual([]);
     await connection.close();
   });
 
@@ -55,7 +67,14 @@ describe.each([
     const { tools } = await connection.client.listTools();
     results.push(tools);
     expect(tools.map((tool) => tool.name)).toEqual([
-      'replicate_flux_advanced_model', 'replicate_flux_kontext', 'replicate_flux_fill', 'replicate_flux_2', 'replicate_model', 'open_ai_compatible_flux_image', 'save_image', 'run_graph',
+      'replicate_flux_advanced_model',
+      'replicate_flux_kontext',
+      'replicate_flux_fill',
+      'replicate_flux_2',
+      'replicate_model',
+      'open_ai_compatible_flux_image',
+      'save_image',
+      'run_graph',
     ]);
     expect(tools).toHaveLength(registry.list().length + 1);
     const ajv = newAjv({ strict: false });
@@ -69,11 +88,18 @@ describe.each([
     const advanced = tools[0]!;
     expect(advanced.title).toBe('Replicate Flux Advanced Model');
     expect(advanced.inputSchema.required).toEqual(['prompt']);
-    expect((advanced.outputSchema!.properties as Record<string, unknown>).result).toMatchObject({ type: 'array', items: { type: 'string', format: 'uri' } });
+    expect((advanced.outputSchema!.properties as Record<string, unknown>).result).toMatchObject({
+      type: 'array',
+      items: { type: 'string', format: 'uri' },
+    });
   });
 
   test('Flux Advanced returns its URL in structuredContent, an image item of the right aspect ratio, and a link to the saved file', async () => {
-    const result = await call('replicate_flux_advanced_model', { prompt: 'a lighthouse at dawn', aspect_ratio: '3:2', output_format: 'png' });
+    const result = await call('replicate_flux_advanced_model', {
+      prompt: 'a lighthouse at dawn',
+      aspect_ratio: '3:2',
+      output_format: 'png',
+    });
     expect(result.isError).toBeFalsy();
     const structured = result.structuredContent as { result: string[]; seed: number };
     expect(structured.result).toHaveLength(1);
@@ -100,21 +126,33 @@ describe.each([
   });
 
   test('bad arguments give isError naming every bad field, and no request reaches the emulator', async () => {
-    const result = await call('replicate_flux_advanced_model', { prompt: '', steps: 99, aspect_ratio: '7:1', nonsense: true });
+    const result = await call('replicate_flux_advanced_model', {
+      prompt: '',
+      steps: 99,
+      aspect_ratio: '7:1',
+      nonsense: true,
+    });
     expect(result.isError).toBe(true);
     const text = textOf(result);
     for (const field of ['prompt', 'steps', 'aspect_ratio', 'nonsense']) expect(text).toContain(field);
     // A value only the chosen model refuses is also refused before any request.
-    const model = await call('replicate_flux_advanced_model', { prompt: 'a fox', replicate_model_name: 'Flux Pro', aspect_ratio: '21:9' });
+    const model = await call('replicate_flux_advanced_model', {
+      prompt: 'a fox',
+      replicate_model_name: 'Flux Pro',
+      aspect_ratio: '21:9',
+    });
     expect(model.isError).toBe(true);
     expect(textOf(model)).toContain('aspect_ratio');
-    const credentials = await call('save_image', { image: 'https://example.com/a.png', credentials: { provider: 'replicate', id: 'x', type: 'api_key' } });
+    const credentials = await call('save_image', {
+      image: 'https://example.com/a.png',
+      credentials: { provider: 'replicate', id: 'x', type: 'api_key' },
+    });
     expect(credentials.isError).toBe(true);
     expect(textOf(credentials)).toContain('credentials');
     expect(handle.emulator.requests).toEqual([]);
   });
 
-  test('a failed prediction is an isError result with the block\'s error message', async () => {
+  test("a failed prediction is an isError result with the block's error message", async () => {
     handle.plan = { outcome: 'failed', error: 'CUDA out of memory' };
     const result = await call('replicate_flux_advanced_model', { prompt: 'a fox' });
     expect(result.isError).toBe(true);
@@ -125,7 +163,11 @@ describe.each([
   test('progress notifications arrive when asked for, growing, out of 100', async () => {
     handle.plan = { startingMs: 200, processingMs: 1500 };
     const progress: Array<{ progress: number; total?: number; message?: string }> = [];
-    const result = await call('replicate_flux_advanced_model', { prompt: 'a fox' }, { onprogress: (event) => progress.push(event) });
+    const result = await call(
+      'replicate_flux_advanced_model',
+      { prompt: 'a fox' },
+      { onprogress: (event) => progress.push(event) },
+    );
     expect(result.isError).toBeFalsy();
     expect(progress.length).toBeGreaterThanOrEqual(2);
     expect(progress.every((event) => event.total === 100)).toBe(true);
@@ -148,15 +190,27 @@ describe.each([
     await eventually(() => requestsTo(handle.emulator, 'POST', /^\/v1\/predictions\/[a-z2-7]+\/cancel$/).length === 1);
   });
 
-  test('run_graph runs examples/generate-edit-save.json and returns each node\'s outputs with the images', async () => {
-    const graph = JSON.parse(await readFile(join(ROOT, 'examples', 'generate-edit-save.json'), 'utf8')) as Record<string, unknown>;
+  test("run_graph runs examples/generate-edit-save.json and returns each node's outputs with the images", async () => {
+    const graph = JSON.parse(await readFile(join(ROOT, 'examples', 'generate-edit-save.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     const progress: Array<{ progress: number; total?: number; message?: string }> = [];
     const result = await call('run_graph', graph, { onprogress: (event) => progress.push(event) });
     expect(result.isError).toBeFalsy();
     // Graph progress counts events (no total): each node's outputs show up.
-    expect(progress.every((event, i) => event.total === undefined && (i === 0 || event.progress > progress[i - 1]!.progress))).toBe(true);
-    for (const node of ['generate', 'edit', 'save']) expect(progress.some((event) => event.message?.startsWith(`node ${node}:`))).toBe(true);
-    const structured = result.structuredContent as { outputs: Record<string, Record<string, unknown[]>>; failures: unknown[]; stopped: unknown[] };
+    expect(
+      progress.every(
+        (event, i) => event.total === undefined && (i === 0 || event.progress > progress[i - 1]!.progress),
+      ),
+    ).toBe(true);
+    for (const node of ['generate', 'edit', 'save'])
+      expect(progress.some((event) => event.message?.startsWith(`node ${node}:`))).toBe(true);
+    const structured = result.structuredContent as {
+      outputs: Record<string, Record<string, unknown[]>>;
+      failures: unknown[];
+      stopped: unknown[];
+    };
     expect(structured.failures).toEqual([]);
     expect(structured.stopped).toEqual([]);
     expect(Object.keys(structured.outputs).sort()).toEqual(['edit', 'generate', 'save']);
@@ -177,7 +231,7 @@ describe.each([
     expect(handle.emulator.requests).toEqual([]);
   });
 
-  test('resources: the manifest and each block\'s docs page', async () => {
+  test("resources: the manifest and each block's docs page", async () => {
     const { resources } = await connection.client.listResources();
     const uris = resources.map((resource) => resource.uri);
     expect(uris).toContain('flux-blocks://manifest.json');
@@ -185,6 +239,9 @@ describe.each([
     const manifest = await connection.client.readResource({ uri: 'flux-blocks://manifest.json' });
     expect(JSON.parse((manifest.contents[0] as { text: string }).text)).toEqual(registry.manifest());
     const page = await connection.client.readResource({ uri: 'flux-blocks://docs/SaveImageBlock.md' });
-    expect(page.contents[0]).toMatchObject({ mimeType: 'text/markdown', text: await readFile(join(ROOT, 'docs', 'SaveImageBlock.md'), 'utf8') });
+    expect(page.contents[0]).toMatchObject({
+      mimeType: 'text/markdown',
+      text: await readFile(join(ROOT, 'docs', 'SaveImageBlock.md'), 'utf8'),
+    });
   });
 });

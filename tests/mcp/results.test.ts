@@ -7,7 +7,9 @@ import { blockResult, downscaled, MAX_IMAGE_SIDE, structuredOutputs } from '../.
 
 /** A png of random pixels: it does not compress, so only a smaller size or jpeg fits a tight limit. */
 async function noise(width: number, height: number) {
-  const png = await sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } }).png().toBuffer();
+  const png = await sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
   return fetchImage(`data:image/png;base64,${png.toString('base64')}`);
 }
 
@@ -34,20 +36,55 @@ describe('image items', () => {
   });
 
   test('--max-image-bytes 0 sends no image items and reads no image', async () => {
-    const result = await blockResult('SaveImageBlock', [['data_uri', EXAMPLE_IMAGE], ['width', 3]], { maxImageBytes: 0 });
+    const result = await blockResult(
+      'SaveImageBlock',
+      [
+        ['data_uri', EXAMPLE_IMAGE],
+        ['width', 3],
+      ],
+      { maxImageBytes: 0 },
+    );
     expect(result.content.map((item) => item.type)).toEqual(['text']);
-    const fetched = await blockResult('ReplicateFluxAdvancedModelBlock', [['result', 'https://nowhere.invalid/a.png'], ['seed', 1]], { maxImageBytes: 0 });
-    expect(fetched.content).toEqual([{ type: 'text', text: 'ReplicateFluxAdvancedModelBlock finished.\nresult: https://nowhere.invalid/a.png\nseed: 1' }]);
+    const fetched = await blockResult(
+      'ReplicateFluxAdvancedModelBlock',
+      [
+        ['result', 'https://nowhere.invalid/a.png'],
+        ['seed', 1],
+      ],
+      { maxImageBytes: 0 },
+    );
+    expect(fetched.content).toEqual([
+      {
+        type: 'text',
+        text: 'ReplicateFluxAdvancedModelBlock finished.\nresult: https://nowhere.invalid/a.png\nseed: 1',
+      },
+    ]);
   });
 
-  test('Save Image\'s data: URI becomes an image item; the text shows it shortened', async () => {
-    const result = await blockResult('SaveImageBlock', [['data_uri', EXAMPLE_IMAGE], ['content_type', 'image/png']], { maxImageBytes: 1_000_000 });
-    expect(result.content[0]).toEqual({ type: 'text', text: `SaveImageBlock finished.\ndata_uri: data:image/png;base64,... (${EXAMPLE_IMAGE.length} characters)\ncontent_type: image/png` });
+  test("Save Image's data: URI becomes an image item; the text shows it shortened", async () => {
+    const result = await blockResult(
+      'SaveImageBlock',
+      [
+        ['data_uri', EXAMPLE_IMAGE],
+        ['content_type', 'image/png'],
+      ],
+      { maxImageBytes: 1_000_000 },
+    );
+    expect(result.content[0]).toEqual({
+      type: 'text',
+      text: `SaveImageBlock finished.\ndata_uri: data:image/png;base64,... (${EXAMPLE_IMAGE.length} characters)\ncontent_type: image/png`,
+    });
     expect(result.content[1]).toMatchObject({ type: 'image', mimeType: 'image/png' });
   });
 });
 
 test('structuredContent: result is a list in yield order, every other output a value', () => {
-  expect(structuredOutputs([['result', 'https://a/1.png'], ['result', 'https://a/2.png'], ['seed', 42]])).toEqual({ result: ['https://a/1.png', 'https://a/2.png'], seed: 42 });
+  expect(
+    structuredOutputs([
+      ['result', 'https://a/1.png'],
+      ['result', 'https://a/2.png'],
+      ['seed', 42],
+    ]),
+  ).toEqual({ result: ['https://a/1.png', 'https://a/2.png'], seed: 42 });
   expect(structuredOutputs([['error', 'boom']])).toEqual({ error: 'boom' });
 });

@@ -26,7 +26,11 @@ class CoveringSequencer extends Sequencer {
     if (!this.pattern) return sorted;
     // As jest-circus matches test names.
     const pattern = new RegExp(this.pattern, 'i');
-    const wanted = new Set(Object.entries(testFiles).filter(([name]) => pattern.test(name)).flatMap(([, files]) => files));
+    const wanted = new Set(
+      Object.entries(testFiles)
+        .filter(([name]) => pattern.test(name))
+        .flatMap(([, files]) => files),
+    );
     const kept = sorted.filter((test) => wanted.has(test.path));
     return kept.length ? kept : sorted;
   }

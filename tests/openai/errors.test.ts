@@ -8,13 +8,22 @@ import { collect, contextFor, errorOf, names, OPENAI_KEY, requestsTo, useEmulato
 
 const local = useEmulator();
 const credentials = { provider: 'openai_compatible', id: 'test-key', type: 'api_key' } as const;
-const input = (fields: Record<string, unknown> = {}) => ({ credentials, base_url: local.emulator.url, prompt: 'A red fox', ...fields });
+const input = (fields: Record<string, unknown> = {}) => ({
+  credentials,
+  base_url: local.emulator.url,
+  prompt: 'A red fox',
+  ...fields,
+});
 const generations = () => requestsTo(local.emulator, 'POST', /^\/v1\/images\/generations$/);
-const client = (options: { timeoutMs?: number; baseUrl?: string } = {}) => createOpenAiClient({ apiKey: OPENAI_KEY, baseUrl: local.emulator.url, ...options });
+const client = (options: { timeoutMs?: number; baseUrl?: string } = {}) =>
+  createOpenAiClient({ apiKey: OPENAI_KEY, baseUrl: local.emulator.url, ...options });
 
 /** The kind and message of the BlockError a call rejects with. */
 async function failure(call: Promise<unknown>): Promise<{ kind: ErrorKind; message: string }> {
-  const error = await call.then(() => undefined, (e: unknown) => e);
+  const error = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(BlockError);
   return { kind: (error as BlockError).kind, message: (error as BlockError).message };
 }
@@ -24,7 +33,9 @@ describe('OpenAI-style error bodies as error kinds', () => {
     const strict = await startEmulator({ token: 'the-only-valid-key-0000' });
     try {
       const message = errorOf(await collect(block, input({ base_url: strict.url }), contextFor(strict)));
-      expect(message).toMatch(/^The OpenAI-compatible API at http:\/\/127\.0\.0\.1:\d+\/v1 answered 401 invalid_api_key: Incorrect API key provided: sk-\*\*\*cdef\. /);
+      expect(message).toMatch(
+        /^The OpenAI-compatible API at http:\/\/127\.0\.0\.1:\d+\/v1 answered 401 invalid_api_key: Incorrect API key provided: sk-\*\*\*cdef\. /,
+      );
       expect(message.endsWith(ERROR_KINDS.provider_unauthorized.advice)).toBe(true);
     } finally {
       await strict.close();
@@ -34,7 +45,7 @@ describe('OpenAI-style error bodies as error kinds', () => {
   test('400 naming a param: provider_rejected with the param', async () => {
     const { kind, message } = await failure(client().generate({ model: 'flux-dev', prompt: 'x', size: '16x16' }));
     expect(kind).toBe('provider_rejected');
-    expect(message).toContain('answered 400 invalid_request_error (param: size): Invalid \'size\'');
+    expect(message).toContain("answered 400 invalid_request_error (param: size): Invalid 'size'");
   });
 
   test('an unknown model: 404 model_not_found, provider_rejected', async () => {
@@ -48,15 +59,24 @@ describe('OpenAI-style error bodies as error kinds', () => {
     ['insufficient_quota', 429, 'provider_quota'],
     ['billing_hard_limit_reached', 400, 'provider_quota'],
   ] as const)('code %s: %s', async (code, status, kind) => {
-    local.emulator.inject({ route: 'images-generate', answer: { status, retryAfter: '1', body: { error: { message: 'Refused.', type: 'invalid_request_error', param: null, code } } } });
+    local.emulator.inject({
+      route: 'images-generate',
+      answer: {
+        status,
+        retryAfter: '1',
+        body: { error: { message: 'Refused.', type: 'invalid_request_error', param: null, code } },
+      },
+    });
     expect((await failure(client().generate({ model: 'flux-dev', prompt: 'x' }))).kind).toBe(kind);
     expect(generations()).toHaveLength(1);
   });
 
-  test('an account out of credit: the emulator\'s 429 insufficient_quota is provider_quota, never retried', async () => {
+  test("an account out of credit: the emulator's 429 insufficient_quota is provider_quota, never retried", async () => {
     const broke = await startEmulator({ insufficientCredit: true });
     try {
-      const { kind, message } = await failure(client({ baseUrl: broke.url }).generate({ model: 'flux-dev', prompt: 'x' }));
+      const { kind, message } = await failure(
+        client({ baseUrl: broke.url }).generate({ model: 'flux-dev', prompt: 'x' }),
+      );
       expect(kind).toBe('provider_quota');
       expect(message).toContain('answered 429 insufficient_quota: You exceeded your current quota');
       expect(broke.requests).toHaveLength(1);
@@ -68,7 +88,10 @@ describe('OpenAI-style error bodies as error kinds', () => {
   test('an answer that is not JSON: provider_error quoting its start', async () => {
     local.emulator.inject({ route: 'images-generate', answer: { status: 200, body: '<html>Login</html>' } });
     const { kind, message } = await failure(client().generate({ model: 'flux-dev', prompt: 'x' }));
-    expect([kind, message]).toEqual(['provider_error', expect.stringContaining('with something that is not JSON: "<html>Login</html>"')]);
+    expect([kind, message]).toEqual([
+      'provider_error',
+      expect.stringContaining('with something that is not JSON: "<html>Login</html>"'),
+    ]);
   });
 
   test('an images answer without images: no_image', async () => {
@@ -78,9 +101,14 @@ describe('OpenAI-style error bodies as error kinds', () => {
 
   test('a chat answer with no image link: no_image quoting the start of the text', async () => {
     const text = 'I cannot draw that, but here is a poem about foxes. '.repeat(10);
-    local.emulator.inject({ route: 'chat', answer: { status: 200, body: { choices: [{ message: { role: 'assistant', content: text } }] } } });
+    local.emulator.inject({
+      route: 'chat',
+      answer: { status: 200, body: { choices: [{ message: { role: 'assistant', content: text } }] } },
+    });
     const message = errorOf(await collect(block, input({ api: 'chat' }), contextFor(local.emulator)));
-    expect(message).toMatch(/^The chat answer holds no image link \(markdown image or URL\): "I cannot draw that, but here is a poem about foxes\. I cannot.{100,}…"\. /);
+    expect(message).toMatch(
+      /^The chat answer holds no image link \(markdown image or URL\): "I cannot draw that, but here is a poem about foxes\. I cannot.{100,}…"\. /,
+    );
   });
 });
 
@@ -94,18 +122,31 @@ describe('retries only where they cannot bill twice', () => {
     expect(generations().map((r) => r.outcome)).toEqual([429, 200]);
   });
 
-  test('the emulator\'s rate limits answer OpenAI\'s 429 with Retry-After, which the client waits out', async () => {
+  test("the emulator's rate limits answer OpenAI's 429 with Retry-After, which the client waits out", async () => {
     const limited = await startEmulator({ rateLimits: { createsPerMinute: 60, createBurst: 1 } });
     try {
       const limitedClient = client({ baseUrl: limited.url });
-      const answers = await Promise.all([0, 1].map(() => limitedClient.generate({ model: 'flux-schnell', prompt: 'x' })));
+      const answers = await Promise.all(
+        [0, 1].map(() => limitedClient.generate({ model: 'flux-schnell', prompt: 'x' })),
+      );
       expect(answers.map((images) => images.length)).toEqual([1, 1]);
       expect(limited.throttled).toBeGreaterThanOrEqual(1);
       // The bucket is empty now: the next request gets OpenAI's 429 as it is.
-      const response = await fetch(`${limited.url}/images/generations`, { method: 'POST', headers: { Authorization: `Bearer ${OPENAI_KEY}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'flux-dev', prompt: 'x' }) });
+      const response = await fetch(`${limited.url}/images/generations`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${OPENAI_KEY}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ model: 'flux-dev', prompt: 'x' }),
+      });
       expect(response.status).toBe(429);
       expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-      expect(await response.json()).toEqual({ error: { message: expect.stringMatching(/^Rate limit reached/), type: 'requests', param: null, code: 'rate_limit_exceeded' } });
+      expect(await response.json()).toEqual({
+        error: {
+          message: expect.stringMatching(/^Rate limit reached/),
+          type: 'requests',
+          param: null,
+          code: 'rate_limit_exceeded',
+        },
+      });
     } finally {
       await limited.close();
     }
@@ -113,7 +154,11 @@ describe('retries only where they cannot bill twice', () => {
 
   test('an edit sent again after a 429 carries its image parts again', async () => {
     local.emulator.inject({ route: 'images-edit', answer: { status: 429, retryAfter: '1' } });
-    const outputs = await collect(block, input({ model: 'flux-kontext-pro', images: [EXAMPLE_IMAGE, EXAMPLE_IMAGE] }), contextFor(local.emulator));
+    const outputs = await collect(
+      block,
+      input({ model: 'flux-kontext-pro', images: [EXAMPLE_IMAGE, EXAMPLE_IMAGE] }),
+      contextFor(local.emulator),
+    );
     expect(names(outputs)).toEqual(['result']);
     const edits = requestsTo(local.emulator, 'POST', /^\/v1\/images\/edits$/);
     expect(edits.map((r) => r.outcome)).toEqual([429, 200]);
@@ -131,21 +176,33 @@ describe('retries only where they cannot bill twice', () => {
   test('a 429 asking to wait past the timeout is not waited for', async () => {
     local.emulator.inject({ route: 'images-generate', answer: { status: 429, retryAfter: '30' } });
     const started = Date.now();
-    expect((await failure(client({ timeoutMs: 5000 }).generate({ model: 'flux-dev', prompt: 'x' }))).kind).toBe('rate_limited');
+    expect((await failure(client({ timeoutMs: 5000 }).generate({ model: 'flux-dev', prompt: 'x' }))).kind).toBe(
+      'rate_limited',
+    );
     expect(Date.now() - started).toBeLessThan(2000);
     expect(generations()).toHaveLength(1);
   });
 
-  test.each(['images-generate', 'images-edit', 'chat'] as const)('%s: a 500 is never sent again (it may be billed): provider_error', async (route) => {
-    local.emulator.inject({ route, answer: { status: 500 }, afterHandling: true });
-    const call = route === 'chat' ? client().chat({ model: 'flux-dev', content: 'x' })
-      : route === 'images-edit' ? client().edit({ model: 'flux-kontext-pro', prompt: 'x', images: [{ blob: new Blob([Buffer.from('x')]), filename: 'a.png' }] })
-      : client().generate({ model: 'flux-dev', prompt: 'x' });
-    const { kind, message } = await failure(call);
-    expect(kind).toBe('provider_error');
-    expect(message).toContain('answered 500 server_error: Internal Server Error: injected fault, status 500');
-    expect(local.emulator.requests).toHaveLength(1);
-  });
+  test.each(['images-generate', 'images-edit', 'chat'] as const)(
+    '%s: a 500 is never sent again (it may be billed): provider_error',
+    async (route) => {
+      local.emulator.inject({ route, answer: { status: 500 }, afterHandling: true });
+      const call =
+        route === 'chat'
+          ? client().chat({ model: 'flux-dev', content: 'x' })
+          : route === 'images-edit'
+            ? client().edit({
+                model: 'flux-kontext-pro',
+                prompt: 'x',
+                images: [{ blob: new Blob([Buffer.from('x')]), filename: 'a.png' }],
+              })
+            : client().generate({ model: 'flux-dev', prompt: 'x' });
+      const { kind, message } = await failure(call);
+      expect(kind).toBe('provider_error');
+      expect(message).toContain('answered 500 server_error: Internal Server Error: injected fault, status 500');
+      expect(local.emulator.requests).toHaveLength(1);
+    },
+  );
 
   test('a reset after the request was handled is never sent again: unreachable', async () => {
     local.emulator.inject({ route: 'images-generate', answer: 'reset', afterHandling: true });
@@ -162,7 +219,10 @@ describe('retries only where they cannot bill twice', () => {
       });
     });
     const late = new Promise<Emulator>((resolve) => setTimeout(() => resolve(startEmulator({ port })), 150));
-    const images = await client({ baseUrl: `http://127.0.0.1:${port}/v1` }).generate({ model: 'flux-dev', prompt: 'x' });
+    const images = await client({ baseUrl: `http://127.0.0.1:${port}/v1` }).generate({
+      model: 'flux-dev',
+      prompt: 'x',
+    });
     const server = await late;
     try {
       expect(images).toHaveLength(1);
@@ -179,20 +239,29 @@ describe('timeout and abort', () => {
     const started = Date.now();
     const message = errorOf(await collect(block, input(), { ...contextFor(local.emulator, { timeoutMs: 300 }) }));
     expect(Date.now() - started).toBeLessThan(2000);
-    expect(message).toBe(`The run timed out after 300 ms. The request was abandoned; this API has no cancel, so the provider may still make and bill the images. ${ERROR_KINDS.timed_out.advice}`);
+    expect(message).toBe(
+      `The run timed out after 300 ms. The request was abandoned; this API has no cancel, so the provider may still make and bill the images. ${ERROR_KINDS.timed_out.advice}`,
+    );
     expect(generations()).toHaveLength(1);
   });
 
-  test('the host\'s abort stops the call: host_aborted', async () => {
+  test("the host's abort stops the call: host_aborted", async () => {
     local.emulator.inject({ route: 'images-edit', answer: 'hang' });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
-    const { kind } = await failure(client().edit({ model: 'flux-kontext-pro', prompt: 'x', images: [{ blob: new Blob([Buffer.from('x')]), filename: 'a.png' }] }, { signal: controller.signal }));
+    const { kind } = await failure(
+      client().edit(
+        { model: 'flux-kontext-pro', prompt: 'x', images: [{ blob: new Blob([Buffer.from('x')]), filename: 'a.png' }] },
+        { signal: controller.signal },
+      ),
+    );
     expect(kind).toBe('host_aborted');
   });
 
   test('an abort before the start sends nothing', async () => {
-    const { kind } = await failure(client().generate({ model: 'flux-dev', prompt: 'x' }, { signal: AbortSignal.abort() }));
+    const { kind } = await failure(
+      client().generate({ model: 'flux-dev', prompt: 'x' }, { signal: AbortSignal.abort() }),
+    );
     expect(kind).toBe('host_aborted');
     expect(local.emulator.requests).toEqual([]);
   });

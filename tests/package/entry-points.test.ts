@@ -8,19 +8,46 @@ const { name } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
 
 /** Runs an ES module in a fresh node inside the package, so imports by package name go through its `exports` map. */
 function importAs(code: string): unknown {
-  return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' }));
+  return JSON.parse(
+    execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' }),
+  );
 }
 
 test('the root entry holds what hosts need, and nothing for block authors', () => {
-  const names = importAs(`const m = await import('${name}'); console.log(JSON.stringify(Object.keys(m).sort()))`) as string[];
-  expect(names).toEqual(expect.arrayContaining(['createRegistry', 'runBlock', 'runGraph', 'GraphError', 'createReplicateClient', 'ERROR_KINDS', 'BlockError', 'ReplicateFluxAdvancedModelBlock']));
+  const names = importAs(
+    `const m = await import('${name}'); console.log(JSON.stringify(Object.keys(m).sort()))`,
+  ) as string[];
+  expect(names).toEqual(
+    expect.arrayContaining([
+      'createRegistry',
+      'runBlock',
+      'runGraph',
+      'GraphError',
+      'createReplicateClient',
+      'ERROR_KINDS',
+      'BlockError',
+      'ReplicateFluxAdvancedModelBlock',
+    ]),
+  );
   expect(names).not.toEqual(expect.arrayContaining(['defineBlock']));
   expect(names.length).toBeLessThanOrEqual(25);
 });
 
 test('the sdk entry holds what block authors need', () => {
-  const names = importAs(`const m = await import('${name}/sdk'); console.log(JSON.stringify(Object.keys(m)))`) as string[];
-  expect(names).toEqual(expect.arrayContaining(['defineBlock', 'field', 'credentialsField', 'promptField', 'refineChoice', 'runChoice', 'replicateClient']));
+  const names = importAs(
+    `const m = await import('${name}/sdk'); console.log(JSON.stringify(Object.keys(m)))`,
+  ) as string[];
+  expect(names).toEqual(
+    expect.arrayContaining([
+      'defineBlock',
+      'field',
+      'credentialsField',
+      'promptField',
+      'refineChoice',
+      'runChoice',
+      'replicateClient',
+    ]),
+  );
 });
 
 test('schemas and example graphs import as JSON through the exports map', () => {
@@ -32,5 +59,7 @@ test('schemas and example graphs import as JSON through the exports map', () => 
 });
 
 test('internal modules are not importable by package name', () => {
-  expect(() => importAs(`await import('${name}/dist/replicate/client.js'); console.log('[]')`)).toThrow(/ERR_PACKAGE_PATH_NOT_EXPORTED/);
+  expect(() => importAs(`await import('${name}/dist/replicate/client.js'); console.log('[]')`)).toThrow(
+    /ERR_PACKAGE_PATH_NOT_EXPORTED/,
+  );
 });

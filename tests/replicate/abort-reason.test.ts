@@ -7,11 +7,17 @@ const request = { model: 'black-forest-labs/flux-schnell', input: { prompt: 'a s
 describe("the host's abort reason reaches the message", () => {
   test.each([
     ['a string reason', 'interrupted (Ctrl-C)', /^The run was interrupted \(Ctrl-C\); prediction \w+ was canceled\./],
-    ['an Error reason', new Error('interrupted (Ctrl-C)'), /^The run was interrupted \(Ctrl-C\); prediction \w+ was canceled\./],
+    [
+      'an Error reason',
+      new Error('interrupted (Ctrl-C)'),
+      /^The run was interrupted \(Ctrl-C\); prediction \w+ was canceled\./,
+    ],
     ['no reason', undefined, /^The run was stopped by the host; prediction \w+ was canceled\./],
   ])('%s, while running', async (_, reason, message) => {
     const { signal } = abortOnceCreated(local.emulator, reason);
-    const error = await clientFor(local.emulator).run(request, { signal }).catch((e: unknown) => e as { kind: string; message: string });
+    const error = await clientFor(local.emulator)
+      .run(request, { signal })
+      .catch((e: unknown) => e as { kind: string; message: string });
     expect(error.kind).toBe('host_aborted');
     expect(error.message).toMatch(message);
   });
@@ -19,6 +25,8 @@ describe("the host's abort reason reaches the message", () => {
   test('before it started', async () => {
     const controller = new AbortController();
     controller.abort('interrupted (Ctrl-C)');
-    await expect(clientFor(local.emulator).run(request, { signal: controller.signal })).rejects.toThrow(/^The run was interrupted \(Ctrl-C\) before it started\./);
+    await expect(clientFor(local.emulator).run(request, { signal: controller.signal })).rejects.toThrow(
+      /^The run was interrupted \(Ctrl-C\) before it started\./,
+    );
   });
 });

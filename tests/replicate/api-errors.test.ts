@@ -42,9 +42,16 @@ describe('toBlockError: HTTP errors', () => {
     expect((await toBlockError(httpError(status, { title: 'T', detail: 'D' }), BASE)).kind).toBe(kind);
   });
 
-  test('the problem\'s title and detail, without a final period', async () => {
-    expect(await detailOf(httpError(402, { title: 'Insufficient credit', detail: 'You have run out of credit.', status: 402 }, 'Payment Required')))
-      .toEqual(['insufficient_credit', 'Replicate API error 402 Insufficient credit: You have run out of credit']);
+  test("the problem's title and detail, without a final period", async () => {
+    expect(
+      await detailOf(
+        httpError(
+          402,
+          { title: 'Insufficient credit', detail: 'You have run out of credit.', status: 402 },
+          'Payment Required',
+        ),
+      ),
+    ).toEqual(['insufficient_credit', 'Replicate API error 402 Insufficient credit: You have run out of credit']);
   });
 
   test('the status text stands in for a missing title; no detail, no colon', async () => {
@@ -53,8 +60,9 @@ describe('toBlockError: HTTP errors', () => {
 
   test('a detail that lists fields on lines reads as one line', async () => {
     const detail = '- input.prompt: Does not match format\n  - input.seed: Must be an integer  \n\n';
-    expect((await detailOf(httpError(422, { title: 'Input validation failed', detail })))[1])
-      .toBe('Replicate API error 422 Input validation failed: prompt: Does not match format; seed: Must be an integer');
+    expect((await detailOf(httpError(422, { title: 'Input validation failed', detail })))[1]).toBe(
+      'Replicate API error 422 Input validation failed: prompt: Does not match format; seed: Must be an integer',
+    );
   });
 
   test('invalid_fields name each field without its input. prefix, unless the description names it', async () => {
@@ -76,27 +84,52 @@ describe('toBlockError: HTTP errors', () => {
   });
 
   test('a field named in its own description is not repeated', async () => {
-    const body = { title: 'Input validation failed', invalid_fields: [{ field: 'input.prompt', description: 'prompt is required' }] };
-    expect((await detailOf(httpError(422, body)))[1]).toBe('Replicate API error 422 Input validation failed: prompt is required');
+    const body = {
+      title: 'Input validation failed',
+      invalid_fields: [{ field: 'input.prompt', description: 'prompt is required' }],
+    };
+    expect((await detailOf(httpError(422, body)))[1]).toBe(
+      'Replicate API error 422 Input validation failed: prompt is required',
+    );
   });
 
   test('a 422 refusing the version is invalid_version, by its title or its detail', async () => {
-    expect((await detailOf(httpError(422, { title: 'Invalid version', detail: 'The specified version does not exist' })))[0]).toBe('invalid_version');
-    expect((await detailOf(httpError(422, { title: 'Unprocessable', detail: 'Version NOT PERMITTED for this account' })))[0]).toBe('invalid_version');
+    expect(
+      (await detailOf(httpError(422, { title: 'Invalid version', detail: 'The specified version does not exist' })))[0],
+    ).toBe('invalid_version');
+    expect(
+      (await detailOf(httpError(422, { title: 'Unprocessable', detail: 'Version NOT PERMITTED for this account' })))[0],
+    ).toBe('invalid_version');
     // The same words in a field's description are about the input.
-    expect((await detailOf(httpError(422, { title: 'Invalid version', invalid_fields: [{ field: 'input.x', description: 'bad' }] })))[0]).toBe('rejected_input');
+    expect(
+      (
+        await detailOf(
+          httpError(422, { title: 'Invalid version', invalid_fields: [{ field: 'input.x', description: 'bad' }] }),
+        )
+      )[0],
+    ).toBe('rejected_input');
     // Only a 422.
     expect((await detailOf(httpError(400, { title: 'Invalid version' })))[0]).toBe('request_rejected');
   });
 
   test('a body that is not a problem is shown as text, on one line, cut at 200 characters', async () => {
-    expect(await detailOf(httpError(502, '<html>\n  Bad   gateway\n</html>', 'Bad Gateway')))
-      .toEqual(['api_error', 'Replicate API error 502 Bad Gateway: <html> Bad gateway </html>']);
+    expect(await detailOf(httpError(502, '<html>\n  Bad   gateway\n</html>', 'Bad Gateway'))).toEqual([
+      'api_error',
+      'Replicate API error 502 Bad Gateway: <html> Bad gateway </html>',
+    ]);
     const long = `${'x'.repeat(150)} ${'y'.repeat(100)}`;
-    expect((await detailOf(httpError(500, long, 'Internal Server Error')))[1]).toBe(`Replicate API error 500 Internal Server Error: ${long.slice(0, 200)}`);
-    expect((await detailOf(httpError(500, { title: 42 }, 'Internal Server Error')))[1]).toBe('Replicate API error 500 Internal Server Error: {"title":42}');
-    expect((await detailOf(httpError(503, '  \n ', 'Service Unavailable')))[1]).toBe('Replicate API error 503 Service Unavailable');
-    expect((await detailOf(httpError(502, '\n  upstream   down  \n', 'Bad Gateway')))[1]).toBe('Replicate API error 502 Bad Gateway: upstream down');
+    expect((await detailOf(httpError(500, long, 'Internal Server Error')))[1]).toBe(
+      `Replicate API error 500 Internal Server Error: ${long.slice(0, 200)}`,
+    );
+    expect((await detailOf(httpError(500, { title: 42 }, 'Internal Server Error')))[1]).toBe(
+      'Replicate API error 500 Internal Server Error: {"title":42}',
+    );
+    expect((await detailOf(httpError(503, '  \n ', 'Service Unavailable')))[1]).toBe(
+      'Replicate API error 503 Service Unavailable',
+    );
+    expect((await detailOf(httpError(502, '\n  upstream   down  \n', 'Bad Gateway')))[1]).toBe(
+      'Replicate API error 502 Bad Gateway: upstream down',
+    );
   });
 
   test('an answer whose body cannot be read is told by its status alone', async () => {
@@ -107,9 +140,12 @@ describe('toBlockError: HTTP errors', () => {
 });
 
 describe('toBlockError: timeouts, network errors and the rest', () => {
-  test('a timeout names the request\'s method and path', async () => {
+  test("a timeout names the request's method and path", async () => {
     const get = new Request(`${BASE}/predictions/abc?x=1`);
-    expect(await detailOf(new TimeoutError(get))).toEqual(['unreachable', `The Replicate API at ${BASE} did not answer GET /v1/predictions/abc in time`]);
+    expect(await detailOf(new TimeoutError(get))).toEqual([
+      'unreachable',
+      `The Replicate API at ${BASE} did not answer GET /v1/predictions/abc in time`,
+    ]);
   });
 
   test.each([
@@ -117,11 +153,17 @@ describe('toBlockError: timeouts, network errors and the rest', () => {
     ['ENOTFOUND', 'ENOTFOUND (host not found)'],
     ['EAI_AGAIN', 'EAI_AGAIN (DNS lookup failed)'],
   ])('%s never reached the server: nothing was sent', async (code, what) => {
-    expect(await detailOf(fetchFailure({ code }))).toEqual(['unreachable', `The Replicate API at ${BASE} was not reached: ${what}; nothing was sent to it`]);
+    expect(await detailOf(fetchFailure({ code }))).toEqual([
+      'unreachable',
+      `The Replicate API at ${BASE} was not reached: ${what}; nothing was sent to it`,
+    ]);
   });
 
-  test('fetch refusing the port is told by the cause\'s message, and nothing was sent', async () => {
-    expect(await detailOf(fetchFailure(new Error('bad port')))).toEqual(['unreachable', `The Replicate API at ${BASE} was not reached: bad port (a port fetch refuses to connect to); nothing was sent to it`]);
+  test("fetch refusing the port is told by the cause's message, and nothing was sent", async () => {
+    expect(await detailOf(fetchFailure(new Error('bad port')))).toEqual([
+      'unreachable',
+      `The Replicate API at ${BASE} was not reached: bad port (a port fetch refuses to connect to); nothing was sent to it`,
+    ]);
   });
 
   test.each([
@@ -130,18 +172,24 @@ describe('toBlockError: timeouts, network errors and the rest', () => {
     ['ETIMEDOUT', 'ETIMEDOUT (connection timed out)'],
     ['EPIPE', 'EPIPE'],
   ])('%s after connecting may have reached the server', async (code, what) => {
-    expect(await detailOf(fetchFailure({ code }))).toEqual(['unreachable', `The connection to the Replicate API at ${BASE} failed: ${what}`]);
+    expect(await detailOf(fetchFailure({ code }))).toEqual([
+      'unreachable',
+      `The connection to the Replicate API at ${BASE} failed: ${what}`,
+    ]);
   });
 
   test('anything else is internal, with its message', async () => {
     expect(await detailOf(new RangeError('boom'))).toEqual(['internal', 'Unexpected error: boom']);
     expect(await detailOf('a string')).toEqual(['internal', 'Unexpected error: a string']);
-    expect(await detailOf(new TypeError('not a network failure'))).toEqual(['internal', 'Unexpected error: not a network failure']);
+    expect(await detailOf(new TypeError('not a network failure'))).toEqual([
+      'internal',
+      'Unexpected error: not a network failure',
+    ]);
   });
 });
 
 describe('networkCode and neverReached', () => {
-  test('the code of a fetch failure\'s cause, else its message; nothing for other errors', () => {
+  test("the code of a fetch failure's cause, else its message; nothing for other errors", () => {
     expect(networkCode(fetchFailure({ code: 'ECONNRESET', message: 'socket hang up' }))).toBe('ECONNRESET');
     expect(networkCode(fetchFailure({ code: 7, message: 'bad port' }))).toBe('bad port');
     expect(networkCode(fetchFailure({ code: 7, message: 7 }))).toBeUndefined();
@@ -151,9 +199,11 @@ describe('networkCode and neverReached', () => {
   });
 
   test('only failures that prove the request never left', () => {
-    for (const code of ['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED']) expect(neverReached(fetchFailure({ code }))).toBe(true);
+    for (const code of ['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED'])
+      expect(neverReached(fetchFailure({ code }))).toBe(true);
     expect(neverReached(fetchFailure(new Error('bad port')))).toBe(true);
-    for (const code of ['ECONNRESET', 'ETIMEDOUT', 'UND_ERR_SOCKET']) expect(neverReached(fetchFailure({ code }))).toBe(false);
+    for (const code of ['ECONNRESET', 'ETIMEDOUT', 'UND_ERR_SOCKET'])
+      expect(neverReached(fetchFailure({ code }))).toBe(false);
     expect(neverReached(new Error('ECONNREFUSED'))).toBe(false);
   });
 });

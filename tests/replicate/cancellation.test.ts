@@ -1,14 +1,27 @@
 import { beforeEach, describe, expect, test } from '@jest/globals';
 import { ReplicateFluxAdvancedModelBlock as block } from '../../blocks/index.js';
 import type { RunnerOptions } from '../../index.js';
-import { abortOnceCreated, abortWhen, canceledId, collect, contextFor, creates, CREDENTIALS, errorOf, freshToken, remote, requestsTo, scaled, useEmulator } from '../helpers.js';
+import {
+  abortOnceCreated,
+  abortWhen,
+  canceledId,
+  collect,
+  contextFor,
+  creates,
+  CREDENTIALS,
+  errorOf,
+  freshToken,
+  remote,
+  requestsTo,
+  scaled,
+  useEmulator,
+} from '../helpers.js';
 
 const local = useEmulator();
 beforeEach(() => {
   // Predictions run long unless a test says otherwise: the run is stopped while they do.
   local.plan = { processingMs: 30_000 };
 });
-
 
 const input = { credentials: CREDENTIALS, prompt: 'a lantern in the fog', seed: 3 };
 // Time allowed past the timeout or abort for the cancel round trip.
@@ -58,18 +71,27 @@ async function expectCanceled(message: string): Promise<string> {
 }
 
 describe('timeout', () => {
-  test.each(PHASES)('%s: error within the timeout, then the prediction is canceled', async (_, runner, setUp, _reached, inPhase) => {
-    setUp();
-    const timeoutMs = 1_500 + (runner.waitSeconds === 1 ? 500 : 0);
-    const started = Date.now();
-    const message = errorOf(await collect(block, input, contextFor(local.emulator, { ...runner, timeoutMs }, undefined, freshToken())));
-    const elapsed = Date.now() - started;
-    expect(elapsed).toBeGreaterThanOrEqual(timeoutMs);
-    expect(elapsed).toBeLessThan(timeoutMs + MARGIN_MS);
-    expect(message).toMatch(new RegExp(`^The run timed out after ${timeoutMs} ms; prediction [a-z2-7]+ was canceled\\. Raise the runner timeout`));
-    inPhase();
-    await expectCanceled(message);
-  });
+  test.each(PHASES)(
+    '%s: error within the timeout, then the prediction is canceled',
+    async (_, runner, setUp, _reached, inPhase) => {
+      setUp();
+      const timeoutMs = 1_500 + (runner.waitSeconds === 1 ? 500 : 0);
+      const started = Date.now();
+      const message = errorOf(
+        await collect(block, input, contextFor(local.emulator, { ...runner, timeoutMs }, undefined, freshToken())),
+      );
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(timeoutMs);
+      expect(elapsed).toBeLessThan(timeoutMs + MARGIN_MS);
+      expect(message).toMatch(
+        new RegExp(
+          `^The run timed out after ${timeoutMs} ms; prediction [a-z2-7]+ was canceled\\. Raise the runner timeout`,
+        ),
+      );
+      inPhase();
+      await expectCanceled(message);
+    },
+  );
 
   test('during create, the prediction is found by its input because its id never arrived', async () => {
     local.emulator.inject({ route: 'create', answer: 'hang', afterHandling: true });
@@ -80,16 +102,23 @@ describe('timeout', () => {
 });
 
 describe('host abort', () => {
-  test.each(PHASES)('%s: error right after the abort, then the prediction is canceled', async (_, runner, setUp, reached, inPhase) => {
-    setUp();
-    const createdBefore = local.emulator.created;
-    const abort = abortWhen(() => reached(createdBefore));
-    const message = errorOf(await collect(block, input, contextFor(local.emulator, runner, abort.signal, freshToken())));
-    expect(Date.now() - abort.abortedAt()!).toBeLessThan(MARGIN_MS);
-    expect(message).toMatch(/^The run was stopped by the host; prediction [a-z2-7]+ was canceled\. Nothing to fix in the block/);
-    inPhase();
-    await expectCanceled(message);
-  });
+  test.each(PHASES)(
+    '%s: error right after the abort, then the prediction is canceled',
+    async (_, runner, setUp, reached, inPhase) => {
+      setUp();
+      const createdBefore = local.emulator.created;
+      const abort = abortWhen(() => reached(createdBefore));
+      const message = errorOf(
+        await collect(block, input, contextFor(local.emulator, runner, abort.signal, freshToken())),
+      );
+      expect(Date.now() - abort.abortedAt()!).toBeLessThan(MARGIN_MS);
+      expect(message).toMatch(
+        /^The run was stopped by the host; prediction [a-z2-7]+ was canceled\. Nothing to fix in the block/,
+      );
+      inPhase();
+      await expectCanceled(message);
+    },
+  );
 
   test('during the sync wait of create (Prefer: wait=60)', async () => {
     const abort = abortOnceCreated(local.emulator);

@@ -1,10 +1,19 @@
 import { describe, expect, test } from '@jest/globals';
 import { ReplicateFluxAdvancedModelBlock as block } from '../../blocks/index.js';
 import type { ProgressEvent } from '../../index.js';
-import { clientFor, collect, contextFor, CREDENTIALS, errorOf, names, requestsTo, startProxy, useEmulator } from '../helpers.js';
+import {
+  clientFor,
+  collect,
+  contextFor,
+  CREDENTIALS,
+  errorOf,
+  names,
+  requestsTo,
+  startProxy,
+  useEmulator,
+} from '../helpers.js';
 
 const local = useEmulator();
-
 
 const input = { credentials: CREDENTIALS, prompt: 'a paper boat on a pond', seed: 7 };
 
@@ -23,7 +32,11 @@ describe('waiting', () => {
   test('a prediction that outlasts the sync wait is polled until it ends', async () => {
     local.plan = { processingMs: 1800 };
     const events: ProgressEvent[] = [];
-    const outputs = await collect(block, input, contextFor(local.emulator, { waitSeconds: 1, onProgress: (e) => events.push(e) }));
+    const outputs = await collect(
+      block,
+      input,
+      contextFor(local.emulator, { waitSeconds: 1, onProgress: (e) => events.push(e) }),
+    );
     expect(names(outputs)).toEqual(['result', 'seed']);
     expect(local.emulator.requests[0]!.headers.prefer).toBe('wait=1');
     const polls = requestsTo(local.emulator, 'GET', /^\/v1\/predictions\/[a-z2-7]+$/);
@@ -37,14 +50,20 @@ describe('waiting', () => {
   test('processing with partial output is not done: a later failure yields only the error', async () => {
     local.plan = { processingMs: 1500, partialOutput: true, outcome: 'failed', error: 'NSFW content detected' };
     const outputs = await collect(block, input, contextFor(local.emulator, { waitSeconds: 1 }));
-    expect(errorOf(outputs)).toMatch(/^Prediction [a-z2-7]+ was blocked by the model's safety filter: NSFW content detected\. Change the prompt/);
+    expect(errorOf(outputs)).toMatch(
+      /^Prediction [a-z2-7]+ was blocked by the model's safety filter: NSFW content detected\. Change the prompt/,
+    );
     expect(requestsTo(local.emulator, 'GET', /^\/v1\/predictions\//).length).toBeGreaterThan(0);
   });
 
   test('processing with partial output is polled to success before yielding', async () => {
     local.plan = { processingMs: 1300, partialOutput: true };
     const events: ProgressEvent[] = [];
-    const outputs = await collect(block, input, contextFor(local.emulator, { waitSeconds: 1, onProgress: (e) => events.push(e) }));
+    const outputs = await collect(
+      block,
+      input,
+      contextFor(local.emulator, { waitSeconds: 1, onProgress: (e) => events.push(e) }),
+    );
     expect(names(outputs)).toEqual(['result', 'seed']);
     expect(events.map((e) => e.status)).toContain('processing');
     expect(events.at(-1)!.status).toBe('succeeded');
@@ -69,7 +88,9 @@ describe('outputs', () => {
 
   test.each([[null], [[]], ['']])('success with output %j is an error, not a placeholder result', async (output) => {
     local.plan = { output };
-    expect(errorOf(await collect(block, input, contextFor(local.emulator)))).toMatch(/succeeded but returned no output\. Run it again/);
+    expect(errorOf(await collect(block, input, contextFor(local.emulator)))).toMatch(
+      /succeeded but returned no output\. Run it again/,
+    );
   });
 });
 
@@ -89,12 +110,22 @@ describe('proxies and versions', () => {
   });
 
   test.each([
-    ['owner/name:version', 'lucataco/flux-schnell-lora:2a6b576af31790b470f0a8442e1e9791213fa13799cbb65a9fc1436e96389574'],
+    [
+      'owner/name:version',
+      'lucataco/flux-schnell-lora:2a6b576af31790b470f0a8442e1e9791213fa13799cbb65a9fc1436e96389574',
+    ],
     ['bare version id', '2a6b576af31790b470f0a8442e1e9791213fa13799cbb65a9fc1436e96389574'],
   ])('a %s runs through POST /predictions with version', async (_, version) => {
     const prediction = await clientFor(local.emulator).run({ model: version, input: { prompt: 'x', num_outputs: 2 } });
-    expect(local.emulator.requests[0]).toMatchObject({ method: 'POST', path: '/v1/predictions', body: { version, input: { prompt: 'x', num_outputs: 2 } } });
-    expect(prediction).toMatchObject({ status: 'succeeded', version: '2a6b576af31790b470f0a8442e1e9791213fa13799cbb65a9fc1436e96389574' });
+    expect(local.emulator.requests[0]).toMatchObject({
+      method: 'POST',
+      path: '/v1/predictions',
+      body: { version, input: { prompt: 'x', num_outputs: 2 } },
+    });
+    expect(prediction).toMatchObject({
+      status: 'succeeded',
+      version: '2a6b576af31790b470f0a8442e1e9791213fa13799cbb65a9fc1436e96389574',
+    });
     expect(prediction.output).toHaveLength(2);
   });
 });

@@ -27,14 +27,19 @@ describe('hooks a job runner records and resumes predictions with', () => {
     const [created] = await client.findPredictions(request, new Date(Date.now() - 60_000).toISOString());
     local.emulator.requests.splice(0);
     let createdCalls = 0;
-    const resumed = await client.run(request, { beforeCreate: () => created!.id, onCreated: () => void (createdCalls += 1) });
+    const resumed = await client.run(request, {
+      beforeCreate: () => created!.id,
+      onCreated: () => void (createdCalls += 1),
+    });
     expect(resumed).toMatchObject({ id: created!.id, status: 'succeeded' });
     expect(creates(local.emulator).sent).toBe(0);
     expect(createdCalls).toBe(0);
   });
 
   test('a rejecting beforeCreate stops the run before anything is sent', async () => {
-    const failed = await clientFor(local.emulator).run(request, { beforeCreate: () => Promise.reject(new Error('no turn')) }).catch((e: Error) => e);
+    const failed = await clientFor(local.emulator)
+      .run(request, { beforeCreate: () => Promise.reject(new Error('no turn')) })
+      .catch((e: Error) => e);
     expect(String(failed)).toMatch(/no turn/);
     expect(local.emulator.requests).toHaveLength(0);
   });
@@ -47,7 +52,10 @@ describe('wait, findPredictions and detach', () => {
     let id = '';
     const stop = new AbortController();
     const detached = client.run(request, { detach: stop.signal, onCreated: (p) => void ((id = p.id), stop.abort()) });
-    await expect(detached).rejects.toMatchObject({ kind: 'host_aborted', message: expect.stringMatching(/left running/) });
+    await expect(detached).rejects.toMatchObject({
+      kind: 'host_aborted',
+      message: expect.stringMatching(/left running/),
+    });
     expect(requestsTo(local.emulator, 'POST', /\/cancel$/)).toHaveLength(0);
     expect((await remote(local.emulator, id)).status).not.toBe('canceled');
     const done = await client.wait(id);
@@ -60,9 +68,13 @@ describe('wait, findPredictions and detach', () => {
     const client = clientFor(local.emulator, { waitSeconds: 1 });
     const stop = new AbortController();
     let id = '';
-    await client.run(request, { detach: stop.signal, onCreated: (p) => void ((id = p.id), stop.abort()) }).catch(() => undefined);
+    await client
+      .run(request, { detach: stop.signal, onCreated: (p) => void ((id = p.id), stop.abort()) })
+      .catch(() => undefined);
     await expect(client.wait(id, { signal: AbortSignal.timeout(100) })).rejects.toMatchObject({ kind: 'host_aborted' });
-    expect(requestsTo(local.emulator, 'POST', /\/cancel$/).map((r) => r.path)).toEqual([`/v1/predictions/${id}/cancel`]);
+    expect(requestsTo(local.emulator, 'POST', /\/cancel$/).map((r) => r.path)).toEqual([
+      `/v1/predictions/${id}/cancel`,
+    ]);
     await expect(client.wait('nosuchprediction')).rejects.toMatchObject({ kind: 'not_found' });
   });
 
@@ -85,7 +97,10 @@ test('a pacer is asked for a turn per request and told of each 429 with its Retr
   const turns: Lane[] = [];
   const throttled: Array<[Lane, number]> = [];
   local.emulator.inject({ route: 'create', answer: { status: 429, retryAfter: '1' } });
-  const pacer = { turn: async (lane: Lane) => void turns.push(lane), throttled: (lane: Lane, ms: number) => void throttled.push([lane, ms]) };
+  const pacer = {
+    turn: async (lane: Lane) => void turns.push(lane),
+    throttled: (lane: Lane, ms: number) => void throttled.push([lane, ms]),
+  };
   const client = clientFor(local.emulator, { token: freshToken(), waitSeconds: 1, pacer } as never);
   await client.run(request);
   expect(turns.slice(0, 2)).toEqual(['create', 'create']);

@@ -26,7 +26,7 @@ describe('retryAfterMs', () => {
     expect(await retryAfterMs(answer({ 'retry-after': 'Sun, 22 Nov 2026 05:59:00 GMT' }))).toBe(0);
   });
 
-  test('without a usable header, the body\'s retry_after in seconds', async () => {
+  test("without a usable header, the body's retry_after in seconds", async () => {
     expect(await retryAfterMs(answer({}, '{"retry_after": 2}'))).toBe(2_000);
     expect(await retryAfterMs(answer({ 'retry-after': 'soon' }, '{"retry_after": "0.5"}'))).toBe(500);
     expect(await retryAfterMs(answer({ 'retry-after': '2s' }, '{"retry_after": 0}'))).toBe(0);
@@ -34,7 +34,16 @@ describe('retryAfterMs', () => {
   });
 
   test('nothing usable: undefined', async () => {
-    for (const body of ['', 'not json', '{}', '{"retry_after": null}', '{"retry_after": -1}', '{"retry_after": "later"}', '{"retry_after": "4s"}', 'null']) {
+    for (const body of [
+      '',
+      'not json',
+      '{}',
+      '{"retry_after": null}',
+      '{"retry_after": -1}',
+      '{"retry_after": "later"}',
+      '{"retry_after": "4s"}',
+      'null',
+    ]) {
       expect(await retryAfterMs(answer({}, body))).toBeUndefined();
     }
     expect(await retryAfterMs(answer({ 'retry-after': '   ' }))).toBeUndefined();
@@ -61,25 +70,35 @@ describe('outputUrls', () => {
   const succeeded = (output: unknown): Prediction => ({ id: 'p1', status: 'succeeded', output });
 
   test('a list of URLs or a single one, empty and non-string items left out', () => {
-    expect(outputUrls(succeeded(['https://a/1.webp', '', 7, null, 'https://a/2.webp']))).toEqual(['https://a/1.webp', 'https://a/2.webp']);
+    expect(outputUrls(succeeded(['https://a/1.webp', '', 7, null, 'https://a/2.webp']))).toEqual([
+      'https://a/1.webp',
+      'https://a/2.webp',
+    ]);
     expect(outputUrls(succeeded('https://a/1.webp'))).toEqual(['https://a/1.webp']);
   });
 
   test('a success without a URL is model_failed', () => {
     for (const output of [[], [''], null, undefined, '', { url: 'https://a/1.webp' }]) {
-      expect(() => outputUrls(succeeded(output))).toThrow(expect.objectContaining({ kind: 'model_failed', detail: 'Prediction p1 succeeded but returned no output' }));
+      expect(() => outputUrls(succeeded(output))).toThrow(
+        expect.objectContaining({ kind: 'model_failed', detail: 'Prediction p1 succeeded but returned no output' }),
+      );
     }
   });
 });
 
 describe('readPrediction', () => {
   test('a prediction in JSON', async () => {
-    const response = new Response(JSON.stringify({ id: 'p1', status: 'starting', extra: 1 }), { status: 201, headers: { 'content-type': 'application/json' } });
+    const response = new Response(JSON.stringify({ id: 'p1', status: 'starting', extra: 1 }), {
+      status: 201,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(await readPrediction(response, BASE)).toEqual({ id: 'p1', status: 'starting', extra: 1 });
   });
 
   test('not JSON, or JSON that is not a prediction: bad_response naming the status and content type', async () => {
-    await expect(readPrediction(new Response('<html>', { status: 200, headers: { 'content-type': 'text/html' } }), BASE)).rejects.toMatchObject({
+    await expect(
+      readPrediction(new Response('<html>', { status: 200, headers: { 'content-type': 'text/html' } }), BASE),
+    ).rejects.toMatchObject({
       kind: 'bad_response',
       detail: `The Replicate API at ${BASE} answered 200 (text/html) with something that is not JSON`,
     });
@@ -87,7 +106,9 @@ describe('readPrediction', () => {
     noType.headers.delete('content-type');
     await expect(readPrediction(noType, BASE)).rejects.toMatchObject({
       kind: 'bad_response',
-      detail: expect.stringMatching(/^The Replicate API at http:\/\/replicate\.test\/v1 answered 201 \(no content type\) with JSON that is not a prediction \(status: must be one of /),
+      detail: expect.stringMatching(
+        /^The Replicate API at http:\/\/replicate\.test\/v1 answered 201 \(no content type\) with JSON that is not a prediction \(status: must be one of /,
+      ),
     });
   });
 });

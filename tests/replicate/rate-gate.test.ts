@@ -15,7 +15,10 @@ afterEach(() => {
 
 /** The slot the gate would give the next turn, read by offering it a deadline already passed. */
 async function nextSlot(gate: RateGate): Promise<number> {
-  const refused = await gate.turn(now - 1).then(() => undefined, (error: unknown) => error);
+  const refused = await gate.turn(now - 1).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
   expect(refused).toBeInstanceOf(RateLimitedUntil);
   const { at, message } = refused as RateLimitedUntil;
   expect(message).toBe(`rate limited until ${new Date(at).toISOString()}`);

@@ -5,12 +5,15 @@ import { clientFor, creates, freshToken, requestsTo, until, useEmulator } from '
 // Guards against bugs that passed every other test when planted by hand (see docs/testing.md).
 const local = useEmulator({ startingMs: 20, processingMs: 100, maxSyncWaitSeconds: 1 });
 
-describe('the client\'s defaults', () => {
+describe("the client's defaults", () => {
   test('a run with default options asks a 60 s sync wait and a 600 s Cancel-After, then polls every 500 ms', async () => {
     local.plan = { processingMs: 2_400 };
     // Default options but the token and base URL; the emulator grants a 1 s sync wait.
     const started = Date.now();
-    const prediction = await clientFor(local.emulator, { pollIntervalMs: undefined, token: freshToken() }).run({ model: 'black-forest-labs/flux-schnell', input: { prompt: 'x' } });
+    const prediction = await clientFor(local.emulator, { pollIntervalMs: undefined, token: freshToken() }).run({
+      model: 'black-forest-labs/flux-schnell',
+      input: { prompt: 'x' },
+    });
     const seconds = (Date.now() - started) / 1000;
     expect(prediction.status).toBe('succeeded');
     const [create] = requestsTo(local.emulator, 'POST', /\/predictions$/);
@@ -32,7 +35,7 @@ describe('the client\'s defaults', () => {
   });
 });
 
-test('a lost create\'s prediction is found by its input too: with two runs of one model in flight, only the lost one is canceled', async () => {
+test("a lost create's prediction is found by its input too: with two runs of one model in flight, only the lost one is canceled", async () => {
   local.plan = { processingMs: 1_500 };
   // The first create makes its prediction and then loses its answer; the second is answered.
   local.emulator.inject({ route: 'create', answer: 'reset', afterHandling: true });
@@ -40,7 +43,10 @@ test('a lost create\'s prediction is found by its input too: with two runs of on
   const lost = client.run({ model: 'black-forest-labs/flux-schnell', input: { prompt: 'lost', seed: 1 } });
   await until(() => creates(local.emulator).sent > 0);
   const kept = client.run({ model: 'black-forest-labs/flux-schnell', input: { prompt: 'kept', seed: 2 } });
-  await expect(lost).rejects.toMatchObject({ kind: 'unreachable', detail: expect.stringMatching(/; prediction [a-z2-7]+ was canceled$/) });
+  await expect(lost).rejects.toMatchObject({
+    kind: 'unreachable',
+    detail: expect.stringMatching(/; prediction [a-z2-7]+ was canceled$/),
+  });
   expect((await kept).status).toBe('succeeded');
   const cancels = requestsTo(local.emulator, 'POST', /\/cancel$/);
   expect(cancels).toHaveLength(1);
@@ -50,7 +56,10 @@ test('a lost create\'s prediction is found by its input too: with two runs of on
 test('408 on a poll is retried', async () => {
   local.plan = { processingMs: 1_300 };
   local.emulator.inject({ route: 'get', answer: { status: 408 } });
-  const prediction = await clientFor(local.emulator, { token: freshToken(), waitSeconds: 1 }).run({ model: 'black-forest-labs/flux-schnell', input: { prompt: 'x' } });
+  const prediction = await clientFor(local.emulator, { token: freshToken(), waitSeconds: 1 }).run({
+    model: 'black-forest-labs/flux-schnell',
+    input: { prompt: 'x' },
+  });
   expect(prediction.status).toBe('succeeded');
   expect(requestsTo(local.emulator, 'GET', /^\/v1\/predictions\//).map((r) => r.outcome)).toContain(408);
 });

@@ -11,14 +11,17 @@ afterEach(() => {
 });
 
 const request = new Request('http://replicate.test/v1/predictions/p1');
-const failure = (status: number, headers: Record<string, string> = {}) => new HTTPError(new Response('', { status, headers }), request, {} as never);
+const failure = (status: number, headers: Record<string, string> = {}) =>
+  new HTTPError(new Response('', { status, headers }), request, {} as never);
 
 /** The retry options of one request of `kind`, and what a pacer was told of 429s. */
 function retryOf(kind: 'create' | 'idempotent') {
   const throttled: Array<[Lane, number]> = [];
   const pacer = { turn: async () => {}, throttled: (lane: Lane, ms: number) => void throttled.push([lane, ms]) };
   const http = new ReplicateHttp('http://replicate.test/v1', freshToken(), pacer);
-  const retry = http.options(kind, { deadline: Date.now() + 600_000, timeoutMs: 600_000 }).retry as Required<Pick<RetryOptions, 'shouldRetry' | 'delay'>>;
+  const retry = http.options(kind, { deadline: Date.now() + 600_000, timeoutMs: 600_000 }).retry as Required<
+    Pick<RetryOptions, 'shouldRetry' | 'delay'>
+  >;
   const decide = async (error: Error) => [await retry.shouldRetry({ error, retryCount: 1 }), retry.delay(1)] as const;
   return { decide, throttled };
 }

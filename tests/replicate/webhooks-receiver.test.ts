@@ -14,10 +14,25 @@ const now = () => Math.floor(Date.now() / 1000);
 let ids = 0;
 /** A delivery of prediction `predictionId`, signed with `secret` at `timestamp`. */
 function delivery(predictionId: string, { secret = SECRET, timestamp = now(), id = `msg_${++ids}`, extra = {} } = {}) {
-  const body = JSON.stringify({ id: predictionId, status: 'succeeded', output: ['https://example.com/out.webp'], ...extra });
-  return { id, body, headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signWebhook(secret, id, timestamp, body) } };
+  const body = JSON.stringify({
+    id: predictionId,
+    status: 'succeeded',
+    output: ['https://example.com/out.webp'],
+    ...extra,
+  });
+  return {
+    id,
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signWebhook(secret, id, timestamp, body),
+    },
+  };
 }
-const post = ({ body, headers }: { body: string; headers: Record<string, string> }) => fetch(server.url, { method: 'POST', headers, body }).then((r) => r.status);
+const post = ({ body, headers }: { body: string; headers: Record<string, string> }) =>
+  fetch(server.url, { method: 'POST', headers, body }).then((r) => r.status);
 
 /** Subscribes to `predictionId` and returns the deliveries it gets. */
 function listen(predictionId: string): Prediction[] {
@@ -42,7 +57,9 @@ describe('the webhook receiver', () => {
 
   test('a forged delivery (signed with another secret) gets 401 and has no effect', async () => {
     const got = listen('pred-forged');
-    expect(await post(delivery('pred-forged', { secret: `whsec_${Buffer.from('another secret').toString('base64')}` }))).toBe(401);
+    expect(
+      await post(delivery('pred-forged', { secret: `whsec_${Buffer.from('another secret').toString('base64')}` })),
+    ).toBe(401);
     const tampered = delivery('pred-forged');
     expect(await post({ ...tampered, body: tampered.body.replace('succeeded', 'failed') })).toBe(401);
     expect(await post({ ...tampered, headers: { ...tampered.headers, 'webhook-signature': 'v1,' } })).toBe(401);
@@ -77,7 +94,16 @@ describe('the webhook receiver', () => {
     const id = 'msg_not_a_prediction';
     const body = '{"hello":"world"}';
     const t = now();
-    expect(await post({ body, headers: { 'webhook-id': id, 'webhook-timestamp': String(t), 'webhook-signature': signWebhook(SECRET, id, t, body) } })).toBe(400);
+    expect(
+      await post({
+        body,
+        headers: {
+          'webhook-id': id,
+          'webhook-timestamp': String(t),
+          'webhook-signature': signWebhook(SECRET, id, t, body),
+        },
+      }),
+    ).toBe(400);
   });
 
   test('a receiver without a secret refuses every delivery until a client gives it one', async () => {
@@ -88,10 +114,14 @@ describe('the webhook receiver', () => {
     const own = await bare.listen(0);
     try {
       const d = delivery('pred-x');
-      expect(await fetch(own.url, { method: 'POST', headers: d.headers, body: d.body }).then((r) => r.status)).toBe(401);
+      expect(await fetch(own.url, { method: 'POST', headers: d.headers, body: d.body }).then((r) => r.status)).toBe(
+        401,
+      );
       await bare.useSecret(async () => SECRET);
       const again = delivery('pred-x');
-      expect(await fetch(own.url, { method: 'POST', headers: again.headers, body: again.body }).then((r) => r.status)).toBe(200);
+      expect(
+        await fetch(own.url, { method: 'POST', headers: again.headers, body: again.body }).then((r) => r.status),
+      ).toBe(200);
     } finally {
       await own.close();
     }
@@ -101,15 +131,30 @@ describe('the webhook receiver', () => {
 describe('validateWebhook', () => {
   test('accepts a fetch Request or headers and body signed with the secret, within the tolerance', async () => {
     const d = delivery('pred-v');
-    expect(await validateWebhook(new Request('http://localhost/hook', { method: 'POST', headers: d.headers, body: d.body }), SECRET)).toBe(true);
+    expect(
+      await validateWebhook(
+        new Request('http://localhost/hook', { method: 'POST', headers: d.headers, body: d.body }),
+        SECRET,
+      ),
+    ).toBe(true);
     expect(await validateWebhook({ headers: d.headers, body: d.body }, SECRET)).toBe(true);
     // Any entry of a space-separated list may match (secret rotation).
-    expect(await validateWebhook({ headers: { ...d.headers, 'webhook-signature': `v1,bm9wZQ== ${d.headers['webhook-signature']}` }, body: d.body }, SECRET)).toBe(true);
+    expect(
+      await validateWebhook(
+        {
+          headers: { ...d.headers, 'webhook-signature': `v1,bm9wZQ== ${d.headers['webhook-signature']}` },
+          body: d.body,
+        },
+        SECRET,
+      ),
+    ).toBe(true);
   });
 
   test('refuses another secret, a changed body, and a timestamp outside toleranceSeconds', async () => {
     const d = delivery('pred-w', { timestamp: now() - 120 });
-    expect(await validateWebhook({ headers: d.headers, body: d.body }, `whsec_${Buffer.from('other').toString('base64')}`)).toBe(false);
+    expect(
+      await validateWebhook({ headers: d.headers, body: d.body }, `whsec_${Buffer.from('other').toString('base64')}`),
+    ).toBe(false);
     expect(await validateWebhook({ headers: d.headers, body: `${d.body} ` }, SECRET)).toBe(false);
     expect(await validateWebhook({ headers: d.headers, body: d.body }, SECRET, { toleranceSeconds: 60 })).toBe(false);
     expect(await validateWebhook({ headers: d.headers, body: d.body }, SECRET, { toleranceSeconds: 180 })).toBe(true);

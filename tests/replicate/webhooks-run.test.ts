@@ -1,7 +1,25 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { ReplicateFluxAdvancedModelBlock as block } from '../../blocks/index.js';
-import { BlockError, createWebhookReceiver, type ListeningReceiver, type ProgressEvent, type WebhookReceiver } from '../../index.js';
-import { abortWhen, canceledId, clientFor, collect, contextFor, CREDENTIALS, names, remote, requestsTo, until, useEmulator } from '../helpers.js';
+import {
+  BlockError,
+  createWebhookReceiver,
+  type ListeningReceiver,
+  type ProgressEvent,
+  type WebhookReceiver,
+} from '../../index.js';
+import {
+  abortWhen,
+  canceledId,
+  clientFor,
+  collect,
+  contextFor,
+  CREDENTIALS,
+  names,
+  remote,
+  requestsTo,
+  until,
+  useEmulator,
+} from '../helpers.js';
 
 // Predictions outlast the 1 s sync wait, so the run has to wait for them after the create.
 const local = useEmulator({ startingMs: 50, processingMs: 1_500 });
@@ -14,10 +32,12 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 const request = { model: 'black-forest-labs/flux-schnell', input: { prompt: 'a heron at dawn', seed: 1 } };
-const webhookClient = (options: Parameters<typeof clientFor>[1] = {}) => clientFor(local.emulator, { waitSeconds: 1, webhook: { url: server.url, receiver }, ...options });
+const webhookClient = (options: Parameters<typeof clientFor>[1] = {}) =>
+  clientFor(local.emulator, { waitSeconds: 1, webhook: { url: server.url, receiver }, ...options });
 const polls = () => requestsTo(local.emulator, 'GET', /^\/v1\/predictions\/[a-z2-7]+$/);
 /** The emulator records a delivery's answer just after the receiver has acted on it: wait for it. */
-const answered = (event: string, field: 'status' | 'duplicateStatus' = 'status') => until(() => deliveries(event)[0]?.[field] !== undefined);
+const answered = (event: string, field: 'status' | 'duplicateStatus' = 'status') =>
+  until(() => deliveries(event)[0]?.[field] !== undefined);
 const deliveries = (event: string) => local.emulator.webhooks.deliveries.filter((d) => d.event === event);
 
 describe('a run with webhooks', () => {
@@ -38,7 +58,10 @@ describe('a run with webhooks', () => {
   });
 
   test('fetches the webhook secret once (GET /v1/webhooks/default/secret) and caches it in the receiver', async () => {
-    await Promise.all([webhookClient().run(request), webhookClient().run({ ...request, input: { ...request.input, seed: 2 } })]);
+    await Promise.all([
+      webhookClient().run(request),
+      webhookClient().run({ ...request, input: { ...request.input, seed: 2 } }),
+    ]);
     // The receiver got its secret in an earlier test: no client asks again.
     expect(requestsTo(local.emulator, 'GET', /^\/v1\/webhooks\/default\/secret$/)).toHaveLength(0);
   });
@@ -77,7 +100,9 @@ describe('a run with webhooks', () => {
   test('a delivery retried after a 5xx from the receiver ends the run', async () => {
     const flaky = createWebhookReceiver({ secret: local.emulator.webhooks.secret });
     let refused = 0;
-    const own = await (await import('node:http')).createServer((req, res) => {
+    const own = await (
+      await import('node:http')
+    ).createServer((req, res) => {
       if (req.headers['webhook-id'] && refused < 1 && req.method === 'POST') {
         refused += 1;
         req.resume();
@@ -88,7 +113,10 @@ describe('a run with webhooks', () => {
     await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve));
     try {
       const url = `http://127.0.0.1:${(own.address() as { port: number }).port}/hook`;
-      const prediction = await webhookClient({ webhook: { url, receiver: flaky } }).run({ ...request, input: { ...request.input, seed: 9 } });
+      const prediction = await webhookClient({ webhook: { url, receiver: flaky } }).run({
+        ...request,
+        input: { ...request.input, seed: 9 },
+      });
       expect(prediction.status).toBe('succeeded');
       expect(polls()).toHaveLength(0);
     } finally {
@@ -101,7 +129,9 @@ describe('a run with webhooks', () => {
     local.emulator.webhooks.inject({ action: 'drop' });
     // Once the create has answered (after its 1 s sync wait), the run waits for the webhook.
     const { signal } = abortWhen(() => requestsTo(local.emulator, 'POST', /\/predictions$/)[0]?.outcome !== undefined);
-    const error = await webhookClient().run(request, { signal }).catch((e: unknown) => e);
+    const error = await webhookClient()
+      .run(request, { signal })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BlockError);
     expect((error as BlockError).kind).toBe('host_aborted');
     const id = canceledId(`${(error as BlockError).detail}.`);
@@ -111,7 +141,9 @@ describe('a run with webhooks', () => {
   test('timeout while waiting for the webhook: timed_out after the deadline poll, and the prediction is canceled', async () => {
     local.plan = { processingMs: 10_000 };
     const started = Date.now();
-    const error = await webhookClient({ timeoutMs: 2_500 }).run(request).catch((e: unknown) => e);
+    const error = await webhookClient({ timeoutMs: 2_500 })
+      .run(request)
+      .catch((e: unknown) => e);
     expect((error as BlockError).kind).toBe('timed_out');
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(polls()).toHaveLength(1);
@@ -126,23 +158,37 @@ describe('a run with webhooks', () => {
     const client = webhookClient();
     const pending = client.run(request).catch((e: unknown) => e);
     // Canceled once the create has answered, while the run waits for the webhook.
-    const create = await until(() => requestsTo(local.emulator, 'POST', /\/predictions$/).find((r) => r.outcome !== undefined));
-    const listed = await fetch(`${local.emulator.url}/predictions`, { headers: { Authorization: 'Bearer x' } }).then((r) => r.json() as Promise<{ results: Array<{ id: string; input: unknown }> }>);
-    const id = listed.results.find((p) => JSON.stringify(p.input) === JSON.stringify((create!.body as { input: unknown }).input))!.id;
+    const create = await until(() =>
+      requestsTo(local.emulator, 'POST', /\/predictions$/).find((r) => r.outcome !== undefined),
+    );
+    const listed = await fetch(`${local.emulator.url}/predictions`, { headers: { Authorization: 'Bearer x' } }).then(
+      (r) => r.json() as Promise<{ results: Array<{ id: string; input: unknown }> }>,
+    );
+    const id = listed.results.find(
+      (p) => JSON.stringify(p.input) === JSON.stringify((create!.body as { input: unknown }).input),
+    )!.id;
     await client.cancel(id);
     expect(((await pending) as BlockError).kind).toBe('canceled');
     expect(polls()).toHaveLength(0);
   });
 
   test('blocks take it as runner.webhook', async () => {
-    const outputs = await collect(block, { credentials: CREDENTIALS, prompt: 'a heron at dusk' }, contextFor(local.emulator, { waitSeconds: 1, webhook: { url: server.url, receiver } }));
+    const outputs = await collect(
+      block,
+      { credentials: CREDENTIALS, prompt: 'a heron at dusk' },
+      contextFor(local.emulator, { waitSeconds: 1, webhook: { url: server.url, receiver } }),
+    );
     expect(names(outputs)).toContain('result');
     expect(polls()).toHaveLength(0);
   });
 
   test('a webhook URL that is not http(s), or no receiver, is refused before any request', () => {
-    expect(() => clientFor(local.emulator, { webhook: { url: 'ftp://example.com/hook', receiver } })).toThrow(/webhook\.url: must be an http\(s\) URL/);
-    expect(() => clientFor(local.emulator, { webhook: { url: server.url, receiver: {} as WebhookReceiver } })).toThrow(/webhook\.receiver: must be a receiver from createWebhookReceiver/);
+    expect(() => clientFor(local.emulator, { webhook: { url: 'ftp://example.com/hook', receiver } })).toThrow(
+      /webhook\.url: must be an http\(s\) URL/,
+    );
+    expect(() => clientFor(local.emulator, { webhook: { url: server.url, receiver: {} as WebhookReceiver } })).toThrow(
+      /webhook\.receiver: must be a receiver from createWebhookReceiver/,
+    );
     expect(local.emulator.requests).toHaveLength(0);
   });
 });

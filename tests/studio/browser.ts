@@ -18,7 +18,13 @@ export const BROWSER_WAIT = scaled(30_000);
  */
 export function launchChromium(): Promise<Browser> {
   // Without the background-networking flags Chromium keeps dialling hosts this closed network refuses.
-  const args = ['--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-gpu'];
+  const args = [
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-gpu',
+  ];
   return own(chromium.launch({ executablePath: CHROMIUM, args, timeout: BROWSER_WAIT }), (browser) => browser.close());
 }
 
@@ -27,13 +33,19 @@ export function launchChromium(): Promise<Browser> {
  * pattern; returns the text. Fails naming the text last seen, so a read never races an update.
  */
 export async function textIs(locator: Locator, expected: string | RegExp): Promise<string> {
-  const pattern = typeof expected === 'string' ? new RegExp(`^${expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : expected;
+  const pattern =
+    typeof expected === 'string' ? new RegExp(`^${expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : expected;
   const matching = locator.filter({ hasText: pattern }).first();
   try {
     await matching.waitFor({ state: 'attached' });
   } catch (error) {
-    const seen = await locator.first().textContent({ timeout: 1_000 }).catch(() => '(no such element)');
-    throw new Error(`${String(locator)} never read ${String(expected)}; last seen: ${JSON.stringify(seen)}\n${(error as Error).message}`);
+    const seen = await locator
+      .first()
+      .textContent({ timeout: 1_000 })
+      .catch(() => '(no such element)');
+    throw new Error(
+      `${String(locator)} never read ${String(expected)}; last seen: ${JSON.stringify(seen)}\n${(error as Error).message}`,
+    );
   }
   return (await matching.textContent())!;
 }
@@ -42,7 +54,8 @@ export async function textIs(locator: Locator, expected: string | RegExp): Promi
 export async function countIs(locator: Locator, count: number): Promise<void> {
   const started = Date.now();
   while ((await locator.count()) !== count) {
-    if (Date.now() - started > BROWSER_WAIT) throw new Error(`${String(locator)} matched ${await locator.count()} elements, not ${count}`);
+    if (Date.now() - started > BROWSER_WAIT)
+      throw new Error(`${String(locator)} matched ${await locator.count()} elements, not ${count}`);
     await sleep(20);
   }
 }
@@ -56,7 +69,11 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 }
 
 /** Drags from the centre of one element's box to the centre of another's with the mouse, as a person links two handles. */
-export async function dragBetween(page: Page, from: { boundingBox(): Promise<Box | null> }, to: { boundingBox(): Promise<Box | null> }): Promise<void> {
+export async function dragBetween(
+  page: Page,
+  from: { boundingBox(): Promise<Box | null> },
+  to: { boundingBox(): Promise<Box | null> },
+): Promise<void> {
   const a = await from.boundingBox();
   const b = await to.boundingBox();
   expect(a && b).toBeTruthy();
@@ -69,7 +86,9 @@ export async function dragBetween(page: Page, from: { boundingBox(): Promise<Box
 /** Waits until every image `selector` matches (at least one) has loaded, with a width (`naturalWidth > 0`). */
 export async function imagesLoaded(page: Page, selector: string): Promise<void> {
   // A string, evaluated in the page: this file is type-checked without the DOM library.
-  await page.waitForFunction(`(() => { const all = [...document.querySelectorAll(${JSON.stringify(selector)})]; return all.length > 0 && all.every((img) => img.complete && img.naturalWidth > 0); })()`);
+  await page.waitForFunction(
+    `(() => { const all = [...document.querySelectorAll(${JSON.stringify(selector)})]; return all.length > 0 && all.every((img) => img.complete && img.naturalWidth > 0); })()`,
+  );
 }
 
 interface Box {

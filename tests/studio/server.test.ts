@@ -18,7 +18,13 @@ const SESSION = 'studio-session-token-for-tests';
 
 beforeAll(async () => {
   out = await mkdtemp(join(tmpdir(), 'studio-api-'));
-  studio = await startStudio({ port: 0, baseUrl: handle.emulator.url, out, token: SESSION, env: { REPLICATE_API_TOKEN: TOKEN, OPENAI_COMPATIBLE_API_KEY: OPENAI_KEY } });
+  studio = await startStudio({
+    port: 0,
+    baseUrl: handle.emulator.url,
+    out,
+    token: SESSION,
+    env: { REPLICATE_API_TOKEN: TOKEN, OPENAI_COMPATIBLE_API_KEY: OPENAI_KEY },
+  });
   base = `http://127.0.0.1:${studio.port}`;
   const answer = await fetch(`${base}/?token=${SESSION}`, { redirect: 'manual' });
   cookie = answer.headers.get('set-cookie')!.split(';')[0]!;
@@ -31,7 +37,10 @@ afterAll(async () => {
 
 /** A request with the session cookie and our own Origin. */
 function api(path: string, init: RequestInit = {}) {
-  return fetch(base + path, { ...init, headers: { Cookie: cookie, Origin: base, 'Content-Type': 'application/json', ...init.headers } });
+  return fetch(base + path, {
+    ...init,
+    headers: { Cookie: cookie, Origin: base, 'Content-Type': 'application/json', ...init.headers },
+  });
 }
 
 /** A raw request whose Host and path are sent exactly as given. */
@@ -49,7 +58,10 @@ function raw(path: string, headers: Record<string, string>): Promise<{ status: n
 /** A run's events, read from its SSE stream to the end. */
 async function events(id: string, headers: Record<string, string> = {}): Promise<{ text: string; events: RunEvent[] }> {
   const text = await (await api(`/api/runs/${id}/events`, { headers })).text();
-  const events = text.split('\n').filter((line) => line.startsWith('data: ')).map((line) => JSON.parse(line.slice(6)) as RunEvent);
+  const events = text
+    .split('\n')
+    .filter((line) => line.startsWith('data: '))
+    .map((line) => JSON.parse(line.slice(6)) as RunEvent);
   return { text, events };
 }
 
@@ -66,10 +78,14 @@ describe('studio API', () => {
     const answer = await fetch(`${base}/some/page?token=${SESSION}&x=1`, { redirect: 'manual' });
     expect(answer.status).toBe(303);
     expect(answer.headers.get('location')).toBe('/some/page?x=1');
-    expect(answer.headers.get('set-cookie')).toMatch(new RegExp(`^flux_studio_${studio.port}=${SESSION}; Path=/; HttpOnly; SameSite=Strict$`));
+    expect(answer.headers.get('set-cookie')).toMatch(
+      new RegExp(`^flux_studio_${studio.port}=${SESSION}; Path=/; HttpOnly; SameSite=Strict$`),
+    );
     expect((await fetch(`${base}/?token=wrong-token`)).status).toBe(401);
     expect((await fetch(`${base}/api/info`)).status).toBe(401);
-    expect((await fetch(`${base}/`, { headers: { Cookie: `flux_studio_${studio.port}=${SESSION}x` } })).status).toBe(401);
+    expect((await fetch(`${base}/`, { headers: { Cookie: `flux_studio_${studio.port}=${SESSION}x` } })).status).toBe(
+      401,
+    );
     const page = await fetch(`${base}/`, { headers: { Cookie: cookie } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<script type="module" src="/main.js">');
@@ -84,33 +100,64 @@ describe('studio API', () => {
   test('a state-changing request needs our own Origin', async () => {
     const body = JSON.stringify(GRAPH);
     expect((await fetch(`${base}/api/check`, { method: 'POST', headers: { Cookie: cookie }, body })).status).toBe(403);
-    expect((await api('/api/check', { method: 'POST', headers: { Origin: 'http://evil.example' }, body })).status).toBe(403);
-    expect((await api('/api/check', { method: 'POST', headers: { Origin: `http://localhost:${studio.port}` }, body })).status).toBe(200);
+    expect((await api('/api/check', { method: 'POST', headers: { Origin: 'http://evil.example' }, body })).status).toBe(
+      403,
+    );
+    expect(
+      (await api('/api/check', { method: 'POST', headers: { Origin: `http://localhost:${studio.port}` }, body }))
+        .status,
+    ).toBe(200);
   });
 
   test(`request bodies over ${MAX_BODY_BYTES} bytes get 413`, async () => {
-    const answer = await api('/api/check', { method: 'POST', body: JSON.stringify({ nodes: [], pad: 'x'.repeat(MAX_BODY_BYTES) }) });
+    const answer = await api('/api/check', {
+      method: 'POST',
+      body: JSON.stringify({ nodes: [], pad: 'x'.repeat(MAX_BODY_BYTES) }),
+    });
     expect(answer.status).toBe(413);
   });
 
   test('files are served from the out directory only', async () => {
     await writeFile(join(out, 'kept.png'), 'not really a png');
     expect(await (await api('/files/kept.png')).text()).toBe('not really a png');
-    for (const path of ['/files/../package.json', '/files/..%2fpackage.json', '/files/%2e%2e/package.json', '/files//etc/passwd', '/files/missing.png']) {
-      expect([path, (await raw(path, { Host: `127.0.0.1:${studio.port}`, Cookie: cookie })).status]).toEqual([path, 404]);
+    for (const path of [
+      '/files/../package.json',
+      '/files/..%2fpackage.json',
+      '/files/%2e%2e/package.json',
+      '/files//etc/passwd',
+      '/files/missing.png',
+    ]) {
+      expect([path, (await raw(path, { Host: `127.0.0.1:${studio.port}`, Cookie: cookie })).status]).toEqual([
+        path,
+        404,
+      ]);
     }
   });
 
   test('the check answers with the GraphError message and the node or link it names', async () => {
-    const missing = await (await api('/api/check', { method: 'POST', body: JSON.stringify({ ...GRAPH, links: [] }) })).json();
-    expect(missing).toEqual({ ok: false, node: 'keep', error: 'Node keep (SaveImageBlock): required input image is neither set in input_default nor linked' });
+    const missing = await (
+      await api('/api/check', { method: 'POST', body: JSON.stringify({ ...GRAPH, links: [] }) })
+    ).json();
+    expect(missing).toEqual({
+      ok: false,
+      node: 'keep',
+      error: 'Node keep (SaveImageBlock): required input image is neither set in input_default nor linked',
+    });
     const link = { source_id: 'make', source_name: 'error', sink_id: 'keep', sink_name: 'image' };
-    const fromError = await (await api('/api/check', { method: 'POST', body: JSON.stringify({ ...GRAPH, links: [link] }) })).json();
-    expect(fromError).toMatchObject({ ok: false, link, error: expect.stringMatching(/^Link make\.error -> keep\.image: links from error/) });
+    const fromError = await (
+      await api('/api/check', { method: 'POST', body: JSON.stringify({ ...GRAPH, links: [link] }) })
+    ).json();
+    expect(fromError).toMatchObject({
+      ok: false,
+      link,
+      error: expect.stringMatching(/^Link make\.error -> keep\.image: links from error/),
+    });
     const refused = await api('/api/runs', { method: 'POST', body: JSON.stringify({ ...GRAPH, links: [] }) });
     expect(refused.status).toBe(422);
     expect(handle.emulator.requests).toEqual([]);
-    expect(await (await api('/api/check', { method: 'POST', body: JSON.stringify(GRAPH) })).json()).toEqual({ ok: true });
+    expect(await (await api('/api/check', { method: 'POST', body: JSON.stringify(GRAPH) })).json()).toEqual({
+      ok: true,
+    });
   });
 
   test('a run streams each node queued, running, succeeded, its outputs with previews saved in out/, then done; the token is never sent', async () => {
@@ -130,41 +177,68 @@ describe('studio API', () => {
     expect(image.headers.get('content-type')).toBe('image/webp');
     expect((await image.arrayBuffer()).byteLength).toBeGreaterThan(1000);
     // The emulator's URL is previewed from the saved copy, the same file Save Image wrote.
-    expect(all.find((e) => e.type === 'output' && e.output === 'result')).toMatchObject({ preview: (path as { preview: string }).preview });
+    expect(all.find((e) => e.type === 'output' && e.output === 'result')).toMatchObject({
+      preview: (path as { preview: string }).preview,
+    });
 
     // Resuming after event 3 replays the rest, as EventSource does after a dropped connection.
     const resumed = await events(id, { 'Last-Event-ID': '3' });
     expect(resumed.events).toEqual(all.slice(4));
 
-    const pages = [text, await (await api('/api/info')).text(), await (await api('/api/blocks')).text(), await (await api('/api/examples')).text()];
+    const pages = [
+      text,
+      await (await api('/api/info')).text(),
+      await (await api('/api/blocks')).text(),
+      await (await api('/api/examples')).text(),
+    ];
     for (const page of pages) expect(page).not.toContain(TOKEN);
     for (const page of pages) expect(page).not.toContain(OPENAI_KEY);
   });
 
-  test('nodes can pick each provider\'s key the host holds, by name', async () => {
-    const { credentials } = (await (await api('/api/info')).json()) as { credentials: Array<{ provider: string; id: string }> };
-    expect(credentials.map(({ provider, id }) => `${provider}: ${id}`)).toEqual(['replicate: REPLICATE_API_TOKEN', 'openai_compatible: OPENAI_COMPATIBLE_API_KEY']);
+  test("nodes can pick each provider's key the host holds, by name", async () => {
+    const { credentials } = (await (await api('/api/info')).json()) as {
+      credentials: Array<{ provider: string; id: string }>;
+    };
+    expect(credentials.map(({ provider, id }) => `${provider}: ${id}`)).toEqual([
+      'replicate: REPLICATE_API_TOKEN',
+      'openai_compatible: OPENAI_COMPATIBLE_API_KEY',
+    ]);
   });
 
   test('a failed prediction fails its node with the message and stops the nodes after it', async () => {
     handle.plan = { outcome: 'failed', error: 'CUDA out of memory' };
-    const { id } = (await (await api('/api/runs', { method: 'POST', body: JSON.stringify(GRAPH) })).json()) as { id: string };
+    const { id } = (await (await api('/api/runs', { method: 'POST', body: JSON.stringify(GRAPH) })).json()) as {
+      id: string;
+    };
     const { events: all } = await events(id);
-    expect(all.filter((e) => e.type === 'node' && e.node === 'make').at(-1)).toMatchObject({ status: 'failed', message: expect.stringContaining('CUDA out of memory') });
-    expect(all.filter((e) => e.type === 'node' && e.node === 'keep').at(-1)).toEqual({ type: 'node', node: 'keep', status: 'stopped', message: 'Not run: a node upstream of it failed' });
+    expect(all.filter((e) => e.type === 'node' && e.node === 'make').at(-1)).toMatchObject({
+      status: 'failed',
+      message: expect.stringContaining('CUDA out of memory'),
+    });
+    expect(all.filter((e) => e.type === 'node' && e.node === 'keep').at(-1)).toEqual({
+      type: 'node',
+      node: 'keep',
+      status: 'stopped',
+      message: 'Not run: a node upstream of it failed',
+    });
     expect(all.at(-1)).toEqual({ type: 'done', status: 'failed' });
   });
 
   test('cancel stops a run: its prediction is canceled and the node ends canceled', async () => {
     handle.plan = { processingMs: 600_000 };
-    const { id } = (await (await api('/api/runs', { method: 'POST', body: JSON.stringify(GRAPH) })).json()) as { id: string };
+    const { id } = (await (await api('/api/runs', { method: 'POST', body: JSON.stringify(GRAPH) })).json()) as {
+      id: string;
+    };
     const stream = events(id);
-    while (!handle.emulator.requests.some((r) => r.method === 'POST' && r.path.endsWith('/predictions'))) await new Promise((r) => setTimeout(r, 20));
+    while (!handle.emulator.requests.some((r) => r.method === 'POST' && r.path.endsWith('/predictions')))
+      await new Promise((r) => setTimeout(r, 20));
     expect((await api(`/api/runs/${id}/cancel`, { method: 'POST' })).status).toBe(202);
     const { events: all } = await stream;
     expect(all.at(-1)).toEqual({ type: 'done', status: 'canceled' });
     expect(all.filter((e) => e.type === 'node' && e.node === 'make').at(-1)).toMatchObject({ status: 'canceled' });
     expect(all.filter((e) => e.type === 'node' && e.node === 'keep').at(-1)).toMatchObject({ status: 'canceled' });
-    expect(handle.emulator.requests.filter((r) => r.method === 'POST' && /^\/v1\/predictions\/\w+\/cancel$/.test(r.path))).toHaveLength(1);
+    expect(
+      handle.emulator.requests.filter((r) => r.method === 'POST' && /^\/v1\/predictions\/\w+\/cancel$/.test(r.path)),
+    ).toHaveLength(1);
   });
 });

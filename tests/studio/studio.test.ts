@@ -25,14 +25,25 @@ let pageErrors: string[];
 
 beforeAll(async () => {
   browser = await launchChromium();
-  emulator = await own(startEmulator({
-    startingMs: 10,
-    processingMs: 300,
-    // Kontext runs a little longer, so a run of the example can be seen (and photographed) midway.
-    plan: ({ model, input }) => (String(input.prompt).startsWith(SLOW) ? { processingMs: 600_000 } : /kontext/.test(model) ? { processingMs: 4_000 } : undefined),
-  }), (started) => started.close());
+  emulator = await own(
+    startEmulator({
+      startingMs: 10,
+      processingMs: 300,
+      // Kontext runs a little longer, so a run of the example can be seen (and photographed) midway.
+      plan: ({ model, input }) =>
+        String(input.prompt).startsWith(SLOW)
+          ? { processingMs: 600_000 }
+          : /kontext/.test(model)
+            ? { processingMs: 4_000 }
+            : undefined,
+    }),
+    (started) => started.close(),
+  );
   out = await own(mkdtemp(join(tmpdir(), 'studio-test-')), (dir) => rm(dir, { recursive: true, force: true }));
-  studio = await own(startStudio({ port: 0, baseUrl: emulator.url, out, env: { REPLICATE_API_TOKEN: TOKEN } }), (started) => started.close());
+  studio = await own(
+    startStudio({ port: 0, baseUrl: emulator.url, out, env: { REPLICATE_API_TOKEN: TOKEN } }),
+    (started) => started.close(),
+  );
 });
 
 beforeEach(async () => {
@@ -57,7 +68,8 @@ afterEach(async () => {
 
 const node = (id: string) => page.getByTestId(`node-${id}`);
 /** A node's handle: an output (`source`) or an input (`target`), by property name. */
-const handle = (id: string, kind: 'source' | 'target', name: string) => node(id).locator(`.react-flow__handle.${kind}[data-handleid="${name}"]`);
+const handle = (id: string, kind: 'source' | 'target', name: string) =>
+  node(id).locator(`.react-flow__handle.${kind}[data-handleid="${name}"]`);
 const withStatus = (id: string, status: string) => page.locator(`[data-testid="node-${id}"][data-status="${status}"]`);
 
 /** A stream's whole text. */
@@ -79,74 +91,94 @@ async function addByKeyboard(name: string) {
 describe('studio in Chromium', () => {
   test('the token leaves the address bar, and every registered block is in the palette', async () => {
     expect(new URL(page.url()).search).toBe('');
-    for (const block of createRegistry().list()) await page.getByTestId(`palette-${block.name}`).waitFor({ state: 'visible' });
+    for (const block of createRegistry().list())
+      await page.getByTestId(`palette-${block.name}`).waitFor({ state: 'visible' });
     await textIs(page.getByTestId('target'), new RegExp(emulator.url.replace(/[.]/g, '\\.')));
     await page.getByTestId('palette-search').fill('save');
     await countIs(page.locator('.palette-item'), 1);
   });
 
-  test('drag Flux Advanced and Save Image, type a prompt, link result to image, run: both succeed and the image shows', async () => {
-    const pane = page.locator('.react-flow__pane');
-    await page.getByTestId('palette-ReplicateFluxAdvancedModelBlock').dragTo(pane, { targetPosition: { x: 40, y: 30 } });
-    await page.getByTestId('palette-SaveImageBlock').dragTo(pane, { targetPosition: { x: 460, y: 30 } });
-    await node('n1').waitFor();
-    await node('n2').waitFor();
-    await expect(node('n1').getAttribute('data-status')).resolves.toBe('idle');
-    await expect(page.locator('#n2_image').getAttribute('placeholder')).resolves.toBe('https://replicate.delivery/...');
-    // The key picker offers the studio's key by name; its value never reaches the page.
-    await textIs(page.locator('#n1_credentials option:checked'), 'Replicate API token from the environment');
-    await page.locator('#n1_prompt').fill('A red fox in fresh snow');
+  test(
+    'drag Flux Advanced and Save Image, type a prompt, link result to image, run: both succeed and the image shows',
+    async () => {
+      const pane = page.locator('.react-flow__pane');
+      await page
+        .getByTestId('palette-ReplicateFluxAdvancedModelBlock')
+        .dragTo(pane, { targetPosition: { x: 40, y: 30 } });
+      await page.getByTestId('palette-SaveImageBlock').dragTo(pane, { targetPosition: { x: 460, y: 30 } });
+      await node('n1').waitFor();
+      await node('n2').waitFor();
+      await expect(node('n1').getAttribute('data-status')).resolves.toBe('idle');
+      await expect(page.locator('#n2_image').getAttribute('placeholder')).resolves.toBe(
+        'https://replicate.delivery/...',
+      );
+      // The key picker offers the studio's key by name; its value never reaches the page.
+      await textIs(page.locator('#n1_credentials option:checked'), 'Replicate API token from the environment');
+      await page.locator('#n1_prompt').fill('A red fox in fresh snow');
 
-    // An integer output cannot feed an image URL input: refused, with the reason shown.
-    await dragBetween(page, handle('n1', 'source', 'seed'), handle('n2', 'target', 'image'));
-    await textIs(page.getByTestId('message'), 'Refused: seed (integer) cannot feed image (string)');
-    await countIs(page.locator('.react-flow__edge'), 0);
+      // An integer output cannot feed an image URL input: refused, with the reason shown.
+      await dragBetween(page, handle('n1', 'source', 'seed'), handle('n2', 'target', 'image'));
+      await textIs(page.getByTestId('message'), 'Refused: seed (integer) cannot feed image (string)');
+      await countIs(page.locator('.react-flow__edge'), 0);
 
-    await dragBetween(page, handle('n1', 'source', 'result'), handle('n2', 'target', 'image'));
-    // A level edge has a zero-height box, which Playwright calls hidden: wait for it in the DOM.
-    await page.locator('.react-flow__edge').waitFor({ state: 'attached' });
-    await textIs(page.getByTestId('message'), 'Linked n1.result to n2.image');
-    await page.locator('#n2_image:disabled').waitFor();
+      await dragBetween(page, handle('n1', 'source', 'result'), handle('n2', 'target', 'image'));
+      // A level edge has a zero-height box, which Playwright calls hidden: wait for it in the DOM.
+      await page.locator('.react-flow__edge').waitFor({ state: 'attached' });
+      await textIs(page.getByTestId('message'), 'Linked n1.result to n2.image');
+      await page.locator('#n2_image:disabled').waitFor();
 
-    await runEnabled();
-    await page.getByTestId('run').click();
-    await withStatus('n1', 'succeeded').waitFor();
-    await withStatus('n2', 'succeeded').waitFor();
-    const preview = node('n2').locator('img.preview');
-    await preview.waitFor();
-    await imagesLoaded(page, '[data-testid="node-n2"] img.preview');
-    await expect(preview.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).resolves.toBeGreaterThan(0);
-    await textIs(page.getByTestId('run-status'), 'Run succeeded');
-    expect(requestsTo(emulator, 'POST', /^\/v1\/models\/black-forest-labs\/flux-schnell\/predictions$/)).toHaveLength(1);
-    expect(await page.content()).not.toContain(TOKEN);
+      await runEnabled();
+      await page.getByTestId('run').click();
+      await withStatus('n1', 'succeeded').waitFor();
+      await withStatus('n2', 'succeeded').waitFor();
+      const preview = node('n2').locator('img.preview');
+      await preview.waitFor();
+      await imagesLoaded(page, '[data-testid="node-n2"] img.preview');
+      await expect(
+        preview.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth),
+      ).resolves.toBeGreaterThan(0);
+      await textIs(page.getByTestId('run-status'), 'Run succeeded');
+      expect(requestsTo(emulator, 'POST', /^\/v1\/models\/black-forest-labs\/flux-schnell\/predictions$/)).toHaveLength(
+        1,
+      );
+      expect(await page.content()).not.toContain(TOKEN);
 
-    // The graph survives a reload.
-    await page.reload();
-    await node('n2').waitFor();
-    await expect(page.locator('#n1_prompt').inputValue()).resolves.toBe('A red fox in fresh snow');
-    await countIs(page.locator('.react-flow__edge'), 1);
-  }, scaled(90_000));
+      // The graph survives a reload.
+      await page.reload();
+      await node('n2').waitFor();
+      await expect(page.locator('#n1_prompt').inputValue()).resolves.toBe('A red fox in fresh snow');
+      await countIs(page.locator('.react-flow__edge'), 1);
+    },
+    scaled(90_000),
+  );
 
-  test('an example graph opens from the menu and runs; each node shows its status as it goes', async () => {
-    await page.getByTestId('examples').selectOption('generate-edit-save.json');
-    await node('save').waitFor();
-    await countIs(page.locator('.react-flow__edge'), 2);
-    await runEnabled();
-    await page.getByTestId('run').click();
+  test(
+    'an example graph opens from the menu and runs; each node shows its status as it goes',
+    async () => {
+      await page.getByTestId('examples').selectOption('generate-edit-save.json');
+      await node('save').waitFor();
+      await countIs(page.locator('.react-flow__edge'), 2);
+      await runEnabled();
+      await page.getByTestId('run').click();
 
-    // Midway: generate done with its image, edit running (Kontext takes 4 s here), save waiting.
-    await withStatus('generate', 'succeeded').waitFor();
-    await page.getByTestId('status-edit').filter({ hasText: /^running \d+%$/ }).waitFor();
-    await withStatus('save', 'queued').waitFor();
-    await node('generate').locator('img.preview').waitFor();
-    await imagesLoaded(page, '[data-testid="node-generate"] img.preview');
-    await screenshot(page, 'studio-mid-run');
+      // Midway: generate done with its image, edit running (Kontext takes 4 s here), save waiting.
+      await withStatus('generate', 'succeeded').waitFor();
+      await page
+        .getByTestId('status-edit')
+        .filter({ hasText: /^running \d+%$/ })
+        .waitFor();
+      await withStatus('save', 'queued').waitFor();
+      await node('generate').locator('img.preview').waitFor();
+      await imagesLoaded(page, '[data-testid="node-generate"] img.preview');
+      await screenshot(page, 'studio-mid-run');
 
-    await withStatus('save', 'succeeded').waitFor();
-    await withStatus('edit', 'succeeded').waitFor();
-    await page.getByTestId('result-image').last().waitFor();
-    await imagesLoaded(page, '[data-testid="result-image"]');
-  }, scaled(90_000));
+      await withStatus('save', 'succeeded').waitFor();
+      await withStatus('edit', 'succeeded').waitFor();
+      await page.getByTestId('result-image').last().waitFor();
+      await imagesLoaded(page, '[data-testid="result-image"]');
+    },
+    scaled(90_000),
+  );
 
   test('an out-of-range value shows a field error and Run is refused', async () => {
     await addByKeyboard('ReplicateFluxAdvancedModelBlock');
@@ -155,7 +187,9 @@ describe('studio in Chromium', () => {
     await node('n1').locator('details.advanced summary').click();
     // Ranges are bounded inputs, enums selects, as editors read the schema.
     const steps = page.locator('#n1_steps');
-    await expect(Promise.all([steps.getAttribute('type'), steps.getAttribute('min'), steps.getAttribute('max')])).resolves.toEqual(['number', '1', '50']);
+    await expect(
+      Promise.all([steps.getAttribute('type'), steps.getAttribute('min'), steps.getAttribute('max')]),
+    ).resolves.toEqual(['number', '1', '50']);
     await page.locator('select#n1_aspect_ratio').waitFor();
     await page.locator('#n1_steps').fill('500');
     await textIs(node('n1').locator('.error-detail'), /must be <= 50/);
@@ -195,11 +229,14 @@ describe('studio in Chromium', () => {
       ],
       links: [link],
     };
-    await page.getByTestId('open-file').setInputFiles({ name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(graph)) });
+    await page
+      .getByTestId('open-file')
+      .setInputFiles({ name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(graph)) });
     await node('keep').waitFor();
     const marked = page.locator('.react-flow__edge.invalid');
     await marked.waitFor({ state: 'attached' });
-    const linkProblem = 'Link make.error -> keep.image: links from error are not supported; a failing node stops its downstream';
+    const linkProblem =
+      'Link make.error -> keep.image: links from error are not supported; a failing node stops its downstream';
     await textIs(marked.locator('.react-flow__edge-text'), linkProblem);
     await page.locator('[data-testid="run"]:disabled').waitFor();
     // The missing key reference is filled with the studio's, so the link is the only problem.
@@ -221,7 +258,10 @@ describe('studio in Chromium', () => {
     await runEnabled();
     await page.getByTestId('run').click();
     await withStatus('n1', 'running').waitFor();
-    await page.getByTestId('status-n1').filter({ hasText: /running \d+%$/ }).waitFor();
+    await page
+      .getByTestId('status-n1')
+      .filter({ hasText: /running \d+%$/ })
+      .waitFor();
     await page.getByTestId('cancel').click();
     await withStatus('n1', 'canceled').waitFor();
     await textIs(page.getByTestId('run-status'), 'Run canceled');
@@ -240,7 +280,10 @@ describe('studio in Chromium', () => {
       await stranger.close();
     }
     // This context holds the session cookie; the Origin alone makes it a refusal.
-    const foreign = await page.request.post(`${base}/api/runs`, { headers: { Origin: 'http://evil.example' }, data: { nodes: [] } });
+    const foreign = await page.request.post(`${base}/api/runs`, {
+      headers: { Origin: 'http://evil.example' },
+      data: { nodes: [] },
+    });
     expect(foreign.status()).toBe(403);
     const own = await page.request.post(`${base}/api/check`, { headers: { Origin: base }, data: { nodes: [] } });
     expect(own.status()).toBe(200);

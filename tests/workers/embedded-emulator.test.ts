@@ -39,7 +39,10 @@ beforeAll(async () => {
   });
   const child = worker;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the worker was not ready within ${READY_WITHIN_MS} ms:\n${workerLog}`)), READY_WITHIN_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`the worker was not ready within ${READY_WITHIN_MS} ms:\n${workerLog}`)),
+      READY_WITHIN_MS,
+    );
     child.stderr!.on('data', (chunk) => {
       workerLog += chunk;
       if (/Worker \d+ ready/.test(workerLog)) {
@@ -62,18 +65,23 @@ afterAll(async () => {
     await exited;
     clearTimeout(kill);
   }
-  await redisStarting?.then((started) => started.stop(), () => undefined);
+  await redisStarting?.then(
+    (started) => started.stop(),
+    () => undefined,
+  );
   if (dir) await rm(dir, { recursive: true, force: true });
 }, 30_000);
 
 const running = new Set<ChildProcessWithoutNullStreams>();
 // A CLI run whose test timed out is killed before the worker and Redis stop.
 afterAll(async () => {
-  await Promise.all([...running].map(async (child) => {
-    const closed = once(child, 'close');
-    child.kill('SIGKILL');
-    await closed;
-  }));
+  await Promise.all(
+    [...running].map(async (child) => {
+      const closed = once(child, 'close');
+      child.kill('SIGKILL');
+      await closed;
+    }),
+  );
 });
 
 /** Runs the built CLI with only PATH set (no token) in the test directory; a run past its deadline is killed. */
@@ -92,60 +100,94 @@ async function cli(args: string[]): Promise<{ code: number | null; stdout: strin
 }
 
 /** stdout's JSON lines. */
-const linesOf = (stdout: string) => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { node?: string; output: string; value: unknown });
+const linesOf = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { node?: string; output: string; value: unknown });
 
-test('run --redis without a token saves the image from the worker\'s embedded emulator', async () => {
-  const out = join(dir, 'run-out');
-  const { code, stdout, stderr } = await cli(['run', block.name, '--input', '{"prompt":"a red fox","seed":7}', '--redis', redis.url, '--out', out]);
-  expect({ code, stderr }).toEqual({ code: 0, stderr: expect.any(String) });
-  const [file] = await readdir(out);
-  expect(linesOf(stdout)).toEqual([
-    { output: 'result', value: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.webp$/) },
-    { output: 'file', value: join(out, file!) },
-    { output: 'seed', value: 7 },
-  ]);
-  const metadata = await sharp(await readFile(join(out, file!))).metadata();
-  expect(metadata.format).toBe('webp');
-}, RUN_WITHIN_MS + 10_000);
+test(
+  "run --redis without a token saves the image from the worker's embedded emulator",
+  async () => {
+    const out = join(dir, 'run-out');
+    const { code, stdout, stderr } = await cli([
+      'run',
+      block.name,
+      '--input',
+      '{"prompt":"a red fox","seed":7}',
+      '--redis',
+      redis.url,
+      '--out',
+      out,
+    ]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    const [file] = await readdir(out);
+    expect(linesOf(stdout)).toEqual([
+      { output: 'result', value: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/files\/[a-z2-7]+\/out-0\.webp$/) },
+      { output: 'file', value: join(out, file!) },
+      { output: 'seed', value: 7 },
+    ]);
+    const metadata = await sharp(await readFile(join(out, file!))).metadata();
+    expect(metadata.format).toBe('webp');
+  },
+  RUN_WITHIN_MS + 10_000,
+);
 
-test('run-graph --redis without a token: every line names its node, the images are saved, exit 0', async () => {
-  const out = join(dir, 'graph-out');
-  const { code, stdout, stderr } = await cli(['run-graph', join(ROOT, 'examples', 'generate-edit-save.json'), '--redis', redis.url, '--out', out]);
-  expect({ code, stderr }).toEqual({ code: 0, stderr: expect.any(String) });
-  const lines = linesOf(stdout);
-  for (const line of lines) expect(line).toEqual({ node: expect.any(String), output: expect.any(String), value: expect.anything() });
-  expect(lines.filter((line) => line.output === 'error')).toEqual([]);
-  const files = lines.filter((line) => line.output === 'file');
-  expect(files.map((line) => line.node).sort()).toEqual(['edit', 'generate']);
-  expect((await readdir(out)).sort()).toEqual(files.map((line) => String(line.value).slice(out.length + 1)).sort());
-  // The save node ran on the worker, into its --out.
-  const saved = lines.find((line) => line.node === 'save' && line.output === 'path');
-  expect(saved?.value).toEqual(expect.stringMatching(/\.png$/));
-}, RUN_WITHIN_MS + 10_000);
+test(
+  'run-graph --redis without a token: every line names its node, the images are saved, exit 0',
+  async () => {
+    const out = join(dir, 'graph-out');
+    const { code, stdout, stderr } = await cli([
+      'run-graph',
+      join(ROOT, 'examples', 'generate-edit-save.json'),
+      '--redis',
+      redis.url,
+      '--out',
+      out,
+    ]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    const lines = linesOf(stdout);
+    for (const line of lines)
+      expect(line).toEqual({ node: expect.any(String), output: expect.any(String), value: expect.anything() });
+    expect(lines.filter((line) => line.output === 'error')).toEqual([]);
+    const files = lines.filter((line) => line.output === 'file');
+    expect(files.map((line) => line.node).sort()).toEqual(['edit', 'generate']);
+    expect((await readdir(out)).sort()).toEqual(files.map((line) => String(line.value).slice(out.length + 1)).sort());
+    // The save node ran on the worker, into its --out.
+    const saved = lines.find((line) => line.node === 'save' && line.output === 'path');
+    expect(saved?.value).toEqual(expect.stringMatching(/\.png$/));
+  },
+  RUN_WITHIN_MS + 10_000,
+);
 
-test('a submitter trusts only a loopback emulator origin named by a worker on its own machine', async () => {
-  // In-process workers on their own queues, on an emulator with a token, naming made-up origins.
-  const emulator: Emulator = await startEmulator({ token: TOKEN, startingMs: 10, processingMs: 20 });
-  const connection = redisConnection(redis.url);
-  const opened: Array<{ close(): Promise<void> }> = [];
-  try {
-    const trusted = async (queue: string, emulatorOrigin: string) => {
-      const context = { credentials: { apiKey: TOKEN }, runner: { baseUrl: emulator.url } };
-      opened.push(await startWorker({ connection, registry, context, queue, emulatorOrigin, concurrency: 1 }));
-      const jobs = await createJobQueue({ connection, queue });
-      opened.push(jobs);
-      const outputs: string[] = [];
-      for await (const [output] of jobs.runBlock(block, { credentials: CREDENTIALS, prompt: 'a fox', seed: 1 })) outputs.push(output);
-      expect(outputs).toEqual(['result', 'seed']);
-      return [...jobs.localEmulators];
-    };
-    expect(await trusted('origin-loopback', 'http://127.0.0.1:4321')).toEqual(['http://127.0.0.1:4321']);
-    expect(await trusted('origin-ipv6-loopback', 'http://[::1]:4321')).toEqual(['http://[::1]:4321']);
-    expect(await trusted('origin-private', 'http://192.168.1.20:4321')).toEqual([]);
-    expect(await trusted('origin-name', 'http://localhost:4321')).toEqual([]);
-    expect(await trusted('origin-path', 'http://127.0.0.1:4321/v1')).toEqual([]);
-  } finally {
-    for (const handle of opened.reverse()) await handle.close();
-    await emulator.close();
-  }
-}, RUN_WITHIN_MS);
+test(
+  'a submitter trusts only a loopback emulator origin named by a worker on its own machine',
+  async () => {
+    // In-process workers on their own queues, on an emulator with a token, naming made-up origins.
+    const emulator: Emulator = await startEmulator({ token: TOKEN, startingMs: 10, processingMs: 20 });
+    const connection = redisConnection(redis.url);
+    const opened: Array<{ close(): Promise<void> }> = [];
+    try {
+      const trusted = async (queue: string, emulatorOrigin: string) => {
+        const context = { credentials: { apiKey: TOKEN }, runner: { baseUrl: emulator.url } };
+        opened.push(await startWorker({ connection, registry, context, queue, emulatorOrigin, concurrency: 1 }));
+        const jobs = await createJobQueue({ connection, queue });
+        opened.push(jobs);
+        const outputs: string[] = [];
+        for await (const [output] of jobs.runBlock(block, { credentials: CREDENTIALS, prompt: 'a fox', seed: 1 }))
+          outputs.push(output);
+        expect(outputs).toEqual(['result', 'seed']);
+        return [...jobs.localEmulators];
+      };
+      expect(await trusted('origin-loopback', 'http://127.0.0.1:4321')).toEqual(['http://127.0.0.1:4321']);
+      expect(await trusted('origin-ipv6-loopback', 'http://[::1]:4321')).toEqual(['http://[::1]:4321']);
+      expect(await trusted('origin-private', 'http://192.168.1.20:4321')).toEqual([]);
+      expect(await trusted('origin-name', 'http://localhost:4321')).toEqual([]);
+      expect(await trusted('origin-path', 'http://127.0.0.1:4321/v1')).toEqual([]);
+    } finally {
+      for (const handle of opened.reverse()) await handle.close();
+      await emulator.close();
+    }
+  },
+  RUN_WITHIN_MS,
+);

@@ -20,14 +20,21 @@ export interface WorkerProcess {
  * it from the start (stopped after all its tests at the latest); one that is not ready within 30 s
  * (scaled) is killed and the promise rejects.
  */
-export function spawnWorker(redisUrl: string, baseUrl: string, args: string[] = [], cwd = ROOT): Promise<WorkerProcess> {
+export function spawnWorker(
+  redisUrl: string,
+  baseUrl: string,
+  args: string[] = [],
+  cwd = ROOT,
+): Promise<WorkerProcess> {
   const child = spawn(process.execPath, [BIN, 'worker', '--redis', redisUrl, '--base-url', baseUrl, ...args], {
     env: { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: TOKEN },
     cwd,
     stdio: ['ignore', 'inherit', 'pipe'],
   });
   let stderr = '';
-  const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal)),
+  );
   const worker: WorkerProcess = { child, stderr: () => stderr, exited };
   const ready = new Promise<WorkerProcess>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -52,6 +59,7 @@ export function spawnWorker(redisUrl: string, baseUrl: string, args: string[] = 
 
 /** Stops workers with SIGTERM and waits for them to exit. */
 export async function stopWorkers(workers: WorkerProcess[]): Promise<void> {
-  for (const worker of workers) if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGTERM');
+  for (const worker of workers)
+    if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGTERM');
   await Promise.all(workers.map((worker) => worker.exited));
 }

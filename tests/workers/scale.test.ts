@@ -37,8 +37,20 @@ beforeAll(async () => {
     (started) => started.close(),
   );
   outDir = await own(mkdtemp(join(tmpdir(), 'flux-workers-')), (dir) => rm(dir, { recursive: true, force: true }));
-  const flags = ['--concurrency', '20', '--creates-per-minute', String(CREATES_PER_MINUTE), '--others-per-minute', '30000', '--out', join(outDir, 'worker-out')];
-  await Promise.all([spawnWorker(local.redis.url, emulator.url, flags), spawnWorker(local.redis.url, emulator.url, flags)]);
+  const flags = [
+    '--concurrency',
+    '20',
+    '--creates-per-minute',
+    String(CREATES_PER_MINUTE),
+    '--others-per-minute',
+    '30000',
+    '--out',
+    join(outDir, 'worker-out'),
+  ];
+  await Promise.all([
+    spawnWorker(local.redis.url, emulator.url, flags),
+    spawnWorker(local.redis.url, emulator.url, flags),
+  ]);
   jobs = await own(createJobQueue({ connection: redisConnection(local.redis.url) }), (started) => started.close());
 });
 
@@ -54,7 +66,10 @@ async function createdTimes(): Promise<number[]> {
   const times: number[] = [];
   let url: string | null = `${emulator.url}/predictions`;
   while (url) {
-    const page = (await (await fetch(url, { headers: { Authorization: `Bearer ${TOKEN}` } })).json()) as { results: Array<{ created_at: string }>; next: string | null };
+    const page = (await (await fetch(url, { headers: { Authorization: `Bearer ${TOKEN}` } })).json()) as {
+      results: Array<{ created_at: string }>;
+      next: string | null;
+    };
     times.push(...page.results.map((p) => Date.parse(p.created_at)));
     url = page.next;
   }
@@ -63,10 +78,17 @@ async function createdTimes(): Promise<number[]> {
 
 test(`${RUNS} block runs on two worker processes all succeed, with exactly ${RUNS} creates, paced within the limit`, async () => {
   const started = Date.now();
-  const results = await Promise.all(Array.from({ length: RUNS }, (_, i) => collectJob({ credentials: CREDENTIALS, prompt: `lighthouse ${i}`, seed: i })));
+  const results = await Promise.all(
+    Array.from({ length: RUNS }, (_, i) =>
+      collectJob({ credentials: CREDENTIALS, prompt: `lighthouse ${i}`, seed: i }),
+    ),
+  );
   const elapsed = Date.now() - started;
   results.forEach((outputs, i) => {
-    expect(outputs).toEqual([['result', expect.stringMatching(/\/files\/[a-z2-7]+\/out-0\.webp$/)], ['seed', i]]);
+    expect(outputs).toEqual([
+      ['result', expect.stringMatching(/\/files\/[a-z2-7]+\/out-0\.webp$/)],
+      ['seed', i],
+    ]);
   });
   expect(creates(emulator)).toEqual({ sent: RUNS, created: RUNS });
   expect(emulator.throttled).toBe(0);
@@ -94,13 +116,19 @@ test('no key or value in Redis contains the token', async () => {
     for (const key of keys) {
       const type = await redis.type(key);
       const value =
-        type === 'string' ? await redis.get(key)
-        : type === 'hash' ? await redis.hgetall(key)
-        : type === 'list' ? await redis.lrange(key, '0', '-1')
-        : type === 'set' ? await redis.smembers(key)
-        : type === 'zset' ? await redis.zrange(key, '0', '-1')
-        : type === 'stream' ? await redis.xrange(key, '-', '+')
-        : type;
+        type === 'string'
+          ? await redis.get(key)
+          : type === 'hash'
+            ? await redis.hgetall(key)
+            : type === 'list'
+              ? await redis.lrange(key, '0', '-1')
+              : type === 'set'
+                ? await redis.smembers(key)
+                : type === 'zset'
+                  ? await redis.zrange(key, '0', '-1')
+                  : type === 'stream'
+                    ? await redis.xrange(key, '-', '+')
+                    : type;
       dumped += `${key}\n${JSON.stringify(value)}\n`;
     }
     expect(dumped).toContain('lighthouse 1');
@@ -117,33 +145,58 @@ describe('graphs through the queue', () => {
   /** Outputs with prediction ids and file names replaced, sorted: parallel save runs finish in any order. */
   const normalized = (outputs: GraphOutput[]) =>
     outputs
-      .map(({ node, output, value }) => JSON.stringify({ node, output, value: output === 'seed' ? 'SEED' : String(value).replace(/\/files\/[a-z2-7]+\//, '/files/ID/').replace(/^.*\/([0-9a-f]{16})\./, 'FILE.') }))
+      .map(({ node, output, value }) =>
+        JSON.stringify({
+          node,
+          output,
+          value:
+            output === 'seed'
+              ? 'SEED'
+              : String(value)
+                  .replace(/\/files\/[a-z2-7]+\//, '/files/ID/')
+                  .replace(/^.*\/([0-9a-f]{16})\./, 'FILE.'),
+        }),
+      )
       .sort();
 
-  test.each(['generate-edit-save.json', 'generate-four-save-each.json'])('%s gives the same outputs as in-process', async (name) => {
-    const graph: unknown = JSON.parse(await readFile(join(ROOT, 'examples', name), 'utf8'));
-    const context = { credentials: { apiKey: TOKEN }, runner: { baseUrl: emulator.url }, save: { dir: join(outDir, 'local'), allowedOrigins: [new URL(emulator.url).origin] } };
-    const inProcess = await runGraph(graph, { registry, context });
-    const queued = await jobs.runGraph(graph, { registry });
-    expect(inProcess.failures).toEqual([]);
-    expect(queued.failures).toEqual([]);
-    expect(normalized(queued.outputs)).toEqual(normalized(inProcess.outputs));
-    expect(queued.outputs.filter((o) => o.output === 'path')).toHaveLength(name.includes('four') ? 4 : 1);
-  });
+  test.each(['generate-edit-save.json', 'generate-four-save-each.json'])(
+    '%s gives the same outputs as in-process',
+    async (name) => {
+      const graph: unknown = JSON.parse(await readFile(join(ROOT, 'examples', name), 'utf8'));
+      const context = {
+        credentials: { apiKey: TOKEN },
+        runner: { baseUrl: emulator.url },
+        save: { dir: join(outDir, 'local'), allowedOrigins: [new URL(emulator.url).origin] },
+      };
+      const inProcess = await runGraph(graph, { registry, context });
+      const queued = await jobs.runGraph(graph, { registry });
+      expect(inProcess.failures).toEqual([]);
+      expect(queued.failures).toEqual([]);
+      expect(normalized(queued.outputs)).toEqual(normalized(inProcess.outputs));
+      expect(queued.outputs.filter((o) => o.output === 'path')).toHaveLength(name.includes('four') ? 4 : 1);
+    },
+  );
 });
 
 test('the CLI: run --redis prints the same JSON lines as in-process, exit 0; worker without --redis is a usage error', async () => {
   const cli = (args: string[], env: Record<string, string>) => spawnCli(args, { env, cwd: outDir });
   const input = JSON.stringify({ prompt: 'a red fox', seed: 5 });
   // The submitter has no token: the worker's is used.
-  const queued = await cli(['run', block.name, '--input', input, '--redis', local.redis.url], { REPLICATE_BASE_URL: emulator.url });
-  const direct = await cli(['run', block.name, '--input', input], { REPLICATE_BASE_URL: emulator.url, REPLICATE_API_TOKEN: TOKEN });
+  const queued = await cli(['run', block.name, '--input', input, '--redis', local.redis.url], {
+    REPLICATE_BASE_URL: emulator.url,
+  });
+  const direct = await cli(['run', block.name, '--input', input], {
+    REPLICATE_BASE_URL: emulator.url,
+    REPLICATE_API_TOKEN: TOKEN,
+  });
   expect(queued.code).toBe(0);
   const strip = (stdout: string) => stdout.replace(/\/files\/[a-z2-7]+\//g, '/files/ID/');
   expect(strip(queued.stdout)).toBe(strip(direct.stdout));
   expect(queued.stdout).toMatch(/^\{"output":"result","value":"http:.*\n\{"output":"seed","value":5\}\n$/);
   expect(queued.stderr).toMatch(/prediction [a-z2-7]+: succeeded/);
-  const unreachable = await cli(['run', block.name, '--input', input, '--redis', 'unix:///nonexistent/redis.sock'], { REPLICATE_BASE_URL: emulator.url });
+  const unreachable = await cli(['run', block.name, '--input', input, '--redis', 'unix:///nonexistent/redis.sock'], {
+    REPLICATE_BASE_URL: emulator.url,
+  });
   expect(unreachable.code).toBe(1);
   expect(unreachable.stderr).toContain('redis: cannot connect (connect ENOENT /nonexistent/redis.sock)');
   const usage = await cli(['worker'], {});

@@ -31,8 +31,9 @@ describe('redisConnection', () => {
 
 test('a worker started on an unreachable Redis fails at once, naming the cause', async () => {
   const started = Date.now();
-  await expect(startWorker({ connection: redisConnection('unix:///nonexistent/redis.sock'), registry: createRegistry() }))
-    .rejects.toThrow('redis: cannot connect (connect ENOENT /nonexistent/redis.sock)');
+  await expect(
+    startWorker({ connection: redisConnection('unix:///nonexistent/redis.sock'), registry: createRegistry() }),
+  ).rejects.toThrow('redis: cannot connect (connect ENOENT /nonexistent/redis.sock)');
   expect(Date.now() - started).toBeLessThan(5_000);
 });
 
@@ -57,7 +58,7 @@ describe('the shared budget', () => {
     expect(tokenKey(TOKEN)).not.toContain(TOKEN.slice(0, 8));
   });
 
-  test('stalled settings: a killed worker\'s job resumes within 20 s and survives three stalls', () => {
+  test("stalled settings: a killed worker's job resumes within 20 s and survives three stalls", () => {
     expect(STALLED_SETTINGS.lockDuration + STALLED_SETTINGS.stalledInterval).toBeLessThanOrEqual(20_000);
     expect(STALLED_SETTINGS.maxStalledCount).toBeGreaterThanOrEqual(3);
   });

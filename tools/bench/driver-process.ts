@@ -20,7 +20,12 @@ export interface DriverJob {
 
 export interface DriverReport {
   /** Per prediction: start and result times (epoch ms, sub-ms precision), the prediction id, or the error. */
-  readonly runs: Array<{ readonly startedAt: number; readonly endedAt: number; readonly id?: string; readonly error?: string }>;
+  readonly runs: Array<{
+    readonly startedAt: number;
+    readonly endedAt: number;
+    readonly id?: string;
+    readonly error?: string;
+  }>;
   /** User + system CPU time of the whole process, in ms. */
   readonly cpuMs: number;
   readonly peakRssMB: number;
@@ -30,7 +35,13 @@ const MODEL = 'black-forest-labs/flux-schnell';
 const TOKEN = 'r8_bench_token_0000000000000000000000';
 const credentials = { provider: 'replicate', id: 'bench', type: 'api_key' } as const;
 // What the block sends Flux Schnell for this input; the other clients send the same.
-const modelInput = (i: number) => ({ prompt: `bench prediction ${i}`, seed: i, aspect_ratio: '1:1', output_format: 'webp', output_quality: 80 });
+const modelInput = (i: number) => ({
+  prompt: `bench prediction ${i}`,
+  seed: i,
+  aspect_ratio: '1:1',
+  output_format: 'webp',
+  output_quality: 80,
+});
 const idOf = (url: unknown) => /\/files\/([a-z2-7]+)\//.exec(String(url))?.[1];
 
 async function predict(job: DriverJob, i: number): Promise<string | undefined> {
@@ -40,7 +51,11 @@ async function predict(job: DriverJob, i: number): Promise<string | undefined> {
       const { block, runBlock } = flux!;
       const { prompt, seed } = modelInput(i);
       const runner = { baseUrl: job.url, ...(webhook && { webhook }) };
-      for await (const [name, value] of runBlock(block, { credentials, prompt, seed }, { credentials: { apiKey: TOKEN }, runner })) {
+      for await (const [name, value] of runBlock(
+        block,
+        { credentials, prompt, seed },
+        { credentials: { apiKey: TOKEN }, runner },
+      )) {
         if (name === 'error') throw new Error(String(value));
         if (name === 'result') return idOf(value);
       }
@@ -68,13 +83,19 @@ async function predict(job: DriverJob, i: number): Promise<string | undefined> {
 const job = JSON.parse(process.argv[2]!) as DriverJob;
 // Each process loads only its own client's modules, so its peak RSS is that client's alone.
 const flux = job.client.startsWith('flux-blocks')
-  ? { block: (await import('../blocks/index.js')).ReplicateFluxAdvancedModelBlock, runBlock: (await import('../framework/run-block.js')).runBlock }
+  ? {
+      block: (await import('../blocks/index.js')).ReplicateFluxAdvancedModelBlock,
+      runBlock: (await import('../framework/run-block.js')).runBlock,
+    }
   : undefined;
 const official: Replicate | undefined = job.client.startsWith('replicate')
   ? new (await import('replicate')).default({ auth: TOKEN, baseUrl: job.url, useFileOutput: false })
   : undefined;
 // The webhook client's receiver listens in this process; the emulator (another process) delivers to it.
-const receiver = job.client === 'flux-blocks (webhook)' ? (await import('../replicate/webhooks.js')).createWebhookReceiver() : undefined;
+const receiver =
+  job.client === 'flux-blocks (webhook)'
+    ? (await import('../replicate/webhooks.js')).createWebhookReceiver()
+    : undefined;
 const listening = await receiver?.listen(0);
 const webhook = receiver && listening && { url: listening.url, receiver };
 const cpuBefore = process.cpuUsage();
@@ -95,10 +116,14 @@ if (job.mode === 'sequential') {
   await measured(job.count);
   for (let i = 0; i < job.count; i++) runs.push(await measured(i));
 } else {
-  runs.push(...(await Promise.all(Array.from({ length: job.count }, async (_, i) => {
-    if (job.spreadMs) await new Promise((resolve) => setTimeout(resolve, (i / job.count) * job.spreadMs!));
-    return measured(i);
-  }))));
+  runs.push(
+    ...(await Promise.all(
+      Array.from({ length: job.count }, async (_, i) => {
+        if (job.spreadMs) await new Promise((resolve) => setTimeout(resolve, (i / job.count) * job.spreadMs!));
+        return measured(i);
+      }),
+    )),
+  );
 }
 const cpu = process.cpuUsage(cpuBefore);
 await listening?.close();

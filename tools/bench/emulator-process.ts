@@ -14,15 +14,23 @@ export interface EmulatorStats {
   /** Other API requests received (polls, cancels, lists), before this report's own. */
   readonly otherRequests: number;
   /** Each prediction made, by id: its prompt, and when it was created and ended (epoch ms). */
-  readonly predictions: Record<string, { readonly prompt: string; readonly createdAt: number; readonly completedAt: number }>;
+  readonly predictions: Record<
+    string,
+    { readonly prompt: string; readonly createdAt: number; readonly completedAt: number }
+  >;
 }
 
 /** Emulator options, plus `processingJitterMs`: each prediction runs up to that much longer, at random. */
-const { processingJitterMs = 0, ...options } = JSON.parse(process.argv[2] ?? '{}') as EmulatorOptions & { processingJitterMs?: number };
+const { processingJitterMs = 0, ...options } = JSON.parse(process.argv[2] ?? '{}') as EmulatorOptions & {
+  processingJitterMs?: number;
+};
 const emulator = await startEmulator({
   maxRecorded: 1_000_000,
   ...options,
-  plan: () => (processingJitterMs ? { processingMs: (options.processingMs ?? 1200) + Math.random() * processingJitterMs } : undefined),
+  plan: () =>
+    processingJitterMs
+      ? { processingMs: (options.processingMs ?? 1200) + Math.random() * processingJitterMs }
+      : undefined,
 });
 
 process.on('message', async (message) => {
@@ -39,9 +47,16 @@ process.on('message', async (message) => {
   // The emulator does not record answers, so ask it for each prediction it made.
   const page = async (url: string): Promise<void> => {
     const response = await fetch(url, { headers: { Authorization: 'Bearer stats' } });
-    const body = (await response.json()) as { results: Array<{ id: string; input: { prompt: string }; created_at: string; completed_at?: string }>; next: string | null };
+    const body = (await response.json()) as {
+      results: Array<{ id: string; input: { prompt: string }; created_at: string; completed_at?: string }>;
+      next: string | null;
+    };
     for (const p of body.results) {
-      predictions[p.id] = { prompt: p.input.prompt, createdAt: Date.parse(p.created_at), completedAt: Date.parse(p.completed_at ?? '') };
+      predictions[p.id] = {
+        prompt: p.input.prompt,
+        createdAt: Date.parse(p.created_at),
+        completedAt: Date.parse(p.completed_at ?? ''),
+      };
     }
     if (body.next) await page(body.next);
   };

@@ -30,10 +30,11 @@ const maxRssMb = Number(values['max-rss-mb']);
 const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'emulator-process.js'), [
   JSON.stringify({ startingMs: predictionMs / 4, processingMs: (predictionMs * 3) / 4, rateLimits: true }),
 ]);
-const ask = <T>(message?: string) => new Promise<T>((resolve) => {
-  child.once('message', (answer) => resolve(answer as T));
-  if (message) child.send(message);
-});
+const ask = <T>(message?: string) =>
+  new Promise<T>((resolve) => {
+    child.once('message', (answer) => resolve(answer as T));
+    if (message) child.send(message);
+  });
 const { url } = await ask<{ url: string }>();
 
 let peakRss = process.memoryUsage.rss();
@@ -47,11 +48,14 @@ const baselineRss = process.memoryUsage.rss();
 const credentials = { provider: 'replicate', id: 'bench', type: 'api_key' } as const;
 const context = { credentials: { apiKey: 'r8_bench_token_load_0001' }, runner: { baseUrl: url } };
 const started = performance.now();
-const outcomes = await Promise.all(Array.from({ length: runs }, async (_, i) => {
-  const outputs: Array<readonly [string, unknown]> = [];
-  for await (const output of runBlock(block, { credentials, prompt: `load run ${i}`, seed: i }, context)) outputs.push(output);
-  return outputs;
-}));
+const outcomes = await Promise.all(
+  Array.from({ length: runs }, async (_, i) => {
+    const outputs: Array<readonly [string, unknown]> = [];
+    for await (const output of runBlock(block, { credentials, prompt: `load run ${i}`, seed: i }, context))
+      outputs.push(output);
+    return outputs;
+  }),
+);
 const wallMs = performance.now() - started;
 clearInterval(sampler);
 

@@ -24,7 +24,9 @@ import { mcpServerFactory } from '../mcp/server.js';
  *
  * `npm run bench:mcp -- [--runs 30] [--prediction-ms 100]`
  */
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '30' }, 'prediction-ms': { type: 'string', default: '100' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '30' }, 'prediction-ms': { type: 'string', default: '100' } },
+});
 const runs = Number(values.runs);
 const predictionMs = Number(values['prediction-ms']);
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'flux-blocks.js');
@@ -50,7 +52,8 @@ const environment = await openEnvironment({ baseUrl: emulator.url }, { REPLICATE
 const context = { ...environment.context, runner: { ...environment.context.runner, waitSeconds: 1 } };
 const credentials = { provider: 'replicate', id: 'bench', type: 'api_key' } as const;
 await timed('runBlock directly', async () => {
-  for await (const [name, value] of runBlock(block, { credentials, ...ARGS }, context)) if (name === 'error') throw new Error(String(value));
+  for await (const [name, value] of runBlock(block, { credentials, ...ARGS }, context))
+    if (name === 'error') throw new Error(String(value));
 });
 
 let imageBytes = 0;
@@ -63,11 +66,13 @@ async function callTool(client: Client): Promise<void> {
 
 for (const extra of [[], ['--max-image-bytes', '0']]) {
   const client = new Client({ name: 'bench', version: '1' });
-  await client.connect(new StdioClientTransport({
-    command: process.execPath,
-    args: [BIN, 'mcp', ...extra],
-    env: { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: TOKEN, REPLICATE_BASE_URL: emulator.url },
-  }));
+  await client.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, 'mcp', ...extra],
+      env: { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: TOKEN, REPLICATE_BASE_URL: emulator.url },
+    }),
+  );
   await timed(`stdio tools/call ${extra.length ? '(no image items)' : '(image item)'}`, () => callTool(client));
   await client.close();
 }
@@ -75,9 +80,14 @@ console.log(`image item: ${imageBytes} bytes of base64 for a 1248x832 png, sent 
 
 const server = await startMcpHttpServer(mcpServerFactory({ environment }), { port: 0 });
 for (const era of ['legacy', 'modern'] as const) {
-  const client = new Client({ name: 'bench', version: '1' }, era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : undefined);
+  const client = new Client(
+    { name: 'bench', version: '1' },
+    era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : undefined,
+  );
   await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));
-  await timed(`HTTP ${era === 'legacy' ? '2025 era' : '2026-07-28 era'} tools/call (image item)`, () => callTool(client));
+  await timed(`HTTP ${era === 'legacy' ? '2025 era' : '2026-07-28 era'} tools/call (image item)`, () =>
+    callTool(client),
+  );
   await timed(`HTTP ${era === 'legacy' ? '2025 era' : '2026-07-28 era'} tools/list`, () => client.listTools());
   await client.close();
 }

@@ -27,9 +27,26 @@ export interface TestRedis {
 export async function startRedis(deadlineMs = 10_000): Promise<TestRedis> {
   const dir = await mkdtemp(join(tmpdir(), 'flux-redis-'));
   const path = join(dir, 'redis.sock');
-  const child: ChildProcess = spawn('redis-server', ['--port', '0', '--unixsocket', path, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    'redis-server',
+    [
+      '--port',
+      '0',
+      '--unixsocket',
+      path,
+      '--unixsocketperm',
+      '700',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'no',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let log = '';
   child.stdout!.on('data', (chunk) => (log += chunk));
   child.stderr!.on('data', (chunk) => (log += chunk));
@@ -43,7 +60,13 @@ export async function startRedis(deadlineMs = 10_000): Promise<TestRedis> {
   };
   const deadline = Date.now() + deadlineMs;
   while (!(existsSync(path) && (await pong(path)))) {
-    const failure = missing ? `redis-server is not installed; install it with: ${INSTALL}` : child.exitCode !== null ? `redis-server exited (${child.exitCode})` : Date.now() > deadline ? `redis-server did not answer within ${deadlineMs} ms` : undefined;
+    const failure = missing
+      ? `redis-server is not installed; install it with: ${INSTALL}`
+      : child.exitCode !== null
+        ? `redis-server exited (${child.exitCode})`
+        : Date.now() > deadline
+          ? `redis-server did not answer within ${deadlineMs} ms`
+          : undefined;
     if (failure) {
       await stop();
       throw new Error(`${failure}\n${log}`);

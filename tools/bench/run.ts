@@ -22,7 +22,8 @@ const ROOT = join(HERE, '..', '..');
 const { values } = parseArgs({ options: { only: { type: 'string' }, repeat: { type: 'string', default: '1' } } });
 const only = values.only?.split(',');
 const rounds = Number(values.repeat);
-if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--repeat: ${values.repeat} is not a whole number of rounds`);
+if (!Number.isInteger(rounds) || rounds < 1)
+  throw new Error(`--repeat: ${values.repeat} is not a whole number of rounds`);
 
 interface Scenario {
   readonly id: string;
@@ -34,7 +35,13 @@ interface Scenario {
 
 const PREDICTION = (ms: number) => ({ startingMs: 100, processingMs: ms - 100 });
 const SCENARIOS: Scenario[] = [
-  { id: '1', title: 'one 2 s prediction inside the sync wait, 15 in a row', emulator: PREDICTION(2000), job: { count: 15, mode: 'sequential' }, clients: CLIENTS },
+  {
+    id: '1',
+    title: 'one 2 s prediction inside the sync wait, 15 in a row',
+    emulator: PREDICTION(2000),
+    job: { count: 15, mode: 'sequential' },
+    clients: CLIENTS,
+  },
   {
     id: '2',
     title: '4-6 s predictions outlasting a 1 s sync wait, 40 at once',
@@ -42,10 +49,16 @@ const SCENARIOS: Scenario[] = [
     job: { count: 40, mode: 'parallel', spreadMs: 1000 },
     clients: ['flux-blocks', WEBHOOK_CLIENT, 'replicate (block)', 'replicate (poll)'],
   },
-  { id: '3', title: '1000 predictions of 200 ms at once', emulator: { startingMs: 50, processingMs: 150 }, job: { count: 1000, mode: 'parallel' }, clients: CLIENTS },
+  {
+    id: '3',
+    title: '1000 predictions of 200 ms at once',
+    emulator: { startingMs: 50, processingMs: 150 },
+    job: { count: 1000, mode: 'parallel' },
+    clients: CLIENTS,
+  },
   {
     id: '4',
-    title: '1000 predictions of 200 ms at once, Replicate\'s rate limits on',
+    title: "1000 predictions of 200 ms at once, Replicate's rate limits on",
     emulator: { startingMs: 50, processingMs: 150, rateLimits: true },
     job: { count: 1000, mode: 'parallel' },
     clients: ['flux-blocks', 'replicate (block)', 'replicate (poll)'],
@@ -69,14 +82,18 @@ async function measure(scenario: Scenario, client: Client) {
   const { url } = await emulator.first;
   const driver = forked<DriverReport>('driver-process.js', JSON.stringify({ ...scenario.job, client, url }));
   const report = await driver.first;
-  const stats = new Promise<EmulatorStats>((resolve) => emulator.child.once('message', (m) => resolve(m as EmulatorStats)));
+  const stats = new Promise<EmulatorStats>((resolve) =>
+    emulator.child.once('message', (m) => resolve(m as EmulatorStats)),
+  );
   emulator.child.send('stats');
   const { predictions, createsSent, otherRequests, throttled } = await stats;
   emulator.child.send('close');
   const ok = report.runs.filter((r) => r.id !== undefined && predictions[r.id]);
   const round = (ms: number) => Math.round(ms * 10) / 10;
   // Time to result minus the prediction's own time from created to completed, by the emulator's clock.
-  const overhead = ok.map((r) => round(r.endedAt - r.startedAt - (predictions[r.id!]!.completedAt - predictions[r.id!]!.createdAt)));
+  const overhead = ok.map((r) =>
+    round(r.endedAt - r.startedAt - (predictions[r.id!]!.completedAt - predictions[r.id!]!.createdAt)),
+  );
   const detection = ok.map((r) => round(r.endedAt - predictions[r.id!]!.completedAt));
   const count = report.runs.length;
   // Per prediction made (a sequential job's warm-up included), so 429'd creates count as extra requests.
@@ -94,7 +111,10 @@ async function measure(scenario: Scenario, client: Client) {
     requestsPerPrediction: Math.round(((createsSent + otherRequests) / made) * 100) / 100,
     getsPerPrediction: Math.round((otherRequests / made) * 100) / 100,
     throttled429: throttled,
-    wallSeconds: Math.round((Math.max(...report.runs.map((r) => r.endedAt)) - Math.min(...report.runs.map((r) => r.startedAt))) / 100) / 10,
+    wallSeconds:
+      Math.round(
+        (Math.max(...report.runs.map((r) => r.endedAt)) - Math.min(...report.runs.map((r) => r.startedAt))) / 100,
+      ) / 10,
     cpuMs: report.cpuMs,
     peakRssMB: report.peakRssMB,
   };
@@ -119,7 +139,9 @@ for (const scenario of SCENARIOS.filter((s) => !only || only.includes(s.id))) {
     for (const client of scenario.clients) {
       const row = await measure(scenario, client);
       measured.get(client)!.push(row);
-      console.error(`  ${client}: ${row.succeeded} ok, ${row.failed} failed, ${row.wallSeconds} s, ${row.cpuMs} ms CPU`);
+      console.error(
+        `  ${client}: ${row.succeeded} ok, ${row.failed} failed, ${row.wallSeconds} s, ${row.cpuMs} ms CPU`,
+      );
     }
   }
   rows.push(...[...measured.values()].map(medianRow));
@@ -127,8 +149,14 @@ for (const scenario of SCENARIOS.filter((s) => !only || only.includes(s.id))) {
 
 /** The row of one (scenario, client) over its rounds: each figure the median of the rounds'. */
 function medianRow(of: Row[]): Row {
-  const median = (pick: (row: Row) => number) => quantile(of.map(pick).filter((v) => !Number.isNaN(v)), 0.5);
-  const numeric = Object.entries(of[0]!).filter(([, v]) => typeof v === 'number').map(([key]) => [key, median((row) => row[key as keyof Row] as number)]);
+  const median = (pick: (row: Row) => number) =>
+    quantile(
+      of.map(pick).filter((v) => !Number.isNaN(v)),
+      0.5,
+    );
+  const numeric = Object.entries(of[0]!)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([key]) => [key, median((row) => row[key as keyof Row] as number)]);
   return { ...of[0]!, ...Object.fromEntries(numeric), firstError: of.find((row) => row.firstError)?.firstError };
 }
 
@@ -137,18 +165,61 @@ if (!only || only.includes('5')) {
   const entry = pathToFileURL(join(ROOT, 'dist', 'index.js')).href;
   const bareNodeMs = medianStart(['-e', '']);
   // Import the package, build the registry and generate every block's JSON Schemas.
-  const packageMs = medianStart(['--input-type=module', '-e', `const m = await import(${JSON.stringify(entry)}); m.createRegistry().manifest();`]);
+  const packageMs = medianStart([
+    '--input-type=module',
+    '-e',
+    `const m = await import(${JSON.stringify(entry)}); m.createRegistry().manifest();`,
+  ]);
   coldStart = { bareNodeMs, packageMs, aboveBareMs: packageMs - bareNodeMs };
 }
 
 const machine = `${cpus().length} x ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}`;
 const cell = (v: unknown) => (typeof v === 'number' ? (Number.isNaN(v) ? '-' : String(v)) : String(v ?? '-'));
-const header = ['#', 'client', 'ok', 'failed', 'overhead p50', 'p95', 'detect p50', 'p95', 'req/pred', 'GET/pred', '429s', 'CPU ms', 'RSS MB', 'wall s'];
-const lines = rows.map((r) => [r.scenario, r.client, r.succeeded, r.failed, r.overheadMedianMs, r.overheadP95Ms, r.detectionMedianMs, r.detectionP95Ms, r.requestsPerPrediction, r.getsPerPrediction, r.throttled429, r.cpuMs, r.peakRssMB, r.wallSeconds].map(cell));
+const header = [
+  '#',
+  'client',
+  'ok',
+  'failed',
+  'overhead p50',
+  'p95',
+  'detect p50',
+  'p95',
+  'req/pred',
+  'GET/pred',
+  '429s',
+  'CPU ms',
+  'RSS MB',
+  'wall s',
+];
+const lines = rows.map((r) =>
+  [
+    r.scenario,
+    r.client,
+    r.succeeded,
+    r.failed,
+    r.overheadMedianMs,
+    r.overheadP95Ms,
+    r.detectionMedianMs,
+    r.detectionP95Ms,
+    r.requestsPerPrediction,
+    r.getsPerPrediction,
+    r.throttled429,
+    r.cpuMs,
+    r.peakRssMB,
+    r.wallSeconds,
+  ].map(cell),
+);
 console.log(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|`);
 for (const line of lines) console.log(`| ${line.join(' | ')} |`);
-if (coldStart) console.log(`\ncold start (5): bare node ${coldStart.bareNodeMs} ms, import + registry + every JSON Schema ${coldStart.packageMs} ms: ${coldStart.aboveBareMs} ms above bare node`);
+if (coldStart)
+  console.log(
+    `\ncold start (5): bare node ${coldStart.bareNodeMs} ms, import + registry + every JSON Schema ${coldStart.packageMs} ms: ${coldStart.aboveBareMs} ms above bare node`,
+  );
 console.log(`\n${machine}`);
-for (const r of rows.filter((row) => row.firstError)) console.error(`scenario ${r.scenario} ${r.client}, first error: ${r.firstError}`);
+for (const r of rows.filter((row) => row.firstError))
+  console.error(`scenario ${r.scenario} ${r.client}, first error: ${r.firstError}`);
 
-await writeFile(join(ROOT, 'bench', 'results.json'), `${JSON.stringify({ date: new Date().toISOString(), machine, rounds, scenarios: SCENARIOS.map(({ id, title }) => ({ id, title })), rows, coldStart }, null, 2)}\n`);
+await writeFile(
+  join(ROOT, 'bench', 'results.json'),
+  `${JSON.stringify({ date: new Date().toISOString(), machine, rounds, scenarios: SCENARIOS.map(({ id, title }) => ({ id, title })), rows, coldStart }, null, 2)}\n`,
+);

@@ -38,20 +38,43 @@ const predictionMs = Number(values['prediction-ms']);
 const here = dirname(fileURLToPath(import.meta.url));
 const SCENARIOS = {
   limits: { emulator: true, flags: [] as string[] },
-  raised: { emulator: { createsPerMinute: 60_000, othersPerMinute: 300_000 }, flags: ['--creates-per-minute', '60000', '--others-per-minute', '300000'] },
+  raised: {
+    emulator: { createsPerMinute: 60_000, othersPerMinute: 300_000 },
+    flags: ['--creates-per-minute', '60000', '--others-per-minute', '300000'],
+  },
 } as const;
 
 async function measure(scenario: keyof typeof SCENARIOS, workerCount: number) {
   const redis = await startRedis();
-  const emulatorProcess = fork(join(here, 'emulator-process.js'), [JSON.stringify({ startingMs: 0, processingMs: predictionMs, rateLimits: SCENARIOS[scenario].emulator })]);
-  const { url } = await new Promise<{ url: string }>((resolve) => emulatorProcess.once('message', (m) => resolve(m as { url: string })));
+  const emulatorProcess = fork(join(here, 'emulator-process.js'), [
+    JSON.stringify({ startingMs: 0, processingMs: predictionMs, rateLimits: SCENARIOS[scenario].emulator }),
+  ]);
+  const { url } = await new Promise<{ url: string }>((resolve) =>
+    emulatorProcess.once('message', (m) => resolve(m as { url: string })),
+  );
   const workers: ChildProcess[] = [];
   for (let i = 0; i < workerCount; i += 1) {
-    const child = spawn(process.execPath, [join(here, '..', 'bin', 'flux-blocks.js'), 'worker', '--redis', redis.url, '--base-url', url, '--concurrency', '50', ...SCENARIOS[scenario].flags], {
-      env: { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: 'r8_bench_token_0123456789abcdef' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    await new Promise<void>((resolve) => child.stderr!.on('data', (chunk: Buffer) => /ready/.test(String(chunk)) && resolve()));
+    const child = spawn(
+      process.execPath,
+      [
+        join(here, '..', 'bin', 'flux-blocks.js'),
+        'worker',
+        '--redis',
+        redis.url,
+        '--base-url',
+        url,
+        '--concurrency',
+        '50',
+        ...SCENARIOS[scenario].flags,
+      ],
+      {
+        env: { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: 'r8_bench_token_0123456789abcdef' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    await new Promise<void>((resolve) =>
+      child.stderr!.on('data', (chunk: Buffer) => /ready/.test(String(chunk)) && resolve()),
+    );
     workers.push(child);
   }
   const connection = redisConnection(redis.url);
@@ -60,11 +83,18 @@ async function measure(scenario: keyof typeof SCENARIOS, workerCount: number) {
   const memoryBefore = await usedMemory();
   const jobs = await createJobQueue({ connection });
   const started = Date.now();
-  const results = await Promise.all(Array.from({ length: runs }, async (_, i) => {
-    let last = '';
-    for await (const [output] of jobs.runBlock(block, { credentials: { provider: 'replicate', id: 'bench', type: 'api_key' }, prompt: `scale ${i}`, seed: i })) last ||= output;
-    return last;
-  }));
+  const results = await Promise.all(
+    Array.from({ length: runs }, async (_, i) => {
+      let last = '';
+      for await (const [output] of jobs.runBlock(block, {
+        credentials: { provider: 'replicate', id: 'bench', type: 'api_key' },
+        prompt: `scale ${i}`,
+        seed: i,
+      }))
+        last ||= output;
+      return last;
+    }),
+  );
   const wallMs = Date.now() - started;
   const memoryAfter = await usedMemory();
   const queue = new Queue(DEFAULT_QUEUE, { connection: connection as ConnectionOptions, prefix: PREFIX });
@@ -74,10 +104,13 @@ async function measure(scenario: keyof typeof SCENARIOS, workerCount: number) {
     emulatorProcess.once('message', (m) => resolve(m as EmulatorStats));
     emulatorProcess.send('stats');
   });
-  const created = Object.values(stats.predictions).map((p) => p.createdAt).sort((a, b) => a - b);
+  const created = Object.values(stats.predictions)
+    .map((p) => p.createdAt)
+    .sort((a, b) => a - b);
   // After the first 10 s (the burst): the mean create rate, and the most creates in any 60 s.
   const after = created.filter((t) => t >= created[0]! + 10_000);
-  const sustained = after.length > 1 ? Math.round(((after.length - 1) / (after.at(-1)! - after[0]!)) * 60_000) : undefined;
+  const sustained =
+    after.length > 1 ? Math.round(((after.length - 1) / (after.at(-1)! - after[0]!)) * 60_000) : undefined;
   let maxPerSlidingMinute = 0;
   for (let i = 0, j = 0; i < after.length; i += 1) {
     while (j < after.length && after[j]! < after[i]! + 60_000) j += 1;
@@ -103,7 +136,9 @@ async function measure(scenario: keyof typeof SCENARIOS, workerCount: number) {
   await jobs.close();
   info.disconnect();
   for (const worker of workers) worker.kill('SIGTERM');
-  await Promise.all(workers.map((w) => new Promise((resolve) => (w.exitCode !== null ? resolve(null) : w.once('exit', resolve)))));
+  await Promise.all(
+    workers.map((w) => new Promise((resolve) => (w.exitCode !== null ? resolve(null) : w.once('exit', resolve)))),
+  );
   emulatorProcess.send('close');
   await redis.stop();
   return report;

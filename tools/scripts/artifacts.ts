@@ -53,7 +53,9 @@ type Property = JsonSchema & { type?: string | string[]; anyOf?: Property[]; enu
 function typeOf(property: Property): string {
   if (property.credentials_provider) {
     // `openai_compatible` → `OpenAI-compatible`; `replicate` → `Replicate`.
-    const provider = String(property.credentials_provider).replace(/^openai/, 'OpenAI').replace(/_/g, '-');
+    const provider = String(property.credentials_provider)
+      .replace(/^openai/, 'OpenAI')
+      .replace(/_/g, '-');
     return `${provider[0]!.toUpperCase()}${provider.slice(1)} API key`;
   }
   if (property.anyOf) return property.anyOf.map(typeOf).join(' or ');
@@ -74,10 +76,20 @@ const cell = (text: unknown) => String(text).replace(/\|/g, '\\|').replace(/\n/g
 
 /** A block's docs page: the shape of the AutoGPT platform's block docs. */
 function renderDoc(block: Block, input: JsonSchema, output: JsonSchema): string {
-  const title = block.name.replace(/Block$/, '').replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2').replace(/([a-z0-9])([A-Z])|([a-z])([0-9])/g, (_, a?: string, b?: string, c?: string, d?: string) => `${a ?? c} ${b ?? d}`);
+  const title = block.name
+    .replace(/Block$/, '')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .replace(
+      /([a-z0-9])([A-Z])|([a-z])([0-9])/g,
+      (_, a?: string, b?: string, c?: string, d?: string) => `${a ?? c} ${b ?? d}`,
+    );
   const required = new Set(input.required as string[]);
   const inputs = Object.entries(input.properties as Record<string, Property>).map(([name, p]) => {
-    const preset = required.has(name) ? 'required' : p.default === undefined ? 'none' : `\`${JSON.stringify(p.default)}\``;
+    const preset = required.has(name)
+      ? 'required'
+      : p.default === undefined
+        ? 'none'
+        : `\`${JSON.stringify(p.default)}\``;
     return `| ${cell(p.title)} (\`${name}\`) | ${typeOf(p)} | ${preset} | ${cell(rangeOf(p))} | ${cell(p.description)} |`;
   });
   const outputs = Object.entries(output.properties as Record<string, Property>).map(

@@ -13,7 +13,9 @@ const { LAYERS } = (await import(pathToFileURL(config).href)) as { LAYERS: Recor
 const args = process.argv.slice(2);
 const asked = args.filter((arg) => Object.hasOwn(LAYERS, arg));
 const strykerFlags = args.filter((arg) => !Object.hasOwn(LAYERS, arg));
-const unknown = strykerFlags.find((arg) => !arg.startsWith('-') && !strykerFlags[strykerFlags.indexOf(arg) - 1]?.startsWith('--'));
+const unknown = strykerFlags.find(
+  (arg) => !arg.startsWith('-') && !strykerFlags[strykerFlags.indexOf(arg) - 1]?.startsWith('--'),
+);
 if (unknown) {
   console.error(`mutation: no layer ${unknown}; the layers are ${Object.keys(LAYERS).join(', ')}`);
   process.exit(2);
@@ -35,13 +37,21 @@ for (const layer of asked.length ? asked : Object.keys(LAYERS)) {
 // over valid mutants (detected, survived, no coverage); ignored and static mutants left out.
 console.log('\nlayer      killed  survived  no coverage  timeout  score');
 for (const layer of Object.keys(LAYERS)) {
-  const report = await readFile(join(root, 'reports', 'mutation', `${layer}.json`), 'utf8').then((text) => JSON.parse(text) as Report, () => undefined);
+  const report = await readFile(join(root, 'reports', 'mutation', `${layer}.json`), 'utf8').then(
+    (text) => JSON.parse(text) as Report,
+    () => undefined,
+  );
   if (!report) continue;
   const count: Record<string, number> = {};
-  for (const file of Object.values(report.files)) for (const { status } of file.mutants) count[status] = (count[status] ?? 0) + 1;
-  const [killed = 0, survived = 0, noCoverage = 0, timeout = 0] = ['Killed', 'Survived', 'NoCoverage', 'Timeout'].map((status) => count[status]);
+  for (const file of Object.values(report.files))
+    for (const { status } of file.mutants) count[status] = (count[status] ?? 0) + 1;
+  const [killed = 0, survived = 0, noCoverage = 0, timeout = 0] = ['Killed', 'Survived', 'NoCoverage', 'Timeout'].map(
+    (status) => count[status],
+  );
   const score = (100 * (killed + timeout)) / (killed + timeout + survived + noCoverage);
-  console.log(`${layer.padEnd(10)} ${String(killed).padStart(6)}  ${String(survived).padStart(8)}  ${String(noCoverage).padStart(11)}  ${String(timeout).padStart(7)}  ${score.toFixed(1)}%`);
+  console.log(
+    `${layer.padEnd(10)} ${String(killed).padStart(6)}  ${String(survived).padStart(8)}  ${String(noCoverage).padStart(11)}  ${String(timeout).padStart(7)}  ${score.toFixed(1)}%`,
+  );
 }
 process.exit(failed ? 1 : 0);
 

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, clone: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '3' }, clone: { type: 'boolean', default: false } },
+});
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) {
   console.error('test:stress: --runs takes a whole number of at least 1');
@@ -18,7 +20,9 @@ if (!Number.isInteger(runs) || runs < 1) {
 function timed(command: string, args: string[], cwd: string): Promise<{ code: number | null; seconds: number }> {
   const started = performance.now();
   return new Promise((resolve) => {
-    spawn(command, args, { cwd, stdio: 'inherit' }).once('close', (code) => resolve({ code, seconds: Math.round((performance.now() - started) / 1000) }));
+    spawn(command, args, { cwd, stdio: 'inherit' }).once('close', (code) =>
+      resolve({ code, seconds: Math.round((performance.now() - started) / 1000) }),
+    );
   });
 }
 
@@ -50,5 +54,7 @@ try {
   stopBurner();
   if (clone) await rm(clone, { recursive: true, force: true });
 }
-console.log(`\ntest:stress, beside a CPU-bound process on one core (${new Date().toISOString()}):\n${lines.map((line) => `  ${line}`).join('\n')}`);
+console.log(
+  `\ntest:stress, beside a CPU-bound process on one core (${new Date().toISOString()}):\n${lines.map((line) => `  ${line}`).join('\n')}`,
+);
 process.exitCode = lines.every((line) => !/FAILED|exit [1-9]/.test(line)) ? 0 : 1;

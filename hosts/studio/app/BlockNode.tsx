@@ -10,19 +10,30 @@ import { StudioContext } from './studio-context.js';
 export const BlockNode = memo(function BlockNode({ id, data, selected }: NodeProps<BlockNodeT>) {
   const { updateNodeData } = useReactFlow();
   const { keys, problem } = useContext(StudioContext);
-  const linked = useNodeConnections({ handleType: 'target' }).map((c) => c.targetHandle ?? '').filter(Boolean);
-  const onChange = useCallback((values: Record<string, unknown>) => updateNodeData(id, { values }), [id, updateNodeData]);
+  const linked = useNodeConnections({ handleType: 'target' })
+    .map((c) => c.targetHandle ?? '')
+    .filter(Boolean);
+  const onChange = useCallback(
+    (values: Record<string, unknown>) => updateNodeData(id, { values }),
+    [id, updateNodeData],
+  );
   const inputs = Object.entries((data.block.inputSchema.properties ?? {}) as Record<string, JsonSchema>);
   const outputs = Object.entries((data.block.outputSchema.properties ?? {}) as Record<string, JsonSchema>);
   const status = data.status ?? 'idle';
   const flagged = problem?.node === id;
   return (
-    <div className={`block-node${selected ? ' selected' : ''}${flagged ? ' invalid' : ''}`} data-testid={`node-${id}`} data-status={status} title={data.block.description}>
+    <div
+      className={`block-node${selected ? ' selected' : ''}${flagged ? ' invalid' : ''}`}
+      data-testid={`node-${id}`}
+      data-status={status}
+      title={data.block.description}
+    >
       <header>
         <b>{titleOf(data.block)}</b>
         <span className="node-id">{id}</span>
         <span className={`status ${status}`} data-testid={`status-${id}`}>
-          {status}{status === 'running' && data.percent !== undefined ? ` ${data.percent}%` : ''}
+          {status}
+          {status === 'running' && data.percent !== undefined ? ` ${data.percent}%` : ''}
         </span>
         {status === 'running' && data.percent !== undefined && <progress max={100} value={data.percent} />}
       </header>
@@ -39,18 +50,37 @@ export const BlockNode = memo(function BlockNode({ id, data, selected }: NodePro
           {outputs.map(([name, property]) => (
             <li key={name} className={`port${name === 'error' ? ' error-port' : ''}`}>
               {name}
-              <Handle type="source" position={Position.Right} id={name} title={`${name}: ${portType(property)}`} className={name === 'error' ? 'error-handle' : undefined} />
+              <Handle
+                type="source"
+                position={Position.Right}
+                id={name}
+                title={`${name}: ${portType(property)}`}
+                className={name === 'error' ? 'error-handle' : undefined}
+              />
             </li>
           ))}
         </ul>
       </div>
-      <NodeForm nodeId={id} inputSchema={data.block.inputSchema} values={data.values} linked={linked} keys={keys} onChange={onChange} />
+      <NodeForm
+        nodeId={id}
+        inputSchema={data.block.inputSchema}
+        values={data.values}
+        linked={linked}
+        keys={keys}
+        onChange={onChange}
+      />
       {/* Below the ports, so messages coming and going never move a handle. */}
       {data.message && <p className="node-message">{data.message}</p>}
-      {flagged && <p className="node-problem" role="alert">{problem.error}</p>}
+      {flagged && (
+        <p className="node-problem" role="alert">
+          {problem.error}
+        </p>
+      )}
       {data.previews && data.previews.length > 0 && (
         <div className="previews">
-          {data.previews.map((src) => <img key={src} src={src} alt={`${id} output`} className="preview" />)}
+          {data.previews.map((src) => (
+            <img key={src} src={src} alt={`${id} output`} className="preview" />
+          ))}
         </div>
       )}
     </div>

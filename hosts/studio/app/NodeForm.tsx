@@ -1,7 +1,14 @@
 // A node's input form: rjsf 6 from the block's input JSON Schema, validated as you type.
 import { memo, useMemo, useState } from 'react';
 import Form from '@rjsf/core';
-import type { FieldProps, ObjectFieldTemplateProps, RegistryFieldsType, RegistryWidgetsType, UiSchema, WidgetProps } from '@rjsf/utils';
+import type {
+  FieldProps,
+  ObjectFieldTemplateProps,
+  RegistryFieldsType,
+  RegistryWidgetsType,
+  UiSchema,
+  WidgetProps,
+} from '@rjsf/utils';
 import validator from '@rjsf/validator-ajv8';
 import type { CredentialsChoice, JsonSchema } from '../protocol.js';
 import { toForm, withLinked } from './form-schema.js';
@@ -11,7 +18,8 @@ export interface FormContext {
   readonly keys: readonly CredentialsChoice[];
 }
 
-const isAdvanced = (uiSchema: UiSchema | undefined, name: string) => (uiSchema?.[name] as UiSchema | undefined)?.['ui:options']?.advanced === true;
+const isAdvanced = (uiSchema: UiSchema | undefined, name: string) =>
+  (uiSchema?.[name] as UiSchema | undefined)?.['ui:options']?.advanced === true;
 
 /** Fields marked `advanced` folded under "Advanced", as the AutoGPT builder shows them. */
 function FoldAdvanced({ properties, uiSchema, description }: ObjectFieldTemplateProps) {
@@ -34,15 +42,33 @@ function FoldAdvanced({ properties, uiSchema, description }: ObjectFieldTemplate
 /** The credentials field: a pick of the server's keys by name (never their values), not four text inputs. */
 function CredentialsField({ formData, onChange, fieldPathId, registry, schema, required }: FieldProps) {
   const { keys } = registry.formContext as FormContext;
-  const provider = ((schema.properties as Record<string, JsonSchema> | undefined)?.provider as JsonSchema | undefined)?.const;
+  const provider = ((schema.properties as Record<string, JsonSchema> | undefined)?.provider as JsonSchema | undefined)
+    ?.const;
   const choices = keys.filter((key) => !provider || key.provider === provider);
   const chosen = (formData as { id?: string } | undefined)?.id ?? '';
   return (
     <div className="form-group field">
-      <label htmlFor={fieldPathId.$id}>{schema.title ?? 'Credentials'}{required ? '*' : ''}</label>
-      <select id={fieldPathId.$id} name="credentials" value={chosen} onChange={(e) => onChange(choices.find((key) => key.id === e.target.value), fieldPathId.path)}>
+      <label htmlFor={fieldPathId.$id}>
+        {schema.title ?? 'Credentials'}
+        {required ? '*' : ''}
+      </label>
+      <select
+        id={fieldPathId.$id}
+        name="credentials"
+        value={chosen}
+        onChange={(e) =>
+          onChange(
+            choices.find((key) => key.id === e.target.value),
+            fieldPathId.path,
+          )
+        }
+      >
         <option value="">choose a {String(provider ?? '')} key</option>
-        {choices.map((key) => <option key={key.id} value={key.id}>{key.title}</option>)}
+        {choices.map((key) => (
+          <option key={key.id} value={key.id}>
+            {key.title}
+          </option>
+        ))}
       </select>
     </div>
   );
@@ -53,7 +79,13 @@ function JsonWidget({ id, value, onChange, placeholder, disabled }: WidgetProps)
   const [text, setText] = useState(() => JSON.stringify(value ?? {}, null, 1));
   const [bad, setBad] = useState(false);
   return (
-    <textarea id={id} className={bad ? 'bad' : ''} rows={3} value={text} placeholder={placeholder} disabled={disabled}
+    <textarea
+      id={id}
+      className={bad ? 'bad' : ''}
+      rows={3}
+      value={text}
+      placeholder={placeholder}
+      disabled={disabled}
       onChange={(e) => {
         setText(e.target.value);
         try {
@@ -62,7 +94,8 @@ function JsonWidget({ id, value, onChange, placeholder, disabled }: WidgetProps)
         } catch {
           setBad(true);
         }
-      }} />
+      }}
+    />
   );
 }
 
@@ -92,16 +125,32 @@ export const NodeForm = memo(function NodeForm(props: {
   return (
     // nodrag nowheel: typing, selecting and scrolling in the form must not drag the node or pan the canvas.
     <div className="node-form nodrag nowheel">
-      <Form tagName="div" idPrefix={nodeId} schema={schema} uiSchema={uiSchema} formData={values} validator={validator}
-        fields={fields} widgets={widgets} templates={templates} formContext={formContext}
-        liveValidate="onChange" showErrorList={false} noHtml5Validate
-        onChange={(event) => onChange(event.formData as Record<string, unknown>)} />
+      <Form
+        tagName="div"
+        idPrefix={nodeId}
+        schema={schema}
+        uiSchema={uiSchema}
+        formData={values}
+        validator={validator}
+        fields={fields}
+        widgets={widgets}
+        templates={templates}
+        formContext={formContext}
+        liveValidate="onChange"
+        showErrorList={false}
+        noHtml5Validate
+        onChange={(event) => onChange(event.formData as Record<string, unknown>)}
+      />
     </div>
   );
 });
 
 /** The problems a node's values have against its input schema (linked inputs not required), as rjsf words them. */
-export function problemsOf(inputSchema: JsonSchema, values: Record<string, unknown>, linked: readonly string[]): string[] {
+export function problemsOf(
+  inputSchema: JsonSchema,
+  values: Record<string, unknown>,
+  linked: readonly string[],
+): string[] {
   const schema = withLinked(toForm(inputSchema).schema, linked);
   return validator.validateFormData(values, schema).errors.map((error) => error.stack);
 }

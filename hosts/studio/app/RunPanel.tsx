@@ -7,7 +7,12 @@ import { toGraph, type BlockNodeData, type BlockNodeT } from './graph-file.js';
 
 type Output = Extract<RunEvent, { type: 'output' }>;
 
-export function RunPanel({ info, problems, message, onProblem }: {
+export function RunPanel({
+  info,
+  problems,
+  message,
+  onProblem,
+}: {
   info?: StudioInfo;
   /** Everything that stops a run now (field errors, the server's check); Run is refused while any. */
   problems: readonly string[];
@@ -27,7 +32,8 @@ export function RunPanel({ info, problems, message, onProblem }: {
     setNodes((nodes) => nodes.map((n) => (n.id === node ? { ...n, data: { ...n.data, ...change(n.data) } } : n)));
 
   const onEvent = (event: RunEvent) => {
-    if (event.type === 'node') patch(event.node, () => ({ status: event.status, percent: event.percent, message: event.message }));
+    if (event.type === 'node')
+      patch(event.node, () => ({ status: event.status, percent: event.percent, message: event.message }));
     else if (event.type === 'output') {
       setOutputs((all) => [...all, event]);
       const { preview } = event;
@@ -40,7 +46,12 @@ export function RunPanel({ info, problems, message, onProblem }: {
 
   async function run() {
     if (problems.length || running) return;
-    setNodes((nodes) => nodes.map((n) => ({ ...n, data: { ...n.data, status: undefined, percent: undefined, message: undefined, previews: [] } })));
+    setNodes((nodes) =>
+      nodes.map((n) => ({
+        ...n,
+        data: { ...n.data, status: undefined, percent: undefined, message: undefined, previews: [] },
+      })),
+    );
     setOutputs([]);
     setEnded(undefined);
     setFailure(undefined);
@@ -53,28 +64,59 @@ export function RunPanel({ info, problems, message, onProblem }: {
 
   return (
     <aside className="run-panel">
-      {info && <p className={`target${info.embedded ? ' embedded' : ''}`} data-testid="target">{info.target}</p>}
+      {info && (
+        <p className={`target${info.embedded ? ' embedded' : ''}`} data-testid="target">
+          {info.target}
+        </p>
+      )}
       <div className="run-buttons">
-        <button type="button" data-testid="run" onClick={run} disabled={running || problems.length > 0}>Run</button>
-        <button type="button" data-testid="cancel" onClick={() => runId && void cancelRun(runId)} disabled={!running}>Cancel</button>
+        <button type="button" data-testid="run" onClick={run} disabled={running || problems.length > 0}>
+          Run
+        </button>
+        <button type="button" data-testid="cancel" onClick={() => runId && void cancelRun(runId)} disabled={!running}>
+          Cancel
+        </button>
       </div>
-      <p className="message" role="status" data-testid="message">{message}</p>
+      <p className="message" role="status" data-testid="message">
+        {message}
+      </p>
       {problems.length > 0 && (
         <ul className="problems" data-testid="problems" aria-label="Why Run is refused">
-          {problems.map((problem) => <li key={problem}>{problem}</li>)}
+          {problems.map((problem) => (
+            <li key={problem}>{problem}</li>
+          ))}
         </ul>
       )}
-      {runId && <p className={`run-status ${ended ?? 'running'}`} data-testid="run-status">{ended ? `Run ${ended}` : 'Running...'}</p>}
+      {runId && (
+        <p className={`run-status ${ended ?? 'running'}`} data-testid="run-status">
+          {ended ? `Run ${ended}` : 'Running...'}
+        </p>
+      )}
       {failure && <p className="problems">{failure}</p>}
       <section className="results" data-testid="results" aria-label="Results">
-        {outputs.filter((o) => o.preview).map((o, i) => (
-          <figure key={`${o.preview}-${i}`}>
-            <img src={o.preview} alt={`${o.node}.${o.output}`} data-testid="result-image" />
-            <figcaption><a href={o.preview} target="_blank" rel="noreferrer">{o.node}.{o.output}</a></figcaption>
-          </figure>
-        ))}
+        {outputs
+          .filter((o) => o.preview)
+          .map((o, i) => (
+            <figure key={`${o.preview}-${i}`}>
+              <img src={o.preview} alt={`${o.node}.${o.output}`} data-testid="result-image" />
+              <figcaption>
+                <a href={o.preview} target="_blank" rel="noreferrer">
+                  {o.node}.{o.output}
+                </a>
+              </figcaption>
+            </figure>
+          ))}
         <ol className="log">
-          {outputs.filter((o) => !o.preview).map((o, i) => <li key={i}><b>{o.node}.{o.output}</b> {short(o.value)}</li>)}
+          {outputs
+            .filter((o) => !o.preview)
+            .map((o, i) => (
+              <li key={i}>
+                <b>
+                  {o.node}.{o.output}
+                </b>{' '}
+                {short(o.value)}
+              </li>
+            ))}
         </ol>
       </section>
     </aside>

@@ -4,11 +4,13 @@ import type { GraphFile } from './graph-file.js';
 
 async function call<T>(path: string, init?: RequestInit): Promise<T> {
   const response = await fetch(path, { ...init, headers: { 'Content-Type': 'application/json', ...init?.headers } });
-  if (!response.ok && response.status !== 422) throw new Error(`${init?.method ?? 'GET'} ${path}: ${response.status} ${await response.text()}`);
+  if (!response.ok && response.status !== 422)
+    throw new Error(`${init?.method ?? 'GET'} ${path}: ${response.status} ${await response.text()}`);
   return (await response.json()) as T;
 }
 
-const post = <T>(path: string, body?: unknown) => call<T>(path, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
+const post = <T>(path: string, body?: unknown) =>
+  call<T>(path, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
 
 export const getInfo = () => call<StudioInfo>('/api/info');
 export const getBlocks = () => call<BlockInfo[]>('/api/blocks');

@@ -3,7 +3,14 @@ import type { RJSFSchema, UiSchema } from '@rjsf/utils';
 import type { BlockInfo, JsonSchema } from '../protocol.js';
 
 /** Hint keywords of our schemas (AutoGPT's): moved into the uiSchema, not left for the validator. */
-const HINTS = new Set(['advanced', 'secret', 'placeholder', 'credentials_provider', 'credentials_types', 'credentials_scopes']);
+const HINTS = new Set([
+  'advanced',
+  'secret',
+  'placeholder',
+  'credentials_provider',
+  'credentials_types',
+  'credentials_scopes',
+]);
 
 /** A property schema with `anyOf: [X, {type: "null"}]` as X (rjsf would offer "option 1 / option 2"); an empty input then leaves the key out. */
 export function unwrapNullable(property: JsonSchema): JsonSchema {
@@ -65,13 +72,24 @@ export function portType(property: JsonSchema | undefined): string {
 
 /** Whether an output of type `output` may feed an input of type `input`: equal, integer into number, an item into a list, or either untyped. */
 export function compatible(output: string, input: string): boolean {
-  return output === 'any' || input === 'any' || output === input || (output === 'integer' && input === 'number') || input === `array<${output}>` || input === 'array<any>';
+  return (
+    output === 'any' ||
+    input === 'any' ||
+    output === input ||
+    (output === 'integer' && input === 'number') ||
+    input === `array<${output}>` ||
+    input === 'array<any>'
+  );
 }
 
 /** The block's input defaults (non-null), the values a new node starts with. */
 export function defaultsOf(block: BlockInfo): Record<string, unknown> {
   const properties = (block.inputSchema.properties ?? {}) as Record<string, JsonSchema>;
-  return Object.fromEntries(Object.entries(properties).filter(([, p]) => p.default !== undefined && p.default !== null).map(([name, p]) => [name, p.default]));
+  return Object.fromEntries(
+    Object.entries(properties)
+      .filter(([, p]) => p.default !== undefined && p.default !== null)
+      .map(([name, p]) => [name, p.default]),
+  );
 }
 
 /** `ReplicateFluxAdvancedModelBlock` as people read it: `Replicate Flux Advanced Model`. */

@@ -18,7 +18,12 @@ export type BlockNodeT = Node<BlockNodeData, 'block'>;
 export interface GraphFile {
   name?: string;
   description?: string;
-  nodes: Array<{ id: string; block_id: string; input_default: Record<string, unknown>; metadata?: { position?: { x: number; y: number } } }>;
+  nodes: Array<{
+    id: string;
+    block_id: string;
+    input_default: Record<string, unknown>;
+    metadata?: { position?: { x: number; y: number } };
+  }>;
   links: Array<{ source_id: string; source_name: string; sink_id: string; sink_name: string }>;
 }
 
@@ -26,8 +31,18 @@ export interface GraphFile {
 export function toGraph(nodes: readonly BlockNodeT[], edges: readonly Edge[], name = 'Studio graph'): GraphFile {
   return {
     name,
-    nodes: nodes.map((node) => ({ id: node.id, block_id: node.data.block.id, input_default: node.data.values, metadata: { position: node.position } })),
-    links: edges.map((edge) => ({ source_id: edge.source, source_name: edge.sourceHandle ?? '', sink_id: edge.target, sink_name: edge.targetHandle ?? '' })),
+    nodes: nodes.map((node) => ({
+      id: node.id,
+      block_id: node.data.block.id,
+      input_default: node.data.values,
+      metadata: { position: node.position },
+    })),
+    links: edges.map((edge) => ({
+      source_id: edge.source,
+      source_name: edge.sourceHandle ?? '',
+      sink_id: edge.target,
+      sink_name: edge.targetHandle ?? '',
+    })),
   };
 }
 
@@ -40,7 +55,11 @@ const ROW = 260;
  * A credentials reference that is missing or that the server does not know becomes the
  * server's first key (as the server fills a missing one), so an example runs as it is. @throws Error naming a node whose block is unknown.
  */
-export function fromGraph(file: unknown, blocks: readonly BlockInfo[], keys: readonly CredentialsChoice[]): { nodes: BlockNodeT[]; edges: Edge[] } {
+export function fromGraph(
+  file: unknown,
+  blocks: readonly BlockInfo[],
+  keys: readonly CredentialsChoice[],
+): { nodes: BlockNodeT[]; edges: Edge[] } {
   const graph = file as Partial<GraphFile>;
   if (!Array.isArray(graph.nodes)) throw new Error('Not a graph file: no nodes');
   const links = Array.isArray(graph.links) ? graph.links : [];
@@ -49,7 +68,8 @@ export function fromGraph(file: unknown, blocks: readonly BlockInfo[], keys: rea
     if (depth.has(id)) return depth.get(id)!;
     if (path.has(id)) return 0;
     path.add(id);
-    const d = Math.max(-1, ...links.filter((link) => link.sink_id === id).map((link) => depthOf(link.source_id, path))) + 1;
+    const d =
+      Math.max(-1, ...links.filter((link) => link.sink_id === id).map((link) => depthOf(link.source_id, path))) + 1;
     depth.set(id, d);
     return d;
   };
@@ -57,9 +77,13 @@ export function fromGraph(file: unknown, blocks: readonly BlockInfo[], keys: rea
   const nodes = graph.nodes.map((node): BlockNodeT => {
     const block = blocks.find((b) => b.id === node.block_id || b.name === node.block_id);
     if (!block) throw new Error(`Node ${node.id}: no block ${node.block_id}`);
-    const values: Record<string, unknown> = { ...defaultsOf(block), ...Object.fromEntries(Object.entries(node.input_default ?? {}).filter(([, v]) => v !== null)) };
+    const values: Record<string, unknown> = {
+      ...defaultsOf(block),
+      ...Object.fromEntries(Object.entries(node.input_default ?? {}).filter(([, v]) => v !== null)),
+    };
     const credentials = values.credentials as { id?: string } | undefined;
-    if (takesCredentials(block) && keys[0] && !keys.some((key) => key.id === credentials?.id)) values.credentials = { ...keys[0] };
+    if (takesCredentials(block) && keys[0] && !keys.some((key) => key.id === credentials?.id))
+      values.credentials = { ...keys[0] };
     let position = node.metadata?.position;
     if (!position) {
       const column = depthOf(node.id);
@@ -69,7 +93,13 @@ export function fromGraph(file: unknown, blocks: readonly BlockInfo[], keys: rea
     }
     return { id: node.id, type: 'block', position, data: { block, values } };
   });
-  const edges = links.map((link): Edge => ({ id: edgeId(link.source_id, link.source_name, link.sink_id, link.sink_name), source: link.source_id, sourceHandle: link.source_name, target: link.sink_id, targetHandle: link.sink_name }));
+  const edges = links.map((link): Edge => ({
+    id: edgeId(link.source_id, link.source_name, link.sink_id, link.sink_name),
+    source: link.source_id,
+    sourceHandle: link.source_name,
+    target: link.sink_id,
+    targetHandle: link.sink_name,
+  }));
   return { nodes, edges };
 }
 
@@ -92,7 +122,12 @@ export function freshId(nodes: readonly BlockNodeT[]): string {
 }
 
 /** A new node of `block` at `position`, with the block's defaults and the server's first key. */
-export function newNode(block: BlockInfo, id: string, position: { x: number; y: number }, keys: readonly CredentialsChoice[]): BlockNodeT {
+export function newNode(
+  block: BlockInfo,
+  id: string,
+  position: { x: number; y: number },
+  keys: readonly CredentialsChoice[],
+): BlockNodeT {
   const values = defaultsOf(block);
   if (takesCredentials(block) && keys[0]) values.credentials = { ...keys[0] };
   return { id, type: 'block', position, data: { block, values } };

@@ -39,7 +39,11 @@ export interface StudioAppOptions extends GuardOptions {
  */
 export function createStudioApp(options: StudioAppOptions): { app: Hono; runs: Runs } {
   const { registry, environment, outDir } = options;
-  const runs = new Runs({ registry, context: { ...environment.context, save: { ...environment.context.save, dir: outDir } }, outDir });
+  const runs = new Runs({
+    registry,
+    context: { ...environment.context, save: { ...environment.context.save, dir: outDir } },
+    outDir,
+  });
   const info: StudioInfo = {
     target: environment.description,
     embedded: environment.embedded !== undefined,
@@ -51,16 +55,30 @@ export function createStudioApp(options: StudioAppOptions): { app: Hono; runs: R
     c.header('X-Content-Type-Options', 'nosniff');
     c.header('Referrer-Policy', 'no-referrer');
     // 'unsafe-eval': the forms validate with Ajv, which compiles schemas with new Function.
-    c.header('Content-Security-Policy', "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'");
+    c.header(
+      'Content-Security-Policy',
+      "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
+    );
   });
   app.use('*', guard(options));
-  app.use('/api/*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json({ error: `Request body over ${MAX_BODY_BYTES} bytes` }, 413, { Connection: 'close' }) }));
+  app.use(
+    '/api/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json({ error: `Request body over ${MAX_BODY_BYTES} bytes` }, 413, { Connection: 'close' }),
+    }),
+  );
 
   app.get('/api/info', (c) => c.json(info));
   app.get('/api/blocks', (c) => c.json(registry.manifest()));
   app.get('/api/examples', async (c) => {
     const files = (await readdir(options.examplesDir)).filter((file) => file.endsWith('.json')).sort();
-    const examples: Example[] = await Promise.all(files.map(async (file) => ({ file, graph: JSON.parse(await readFile(join(options.examplesDir, file), 'utf8')) as Example['graph'] })));
+    const examples: Example[] = await Promise.all(
+      files.map(async (file) => ({
+        file,
+        graph: JSON.parse(await readFile(join(options.examplesDir, file), 'utf8')) as Example['graph'],
+      })),
+    );
     return c.json(examples);
   });
   app.post('/api/check', async (c) => {
@@ -131,7 +149,12 @@ export function createStudioApp(options: StudioAppOptions): { app: Hono; runs: R
 /** A GraphError as a {@link GraphProblem}; anything else is rethrown. */
 function problemOf(error: unknown): GraphProblem {
   if (!(error instanceof GraphError)) throw error;
-  const link = error.link && { source_id: error.link.source_id, source_name: error.link.source_name, sink_id: error.link.sink_id, sink_name: error.link.sink_name };
+  const link = error.link && {
+    source_id: error.link.source_id,
+    source_name: error.link.source_name,
+    sink_id: error.link.sink_id,
+    sink_name: error.link.sink_name,
+  };
   return { error: error.message, node: error.node, link };
 }
 
@@ -145,8 +168,15 @@ function credentialsChoices(registry: BlockRegistry, environment: HostEnvironmen
   const byProvider = new Map<string, CredentialsChoice>();
   for (const block of registry.list()) {
     const choice = (withCredentials(block, {}) as { credentials?: CredentialsChoice }).credentials;
-    if (choice && !byProvider.has(choice.provider) && (choice.provider === 'replicate' || held?.keys?.[choice.provider])) byProvider.set(choice.provider, choice);
+    if (
+      choice &&
+      !byProvider.has(choice.provider) &&
+      (choice.provider === 'replicate' || held?.keys?.[choice.provider])
+    )
+      byProvider.set(choice.provider, choice);
   }
   // Named for what they are: with the embedded emulator there is no real key.
-  return [...byProvider.values()].map((choice) => (environment.embedded ? { ...choice, title: 'Embedded emulator (no key needed)' } : choice));
+  return [...byProvider.values()].map((choice) =>
+    environment.embedded ? { ...choice, title: 'Embedded emulator (no key needed)' } : choice,
+  );
 }

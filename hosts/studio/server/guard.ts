@@ -24,12 +24,19 @@ export interface GuardOptions {
  */
 export function guard({ token, hosts, cookie }: GuardOptions): MiddlewareHandler {
   const expected = Buffer.from(token);
-  const matches = (given: string | undefined) => given !== undefined && Buffer.byteLength(given) === expected.length && timingSafeEqual(Buffer.from(given), expected);
+  const matches = (given: string | undefined) =>
+    given !== undefined &&
+    Buffer.byteLength(given) === expected.length &&
+    timingSafeEqual(Buffer.from(given), expected);
   return async (c, next) => {
     const allowed = hosts();
     if (!allowed.has(c.req.header('host') ?? '')) return c.text('Forbidden: unknown Host', 403);
     const origin = c.req.header('origin');
-    if (origin !== undefined ? !(origin.startsWith('http://') && allowed.has(origin.slice('http://'.length))) : !['GET', 'HEAD'].includes(c.req.method)) {
+    if (
+      origin !== undefined
+        ? !(origin.startsWith('http://') && allowed.has(origin.slice('http://'.length)))
+        : !['GET', 'HEAD'].includes(c.req.method)
+    ) {
       return c.text('Forbidden: foreign or missing Origin', 403);
     }
     const query = c.req.query('token');
@@ -40,7 +47,8 @@ export function guard({ token, hosts, cookie }: GuardOptions): MiddlewareHandler
       url.searchParams.delete('token');
       return c.redirect(url.pathname + url.search, 303);
     }
-    if (!matches(getCookie(c, cookie()))) return c.text('Unauthorized: open the URL with ?token= that flux-blocks studio printed', 401);
+    if (!matches(getCookie(c, cookie())))
+      return c.text('Unauthorized: open the URL with ?token= that flux-blocks studio printed', 401);
     await next();
   };
 }

@@ -11,7 +11,9 @@ import { listenError } from '../../host/listen.js';
 import { createStudioApp } from './app.js';
 
 /** The package root, from dist/studio/server/ (built) or studio/server/ (ts-jest). */
-const ROOT = ((above) => (basename(above) === 'dist' ? dirname(above) : above))(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'));
+const ROOT = ((above) => (basename(above) === 'dist' ? dirname(above) : above))(
+  resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'),
+);
 
 /** How to start the studio; every field is optional. */
 export interface StudioOptions {
@@ -56,7 +58,10 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
   await mkdir(outDir, { recursive: true });
   const environment = await openEnvironment({ baseUrl: options.baseUrl, out: outDir }, options.env);
   // Runs report progress early: a short sync wait, then polls (the default waits up to 60 s silently).
-  const live: HostEnvironment = { ...environment, context: { ...environment.context, runner: { ...environment.context.runner, waitSeconds: 1 } } };
+  const live: HostEnvironment = {
+    ...environment,
+    context: { ...environment.context, runner: { ...environment.context.runner, waitSeconds: 1 } },
+  };
   let port = options.port ?? 0;
   const hosts = new Set<string>();
   const { app, runs } = createStudioApp({
@@ -79,7 +84,8 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
     throw listenError(error, host, port);
   }
   port = (server.address() as AddressInfo).port;
-  for (const name of ['127.0.0.1', 'localhost', '[::1]', host.includes(':') ? `[${host}]` : host]) hosts.add(`${name}:${port}`);
+  for (const name of ['127.0.0.1', 'localhost', '[::1]', host.includes(':') ? `[${host}]` : host])
+    hosts.add(`${name}:${port}`);
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${shown}:${port}/?token=${token}`,

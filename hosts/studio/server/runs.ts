@@ -50,7 +50,8 @@ export class Runs {
     const checked = checkGraph(graph, this.options.registry);
     const run = new LiveRun(randomUUID(), [...checked.nodes.keys()]);
     this.runs.set(run.id, run);
-    for (const id of [...this.runs.keys()].slice(0, Math.max(0, this.runs.size - KEPT_RUNS))) if (this.runs.get(id)!.done) this.runs.delete(id);
+    for (const id of [...this.runs.keys()].slice(0, Math.max(0, this.runs.size - KEPT_RUNS)))
+      if (this.runs.get(id)!.done) this.runs.delete(id);
     void this.execute(run, graph);
     return run;
   }
@@ -66,7 +67,10 @@ export class Runs {
     const context: BlockContext = { ...this.options.context, signal: run.controller.signal };
     const onOutput = (event: GraphOutput) => {
       if (event.output === 'error') run.fail(event.node, String(event.value));
-      else saves.push(this.preview(event, run.controller.signal).then((preview) => run.emit({ type: 'output', ...event, preview })));
+      else
+        saves.push(
+          this.preview(event, run.controller.signal).then((preview) => run.emit({ type: 'output', ...event, preview })),
+        );
     };
     const onNodeRun = (event: NodeRunEvent) => run.track(event);
     let status: RunStatus;
@@ -94,7 +98,8 @@ export class Runs {
   private async preview({ output, value }: GraphOutput, signal: AbortSignal): Promise<string | undefined> {
     if (typeof value !== 'string') return undefined;
     const { outDir, context } = this.options;
-    if (output === 'path') return resolve(dirname(value)) === outDir ? `/files/${encodeURIComponent(basename(value))}` : undefined;
+    if (output === 'path')
+      return resolve(dirname(value)) === outDir ? `/files/${encodeURIComponent(basename(value))}` : undefined;
     if (!/^(https?:|data:image\/)/.test(value)) return undefined;
     try {
       return `/files/${encodeURIComponent(basename(await writeImage(await fetchImage(value, context.save, signal), outDir)))}`;
@@ -115,7 +120,10 @@ class LiveRun implements StudioRun {
   private readonly active = new Map<string, number>();
   private readonly status = new Map<string, NodeStatus>();
 
-  constructor(readonly id: string, nodeIds: readonly string[]) {
+  constructor(
+    readonly id: string,
+    nodeIds: readonly string[],
+  ) {
     for (const node of nodeIds) this.setStatus(node, 'queued');
   }
 
@@ -137,7 +145,13 @@ class LiveRun implements StudioRun {
 
   setStatus(node: string, status: NodeStatus, message?: string, percent?: number): void {
     this.status.set(node, status);
-    this.emit({ type: 'node', node, status, ...(percent !== undefined && { percent }), ...(message !== undefined && { message }) });
+    this.emit({
+      type: 'node',
+      node,
+      status,
+      ...(percent !== undefined && { percent }),
+      ...(message !== undefined && { message }),
+    });
   }
 
   /** A node yielded `error`: failed, or canceled when the page canceled the run. */
@@ -161,7 +175,12 @@ class LiveRun implements StudioRun {
 
   finish(status: RunStatus, message?: string): void {
     for (const [node, state] of this.status) {
-      if (state === 'queued' || state === 'running') this.setStatus(node, this.canceled ? 'canceled' : 'stopped', this.canceled ? 'Canceled before it ran' : 'Not run: no values reached its linked inputs');
+      if (state === 'queued' || state === 'running')
+        this.setStatus(
+          node,
+          this.canceled ? 'canceled' : 'stopped',
+          this.canceled ? 'Canceled before it ran' : 'Not run: no values reached its linked inputs',
+        );
     }
     this.done = true;
     this.emit({ type: 'done', status, ...(message !== undefined && { message }) });
