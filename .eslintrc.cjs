@@ -1,27 +1,32 @@
 /* ESLint 8 legacy config (ESLint 10 no longer reads .eslintrc). */
 
 // The layers, lowest first: each may import only from layers before it (docs/architecture.md).
-// Host-level folders (servers and workers) sit side by side under bin/.
+// shared/ holds the library's layers, hosts/ the processes that run blocks; host folders side by side.
 const LAYERS = [
-  'core',
-  'replicate',
-  'openai',
-  'image',
-  'framework',
-  'flux',
+  'shared/core',
+  'shared/replicate',
+  'shared/openai',
+  'shared/image',
+  'shared/framework',
+  'shared/flux',
   'blocks',
-  'graph',
+  'shared/graph',
   'emulator',
-  'host',
-  ['mcp', 'studio', 'workers'],
-  'bin',
+  'hosts/environment',
+  ['hosts/mcp', 'hosts/studio', 'hosts/workers'],
+  'hosts/cli',
 ];
 const ENTRIES = ['./index.ts', './sdk.ts'];
 const folders = (layer) => (Array.isArray(layer) ? layer : [layer]).map((name) => `./${name}`);
 const layerZones = LAYERS.flatMap((layer, i) =>
   folders(layer).map((target) => ({
     target,
-    from: [...LAYERS.slice(i + 1).flatMap(folders), ...(layer === 'blocks' ? ['./index.ts'] : ENTRIES)],
+    from: [
+      ...LAYERS.slice(i + 1).flatMap(folders),
+      ...(layer === 'blocks' ? ['./index.ts'] : ENTRIES),
+      './tools',
+      './tests',
+    ],
     message: 'Layers import only from layers below them (see docs/architecture.md).',
   })),
 );
@@ -29,22 +34,38 @@ const layerZones = LAYERS.flatMap((layer, i) =>
 const emulatorZones = [
   {
     target: './emulator',
-    from: './replicate',
+    from: './shared/replicate',
     except: ['./types.ts', './bad-ports.ts'],
-    message: 'The emulator reads only the API types of replicate/ and the ports fetch refuses.',
+    message: 'The emulator reads only the API types of shared/replicate/ and the ports fetch refuses.',
   },
   {
     target: './emulator',
-    from: './flux',
+    from: './shared/flux',
     except: ['./catalog.ts', './check-input.ts'],
-    message: 'The emulator reads only the catalog of flux/.',
+    message: 'The emulator reads only the catalog of shared/flux/.',
   },
   {
     target: './emulator',
-    from: ['./core', './image', './framework'],
+    from: ['./shared/core', './shared/image', './shared/framework', './shared/openai', './shared/graph', './blocks'],
     message: 'The emulator reads only the API types and the catalog.',
   },
 ];
+// Each package builds on its own (emulator/, hosts/): a relative import out of its folder would
+// point outside its tarball, so other packages are imported by name (replicate-flux-blocks/...).
+const packageImports = (depth) => ({
+  'no-restricted-imports': [
+    'error',
+    {
+      patterns: [
+        {
+          group: ['../'.repeat(depth) + '*'],
+          message:
+            'Import another package by its name (replicate-flux-blocks/..., replicate-flux-emulator), not by a path out of this one.',
+        },
+      ],
+    },
+  ],
+});
 
 module.exports = {
   root: true,
@@ -53,7 +74,7 @@ module.exports = {
   parserOptions: { ecmaVersion: 'latest', sourceType: 'module' },
   plugins: ['@typescript-eslint', 'import'],
   extends: ['eslint:recommended', 'plugin:@typescript-eslint/recommended'],
-  ignorePatterns: ['dist/', 'node_modules/', 'out/', 'coverage/'],
+  ignorePatterns: ['dist/', 'node_modules/', 'out/', 'coverage/', 'docs/mutation/'],
   settings: {
     'import/resolver': { typescript: { project: './tsconfig.json' } },
     'import/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
@@ -67,10 +88,13 @@ module.exports = {
   overrides: [
     {
       // The studio's page: browser code with JSX and React hooks.
-      files: ['studio/app/**/*.ts', 'studio/app/**/*.tsx'],
+      files: ['hosts/studio/app/**/*.ts', 'hosts/studio/app/**/*.tsx'],
       env: { browser: true, node: false },
       parserOptions: { ecmaFeatures: { jsx: true } },
       extends: ['plugin:react-hooks/recommended'],
     },
+    { files: ['emulator/*.ts'], rules: packageImports(1) },
+    { files: ['hosts/*/*.ts', 'hosts/*/*.tsx'], rules: packageImports(2) },
+    { files: ['hosts/*/*/*.ts', 'hosts/*/*/*.tsx'], rules: packageImports(3) },
   ],
 };

@@ -16,32 +16,39 @@ export {
   ReplicateModelBlock,
   SaveImageBlock,
 } from './blocks/index.js';
-export type { Block, BlockContext, Credentials, Limiter, RunnerOptions, SaveOptions } from './framework/block.js';
-export { BlockRegistry } from './framework/registry.js';
-export { runBlock } from './framework/run-block.js';
-export { blockInfo } from './framework/json-schema.js';
-export type { BlockInfo, JsonSchema } from './framework/json-schema.js';
-export { GraphError } from './graph/check-graph.js';
-export type { Graph } from './graph/check-graph.js';
-export { runGraph } from './graph/run-graph.js';
-export type { GraphOutput, GraphResult, GraphRunOptions, NodeRunEvent } from './graph/run-graph.js';
-export { createReplicateClient } from './replicate/client.js';
-export type { CallOptions, ReplicateClient, ReplicateClientOptions } from './replicate/client.js';
-export type { ReplicateFile } from './replicate/files.js';
-export { createOpenAiClient } from './openai/client.js';
-export type { OpenAiCallOptions, OpenAiClient, OpenAiClientOptions } from './openai/client.js';
-export type { ChatRequest, EditRequest, GeneratedImage, GenerateRequest, ImagePart } from './openai/types.js';
-export { createWebhookReceiver } from './replicate/webhooks.js';
-export type { ListeningReceiver, WebhookReceiver, WebhookReceiverOptions } from './replicate/webhooks.js';
-export { validateWebhook } from './replicate/webhook-signature.js';
-export type { WebhookRequest } from './replicate/webhook-signature.js';
-export { DEFAULT_BASE_URL } from './replicate/types.js';
+export type {
+  Block,
+  BlockContext,
+  Credentials,
+  Limiter,
+  RunnerOptions,
+  SaveOptions,
+} from './shared/framework/block.js';
+export { BlockRegistry } from './shared/framework/registry.js';
+export { runBlock } from './shared/framework/run-block.js';
+export { blockInfo } from './shared/framework/json-schema.js';
+export type { BlockInfo, JsonSchema } from './shared/framework/json-schema.js';
+export { GraphError } from './shared/graph/check-graph.js';
+export type { Graph } from './shared/graph/check-graph.js';
+export { runGraph } from './shared/graph/run-graph.js';
+export type { GraphOutput, GraphResult, GraphRunOptions, NodeRunEvent } from './shared/graph/run-graph.js';
+export { createReplicateClient } from './shared/replicate/client.js';
+export type { CallOptions, ReplicateClient, ReplicateClientOptions } from './shared/replicate/client.js';
+export type { ReplicateFile } from './shared/replicate/files.js';
+export { createOpenAiClient } from './shared/openai/client.js';
+export type { OpenAiCallOptions, OpenAiClient, OpenAiClientOptions } from './shared/openai/client.js';
+export type { ChatRequest, EditRequest, GeneratedImage, GenerateRequest, ImagePart } from './shared/openai/types.js';
+export { createWebhookReceiver } from './shared/replicate/webhooks.js';
+export type { ListeningReceiver, WebhookReceiver, WebhookReceiverOptions } from './shared/replicate/webhooks.js';
+export { validateWebhook } from './shared/replicate/webhook-signature.js';
+export type { WebhookRequest } from './shared/replicate/webhook-signature.js';
+export { DEFAULT_BASE_URL } from './shared/replicate/types.js';
 export type {
   Prediction,
   PredictionRequest,
   PredictionStatus,
   ProgressEvent,
   ReplicateModel,
-} from './replicate/types.js';
-export { BlockError, ERROR_KINDS } from './core/errors.js';
-export type { ErrorKind } from './core/errors.js';
+} from './shared/replicate/types.js';
+export { BlockError, ERROR_KINDS } from './shared/core/errors.js';
+export type { ErrorKind } from './shared/core/errors.js';

@@ -11,7 +11,15 @@ const config: Config = {
   // redis-server and Chromium, installed before any test when missing (never inside a test's timeout).
   globalSetup: '<rootDir>/tests/global-setup.ts',
   roots: ['<rootDir>/tests'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // Tests run the sources: the workspace packages' names (how hosts, the emulator and tools import
+  // the library) lead to the same source files that relative imports reach, so each module loads once.
+  moduleNameMapper: {
+    '^replicate-flux-blocks$': '<rootDir>/index.ts',
+    '^replicate-flux-blocks/sdk$': '<rootDir>/sdk.ts',
+    '^replicate-flux-blocks/((?:blocks|shared)/.*)\\.js$': '<rootDir>/$1.ts',
+    '^replicate-flux-emulator$': '<rootDir>/emulator/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   // One deadline per test; tests wait for states within it, never for a fixed time.
   testTimeout: 60_000 * scale,

@@ -8,7 +8,7 @@ export {
   EXAMPLE_BASE_URL,
   EXAMPLE_CREDENTIALS,
   EXAMPLE_IMAGE,
-} from './framework/block.js';
+} from './shared/framework/block.js';
 export type {
   Block,
   BlockCategory,
@@ -18,7 +18,7 @@ export type {
   BlockExample,
   BlockOutput,
   OutputShape,
-} from './framework/block.js';
+} from './shared/framework/block.js';
 export {
   credentialsField,
   field,
@@ -29,24 +29,29 @@ export {
   promptField,
   refineSameSize,
   seedField,
-} from './framework/fields.js';
-export type { FieldHints } from './framework/fields.js';
-export { callOptions, replicateClient } from './framework/replicate-client.js';
-export { OPENAI_COMPATIBLE, openAiCallOptions, openAiClient, referenceImages } from './framework/openai-client.js';
-export type { OpenAiCallOptions, OpenAiClient } from './openai/client.js';
-export type { ChatRequest, EditRequest, GeneratedImage, GenerateRequest, ImagePart } from './openai/types.js';
-export { mapInput, refineChoice, runChoice, usedBy, usedByNote } from './flux/choices.js';
-export type { ModelChoice, ModelChoices } from './flux/choices.js';
-export { MODELS } from './flux/catalog.js';
-export type { ModelRef, ModelSpec, ParamSpec } from './flux/catalog.js';
-export { checkModelInput } from './flux/check-input.js';
-export type { InputProblem, ParamProblem, ProblemType } from './flux/check-input.js';
-export { fetchImage } from './image/fetch-image.js';
-export type { FetchedImage, FetchOptions, Limiter } from './image/fetch-image.js';
-export { dataUriPixelSize } from './image/image-size.js';
-export type { PixelSize } from './image/image-size.js';
-export { writeImage } from './image/write-image.js';
-export { outputUrls } from './replicate/prediction-run.js';
-export { resolveModel } from './replicate/resolve-model.js';
-export { BlockError, ERROR_KINDS } from './core/errors.js';
-export type { ErrorKind } from './core/errors.js';
+} from './shared/framework/fields.js';
+export type { FieldHints } from './shared/framework/fields.js';
+export { callOptions, replicateClient } from './shared/framework/replicate-client.js';
+export {
+  OPENAI_COMPATIBLE,
+  openAiCallOptions,
+  openAiClient,
+  referenceImages,
+} from './shared/framework/openai-client.js';
+export type { OpenAiCallOptions, OpenAiClient } from './shared/openai/client.js';
+export type { ChatRequest, EditRequest, GeneratedImage, GenerateRequest, ImagePart } from './shared/openai/types.js';
+export { mapInput, refineChoice, runChoice, usedBy, usedByNote } from './shared/flux/choices.js';
+export type { ModelChoice, ModelChoices } from './shared/flux/choices.js';
+export { MODELS } from './shared/flux/catalog.js';
+export type { ModelRef, ModelSpec, ParamSpec } from './shared/flux/catalog.js';
+export { checkModelInput } from './shared/flux/check-input.js';
+export type { InputProblem, ParamProblem, ProblemType } from './shared/flux/check-input.js';
+export { fetchImage } from './shared/image/fetch-image.js';
+export type { FetchedImage, FetchOptions, Limiter } from './shared/image/fetch-image.js';
+export { dataUriPixelSize } from './shared/image/image-size.js';
+export type { PixelSize } from './shared/image/image-size.js';
+export { writeImage } from './shared/image/write-image.js';
+export { outputUrls } from './shared/replicate/prediction-run.js';
+export { resolveModel } from './shared/replicate/resolve-model.js';
+export { BlockError, ERROR_KINDS } from './shared/core/errors.js';
+export type { ErrorKind } from './shared/core/errors.js';

@@ -11,25 +11,25 @@
 export const LAYERS = {
   // Retry policy, rate gate, error mapping: every request.
   'replicate-requests': [
-    'replicate/http.ts',
-    'replicate/rate-gate.ts',
-    'replicate/api-errors.ts',
-    'replicate/transport.ts',
+    'shared/replicate/http.ts',
+    'shared/replicate/rate-gate.ts',
+    'shared/replicate/api-errors.ts',
+    'shared/replicate/transport.ts',
   ],
   // A run's life: create, poll, cancel, find a lost create, uploads, input checks.
   'replicate-runs': [
-    'replicate/prediction-run.ts',
-    'replicate/client.ts',
-    'replicate/find-predictions.ts',
-    'replicate/resolve-model.ts',
-    'replicate/files.ts',
-    'replicate/input-check.ts',
-    'replicate/bad-ports.ts',
+    'shared/replicate/prediction-run.ts',
+    'shared/replicate/client.ts',
+    'shared/replicate/find-predictions.ts',
+    'shared/replicate/resolve-model.ts',
+    'shared/replicate/files.ts',
+    'shared/replicate/input-check.ts',
+    'shared/replicate/bad-ports.ts',
   ],
-  'replicate-webhooks': ['replicate/webhooks.ts', 'replicate/webhook-signature.ts'],
-  image: ['image/**/*.ts'],
-  graph: ['graph/**/*.ts'],
-  'run-block': ['framework/run-block.ts'],
+  'replicate-webhooks': ['shared/replicate/webhooks.ts', 'shared/replicate/webhook-signature.ts'],
+  image: ['shared/image/**/*.ts'],
+  graph: ['shared/graph/**/*.ts'],
+  'run-block': ['shared/framework/run-block.ts'],
 };
 
 const layer = process.env.MUTATION_LAYER ?? 'replicate-requests';
@@ -67,11 +67,11 @@ export default {
   },
   // Checked in: a later run re-tests only mutants whose code or covering tests changed.
   incremental: true,
-  incrementalFile: `reports/mutation/${layer}.json`,
+  incrementalFile: `docs/mutation/${layer}.json`,
   // A static mutant (run at module load: constants, schemas) needs every test run again in a fresh environment.
   ignoreStatic: true,
   reporters: ['clear-text', 'progress', 'html'],
-  htmlReporter: { fileName: `reports/mutation/${layer}.html` },
+  htmlReporter: { fileName: `docs/mutation/${layer}.html` },
   clearTextReporter: { allowColor: false, logTests: false, reportMutants: true, reportScoreTable: true },
   // Tests wait on real timers (retries, polls); a busy 2-core machine needs slack before a slow mutant counts as a timeout.
   timeoutMS: 10_000,

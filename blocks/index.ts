@@ -1,4 +1,4 @@
-import { BlockRegistry } from '../framework/registry.js';
+import { BlockRegistry } from '../shared/framework/registry.js';
 import { OpenAICompatibleFluxImageBlock } from './openai-compatible-flux-image.js';
 import { ReplicateFlux2Block } from './replicate-flux-2.js';
 import { ReplicateFluxAdvancedModelBlock } from './replicate-flux-advanced.js';

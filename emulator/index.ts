@@ -1,13 +1,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isFetchBadPort } from '../replicate/bad-ports.js';
+import { isFetchBadPort } from 'replicate-flux-blocks/shared/replicate/bad-ports.js';
 import { applyFault, Faults } from './faults.js';
 import { errorAnswer, parseJson, readBody, redactAuthorization, reply, type Answer } from './http.js';
 import { formSummary } from './openai-routes.js';
 import { EmulatedApi, routeOf } from './routes.js';
 import type { Emulator, EmulatorOptions, RecordedRequest } from './types.js';
 
-export { FETCH_BAD_PORTS, isFetchBadPort } from '../replicate/bad-ports.js';
+export { FETCH_BAD_PORTS, isFetchBadPort } from 'replicate-flux-blocks/shared/replicate/bad-ports.js';
 export type { PredictionPlan } from './prediction.js';
 export type {
   Emulator,

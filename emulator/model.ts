@@ -1,4 +1,4 @@
-import type { ModelSpec, ParamSpec } from '../flux/catalog.js';
+import type { ModelSpec, ParamSpec } from 'replicate-flux-blocks/shared/flux/catalog.js';
 
 /**
  * The model object Replicate returns for GET /v1/models/{owner}/{name}

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
-import type { ModelSpec } from '../flux/catalog.js';
-import { TERMINAL_STATUSES, type PredictionStatus } from '../replicate/types.js';
+import type { ModelSpec } from 'replicate-flux-blocks/shared/flux/catalog.js';
+import { TERMINAL_STATUSES, type PredictionStatus } from 'replicate-flux-blocks/shared/replicate/types.js';
 import { outputFileUrl, originOf } from './files.js';
 import { newId } from './ids.js';
 import { outputSize, type ImageFormat, type ImageSpec, type Size } from './image.js';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import sharp from 'sharp';
-import { MODELS, type ModelSpec } from '../flux/catalog.js';
-import { checkModelInput } from '../flux/check-input.js';
+import { MODELS, type ModelSpec } from 'replicate-flux-blocks/shared/flux/catalog.js';
+import { checkModelInput } from 'replicate-flux-blocks/shared/flux/check-input.js';
 import { ownOutputFile, parseOutputFile } from './files.js';
 import { FilesApi, MAX_FILE_BYTES } from './files-api.js';
 import { cancelAfter, invalid, parseJson, preferWait, Problem, problemAnswer, type Answer } from './http.js';

@@ -1,4 +1,4 @@
-import type { InputProblem } from '../flux/check-input.js';
+import type { InputProblem } from 'replicate-flux-blocks/shared/flux/check-input.js';
 import type { InvalidField } from './http.js';
 
 /**

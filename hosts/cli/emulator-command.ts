@@ -1,6 +1,6 @@
 import { relative } from 'node:path';
-import { ReplicateFluxAdvancedModelBlock } from '../blocks/index.js';
-import { isFetchBadPort, startEmulator } from '../emulator/index.js';
+import { ReplicateFluxAdvancedModelBlock } from 'replicate-flux-blocks/blocks/index.js';
+import { isFetchBadPort, startEmulator } from 'replicate-flux-emulator';
 import { parseFlags, UsageError } from './flags.js';
 
 /**

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { registry } from '../blocks/index.js';
-import { blockInfo } from '../framework/json-schema.js';
+import { registry } from 'replicate-flux-blocks/blocks/index.js';
+import { blockInfo } from 'replicate-flux-blocks/shared/framework/json-schema.js';
 import { emulatorCommand } from './emulator-command.js';
 import { baseUrlOf, parseFlags, UsageError } from './flags.js';
 import { demoCommand, findBlock, runCommand, runGraphCommand } from './run-commands.js';

@@ -1,5 +1,5 @@
 import { createLogUpdate } from 'log-update';
-import { isTerminal, type ProgressEvent } from '../replicate/types.js';
+import { isTerminal, type ProgressEvent } from 'replicate-flux-blocks/shared/replicate/types.js';
 
 /** Shows predictions' progress on stderr. */
 export interface ProgressDisplay {

@@ -1,26 +1,25 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { registry } from '../blocks/index.js';
-import type { Block, BlockContext } from '../framework/block.js';
-import { IMAGE_OUTPUTS } from '../framework/fields.js';
-import { readLocalImages } from '../framework/local-files.js';
-import { runBlock } from '../framework/run-block.js';
-import { GraphError } from '../graph/check-graph.js';
-import { runGraph, type GraphOutput } from '../graph/run-graph.js';
+import { registry } from 'replicate-flux-blocks/blocks/index.js';
+import type { Block, BlockContext } from 'replicate-flux-blocks/shared/framework/block.js';
+import { IMAGE_OUTPUTS } from 'replicate-flux-blocks/shared/framework/fields.js';
+import { readLocalImages } from 'replicate-flux-blocks/shared/framework/local-files.js';
+import { runBlock } from 'replicate-flux-blocks/shared/framework/run-block.js';
+import { GraphError } from 'replicate-flux-blocks/shared/graph/check-graph.js';
+import { runGraph, type GraphOutput } from 'replicate-flux-blocks/shared/graph/run-graph.js';
 import {
   graphWithCredentials,
   isPlainObject,
   openEnvironment,
   withCredentials,
   type Target,
-} from '../host/environment.js';
-import { fetchImage } from '../image/fetch-image.js';
-import { writeImage } from '../image/write-image.js';
+} from '../environment/environment.js';
+import { fetchImage } from 'replicate-flux-blocks/shared/image/fetch-image.js';
+import { writeImage } from 'replicate-flux-blocks/shared/image/write-image.js';
 import type { JobQueue } from '../workers/queue.js';
 import { baseUrlOf, countOf, parseFlags, readInput, timeoutOf, UsageError } from './flags.js';
 import { progressDisplay } from './progress.js';
-import { WEBHOOK_OPTIONS, type WebhookFlags } from '../host/webhook.js';
+import { libraryFile } from '../environment/library-files.js';
+import { WEBHOOK_OPTIONS, type WebhookFlags } from '../environment/webhook.js';
 
 const TARGET_FLAGS = {
   'base-url': { type: 'string' },
@@ -116,7 +115,7 @@ export async function runGraphCommand(args: string[]): Promise<number> {
 }
 
 /** The example graph `npm run demo` runs: generate, edit, save. */
-const DEMO_GRAPH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'generate-edit-save.json');
+const DEMO_GRAPH = libraryFile('examples', 'generate-edit-save.json');
 
 /** `flux-blocks demo [prompt...]`: the example graph, with the prompt (when given) in every node that takes one. */
 export async function demoCommand(args: string[]): Promise<number> {

@@ -1,9 +1,9 @@
-import type { BlockContext } from '../framework/block.js';
-import { fieldHints } from '../framework/fields.js';
-import { shapeOf } from '../framework/json-schema.js';
-import type { Block } from '../framework/block.js';
-import type { BlockRegistry } from '../framework/registry.js';
-import { startEmulator, type Emulator } from '../emulator/index.js';
+import type { BlockContext } from 'replicate-flux-blocks/shared/framework/block.js';
+import { fieldHints } from 'replicate-flux-blocks/shared/framework/fields.js';
+import { shapeOf } from 'replicate-flux-blocks/shared/framework/json-schema.js';
+import type { Block } from 'replicate-flux-blocks/shared/framework/block.js';
+import type { BlockRegistry } from 'replicate-flux-blocks/shared/framework/registry.js';
+import { startEmulator, type Emulator } from 'replicate-flux-emulator';
 import { openWebhook, type WebhookFlags } from './webhook.js';
 
 /** Where a host process sends runs: flags that override the environment. */

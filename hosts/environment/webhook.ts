@@ -1,5 +1,5 @@
-import type { RunnerOptions } from '../framework/block.js';
-import { createWebhookReceiver } from '../replicate/webhooks.js';
+import type { RunnerOptions } from 'replicate-flux-blocks/shared/framework/block.js';
+import { createWebhookReceiver } from 'replicate-flux-blocks/shared/replicate/webhooks.js';
 
 /** The CLI's webhook flags, for `parseArgs` (`run`, `run-graph`). */
 export const WEBHOOK_OPTIONS = { 'webhook-url': { type: 'string' }, 'webhook-port': { type: 'string' } } as const;

@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
-import { openEnvironment } from '../host/environment.js';
+import { openEnvironment } from '../environment/environment.js';
 import { HttpSetupError, isLoopback, startMcpHttpServer } from './http.js';
 import { DEFAULT_MAX_IMAGE_BYTES } from './results.js';
 import { mcpServerFactory } from './server.js';

@@ -1,4 +1,4 @@
-import type { JsonSchema } from '../framework/json-schema.js';
+import type { JsonSchema } from 'replicate-flux-blocks/shared/framework/json-schema.js';
 
 /**
  * `run_graph`'s arguments: a graph in the AutoGPT platform's shape, as `checkGraph` reads it

@@ -9,7 +9,7 @@ import {
   localhostAllowedHostnames,
   type McpServer,
 } from '@modelcontextprotocol/server';
-import { listenError } from '../host/listen.js';
+import { listenError } from '../environment/listen.js';
 import { legacySessions } from './sessions.js';
 
 /** Where and how the Streamable HTTP endpoint listens. */

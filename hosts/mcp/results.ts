@@ -1,9 +1,9 @@
 import { basename, dirname, resolve } from 'node:path';
 import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/server';
 import sharp from 'sharp';
-import { fetchImage, type FetchedImage, type FetchOptions } from '../image/fetch-image.js';
-import { writeImage } from '../image/write-image.js';
-import type { GraphResult } from '../graph/run-graph.js';
+import { fetchImage, type FetchedImage, type FetchOptions } from 'replicate-flux-blocks/shared/image/fetch-image.js';
+import { writeImage } from 'replicate-flux-blocks/shared/image/write-image.js';
+import type { GraphResult } from 'replicate-flux-blocks/shared/graph/run-graph.js';
 import { LIST_OUTPUTS } from './tools.js';
 
 /** How results show their images. */

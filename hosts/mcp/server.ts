@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import {
   fromJsonSchema,
   McpServer,
@@ -9,14 +8,15 @@ import {
   type CallToolResult,
   type ServerContext,
 } from '@modelcontextprotocol/server';
-import { registry as packageRegistry } from '../blocks/index.js';
-import type { BlockContext } from '../framework/block.js';
-import type { BlockRegistry } from '../framework/registry.js';
-import { runBlock } from '../framework/run-block.js';
-import { GraphError } from '../graph/check-graph.js';
-import { runGraph } from '../graph/run-graph.js';
-import { graphWithCredentials, withCredentials, type HostEnvironment } from '../host/environment.js';
-import { isTerminal, type ProgressEvent } from '../replicate/types.js';
+import { registry as packageRegistry } from 'replicate-flux-blocks/blocks/index.js';
+import type { BlockContext } from 'replicate-flux-blocks/shared/framework/block.js';
+import type { BlockRegistry } from 'replicate-flux-blocks/shared/framework/registry.js';
+import { runBlock } from 'replicate-flux-blocks/shared/framework/run-block.js';
+import { GraphError } from 'replicate-flux-blocks/shared/graph/check-graph.js';
+import { runGraph } from 'replicate-flux-blocks/shared/graph/run-graph.js';
+import { graphWithCredentials, withCredentials, type HostEnvironment } from '../environment/environment.js';
+import { libraryFile } from '../environment/library-files.js';
+import { isTerminal, type ProgressEvent } from 'replicate-flux-blocks/shared/replicate/types.js';
 import {
   blockResult,
   DEFAULT_MAX_IMAGE_BYTES,
@@ -47,13 +47,6 @@ export interface McpServerOptions {
  */
 const WAIT_SECONDS = 1;
 
-/** The package's own directory (holding package.json and docs/), from dist/mcp/ or mcp/. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
-
 /**
  * A factory of MCP servers, one per connection (stdio) or request (Streamable HTTP): tools,
  * their schemas, the manifest and the docs list are built once here, so each server costs
@@ -75,14 +68,13 @@ function packageRoot(): string {
  */
 export function mcpServerFactory(options: McpServerOptions): () => McpServer {
   const registry = options.registry ?? packageRegistry;
-  const root = packageRoot();
-  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  const { version } = JSON.parse(readFileSync(libraryFile('package.json'), 'utf8')) as { version: string };
   const tools = blockTools(registry);
   const graphInput = fromJsonSchema<Record<string, unknown>>(GRAPH_INPUT_SCHEMA);
   const graphOutput = fromJsonSchema(GRAPH_OUTPUT_SCHEMA);
   const manifest = JSON.stringify(registry.manifest(), null, 2);
   const docs = [...registry.list().map((block) => block.name), 'errors'].filter((name) =>
-    existsSync(join(root, 'docs', `${name}.md`)),
+    existsSync(libraryFile('docs', `${name}.md`)),
   );
   const base = options.environment.context;
   const context: BlockContext = {
@@ -169,7 +161,7 @@ export function mcpServerFactory(options: McpServerOptions): () => McpServer {
             {
               uri: uri.href,
               mimeType: 'text/markdown',
-              text: await readFile(join(root, 'docs', `${name}.md`), 'utf8'),
+              text: await readFile(libraryFile('docs', `${name}.md`), 'utf8'),
             },
           ],
         }),

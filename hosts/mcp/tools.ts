@@ -1,9 +1,9 @@
 import { fromJsonSchema, type StandardSchemaWithJSON, type ToolAnnotations } from '@modelcontextprotocol/server';
-import { formatIssues } from '../core/issues.js';
-import type { Block } from '../framework/block.js';
-import { blockInfo, type JsonSchema } from '../framework/json-schema.js';
-import type { BlockRegistry } from '../framework/registry.js';
-import { isPlainObject, withCredentials } from '../host/environment.js';
+import { formatIssues } from 'replicate-flux-blocks/shared/core/issues.js';
+import type { Block } from 'replicate-flux-blocks/shared/framework/block.js';
+import { blockInfo, type JsonSchema } from 'replicate-flux-blocks/shared/framework/json-schema.js';
+import type { BlockRegistry } from 'replicate-flux-blocks/shared/framework/registry.js';
+import { isPlainObject, withCredentials } from '../environment/environment.js';
 
 /**
  * Outputs a block may yield more than once (one `result` per image): in `structuredContent`

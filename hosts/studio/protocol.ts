@@ -1,6 +1,6 @@
 // What the studio's server and page say to each other: types only, shared by both sides.
-export type { BlockInfo, JsonSchema } from '../framework/json-schema.js';
-export type { Graph } from '../graph/check-graph.js';
+export type { BlockInfo, JsonSchema } from 'replicate-flux-blocks/shared/framework/json-schema.js';
+export type { Graph } from 'replicate-flux-blocks/shared/graph/check-graph.js';
 
 /** A node's state during a run, as the page shows it. */
 export type NodeStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped' | 'canceled';

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { RedisOptions } from 'ioredis';
-import { registry } from '../blocks/index.js';
-import { openEnvironment, type HostEnvironment, type Target } from '../host/environment.js';
+import { registry } from 'replicate-flux-blocks/blocks/index.js';
+import { openEnvironment, type HostEnvironment, type Target } from '../environment/environment.js';
 import { checkRedis, redisConnection } from './connection.js';
 import { createJobQueue, type JobQueue } from './queue.js';
 import { REPLICATE_BUDGET } from './rate-limit.js';

@@ -1,4 +1,4 @@
-import type { ProgressEvent } from '../replicate/types.js';
+import type { ProgressEvent } from 'replicate-flux-blocks/shared/replicate/types.js';
 
 /** The queue block runs go to unless told otherwise. */
 export const DEFAULT_QUEUE = 'block-runs';

@@ -3,8 +3,8 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Block, BlockContext } from '../framework/block.js';
-import { runGraph, type GraphResult, type GraphRunOptions } from '../graph/run-graph.js';
+import type { Block, BlockContext } from 'replicate-flux-blocks/shared/framework/block.js';
+import { runGraph, type GraphResult, type GraphRunOptions } from 'replicate-flux-blocks/shared/graph/run-graph.js';
 import { checkRedis } from './connection.js';
 import {
   cancelChannel,

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { Pacer } from '../replicate/pacer.js';
-import type { Lane } from '../replicate/rate-gate.js';
+import type { Pacer } from 'replicate-flux-blocks/shared/replicate/pacer.js';
+import type { Lane } from 'replicate-flux-blocks/shared/replicate/rate-gate.js';
 
 /** Requests per minute one API token may send, per lane. */
 export interface Budget {

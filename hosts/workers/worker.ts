@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { BlockContext } from '../framework/block.js';
-import type { BlockRegistry } from '../framework/registry.js';
-import { runBlock } from '../framework/run-block.js';
-import { createReplicateClient } from '../replicate/client.js';
-import type { PredictionRequest } from '../replicate/types.js';
+import type { BlockContext } from 'replicate-flux-blocks/shared/framework/block.js';
+import type { BlockRegistry } from 'replicate-flux-blocks/shared/framework/registry.js';
+import { runBlock } from 'replicate-flux-blocks/shared/framework/run-block.js';
+import { createReplicateClient } from 'replicate-flux-blocks/shared/replicate/client.js';
+import type { PredictionRequest } from 'replicate-flux-blocks/shared/replicate/types.js';
 import { checkRedis } from './connection.js';
 import {
   cancelChannel,

@@ -2,8 +2,8 @@ import { describe, expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import { ReplicateFluxFillBlock as block } from '../../blocks/index.js';
 import { createRegistry } from '../../blocks/index.js';
-import { EXAMPLE_IMAGE } from '../../framework/block.js';
-import { checkGraph } from '../../graph/check-graph.js';
+import { EXAMPLE_IMAGE } from '../../shared/framework/block.js';
+import { checkGraph } from '../../shared/graph/check-graph.js';
 import { dataUriPixelSize } from '../../sdk.js';
 import { collect, contextFor, CREDENTIALS, creates, errorOf, names, useEmulator } from '../helpers.js';
 

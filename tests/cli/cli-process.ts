@@ -2,7 +2,7 @@ import type { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, spawnOwned } from '../helpers.js';
 
-export const BIN = join(ROOT, 'dist', 'bin', 'flux-blocks.js');
+export const BIN = join(ROOT, 'hosts', 'dist', 'cli', 'flux-blocks.js');
 
 export interface Run {
   code: number | null;

@@ -10,7 +10,7 @@ import { ROOT } from '../helpers.js';
 // A command that cannot start must end, with one line saying why, also when it started the
 // embedded emulator (no REPLICATE_API_TOKEN, no base URL), whose server would keep it alive.
 
-const BIN = join(ROOT, 'dist', 'bin', 'flux-blocks.js');
+const BIN = join(ROOT, 'hosts', 'dist', 'cli', 'flux-blocks.js');
 /** How long a failed start may take before the test calls it a hang (it takes about a second). */
 const EXIT_WITHIN_MS = 20_000;
 /** Each test's own timeout: the deadline above, plus room to kill a hung child. */

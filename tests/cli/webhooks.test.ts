@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, expect, test } from '@jest/globals';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
 import { requestsTo, ROOT, spawnOwned, TOKEN } from '../helpers.js';
 
-const BIN = join(ROOT, 'dist', 'bin', 'flux-blocks.js');
+const BIN = join(ROOT, 'hosts', 'dist', 'cli', 'flux-blocks.js');
 const INPUT = JSON.stringify({ prompt: 'a moth at a lamp' });
 
 let emulator: Emulator;

@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { createRegistry } from '../../blocks/index.js';
-import { artifacts } from '../../scripts/artifacts.js';
+import { artifacts } from '../../tools/scripts/artifacts.js';
 import { blockInfo, type JsonSchema } from '../../index.js';
 import { newAjv as ajvWithFormats, ROOT } from '../helpers.js';
 

@@ -1,7 +1,7 @@
 import { expect, test } from '@jest/globals';
-import { replicateClient } from '../../framework/replicate-client.js';
+import { replicateClient } from '../../shared/framework/replicate-client.js';
 import { createWebhookReceiver } from '../../index.js';
-import type { Pacer } from '../../replicate/pacer.js';
+import type { Pacer } from '../../shared/replicate/pacer.js';
 import { TOKEN } from '../helpers.js';
 
 // Hosts build a context per run; the client behind equal contexts is built once.

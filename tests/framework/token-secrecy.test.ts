@@ -140,7 +140,7 @@ test('the CLI prints no token on stdout or stderr', async () => {
   emulator.inject({ route: 'create', answer: { status: 400, body: echo } });
   const child = spawnOwned(
     process.execPath,
-    [join(ROOT, 'dist', 'bin', 'flux-blocks.js'), 'run', block.name, '--input', '{"prompt":"x"}'],
+    [join(ROOT, 'hosts', 'dist', 'cli', 'flux-blocks.js'), 'run', block.name, '--input', '{"prompt":"x"}'],
     {
       env: { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: SECRET, REPLICATE_BASE_URL: emulator.url },
     },

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { createRegistry } from '../../blocks/index.js';
-import { checkGraph, GraphError } from '../../graph/check-graph.js';
+import { checkGraph, GraphError } from '../../shared/graph/check-graph.js';
 import { CREDENTIALS } from '../helpers.js';
 
 // checkGraph alone: no emulator, nothing runs.

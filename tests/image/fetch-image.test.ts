@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { fetchImage } from '../../image/fetch-image.js';
-import { publicOnlyLookupWith, type ResolveAll } from '../../image/private-address.js';
+import { fetchImage } from '../../shared/image/fetch-image.js';
+import { publicOnlyLookupWith, type ResolveAll } from '../../shared/image/private-address.js';
 
 let server: Server;
 let origin = '';

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import sharp from 'sharp';
-import { dataUriSize } from '../../core/data-uri.js';
-import { fetchImage, type Limiter } from '../../image/fetch-image.js';
-import { dataUriPixelSize } from '../../image/image-size.js';
-import { writeImage } from '../../image/write-image.js';
+import { dataUriSize } from '../../shared/core/data-uri.js';
+import { fetchImage, type Limiter } from '../../shared/image/fetch-image.js';
+import { dataUriPixelSize } from '../../shared/image/image-size.js';
+import { writeImage } from '../../shared/image/write-image.js';
 
 // fetchImage over real HTTP from a local server, each route one way a download can go.
 let server: Server;

@@ -1,5 +1,5 @@
 import { expect, test } from '@jest/globals';
-import { dataUriPixelSize } from '../../image/image-size.js';
+import { dataUriPixelSize } from '../../shared/image/image-size.js';
 
 test('a truncated image in a data: URI has no size, whatever lies after its bytes in memory', () => {
   // A PNG cut off before IHDR's width and height. Small Buffers share Node's 8 KB pool: fill the

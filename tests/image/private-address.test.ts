@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { isPrivateAddress } from '../../image/private-address.js';
+import { isPrivateAddress } from '../../shared/image/private-address.js';
 
 describe('isPrivateAddress', () => {
   test.each([

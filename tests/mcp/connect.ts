@@ -2,12 +2,12 @@ import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { Emulator } from '../../emulator/index.js';
-import { openEnvironment } from '../../host/environment.js';
-import { startMcpHttpServer } from '../../mcp/http.js';
-import { mcpServerFactory } from '../../mcp/server.js';
+import { openEnvironment } from '../../hosts/environment/environment.js';
+import { startMcpHttpServer } from '../../hosts/mcp/http.js';
+import { mcpServerFactory } from '../../hosts/mcp/server.js';
 import { ROOT, TOKEN } from '../helpers.js';
 
-export const BIN = join(ROOT, 'dist', 'bin', 'flux-blocks.js');
+export const BIN = join(ROOT, 'hosts', 'dist', 'cli', 'flux-blocks.js');
 
 /** A connected SDK client, what its server wrote on stderr (stdio only), and how to close both. */
 export interface Connection {

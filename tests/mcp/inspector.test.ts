@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { registry } from '../../blocks/index.js';
-import { toolName } from '../../mcp/tools.js';
+import { toolName } from '../../hosts/mcp/tools.js';
 import { INSPECTOR } from '../global-setup.js';
 import { FAST, spawnOwned, TOKEN, useEmulator } from '../helpers.js';
 import { BIN } from './connect.js';

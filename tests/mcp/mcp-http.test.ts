@@ -1,9 +1,9 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { openEnvironment, type HostEnvironment } from '../../host/environment.js';
-import { HttpSetupError, startMcpHttpServer, type McpHttpServer } from '../../mcp/http.js';
-import { mcpServerFactory } from '../../mcp/server.js';
+import { openEnvironment, type HostEnvironment } from '../../hosts/environment/environment.js';
+import { HttpSetupError, startMcpHttpServer, type McpHttpServer } from '../../hosts/mcp/http.js';
+import { mcpServerFactory } from '../../hosts/mcp/server.js';
 import { spawnOwned, TOKEN, useEmulator } from '../helpers.js';
 import { BIN } from './connect.js';
 

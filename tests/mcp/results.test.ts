@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from '@jest/globals';
 import sharp from 'sharp';
-import { EXAMPLE_IMAGE } from '../../framework/block.js';
-import { fetchImage } from '../../image/fetch-image.js';
-import { blockResult, downscaled, MAX_IMAGE_SIDE, structuredOutputs } from '../../mcp/results.js';
+import { EXAMPLE_IMAGE } from '../../shared/framework/block.js';
+import { fetchImage } from '../../shared/image/fetch-image.js';
+import { blockResult, downscaled, MAX_IMAGE_SIDE, structuredOutputs } from '../../hosts/mcp/results.js';
 
 /** A png of random pixels: it does not compress, so only a smaller size or jpeg fits a tight limit. */
 async function noise(width: number, height: number) {

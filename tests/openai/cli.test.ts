@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
 import { OPENAI_KEY, requestsTo, ROOT } from '../helpers.js';
 
-const BIN = join(ROOT, 'dist', 'bin', 'flux-blocks.js');
+const BIN = join(ROOT, 'hosts', 'dist', 'cli', 'flux-blocks.js');
 let emulator: Emulator;
 let dir: string;
 beforeAll(async () => {

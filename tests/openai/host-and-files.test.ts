@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import { OpenAICompatibleFluxImageBlock as block, ReplicateFluxAdvancedModelBlock } from '../../blocks/index.js';
-import { openEnvironment, withCredentials } from '../../host/environment.js';
-import { imageLinks } from '../../openai/chat-images.js';
+import { openEnvironment, withCredentials } from '../../hosts/environment/environment.js';
+import { imageLinks } from '../../shared/openai/chat-images.js';
 import { runBlock } from '../../index.js';
 import { collect, contextFor, names, OPENAI_KEY, requestsTo, useEmulator } from '../helpers.js';
 

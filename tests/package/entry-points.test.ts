@@ -59,7 +59,7 @@ test('schemas and example graphs import as JSON through the exports map', () => 
 });
 
 test('internal modules are not importable by package name', () => {
-  expect(() => importAs(`await import('${name}/dist/replicate/client.js'); console.log('[]')`)).toThrow(
+  expect(() => importAs(`await import('${name}/dist/shared/replicate/client.js'); console.log('[]')`)).toThrow(
     /ERR_PACKAGE_PATH_NOT_EXPORTED/,
   );
 });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { HTTPError, TimeoutError } from 'ky';
-import { BlockError } from '../../core/errors.js';
-import { networkCode, neverReached, toBlockError } from '../../replicate/api-errors.js';
+import { BlockError } from '../../shared/core/errors.js';
+import { networkCode, neverReached, toBlockError } from '../../shared/replicate/api-errors.js';
 
 // How every failure of a request reads, as pure functions of the failure.
 const BASE = 'http://replicate.test/v1';

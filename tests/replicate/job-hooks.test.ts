@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import type { Lane } from '../../replicate/rate-gate.js';
+import type { Lane } from '../../shared/replicate/rate-gate.js';
 import { clientFor, creates, freshToken, remote, requestsTo, useEmulator } from '../helpers.js';
 
 const local = useEmulator();

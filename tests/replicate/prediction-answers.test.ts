@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
-import { retryAfterMs } from '../../replicate/http.js';
-import { outputUrls, progressPercent, readPrediction } from '../../replicate/prediction-run.js';
-import type { Prediction } from '../../replicate/types.js';
+import { retryAfterMs } from '../../shared/replicate/http.js';
+import { outputUrls, progressPercent, readPrediction } from '../../shared/replicate/prediction-run.js';
+import type { Prediction } from '../../shared/replicate/types.js';
 
 // What the client reads from Replicate's answers, as pure functions of the answer.
 const BASE = 'http://replicate.test/v1';

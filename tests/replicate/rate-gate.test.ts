@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
-import { gatesFor, RateGate, RateLimitedUntil } from '../../replicate/rate-gate.js';
+import { gatesFor, RateGate, RateLimitedUntil } from '../../shared/replicate/rate-gate.js';
 
 // The gate's pacing as a function of time: Date.now is stubbed, so every slot is exact. A turn
 // whose slot lies after its deadline is refused with that slot (RateLimitedUntil.at), which reads

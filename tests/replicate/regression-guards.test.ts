@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { nextPollInterval } from '../../replicate/prediction-run.js';
+import { nextPollInterval } from '../../shared/replicate/prediction-run.js';
 import { clientFor, creates, freshToken, requestsTo, until, useEmulator } from '../helpers.js';
 
 // Guards against bugs that passed every other test when planted by hand (see docs/testing.md).

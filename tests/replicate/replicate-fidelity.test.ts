@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { ReplicateFluxKontextBlock } from '../../blocks/index.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../emulator/index.js';
 import { BlockError, ERROR_KINDS, type ErrorKind } from '../../index.js';
-import { MAX_DATA_URI_BYTES, uploadLargeDataUris } from '../../replicate/files.js';
+import { MAX_DATA_URI_BYTES, uploadLargeDataUris } from '../../shared/replicate/files.js';
 import {
   clientFor,
   collect,

@@ -1,7 +1,7 @@
 import { afterEach, expect, jest, test } from '@jest/globals';
 import { HTTPError, type RetryOptions } from 'ky';
-import { ReplicateHttp } from '../../replicate/http.js';
-import type { Lane } from '../../replicate/rate-gate.js';
+import { ReplicateHttp } from '../../shared/replicate/http.js';
+import type { Lane } from '../../shared/replicate/rate-gate.js';
 import { freshToken } from '../helpers.js';
 
 // The retry decisions of one request, read from the options ky is given: whether to retry each

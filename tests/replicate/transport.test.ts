@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { getGlobalDispatcher, ProxyAgent, setGlobalDispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { TimeoutError } from 'ky';
-import { transport } from '../../replicate/transport.js';
+import { transport } from '../../shared/replicate/transport.js';
 import { abortWhen, until } from '../helpers.js';
 
 // The client's fetch over real HTTP: what it sends, and the Response-like answer ky reads.

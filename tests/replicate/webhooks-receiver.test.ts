@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createWebhookReceiver, validateWebhook, type ListeningReceiver, type Prediction } from '../../index.js';
-import { signWebhook } from '../../replicate/webhook-signature.js';
+import { signWebhook } from '../../shared/replicate/webhook-signature.js';
 
 const SECRET = `whsec_${Buffer.from('a test secret of 24 bytes').toString('base64')}`;
 const receiver = createWebhookReceiver({ secret: SECRET, maxBodyBytes: 64 * 1024 });

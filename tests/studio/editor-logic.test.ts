@@ -2,10 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { createRegistry } from '../../blocks/index.js';
-import { whyNot } from '../../studio/app/connections.js';
-import { compatible, portType, toForm, unwrapNullable } from '../../studio/app/form-schema.js';
-import { fromGraph, newNode, toGraph } from '../../studio/app/graph-file.js';
-import type { CredentialsChoice } from '../../studio/protocol.js';
+import { whyNot } from '../../hosts/studio/app/connections.js';
+import { compatible, portType, toForm, unwrapNullable } from '../../hosts/studio/app/form-schema.js';
+import { fromGraph, newNode, toGraph } from '../../hosts/studio/app/graph-file.js';
+import type { CredentialsChoice } from '../../hosts/studio/protocol.js';
 import { ROOT } from '../helpers.js';
 
 // The page's pure parts, on the real manifest: what the forms render and which links the canvas takes.

@@ -3,9 +3,9 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { startStudio, type Studio } from '../../studio/server/index.js';
-import { MAX_BODY_BYTES } from '../../studio/server/app.js';
-import type { RunEvent } from '../../studio/protocol.js';
+import { startStudio, type Studio } from '../../hosts/studio/server/index.js';
+import { MAX_BODY_BYTES } from '../../hosts/studio/server/app.js';
+import type { RunEvent } from '../../hosts/studio/protocol.js';
 import { OPENAI_KEY, TOKEN, useEmulator } from '../helpers.js';
 
 // The studio's HTTP API without a browser: node:http where a header must be forged (fetch drops Host).

@@ -5,7 +5,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createRegistry } from '../../blocks/index.js';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
-import { startStudio, type Studio } from '../../studio/server/index.js';
+import { startStudio, type Studio } from '../../hosts/studio/server/index.js';
 import { own, requestsTo, scaled, TOKEN } from '../helpers.js';
 import { BROWSER_WAIT, countIs, dragBetween, imagesLoaded, launchChromium, screenshot, textIs } from './browser.js';
 

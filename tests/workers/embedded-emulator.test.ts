@@ -5,19 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import sharp from 'sharp';
-import { startRedis, type TestRedis } from '../../bench/redis-server.js';
+import { startRedis, type TestRedis } from '../../tools/bench/redis-server.js';
 import { registry, ReplicateFluxAdvancedModelBlock as block } from '../../blocks/index.js';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
-import { redisConnection } from '../../workers/connection.js';
-import { createJobQueue } from '../../workers/queue.js';
-import { startWorker } from '../../workers/worker.js';
+import { redisConnection } from '../../hosts/workers/connection.js';
+import { createJobQueue } from '../../hosts/workers/queue.js';
+import { startWorker } from '../../hosts/workers/worker.js';
 import { CREDENTIALS, ROOT, TOKEN } from '../helpers.js';
 
 // A worker with no token and no base URL runs on its own embedded emulator; a submitter with no
 // token either, on the same machine, saves the images from it (a loopback origin the worker names
 // with its outputs) and prints every line as in-process.
 
-const BIN = join(ROOT, 'dist', 'bin', 'flux-blocks.js');
+const BIN = join(ROOT, 'hosts', 'dist', 'cli', 'flux-blocks.js');
 /** Generous bounds for a slow machine: the worker's start, and one CLI run. */
 const READY_WITHIN_MS = 30_000;
 const RUN_WITHIN_MS = 60_000;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { own, ROOT, scaled, TOKEN } from '../helpers.js';
 
 /** The built CLI. */
-export const BIN = join(ROOT, 'dist', 'bin', 'flux-blocks.js');
+export const BIN = join(ROOT, 'hosts', 'dist', 'cli', 'flux-blocks.js');
 
 /** A `flux-blocks worker` process. */
 export interface WorkerProcess {

@@ -2,12 +2,12 @@ import { afterEach, beforeAll, expect, test } from '@jest/globals';
 import { Queue, QueueEvents, type ConnectionOptions, type Job } from 'bullmq';
 import { ReplicateFluxAdvancedModelBlock as block } from '../../blocks/index.js';
 import { startEmulator, type Emulator, type PredictionPlan } from '../../emulator/index.js';
-import { redisConnection } from '../../workers/connection.js';
-import { DEFAULT_QUEUE, PREFIX, type BlockJobData, type BlockJobResult } from '../../workers/jobs.js';
-import { createJobQueue, type JobQueue } from '../../workers/queue.js';
+import { redisConnection } from '../../hosts/workers/connection.js';
+import { DEFAULT_QUEUE, PREFIX, type BlockJobData, type BlockJobResult } from '../../hosts/workers/jobs.js';
+import { createJobQueue, type JobQueue } from '../../hosts/workers/queue.js';
 import { creates, CREDENTIALS, own, remote, requestsTo, scaled, TOKEN, until } from '../helpers.js';
 import { spawnWorker, stopWorkers, type WorkerProcess } from './processes.js';
-import { startRedis, type TestRedis } from '../../bench/redis-server.js';
+import { startRedis, type TestRedis } from '../../tools/bench/redis-server.js';
 
 let redis: TestRedis;
 let emulator: Emulator;

@@ -5,13 +5,13 @@ import { beforeAll, describe, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { registry, ReplicateFluxAdvancedModelBlock as block } from '../../blocks/index.js';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
-import { runGraph, type GraphOutput } from '../../graph/run-graph.js';
-import { redisConnection } from '../../workers/connection.js';
-import { createJobQueue, type JobQueue } from '../../workers/queue.js';
+import { runGraph, type GraphOutput } from '../../shared/graph/run-graph.js';
+import { redisConnection } from '../../hosts/workers/connection.js';
+import { createJobQueue, type JobQueue } from '../../hosts/workers/queue.js';
 import { creates, CREDENTIALS, own, ROOT, TOKEN } from '../helpers.js';
 import { cli as spawnCli } from '../cli/cli-process.js';
 import { spawnWorker } from './processes.js';
-import { startRedis, type TestRedis } from '../../bench/redis-server.js';
+import { startRedis, type TestRedis } from '../../tools/bench/redis-server.js';
 
 // A budget that binds within a test: 2400 creates a minute (40/s) on the emulator as on the
 // workers (80 per 2 s window), bursts of 100 on the emulator. 300 runs of 50 ms predictions

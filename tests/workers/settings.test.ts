@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
-import { redisConnection } from '../../workers/connection.js';
-import { REPLICATE_BUDGET, tokenKey, windowFor } from '../../workers/rate-limit.js';
-import { startWorker, STALLED_SETTINGS } from '../../workers/worker.js';
+import { redisConnection } from '../../hosts/workers/connection.js';
+import { REPLICATE_BUDGET, tokenKey, windowFor } from '../../hosts/workers/rate-limit.js';
+import { startWorker, STALLED_SETTINGS } from '../../hosts/workers/worker.js';
 import { createRegistry } from '../../index.js';
 import { TOKEN } from '../helpers.js';
 

@@ -84,8 +84,8 @@ const job = JSON.parse(process.argv[2]!) as DriverJob;
 // Each process loads only its own client's modules, so its peak RSS is that client's alone.
 const flux = job.client.startsWith('flux-blocks')
   ? {
-      block: (await import('../blocks/index.js')).ReplicateFluxAdvancedModelBlock,
-      runBlock: (await import('../framework/run-block.js')).runBlock,
+      block: (await import('replicate-flux-blocks/blocks/index.js')).ReplicateFluxAdvancedModelBlock,
+      runBlock: (await import('replicate-flux-blocks/shared/framework/run-block.js')).runBlock,
     }
   : undefined;
 const official: Replicate | undefined = job.client.startsWith('replicate')
@@ -94,7 +94,7 @@ const official: Replicate | undefined = job.client.startsWith('replicate')
 // The webhook client's receiver listens in this process; the emulator (another process) delivers to it.
 const receiver =
   job.client === 'flux-blocks (webhook)'
-    ? (await import('../replicate/webhooks.js')).createWebhookReceiver()
+    ? (await import('replicate-flux-blocks/shared/replicate/webhooks.js')).createWebhookReceiver()
     : undefined;
 const listening = await receiver?.listen(0);
 const webhook = receiver && listening && { url: listening.url, receiver };

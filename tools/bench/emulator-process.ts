@@ -1,4 +1,4 @@
-import { startEmulator, type EmulatorOptions } from '../emulator/index.js';
+import { startEmulator, type EmulatorOptions } from 'replicate-flux-emulator';
 
 /**
  * The emulator in a process of its own, for benchmarks: its work is then not counted as the

@@ -3,8 +3,8 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ReplicateFluxAdvancedModelBlock as block } from '../blocks/index.js';
-import { runBlock } from '../framework/run-block.js';
+import { ReplicateFluxAdvancedModelBlock as block } from 'replicate-flux-blocks/blocks/index.js';
+import { runBlock } from 'replicate-flux-blocks/shared/framework/run-block.js';
 import type { EmulatorStats } from './emulator-process.js';
 
 /**

@@ -1,14 +1,13 @@
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { ReplicateFluxAdvancedModelBlock as block } from '../blocks/index.js';
-import { startEmulator } from '../emulator/index.js';
-import { runBlock } from '../framework/run-block.js';
-import { openEnvironment } from '../host/environment.js';
-import { startMcpHttpServer } from '../mcp/http.js';
-import { mcpServerFactory } from '../mcp/server.js';
+import { ReplicateFluxAdvancedModelBlock as block } from 'replicate-flux-blocks/blocks/index.js';
+import { startEmulator } from 'replicate-flux-emulator';
+import { runBlock } from 'replicate-flux-blocks/shared/framework/run-block.js';
+import { openEnvironment } from '../../hosts/environment/environment.js';
+import { startMcpHttpServer } from '../../hosts/mcp/http.js';
+import { mcpServerFactory } from '../../hosts/mcp/server.js';
+import { CLI_BIN } from '../paths.js';
 
 /**
  * What the MCP server adds to a run (issue 14): N sequential Flux Schnell calls against the
@@ -29,7 +28,7 @@ const { values } = parseArgs({
 });
 const runs = Number(values.runs);
 const predictionMs = Number(values['prediction-ms']);
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'flux-blocks.js');
+const BIN = CLI_BIN;
 const TOKEN = 'r8_bench_token_0123456789abcdefghijklmnop';
 const ARGS = { prompt: 'a lighthouse at dawn', aspect_ratio: '3:2', output_format: 'png' } as const;
 

@@ -4,10 +4,11 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { EmulatorOptions } from '../emulator/index.js';
+import type { EmulatorOptions } from 'replicate-flux-emulator';
 import { CLIENTS, WEBHOOK_CLIENT, type Client } from './clients.js';
 import type { DriverJob, DriverReport } from './driver-process.js';
 import type { EmulatorStats } from './emulator-process.js';
+import { REPO_ROOT } from '../paths.js';
 
 /**
  * `npm run bench [-- --only 1,2] [--repeat 9]`: our block against the official `replicate`
@@ -18,7 +19,6 @@ import type { EmulatorStats } from './emulator-process.js';
  * Prints a table and writes bench/results.json. Figures are in docs/performance.md.
  */
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, '..', '..');
 const { values } = parseArgs({ options: { only: { type: 'string' }, repeat: { type: 'string', default: '1' } } });
 const only = values.only?.split(',');
 const rounds = Number(values.repeat);
@@ -162,7 +162,7 @@ function medianRow(of: Row[]): Row {
 
 let coldStart: { bareNodeMs: number; packageMs: number; aboveBareMs: number } | undefined;
 if (!only || only.includes('5')) {
-  const entry = pathToFileURL(join(ROOT, 'dist', 'index.js')).href;
+  const entry = pathToFileURL(join(REPO_ROOT, 'dist', 'index.js')).href;
   const bareNodeMs = medianStart(['-e', '']);
   // Import the package, build the registry and generate every block's JSON Schemas.
   const packageMs = medianStart([
@@ -220,6 +220,6 @@ for (const r of rows.filter((row) => row.firstError))
   console.error(`scenario ${r.scenario} ${r.client}, first error: ${r.firstError}`);
 
 await writeFile(
-  join(ROOT, 'bench', 'results.json'),
+  join(REPO_ROOT, 'tools', 'bench', 'results.json'),
   `${JSON.stringify({ date: new Date().toISOString(), machine, rounds, scenarios: SCENARIOS.map(({ id, title }) => ({ id, title })), rows, coldStart }, null, 2)}\n`,
 );

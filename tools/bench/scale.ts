@@ -4,12 +4,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Queue, type ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
-import { ReplicateFluxAdvancedModelBlock as block } from '../blocks/index.js';
-import { redisConnection } from '../workers/connection.js';
-import { DEFAULT_QUEUE, PREFIX } from '../workers/jobs.js';
-import { createJobQueue } from '../workers/queue.js';
+import { ReplicateFluxAdvancedModelBlock as block } from 'replicate-flux-blocks/blocks/index.js';
+import { redisConnection } from '../../hosts/workers/connection.js';
+import { DEFAULT_QUEUE, PREFIX } from '../../hosts/workers/jobs.js';
+import { createJobQueue } from '../../hosts/workers/queue.js';
 import type { EmulatorStats } from './emulator-process.js';
 import { startRedis } from './redis-server.js';
+import { CLI_BIN } from '../paths.js';
 
 /**
  * Scale benchmark (issue 16): `--runs` block runs of `--prediction-ms` predictions through the
@@ -56,17 +57,7 @@ async function measure(scenario: keyof typeof SCENARIOS, workerCount: number) {
   for (let i = 0; i < workerCount; i += 1) {
     const child = spawn(
       process.execPath,
-      [
-        join(here, '..', 'bin', 'flux-blocks.js'),
-        'worker',
-        '--redis',
-        redis.url,
-        '--base-url',
-        url,
-        '--concurrency',
-        '50',
-        ...SCENARIOS[scenario].flags,
-      ],
+      [CLI_BIN, 'worker', '--redis', redis.url, '--base-url', url, '--concurrency', '50', ...SCENARIOS[scenario].flags],
       {
         env: { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: 'r8_bench_token_0123456789abcdef' },
         stdio: ['ignore', 'ignore', 'pipe'],

@@ -1,13 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { REPO_ROOT } from '../paths.js';
 
 // Mutation testing, layer by layer: `node dist/scripts/mutation.js [layer...] [stryker flags]`
 // (npm run test:mutation). Each layer is one Stryker run (stryker.config.mjs) with its own
 // incremental file, reports/mutation/<layer>.json, checked in: a run after a change re-tests
 // only the mutants whose code or covering tests changed. Ends with each layer's score.
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const root = REPO_ROOT;
 const config = join(root, 'stryker.config.mjs');
 const { LAYERS } = (await import(pathToFileURL(config).href)) as { LAYERS: Record<string, string[]> };
 const args = process.argv.slice(2);
@@ -37,7 +38,7 @@ for (const layer of asked.length ? asked : Object.keys(LAYERS)) {
 // over valid mutants (detected, survived, no coverage); ignored and static mutants left out.
 console.log('\nlayer      killed  survived  no coverage  timeout  score');
 for (const layer of Object.keys(LAYERS)) {
-  const report = await readFile(join(root, 'reports', 'mutation', `${layer}.json`), 'utf8').then(
+  const report = await readFile(join(root, 'docs', 'mutation', `${layer}.json`), 'utf8').then(
     (text) => JSON.parse(text) as Report,
     () => undefined,
   );

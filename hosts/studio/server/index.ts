@@ -4,10 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
-import { createRegistry } from '../../blocks/index.js';
-import type { BlockRegistry } from '../../framework/registry.js';
-import { openEnvironment, type HostEnvironment } from '../../host/environment.js';
-import { listenError } from '../../host/listen.js';
+import { createRegistry } from 'replicate-flux-blocks/blocks/index.js';
+import type { BlockRegistry } from 'replicate-flux-blocks/shared/framework/registry.js';
+import { openEnvironment, type HostEnvironment } from '../../environment/environment.js';
+import { libraryFile } from '../../environment/library-files.js';
+import { listenError } from '../../environment/listen.js';
 import { createStudioApp } from './app.js';
 
 /** The package root, from dist/studio/server/ (built) or studio/server/ (ts-jest). */
@@ -69,7 +70,7 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
     environment: live,
     outDir,
     publicDir: join(ROOT, 'dist', 'studio', 'public'),
-    examplesDir: join(ROOT, 'examples'),
+    examplesDir: libraryFile('examples'),
     token,
     hosts: () => hosts,
     cookie: () => `flux_studio_${port}`,

@@ -1,11 +1,11 @@
 import { basename, dirname, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { BlockContext } from '../../framework/block.js';
-import type { BlockRegistry } from '../../framework/registry.js';
-import { checkGraph } from '../../graph/check-graph.js';
-import { runGraph, type GraphOutput, type NodeRunEvent } from '../../graph/run-graph.js';
-import { fetchImage } from '../../image/fetch-image.js';
-import { writeImage } from '../../image/write-image.js';
+import type { BlockContext } from 'replicate-flux-blocks/shared/framework/block.js';
+import type { BlockRegistry } from 'replicate-flux-blocks/shared/framework/registry.js';
+import { checkGraph } from 'replicate-flux-blocks/shared/graph/check-graph.js';
+import { runGraph, type GraphOutput, type NodeRunEvent } from 'replicate-flux-blocks/shared/graph/run-graph.js';
+import { fetchImage } from 'replicate-flux-blocks/shared/image/fetch-image.js';
+import { writeImage } from 'replicate-flux-blocks/shared/image/write-image.js';
 import type { NodeStatus, RunEvent, RunStatus } from '../protocol.js';
 
 /** Finished runs kept for late or reconnecting listeners; older ones are forgotten. */
