@@ -1,6 +1,5 @@
 import type { z } from 'zod';
 import type { FetchOptions, Limiter } from '../image/fetch-image.js';
-import type { LocalFilesOptions } from './local-files.js';
 import type { ReplicateClientOptions, CallOptions } from '../replicate/client.js';
 
 /**
@@ -44,6 +43,15 @@ export interface BlockContext {
    * as `data:` URIs). Default: none, so a graph from elsewhere cannot read the host's disk.
    */
   readonly files?: LocalFilesOptions;
+}
+
+/** Local files a host lets blocks read as image inputs; without it, no local path is read. */
+export interface LocalFilesOptions {
+  /**
+   * The directory local image paths must lie in (the CLI passes its working directory). Paths
+   * are resolved against it; any path outside it is refused.
+   */
+  readonly allowDir: string;
 }
 
 /** API keys a host passes to block runs (see {@link BlockContext.credentials}). */

@@ -2,18 +2,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { BlockError } from '../core/errors.js';
 import { fetchImage } from '../image/fetch-image.js';
-import type { Block } from './block.js';
+import type { Block, LocalFilesOptions } from './block.js';
 import { isImageInput } from './fields.js';
 import { shapeOf } from './json-schema.js';
-
-/** Local files a host lets blocks read as image inputs; without it, no local path is read. */
-export interface LocalFilesOptions {
-  /**
-   * The directory local image paths must lie in (the CLI passes its working directory). Paths
-   * are resolved against it; any path outside it is refused.
-   */
-  readonly allowDir: string;
-}
 
 /** Largest local image read, in bytes: the Files API's limit (100 MB). */
 const MAX_LOCAL_BYTES = 100_000_000;

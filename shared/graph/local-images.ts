@@ -1,4 +1,4 @@
-import type { LocalFilesOptions } from '../framework/local-files.js';
+import type { LocalFilesOptions } from '../framework/block.js';
 import { readLocalImages } from '../framework/local-files.js';
 import type { BlockRegistry } from '../framework/registry.js';
 import { GraphError } from './check-graph.js';
