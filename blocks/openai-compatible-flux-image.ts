@@ -1,16 +1,7 @@
 import { z } from 'zod';
-import {
-  credentialsField,
-  defineBlock,
-  EXAMPLE_BASE_URL,
-  EXAMPLE_IMAGE,
-  field,
-  imageUrl,
-  openAiCallOptions,
-  openAiClient,
-  promptField,
-  referenceImages,
-} from '../sdk.js';
+import { credentialsField, defineBlock, EXAMPLE_IMAGE, field, imageUrl, promptField } from '../sdk.js';
+import { EXAMPLE_BASE_URL } from '../shared/framework/block.js';
+import { openAiCallOptions, openAiClient, referenceImages } from '../shared/framework/openai-client.js';
 
 /** The Flux models as the aggregators name them (their OpenAI-format docs). */
 const FLUX_MODELS = [

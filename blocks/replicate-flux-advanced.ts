@@ -5,13 +5,10 @@ import {
   EXAMPLE_CREDENTIALS as credentials,
   field,
   IMAGE_OUTPUTS,
-  type ModelChoices,
   promptField,
-  refineChoice,
-  runChoice,
   seedField,
-  usedByNote,
 } from '../sdk.js';
+import { type ModelChoices, refineChoice, runChoice, usedByNote } from '../shared/flux/choices.js';
 
 const common = { prompt: 'prompt', seed: 'seed', aspect_ratio: 'aspect_ratio', output_format: 'output_format' };
 

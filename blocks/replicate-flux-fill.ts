@@ -7,14 +7,11 @@ import {
   field,
   IMAGE_OUTPUTS,
   imageUrl,
-  type ModelChoices,
   promptField,
-  refineChoice,
-  refineSameSize,
-  runChoice,
   seedField,
-  usedByNote,
 } from '../sdk.js';
+import { type ModelChoices, refineChoice, runChoice, usedByNote } from '../shared/flux/choices.js';
+import { refineSameSize } from '../shared/framework/fields.js';
 
 const common = {
   prompt: 'prompt',

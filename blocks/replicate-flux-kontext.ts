@@ -7,13 +7,10 @@ import {
   field,
   IMAGE_OUTPUTS,
   imageUrl,
-  type ModelChoices,
   promptField,
-  refineChoice,
-  runChoice,
   seedField,
-  usedByNote,
 } from '../sdk.js';
+import { type ModelChoices, refineChoice, runChoice, usedByNote } from '../shared/flux/choices.js';
 
 const common = {
   prompt: 'prompt',

@@ -1,13 +1,7 @@
 import { z } from 'zod';
-import {
-  callOptions,
-  credentialsField,
-  defineBlock,
-  EXAMPLE_CREDENTIALS as credentials,
-  field,
-  replicateClient,
-  resolveModel,
-} from '../sdk.js';
+import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials, field } from '../sdk.js';
+import { callOptions, replicateClient } from '../shared/framework/replicate-client.js';
+import { resolveModel } from '../shared/replicate/resolve-model.js';
 
 const MODEL_REF = /^(?:[\w.-]+\/[\w.-]+(?::[0-9a-f]{64})?|[0-9a-f]{64})$/;
 

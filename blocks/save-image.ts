@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { defineBlock, EXAMPLE_IMAGE, fetchImage, field, imageUrl, writeImage } from '../sdk.js';
+import { defineBlock, EXAMPLE_IMAGE, field, imageUrl } from '../sdk.js';
+import { fetchImage } from '../shared/image/fetch-image.js';
+import { writeImage } from '../shared/image/write-image.js';
 
 const inputSchema = z
   .object({

@@ -5,6 +5,7 @@ import {
   type ReplicateClient,
   type ReplicateClientOptions,
 } from '../replicate/client.js';
+import { outputUrls } from '../replicate/prediction-run.js';
 import type { BlockContext } from './block.js';
 
 /** How many clients {@link replicateClient} keeps for reuse, least recently used dropped first. */
@@ -61,4 +62,24 @@ function idOf(object: object | undefined): number | undefined {
 export function callOptions(context: BlockContext): CallOptions {
   const { onProgress, beforeCreate, onCreated, detach } = context.runner ?? {};
   return { signal: context.signal, onProgress, beforeCreate, onCreated, detach };
+}
+
+/**
+ * Runs a Replicate model the way this package's blocks do, and returns its output file URLs in
+ * order (http(s) URLs, or `data:` URIs from a model that inlines them). The token, base URL,
+ * retries, timeout, progress callback and abort signal come from the host's `context`; the
+ * prediction is canceled on Replicate when the run is aborted.
+ * Replicate API: POST /v1/models/{owner}/{name}/predictions (or POST /v1/predictions with a version).
+ * @param model `owner/name` (an official model), `owner/name:<version>` or a bare version id.
+ * @param input The model's input, as its schema on Replicate names the fields.
+ * @throws {BlockError} of the kind the failure calls for (`invalid_input`, `unauthorized`,
+ *   `model_failed`, `timed_out`, `host_aborted`, ... : docs/errors.md), which `runBlock` turns into
+ *   the block's `error` output.
+ */
+export async function runModel(
+  context: BlockContext,
+  model: string,
+  input: Readonly<Record<string, unknown>>,
+): Promise<string[]> {
+  return outputUrls(await replicateClient(context).run({ model, input }, callOptions(context)));
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { createRegistry } from '../../blocks/index.js';
-import { EXAMPLE_BASE_URL } from '../../sdk.js';
+import { EXAMPLE_BASE_URL } from '../../shared/framework/block.js';
 import { collect, contextFor, useEmulator } from '../helpers.js';
 
 // Every registered block's declared examples, run against the emulator: registering a block tests it.

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { ReplicateFluxAdvancedModelBlock as block } from '../../blocks/index.js';
-import { MODELS } from '../../sdk.js';
+import { MODELS } from '../../shared/flux/catalog.js';
 import { collect, contextFor, CREDENTIALS, requestsTo, useEmulator } from '../helpers.js';
 
 const local = useEmulator();

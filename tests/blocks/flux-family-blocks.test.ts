@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { ReplicateFlux2Block, ReplicateFluxFillBlock, ReplicateFluxKontextBlock } from '../../blocks/index.js';
 import type { Block } from '../../index.js';
 import { EXAMPLE_IMAGE } from '../../sdk.js';
-import { MODELS } from '../../sdk.js';
+import { MODELS } from '../../shared/flux/catalog.js';
 import { collect, contextFor, CREDENTIALS, errorOf, names, requestsTo, useEmulator } from '../helpers.js';
 
 // The Flux Kontext, Flux Fill and Flux 2 blocks: what each model is sent, what is refused

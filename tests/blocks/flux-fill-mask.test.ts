@@ -4,7 +4,7 @@ import { ReplicateFluxFillBlock as block } from '../../blocks/index.js';
 import { createRegistry } from '../../blocks/index.js';
 import { EXAMPLE_IMAGE } from '../../shared/framework/block.js';
 import { checkGraph } from '../../shared/graph/check-graph.js';
-import { dataUriPixelSize } from '../../sdk.js';
+import { dataUriPixelSize } from '../../shared/image/image-size.js';
 import { collect, contextFor, CREDENTIALS, creates, errorOf, names, useEmulator } from '../helpers.js';
 
 const local = useEmulator();

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import { SaveImageBlock as block } from '../../blocks/index.js';
 import { ERROR_KINDS, type SaveOptions } from '../../index.js';
-import { fetchImage } from '../../sdk.js';
+import { fetchImage } from '../../shared/image/fetch-image.js';
 import { collect, errorOf, names } from '../helpers.js';
 
 let dir: string;

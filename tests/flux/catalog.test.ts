@@ -4,8 +4,8 @@ import { FLUX_2_CHOICES } from '../../blocks/replicate-flux-2.js';
 import { MODEL_CHOICES, ReplicateFluxAdvancedModelBlock } from '../../blocks/replicate-flux-advanced.js';
 import { FILL_CHOICES } from '../../blocks/replicate-flux-fill.js';
 import { KONTEXT_CHOICES } from '../../blocks/replicate-flux-kontext.js';
-import type { ModelChoices } from '../../sdk.js';
-import { MODELS, type ModelSpec, type ParamSpec } from '../../sdk.js';
+import { MODELS, type ModelSpec, type ParamSpec } from '../../shared/flux/catalog.js';
+import { type ModelChoices } from '../../shared/flux/choices.js';
 import { fixture } from '../helpers.js';
 
 interface FactModel {

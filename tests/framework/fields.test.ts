@@ -2,7 +2,8 @@ import { describe, expect, test } from '@jest/globals';
 import { z } from 'zod';
 import { createRegistry } from '../../blocks/index.js';
 import { blockInfo, runBlock, ReplicateFluxAdvancedModelBlock } from '../../index.js';
-import { field, fieldDescription, fieldHints } from '../../sdk.js';
+import { field } from '../../sdk.js';
+import { fieldDescription, fieldHints } from '../../shared/framework/fields.js';
 
 describe('form hints travel with the schema whatever is applied after field()', () => {
   const hints = { title: 'Beta', advanced: false, placeholder: 'b' };
