@@ -1,6 +1,6 @@
 /**
  * The authoring entry (`replicate-flux-blocks/sdk`): what a block file needs, for people writing
- * blocks of their own. This package's blocks are written with it and nothing else.
+ * blocks of their own. This package's blocks are written with it too.
  */
 export {
   BLOCK_CATEGORIES,
