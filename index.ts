@@ -2,7 +2,7 @@
  * replicate-flux-blocks, for hosts: AutoGPT-style workflow blocks that run Black Forest Labs'
  * Flux models on Replicate, their registry, the runners for one block and for a graph, and the
  * Replicate client they use. Writing blocks of your own: `replicate-flux-blocks/sdk`. The
- * emulator is an entry of its own (`replicate-flux-blocks/emulator`) so hosts do not load it.
+ * emulator is a package of its own (`replicate-flux-emulator`) so hosts do not load it.
  */
 export {
   ALL_BLOCKS,

@@ -27,7 +27,7 @@ const common = {
 
 /**
  * The Flux 2 models and the block fields each takes. Source: the models' input schemas
- * (`flux/catalog.ts`): all three take reference images, resolution and custom sizes; only
+ * (`shared/flux/catalog.ts`): all three take reference images, resolution and custom sizes; only
  * Flex takes steps, guidance and prompt_upsampling.
  */
 export const FLUX_2_CHOICES = {

@@ -15,7 +15,7 @@ const common = { prompt: 'prompt', seed: 'seed', aspect_ratio: 'aspect_ratio', o
 /**
  * The models this block runs, by the names the AutoGPT platform block uses, and which block
  * fields reach each model under which parameter name. Source: each model's input schema
- * (`flux/catalog.ts`). Flux Schnell is a 4-step distilled model: it takes no steps, guidance,
+ * (`shared/flux/catalog.ts`). Flux Schnell is a 4-step distilled model: it takes no steps, guidance,
  * interval or safety_tolerance.
  */
 export const MODEL_CHOICES = {

@@ -24,7 +24,7 @@ const common = {
 
 /**
  * The Flux Fill models and the block fields each takes. Source: the models' input schemas
- * (`flux/catalog.ts`): Pro takes `steps` 15-50, guidance 1.5-100, outpaint and
+ * (`shared/flux/catalog.ts`): Pro takes `steps` 15-50, guidance 1.5-100, outpaint and
  * safety_tolerance; Dev takes `num_inference_steps` 1-50, guidance 0-100 and num_outputs.
  */
 export const FILL_CHOICES = {

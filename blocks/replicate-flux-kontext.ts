@@ -23,7 +23,7 @@ const proParams = { ...common, safety_tolerance: 'safety_tolerance' };
 
 /**
  * The Flux Kontext models and the block fields each takes. Source: the models' input schemas
- * (`flux/catalog.ts`). Pro and Max take a safety_tolerance and write jpg or png; Dev needs an
+ * (`shared/flux/catalog.ts`). Pro and Max take a safety_tolerance and write jpg or png; Dev needs an
  * input image and takes num_inference_steps, guidance and go_fast instead.
  */
 export const KONTEXT_CHOICES = {

@@ -24,7 +24,7 @@ export type {
 
 /**
  * Starts a local Replicate-compatible HTTP server on 127.0.0.1 that runs the catalog's models
- * (`flux/catalog.ts`) as timed fakes. It speaks the Replicate HTTP API (OpenAPI spec
+ * (`shared/flux/catalog.ts`) as timed fakes. It speaks the Replicate HTTP API (OpenAPI spec
  * `openapi.json`) for create (POST /v1/models/{owner}/{name}/predictions and POST
  * /v1/predictions with `version`), get, cancel and list predictions, including `Prefer: wait`
  * and `Cancel-After`, and GET /v1/models/{owner}/{name} (official models, and community

@@ -140,7 +140,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = status;
   },
   (error: unknown) => {
-    // Commands in other folders (workers/) mark their usage errors with an ERR_PARSE_ARGS code, as Node's parseArgs does.
+    // Commands in other folders (hosts/workers/) mark their usage errors with an ERR_PARSE_ARGS code,
+    // as Node's parseArgs does.
     const usage =
       error instanceof UsageError || String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
     console.error(`flux-blocks: ${(error as Error).message}`);

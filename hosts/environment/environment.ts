@@ -14,7 +14,7 @@ export interface Target {
   readonly timeoutMs?: number;
   /** Directory Save Image nodes (and hosts that save outputs) write into. Default `out`. */
   readonly out?: string;
-  /** Webhooks instead of polling (`--webhook-url`, `--webhook-port`; see host/webhook.ts). Default: polling. */
+  /** Webhooks instead of polling (`--webhook-url`, `--webhook-port`; see ./webhook.ts). Default: polling. */
   readonly webhook?: WebhookFlags;
 }
 

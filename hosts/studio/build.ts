@@ -1,10 +1,11 @@
-// Bundles the studio's page (studio/app) into dist/studio/public with esbuild; `npm run build` runs it after tsc.
+// Bundles the studio's page (hosts/studio/app) into hosts/dist/studio/public with esbuild;
+// `npm run build` runs it after tsc.
 import { copyFile, mkdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
-// Run from dist/studio/build.js: the package root is two folders up.
+// Run from hosts/dist/studio/build.js: the hosts package's root (hosts/) is two folders up.
 const root = ((above) => (basename(above) === 'dist' ? dirname(above) : above))(
   resolve(dirname(fileURLToPath(import.meta.url)), '..'),
 );

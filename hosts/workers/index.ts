@@ -1,5 +1,5 @@
 /**
- * Block runs and graphs as BullMQ jobs on Redis (`flux-blocks/workers`): see docs/scaling.md.
+ * Block runs and graphs as BullMQ jobs on Redis (`replicate-flux-blocks-cli/workers`): see docs/scaling.md.
  * A separate entry point, so hosts that never scale out do not load BullMQ.
  */
 export { redisConnection } from './connection.js';

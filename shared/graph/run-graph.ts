@@ -57,7 +57,7 @@ export interface GraphRunOptions {
   readonly onNodeRun?: (event: NodeRunEvent) => void;
   /**
    * Runs one node run, as `runBlock` does (never throws; stops after `error`; aborting the
-   * context's signal stops it). Default `runBlock`, in this process; workers/queue.ts runs
+   * context's signal stops it). Default `runBlock`, in this process; hosts/workers/queue.ts runs
    * each node run as a job on other processes.
    */
   readonly runNode?: (

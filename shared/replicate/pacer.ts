@@ -2,7 +2,7 @@ import type { Lane } from './rate-gate.js';
 
 /**
  * A rate-limit budget shared beyond this process, e.g. by every worker of one API token through
- * Redis (workers/rate-limit.ts). The client asks it for a turn before each request, on top of
+ * Redis (hosts/workers/rate-limit.ts). The client asks it for a turn before each request, on top of
  * its own in-process gate, and tells it of each 429 so every sharer holds back.
  */
 export interface Pacer {

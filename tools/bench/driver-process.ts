@@ -3,7 +3,7 @@ import type { Client } from './clients.js';
 
 /**
  * One client driving predictions, in a process of its own so its CPU time and peak RSS are its
- * own. Forked by bench/run.ts with a {@link DriverJob} as JSON in argv; sends back a
+ * own. Forked by tools/bench/run.ts with a {@link DriverJob} as JSON in argv; sends back a
  * {@link DriverReport}.
  */
 export interface DriverJob {

@@ -2,7 +2,7 @@ import { startEmulator, type EmulatorOptions } from 'replicate-flux-emulator';
 
 /**
  * The emulator in a process of its own, for benchmarks: its work is then not counted as the
- * client's. Started with `fork(dist/bench/emulator-process.js, [<EmulatorOptions as JSON>])`;
+ * client's. Started with `fork(tools/dist/tools/bench/emulator-process.js, [<EmulatorOptions as JSON>])`;
  * sends `{ url }` once listening, answers `'stats'` with {@link EmulatorStats}, stops on `'close'`.
  */
 export interface EmulatorStats {

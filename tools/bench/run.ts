@@ -16,7 +16,7 @@ import { REPO_ROOT } from '../paths.js';
  * each (scenario, client) with a fresh emulator process and a fresh driver process. With
  * `--repeat n`, each scenario runs n rounds of all its clients in turn, and each figure is the
  * median of the n rounds (so a busy minute on a shared machine moves every client alike).
- * Prints a table and writes bench/results.json. Figures are in docs/performance.md.
+ * Prints a table and writes tools/bench/results.json. Figures are in docs/performance.md.
  */
 const HERE = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({ options: { only: { type: 'string' }, repeat: { type: 'string', default: '1' } } });

@@ -4,7 +4,7 @@ import { createRegistry } from 'replicate-flux-blocks/blocks/index.js';
 import { artifacts } from './artifacts.js';
 import { REPO_ROOT } from '../paths.js';
 
-// Writes the generated schemas and docs: `node dist/scripts/generate.js schemas|docs|all`.
+// Writes the generated schemas and docs: `node tools/dist/tools/scripts/generate.js schemas|docs|all`.
 const kind = process.argv[2] ?? 'all';
 if (kind !== 'schemas' && kind !== 'docs' && kind !== 'all') {
   console.error('usage: generate.js schemas|docs|all');

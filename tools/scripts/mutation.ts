@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from '../paths.js';
 
-// Mutation testing, layer by layer: `node dist/scripts/mutation.js [layer...] [stryker flags]`
+// Mutation testing, layer by layer: `node tools/dist/tools/scripts/mutation.js [layer...] [stryker flags]`
 // (npm run test:mutation). Each layer is one Stryker run (stryker.config.mjs) with its own
-// incremental file, reports/mutation/<layer>.json, checked in: a run after a change re-tests
+// incremental file, docs/mutation/<layer>.json, checked in: a run after a change re-tests
 // only the mutants whose code or covering tests changed. Ends with each layer's score.
 const root = REPO_ROOT;
 const config = join(root, 'stryker.config.mjs');

@@ -11,7 +11,7 @@ import { libraryFile } from '../../environment/library-files.js';
 import { listenError } from '../../environment/listen.js';
 import { createStudioApp } from './app.js';
 
-/** The package root, from dist/studio/server/ (built) or studio/server/ (ts-jest). */
+/** The hosts package's root (hosts/), from hosts/dist/studio/server/ (built) or hosts/studio/server/ (ts-jest). */
 const ROOT = ((above) => (basename(above) === 'dist' ? dirname(above) : above))(
   resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'),
 );
@@ -45,7 +45,7 @@ export interface Studio {
 }
 
 /**
- * Starts the studio: the page (built into dist/studio/public), its API, and the environment
+ * Starts the studio: the page (built into hosts/dist/studio/public), its API, and the environment
  * runs use ({@link openEnvironment}: token from `REPLICATE_API_TOKEN`, else the embedded
  * emulator). The Host allowlist is `127.0.0.1`, `localhost` and `[::1]` (and `host`) at the
  * port actually bound.
