@@ -1,6 +1,6 @@
 // @ts-check
 // StrykerJS mutation testing of the layers where a silent bug costs money or safety (issue 19).
-// Run it with `npm run test:mutation [layer...]` (scripts/mutation.ts), which runs Stryker once
+// Run it with `npm run test:mutation [layer...]` (tools/scripts/mutation.ts), which runs Stryker once
 // per layer with MUTATION_LAYER set; docs/testing.md explains the results.
 
 /**

@@ -15,7 +15,7 @@ export interface WorkerProcess {
 }
 
 /**
- * Spawns `node dist/bin/flux-blocks.js worker --redis <redisUrl> --base-url <baseUrl> ...args`
+ * Spawns `node hosts/dist/cli/flux-blocks.js worker --redis <redisUrl> --base-url <baseUrl> ...args`
  * with REPLICATE_API_TOKEN set to {@link TOKEN}; resolves once it says it is ready. The test file owns
  * it from the start (stopped after all its tests at the latest); one that is not ready within 30 s
  * (scaled) is killed and the promise rejects.
