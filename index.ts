@@ -20,7 +20,7 @@ export type {
   Block,
   BlockContext,
   Credentials,
-  Limiter,
+  ConcurrencyLimit,
   RunnerOptions,
   SaveOptions,
 } from './shared/framework/block.js';

@@ -9,7 +9,7 @@ export type Lane = 'create' | 'other';
  * Replicate's documented limits (600 creates and 3000 other requests per minute); bursts are
  * a sixth of a minute's worth unless given.
  */
-export class Limiter {
+export class TokenBuckets {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly lanes: Record<Lane, { perMs: number; burst: number }>;
 

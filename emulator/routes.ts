@@ -9,7 +9,7 @@ import { cancelAfter, invalid, parseJson, preferWait, Problem, problemAnswer, ty
 import { modelObject } from './model.js';
 import { OPENAI_ROUTES, OpenAiRoutes } from './openai-routes.js';
 import { EmulatedPrediction } from './prediction.js';
-import { Limiter } from './rate-limits.js';
+import { TokenBuckets } from './rate-limits.js';
 import { renderImage, type Size } from './image.js';
 import type { EmulatorOptions, RateLimits, Route } from './types.js';
 import { invalidFields } from './validation.js';
@@ -47,7 +47,7 @@ export function routeOf(method: string, path: string): Route | undefined {
 export class EmulatedApi {
   private readonly predictions = new Map<string, EmulatedPrediction>();
   private readonly images = new Map<string, Promise<Buffer>>();
-  private readonly limits: Limiter | undefined;
+  private readonly limits: TokenBuckets | undefined;
   private readonly files: FilesApi;
   private readonly openai: OpenAiRoutes;
   /** API requests answered 429 by the rate limits. */
@@ -64,7 +64,7 @@ export class EmulatedApi {
   ) {
     const { rateLimits } = options;
     this.limits = rateLimits
-      ? new Limiter(rateLimits === true ? {} : rateLimits === 'low-credit' ? LOW_CREDIT : rateLimits)
+      ? new TokenBuckets(rateLimits === true ? {} : rateLimits === 'low-credit' ? LOW_CREDIT : rateLimits)
       : undefined;
     this.files = new FilesApi(baseUrl);
     this.openai = new OpenAiRoutes(options, baseUrl, (token) => {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { FetchOptions, Limiter } from '../image/fetch-image.js';
+import type { FetchOptions, ConcurrencyLimit } from '../image/fetch-image.js';
 import type { ReplicateClientOptions, CallOptions } from '../replicate/client.js';
 
 /**
@@ -36,7 +36,7 @@ export interface BlockContext {
    * host passes its own (e.g. p-limit's `pLimit(4)`). Default none: each download starts at
    * once. Each download is bounded by `runner.timeoutMs` from its start.
    */
-  readonly downloads?: Limiter;
+  readonly downloads?: ConcurrencyLimit;
 
   /**
    * Lets image inputs name local files inside `allowDir` (read, checked to be images, and sent
@@ -76,7 +76,7 @@ export function secretsOf(credentials: Credentials | undefined): string[] {
   );
 }
 
-export type { Limiter };
+export type { ConcurrencyLimit };
 
 /**
  * How blocks reach Replicate: the client's options but the token, a progress callback, and the

@@ -22,20 +22,20 @@ export async function* runBlock<I extends z.ZodTypeAny, O extends OutputShape>(
 ): AsyncGenerator<BlockOutput<O>, void, undefined> {
   type Output = BlockOutput<O>;
   const secrets = secretsOf(context.credentials);
-  const clean = (value: unknown) =>
+  const withoutSecrets = (value: unknown) =>
     typeof value === 'string' ? secrets.reduce((text, secret) => redact(text, secret), value) : value;
   let input: unknown = rawInput;
   if (context.files) {
     try {
       input = await readLocalImages(block, rawInput, context.files);
     } catch (error) {
-      yield ['error', clean(error instanceof Error ? error.message : String(error))] as Output;
+      yield ['error', withoutSecrets(error instanceof Error ? error.message : String(error))] as Output;
       return;
     }
   }
   const parsed = block.inputSchema.safeParse(input);
   if (!parsed.success) {
-    yield ['error', clean(`Invalid input: ${formatIssues(parsed.error.issues)}`)] as Output;
+    yield ['error', withoutSecrets(`Invalid input: ${formatIssues(parsed.error.issues)}`)] as Output;
     return;
   }
   try {
@@ -45,7 +45,7 @@ export async function* runBlock<I extends z.ZodTypeAny, O extends OutputShape>(
         const why = checked ? formatIssues(checked.error.issues, name) : 'not in the output schema';
         throw new Error(`${block.name} yielded an invalid "${name}" output (${why})`);
       }
-      yield [name, clean(checked.data)] as Output;
+      yield [name, withoutSecrets(checked.data)] as Output;
       if (name === 'error') return;
     }
   } catch (error) {
@@ -53,6 +53,6 @@ export async function* runBlock<I extends z.ZodTypeAny, O extends OutputShape>(
       error instanceof BlockError
         ? error
         : new BlockError('internal', `Internal error: ${error instanceof Error ? error.message : String(error)}`);
-    yield ['error', clean(failure.message)] as Output;
+    yield ['error', withoutSecrets(failure.message)] as Output;
   }
 }

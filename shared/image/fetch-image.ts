@@ -21,15 +21,15 @@ export interface FetchOptions {
    * turn at `limiter`). Default 600000 (10 minutes, a Replicate run's default timeout).
    */
   readonly timeoutMs?: number;
-  /** Where the download waits its turn, e.g. p-limit's `pLimit(8)`; see {@link Limiter}. Default none: it starts at once. */
-  readonly limiter?: Limiter;
+  /** Where the download waits its turn, e.g. p-limit's `pLimit(8)`; see {@link ConcurrencyLimit}. Default none: it starts at once. */
+  readonly limiter?: ConcurrencyLimit;
 }
 
 /**
  * Runs a task when a slot is free, so tasks sharing it keep a bound on how many run at once;
  * p-limit's `pLimit(n)` is one.
  */
-export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
+export type ConcurrencyLimit = <T>(task: () => Promise<T>) => Promise<T>;
 
 /** An image read and checked: its bytes, content type and size in px. */
 export interface FetchedImage {

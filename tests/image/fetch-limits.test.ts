@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import { dataUriSize } from '../../shared/core/data-uri.js';
-import { fetchImage, type Limiter } from '../../shared/image/fetch-image.js';
+import { fetchImage, type ConcurrencyLimit } from '../../shared/image/fetch-image.js';
 import { dataUriPixelSize } from '../../shared/image/image-size.js';
 import { writeImage } from '../../shared/image/write-image.js';
 
@@ -246,7 +246,7 @@ describe('fetchImage over http', () => {
 
   test('downloads wait their turn at the limiter; data: URIs do not', async () => {
     const turns: string[] = [];
-    const limiter: Limiter = (task) => {
+    const limiter: ConcurrencyLimit = (task) => {
       turns.push('turn');
       return task();
     };
