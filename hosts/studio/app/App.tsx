@@ -1,36 +1,59 @@
 // The studio: palette, canvas and run panel around one React Flow graph, kept in localStorage.
-import { useCallback, useEffect, useMemo, useState, type DragEvent } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import {
   Background,
   Controls,
   ReactFlow,
   ReactFlowProvider,
-  addEdge,
   useEdgesState,
   useNodesState,
   useReactFlow,
-  type Connection,
   type Edge,
-  type FinalConnectionState,
-  type IsValidConnection,
 } from '@xyflow/react';
 import type { BlockInfo, Example, GraphProblem, StudioInfo } from '../protocol.js';
-import { checkGraph, getBlocks, getExamples, getInfo } from './api.js';
+import { getBlocks, getExamples, getInfo } from './api.js';
 import { BlockNode } from './BlockNode.js';
-import { whyNot } from './connections.js';
-import { edgeId, freshId, fromGraph, newNode, toGraph, type BlockNodeT } from './graph-file.js';
+import { edgeId, fromGraph, type BlockNodeT, type GraphFile } from './graph-file.js';
 import { GraphMenu } from './GraphMenu.js';
 import { problemsOf } from './NodeForm.js';
-import { BLOCK_MIME, Palette } from './Palette.js';
+import { Palette } from './Palette.js';
 import { RunPanel } from './RunPanel.js';
-import { recall, remember } from './storage.js';
+import { recall } from './storage.js';
 import { StudioContext } from './studio-context.js';
+import { useAddBlock } from './use-add-block.js';
+import { useGraphCheck } from './use-graph-check.js';
+import { useLinking } from './use-linking.js';
 
 // At module scope: a new object per render would remount every node.
 const nodeTypes = { block: BlockNode };
 
-/** Wait after the last edit before asking the server to check the graph, in ms. */
-const CHECK_DELAY_MS = 250;
+/** Field errors of every node (linked inputs are not required), then the server's check, then an empty canvas. */
+function problemsOfCanvas(nodes: BlockNodeT[], edges: Edge[], problem: GraphProblem | undefined): string[] {
+  const found = nodes.flatMap((node) => {
+    const linked = edges.filter((edge) => edge.target === node.id).map((edge) => edge.targetHandle ?? '');
+    return problemsOf(node.data.block.inputSchema, node.data.values, linked).map((text) => `${node.id}: ${text}`);
+  });
+  if (problem) found.push(problem.error);
+  if (nodes.length === 0) found.push('The canvas is empty: drag a block from the palette, or open an example.');
+  return found;
+}
+
+/** The edges, with the link the server's check names marked with its message. */
+function markRefusedLink(edges: Edge[], problem: GraphProblem | undefined): Edge[] {
+  const link = problem?.link;
+  if (!link) return edges;
+  const bad = edgeId(link.source_id, link.source_name, link.sink_id, link.sink_name);
+  return edges.map((edge) =>
+    edge.id === bad ? { ...edge, label: problem.error, className: 'invalid', animated: true } : edge,
+  );
+}
+
+/** Saves the graph file as graph.json through the browser's download. */
+function download(graph: GraphFile): void {
+  const url = URL.createObjectURL(new Blob([JSON.stringify(graph, null, 2)], { type: 'application/json' }));
+  Object.assign(document.createElement('a'), { href: url, download: 'graph.json' }).click();
+  URL.revokeObjectURL(url);
+}
 
 function Studio() {
   const [info, setInfo] = useState<StudioInfo>();
@@ -39,10 +62,12 @@ function Studio() {
   const [nodes, setNodes, onNodesChange] = useNodesState<BlockNodeT>([]);
   const [edges, setEdges, onEdgesChange] = useEdgesState<Edge>([]);
   const [message, setMessage] = useState('');
-  const [problem, setProblem] = useState<GraphProblem>();
   const [loaded, setLoaded] = useState(false);
-  const { screenToFlowPosition, getNodes, getEdges, fitView } = useReactFlow<BlockNodeT, Edge>();
+  const { fitView } = useReactFlow<BlockNodeT, Edge>();
   const keys = useMemo(() => info?.credentials ?? [], [info]);
+  const { graph, problem, setProblem } = useGraphCheck(nodes, edges, loaded, setMessage);
+  const linking = useLinking(setEdges, setMessage);
+  const { add, onDragOver, onDrop } = useAddBlock(blocks, keys, setNodes, setMessage);
 
   const open = useCallback(
     (read: () => unknown, name: string, known = blocks, knownKeys = keys) => {
@@ -75,119 +100,8 @@ function Studio() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
-  // The graph as the server sees it (no positions, no run state): what the check and localStorage follow.
-  const graph = useMemo(() => toGraph(nodes, edges), [nodes, edges]);
-  const shape = useMemo(
-    () => JSON.stringify({ ...graph, nodes: graph.nodes.map(({ metadata: _m, ...node }) => node) }),
-    [graph],
-  );
-  useEffect(() => {
-    if (loaded) remember(graph);
-  }, [graph, loaded]);
-  useEffect(() => {
-    if (!loaded || nodes.length === 0) return setProblem(undefined);
-    const timer = setTimeout(() => {
-      checkGraph(JSON.parse(shape) as typeof graph).then(setProblem, (error: Error) => setMessage(error.message));
-    }, CHECK_DELAY_MS);
-    return () => clearTimeout(timer);
-    // `shape` alone: moving a node or a run's status needs no new check.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [shape, loaded]);
-
-  // Field errors of every node (linked inputs not required), then the server's check.
-  const problems = useMemo(() => {
-    const found = nodes.flatMap((node) => {
-      const linked = edges.filter((edge) => edge.target === node.id).map((edge) => edge.targetHandle ?? '');
-      return problemsOf(node.data.block.inputSchema, node.data.values, linked).map((text) => `${node.id}: ${text}`);
-    });
-    if (problem) found.push(problem.error);
-    if (nodes.length === 0) found.push('The canvas is empty: drag a block from the palette, or open an example.');
-    return found;
-  }, [nodes, edges, problem]);
-
-  const add = useCallback(
-    (block: BlockInfo, position?: { x: number; y: number }) => {
-      const canvas = document.querySelector('.canvas')!.getBoundingClientRect();
-      const at =
-        position ??
-        screenToFlowPosition({ x: canvas.left + canvas.width / 3, y: canvas.top + 40 + 20 * (getNodes().length % 8) });
-      const node = newNode(block, freshId(getNodes()), at, keys);
-      setNodes((all) => [...all, node]);
-      setMessage(`Added ${block.name} as ${node.id}`);
-    },
-    [screenToFlowPosition, getNodes, setNodes, keys],
-  );
-
-  const onDragOver = useCallback((e: DragEvent) => {
-    e.preventDefault();
-    e.dataTransfer.dropEffect = 'move';
-  }, []);
-  const onDrop = useCallback(
-    (e: DragEvent) => {
-      e.preventDefault();
-      const block = blocks.find((b) => b.id === e.dataTransfer.getData(BLOCK_MIME));
-      if (block) add(block, screenToFlowPosition({ x: e.clientX, y: e.clientY }));
-    },
-    [blocks, add, screenToFlowPosition],
-  );
-
-  // isValidConnection only answers yes or no (and React Flow then skips onConnect), so the reason is given in onConnectEnd.
-  const isValidConnection: IsValidConnection = useCallback(
-    (link) => whyNot(link, getNodes(), getEdges()) === undefined,
-    [getNodes, getEdges],
-  );
-  const onConnect = useCallback(
-    (link: Connection) => {
-      const reason = whyNot(link, getNodes(), getEdges());
-      if (reason) return setMessage(`Refused: ${reason}`);
-      setEdges((all) =>
-        addEdge(
-          { ...link, id: edgeId(link.source, link.sourceHandle ?? '', link.target, link.targetHandle ?? '') },
-          all,
-        ),
-      );
-      setMessage(`Linked ${link.source}.${link.sourceHandle} to ${link.target}.${link.targetHandle}`);
-    },
-    [getNodes, getEdges, setEdges],
-  );
-  const onConnectEnd = useCallback(
-    (_event: MouseEvent | TouchEvent, state: FinalConnectionState) => {
-      const { fromHandle: from, toHandle: to } = state;
-      if (!from || !to || state.isValid) return;
-      const [source, target] = from.type === 'source' ? [from, to] : [to, from];
-      const reason = whyNot(
-        {
-          source: source.nodeId,
-          sourceHandle: source.id ?? null,
-          target: target.nodeId,
-          targetHandle: target.id ?? null,
-        },
-        getNodes(),
-        getEdges(),
-      );
-      setMessage(`Refused: ${reason ?? 'an input cannot feed an input'}`);
-    },
-    [getNodes, getEdges],
-  );
-
-  // The link the server's check names, marked with its message.
-  const shownEdges = useMemo(() => {
-    const bad =
-      problem?.link &&
-      edgeId(problem.link.source_id, problem.link.source_name, problem.link.sink_id, problem.link.sink_name);
-    return bad
-      ? edges.map((edge) =>
-          edge.id === bad ? { ...edge, label: problem.error, className: 'invalid', animated: true } : edge,
-        )
-      : edges;
-  }, [edges, problem]);
-
-  const exportGraph = () => {
-    const url = URL.createObjectURL(new Blob([JSON.stringify(graph, null, 2)], { type: 'application/json' }));
-    const link = Object.assign(document.createElement('a'), { href: url, download: 'graph.json' });
-    link.click();
-    URL.revokeObjectURL(url);
-  };
+  const problems = useMemo(() => problemsOfCanvas(nodes, edges, problem), [nodes, edges, problem]);
+  const shownEdges = useMemo(() => markRefusedLink(edges, problem), [edges, problem]);
 
   const context = useMemo(() => ({ keys, problem }), [keys, problem]);
   return (
@@ -198,7 +112,7 @@ function Studio() {
           <GraphMenu
             examples={examples}
             onOpen={open}
-            onExport={exportGraph}
+            onExport={() => download(graph)}
             onClear={() => {
               setNodes([]);
               setEdges([]);
@@ -213,9 +127,7 @@ function Studio() {
             nodeTypes={nodeTypes}
             onNodesChange={onNodesChange}
             onEdgesChange={onEdgesChange}
-            onConnect={onConnect}
-            onConnectEnd={onConnectEnd}
-            isValidConnection={isValidConnection}
+            {...linking}
             deleteKeyCode={['Delete']}
             connectionRadius={12}
             minZoom={0.2}
