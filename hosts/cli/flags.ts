@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** A mistake in the command line itself: exit status 2. */
@@ -55,29 +54,4 @@ export function countOf(name: string, flag: string | undefined): number | undefi
   const count = Number(flag);
   if (!Number.isInteger(count) || count < 1) throw new UsageError(`--${name} takes a whole number of at least 1`);
   return count;
-}
-
-/**
- * The JSON given to `--input`: inline, `@path` (a file, relative to the working directory) or
- * `-` (standard input), so no input ever needs a long command line.
- */
-export async function readInput(flag: string, stdin: NodeJS.ReadableStream = process.stdin): Promise<unknown> {
-  let text = flag;
-  let from = '--input';
-  if (flag === '-') {
-    from = '--input - (standard input)';
-    const chunks: Buffer[] = [];
-    for await (const chunk of stdin) chunks.push(Buffer.from(chunk as Buffer));
-    text = Buffer.concat(chunks).toString('utf8');
-  } else if (flag.startsWith('@')) {
-    from = `--input ${flag}`;
-    text = await readFile(flag.slice(1), 'utf8').catch((error: NodeJS.ErrnoException) => {
-      throw new UsageError(`${from}: cannot read the file (${error.code ?? error.message})`);
-    });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(`${from} is not valid JSON (${(error as Error).message})`);
-  }
 }

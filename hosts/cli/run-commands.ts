@@ -16,7 +16,8 @@ import {
 import { fetchImage } from 'replicate-flux-blocks/shared/image/fetch-image.js';
 import { writeImage } from 'replicate-flux-blocks/shared/image/write-image.js';
 import type { JobQueue } from '../workers/queue.js';
-import { baseUrlOf, countOf, parseFlags, readInput, timeoutOf, UsageError } from './flags.js';
+import { baseUrlOf, countOf, parseFlags, timeoutOf, UsageError } from './flags.js';
+import { readInput, readLimited } from './read-input.js';
 import { progressDisplay } from './progress.js';
 import { libraryFile } from '../environment/library-files.js';
 import { WEBHOOK_OPTIONS, type WebhookFlags } from '../environment/webhook.js';
@@ -101,9 +102,10 @@ export async function runGraphCommand(args: string[]): Promise<number> {
   );
   if (positionals.length !== 1) throw new UsageError('run-graph takes exactly one graph file');
   const file = positionals[0]!;
+  const text = await readLimited(file, file);
   let graph: unknown;
   try {
-    graph = JSON.parse(await readFile(file, 'utf8'));
+    graph = JSON.parse(text);
   } catch (error) {
     throw new UsageError(`${file}: ${(error as Error).message}`);
   }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +94,44 @@ describe('inputs from files and standard input', () => {
     const { code, stderr } = await cli(['run', 'ReplicateFluxAdvancedModelBlock', '--input', '@missing.json']);
     expect(code).toBe(2);
     expect(stderr).toContain('--input @missing.json: cannot read the file (ENOENT)');
+  });
+
+  test('--input - over 10 MiB is a usage error naming the limit, and the rest is never read', async () => {
+    const child = spawnOwned(process.execPath, [BIN, 'run', 'ReplicateFluxAdvancedModelBlock', '--input', '-'], {
+      env: { PATH: process.env.PATH ?? '', ...env() },
+      cwd: dir,
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    // The CLI stops reading and exits: writes after that fail with EPIPE, which is expected.
+    child.stdin.on('error', () => undefined);
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    let done = false;
+    void exited.then(() => (done = true));
+    const total = 64 * 1024 * 1024;
+    const chunk = Buffer.alloc(1024 * 1024, 'x');
+    let written = 0;
+    child.stdin.write('{"prompt":"');
+    while (!done && written < total) {
+      written += chunk.length;
+      if (!child.stdin.write(chunk)) await Promise.race([once(child.stdin, 'drain').catch(() => undefined), exited]);
+    }
+    child.stdin.end('"}');
+    expect(await exited).toBe(2);
+    expect(stderr).toContain('--input - (standard input) is over the 10485760-byte (10 MiB) limit');
+    expect(written).toBeLessThan(total);
+    expect(emulator.requests).toHaveLength(0);
+  });
+
+  test('--input @file and a run-graph file over 10 MiB are usage errors naming the limit', async () => {
+    await writeFile(join(dir, 'big.json'), JSON.stringify({ prompt: 'x'.repeat(11 * 1024 * 1024) }));
+    const input = await cli(['run', 'ReplicateFluxAdvancedModelBlock', '--input', '@big.json']);
+    expect(input.code).toBe(2);
+    expect(input.stderr).toContain('--input @big.json is over the 10485760-byte (10 MiB) limit');
+    const graph = await cli(['run-graph', 'big.json']);
+    expect(graph.code).toBe(2);
+    expect(graph.stderr).toContain('big.json is over the 10485760-byte (10 MiB) limit');
+    expect(emulator.requests).toHaveLength(0);
   });
 });
 
