@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials, field } from '../sdk.js';
 import { callOptions, replicateClient } from '../shared/framework/replicate-client.js';
+import { inputSizeProblem } from '../shared/replicate/input-size.js';
 import { resolveModel } from '../shared/replicate/resolve-model.js';
 
 const MODEL_REF = /^(?:[\w.-]+\/[\w.-]+(?::[0-9a-f]{64})?|[0-9a-f]{64})$/;
@@ -17,7 +18,13 @@ const inputSchema = z
       { title: 'Model', placeholder: 'e.g., lucataco/flux-schnell-lora', advanced: false },
     ),
     input: field(
-      z.record(z.unknown()).default({}),
+      z
+        .record(z.unknown())
+        .superRefine((input, ctx) => {
+          const problem = inputSizeProblem(input);
+          if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+        })
+        .default({}),
       'The model\'s input as a JSON object, with the parameter names on the model\'s API page, e.g. {"prompt": "a red fox", "hf_lora": "alvdansen/frosting_lane_flux"}.',
       { title: 'Input', advanced: false },
     ),
@@ -40,7 +47,9 @@ const outputSchema = z.object({
 
 /**
  * Replicate Model: runs any model on Replicate, official or community (such as Flux LoRA
- * models), with a JSON input, and yields its output.
+ * models), with a JSON input, and yields its output. The input may hold at most 1 MiB of JSON
+ * (`MAX_INPUT_JSON_BYTES`, `data:` URIs not counted): Replicate documents no limit on a create's
+ * body but refuses large ones, so a larger input is an input error before any request.
  */
 export const ReplicateModelBlock = defineBlock({
   id: 'f39111e1-bac6-4ed9-be5b-e08417835973',
@@ -61,6 +70,7 @@ export const ReplicateModelBlock = defineBlock({
     ],
     tips: [
       'Pin `owner/name:version` for repeatable results; `owner/name` follows the latest version.',
+      'Keep the input under 1 MiB of JSON: a larger one is refused before any request, as Replicate refuses large create requests. Pass files as URLs; `data:` URIs do not count, as they are uploaded through the Files API.',
       "Copy input names from the model's API tab on replicate.com; wrong names are refused there.",
       'Wire `result` into blocks that take one value (an image URL), `output` where the whole output is wanted.',
     ],

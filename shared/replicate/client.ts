@@ -7,6 +7,7 @@ import { toBlockError } from './api-errors.js';
 import { ReplicateHttp } from './http.js';
 import { fileSchema, MAX_FILE_BYTES, type ReplicateFile, type Upload } from './files.js';
 import { findPredictions } from './find-predictions.js';
+import { inputSizeProblem } from './input-size.js';
 import type { Pacer } from './pacer.js';
 import { PredictionRun, readPrediction, type RunSettings } from './prediction-run.js';
 import type { WebhookReceiver } from './webhooks.js';
@@ -103,6 +104,8 @@ export interface ReplicateClient {
    * timeout, abort, or any failure while it runs, the prediction is canceled (POST
    * /v1/predictions/{id}/cancel) before this rejects; a create whose answer was lost is found
    * again in GET /v1/predictions by its input and canceled.
+   * An input over `MAX_INPUT_JSON_BYTES` (1 MiB of JSON, `data:` URIs not counted: they are
+   * uploaded) is refused with `invalid_input` before any request.
    * @returns the prediction with status `succeeded` (its `output` is model-specific).
    * @throws {BlockError} of a kind in `ERROR_KINDS` (unauthorized, not_found, rejected_input,
    *   rate_limited, model_failed, safety_filter, canceled, aborted, timed_out, host_aborted,
@@ -296,6 +299,9 @@ export function createReplicateClient({ token: rawToken, pacer, ...options }: Re
       return bounded((stop) => upload(stop)(content, filename), signal);
     },
     run(request, { signal, detach, ...hooks } = {}) {
+      // Before anything is sent: an input Replicate would refuse with 413 (or bill huge logs for).
+      const tooLarge = inputSizeProblem(request.input);
+      if (tooLarge) return Promise.reject(new BlockError('invalid_input', `input: ${tooLarge}`));
       // A long sync wait would hide every status change until the end.
       const waitSeconds = hooks.onProgress && options.waitSeconds === undefined ? 1 : settings.waitSeconds;
       const run = new PredictionRun(http, request, { ...settings, waitSeconds }, upload, hooks);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { dataUriProblem, dataUriSize, parseDataUri } from '../core/data-uri.js';
 import { BlockError } from '../core/errors.js';
+import { FILE_URL_BYTES, inputJsonBytes, isDataUri, MAX_INPUT_JSON_BYTES } from './input-size.js';
 
 /**
  * Largest file Replicate takes inline as a `data:` URI, in bytes; larger ones go through the
@@ -30,7 +31,9 @@ export type Upload = (content: Blob, filename: string) => Promise<ReplicateFile>
 /**
  * The input with every `data:` URI over {@link MAX_DATA_URI_BYTES} (a top-level value, or an
  * item of a top-level array) uploaded through `upload` and replaced by its file URL
- * (`urls.get`), so the create request stays small; other values are kept as they are.
+ * (`urls.get`), so the create request stays small; and, should the smaller ones still take the
+ * input over {@link MAX_INPUT_JSON_BYTES} (many inline images), those too, largest first, until
+ * it fits. Other values are kept as they are.
  * @throws {BlockError} `invalid_input` naming the field when a URI is over {@link MAX_FILE_BYTES}
  *   or cannot be decoded; the upload's own errors.
  */
@@ -39,23 +42,31 @@ export async function uploadLargeDataUris(
   upload: Upload,
 ): Promise<Readonly<Record<string, unknown>>> {
   // Most inputs hold no data: URI at all; they are sent as they are, with no await per field.
-  if (
-    !Object.values(input).some((value) =>
-      [value].flat().some((item) => typeof item === 'string' && item.startsWith('data:')),
-    )
-  )
-    return input;
+  if (!Object.values(input).some((value) => [value].flat().some(isDataUri))) return input;
+  const uploading = new Set<string>();
+  // Each inline URI with how often it occurs, largest first: uploaded in that order while the input is too large.
+  const inline = new Map<string, number>();
+  for (const uri of Object.values(input).flat().filter(isDataUri)) {
+    if (dataUriSize(uri) > MAX_DATA_URI_BYTES) uploading.add(uri);
+    else inline.set(uri, (inline.get(uri) ?? 0) + 1);
+  }
+  let bytes = inputJsonBytes(input, (uri) => uploading.has(uri));
+  for (const [uri, count] of [...inline].sort(([a], [b]) => b.length - a.length)) {
+    if (bytes <= MAX_INPUT_JSON_BYTES) break;
+    uploading.add(uri);
+    bytes -= count * (Buffer.byteLength(JSON.stringify(uri)) - FILE_URL_BYTES - 2);
+  }
   const sent: Record<string, unknown> = { ...input };
+  const send = (field: string, value: unknown) =>
+    isDataUri(value) && uploading.has(value) ? uploadDataUri(field, value, upload) : value;
   for (const [field, value] of Object.entries(input)) {
-    if (Array.isArray(value))
-      sent[field] = await Promise.all(value.map((item, i) => uploadIfLarge(`${field}.${i}`, item, upload)));
-    else sent[field] = await uploadIfLarge(field, value, upload);
+    if (Array.isArray(value)) sent[field] = await Promise.all(value.map((item, i) => send(`${field}.${i}`, item)));
+    else sent[field] = await send(field, value);
   }
   return sent;
 }
 
-async function uploadIfLarge(field: string, value: unknown, upload: Upload): Promise<unknown> {
-  if (typeof value !== 'string' || !value.startsWith('data:') || dataUriSize(value) <= MAX_DATA_URI_BYTES) return value;
+async function uploadDataUri(field: string, value: string, upload: Upload): Promise<string> {
   const size = dataUriSize(value);
   if (size > MAX_FILE_BYTES) {
     throw new BlockError(

@@ -111,4 +111,15 @@ describe('errors', () => {
       errorOf(await collect(block, { credentials: CREDENTIALS, model: LORA, input: [1] }, contextFor(local.emulator))),
     ).toBe('Invalid input: input: must be an object, got array');
   });
+
+  test.each([LORA, `${LORA}:${LORA_VERSION}`])(
+    'an input over 1 MiB of JSON (%s) is invalid input naming the field and the limit, no request',
+    async (model) => {
+      const input = { prompt: 'x'.repeat(10 * 1024 * 1024) };
+      expect(errorOf(await run(model, input))).toBe(
+        `Invalid input: input: ${10 * 1024 * 1024 + 13} bytes of JSON, over the 1048576-byte (1 MiB) limit of a prediction's input; pass long text or files as URLs (data: URIs do not count: they are uploaded)`,
+      );
+      expect(local.emulator.requests).toHaveLength(0);
+    },
+  );
 });

@@ -5,6 +5,7 @@ import { ReplicateFluxKontextBlock } from '../../blocks/index.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../emulator/index.js';
 import { BlockError, ERROR_KINDS, type ErrorKind } from '../../index.js';
 import { MAX_DATA_URI_BYTES, uploadLargeDataUris } from '../../shared/replicate/files.js';
+import { MAX_INPUT_JSON_BYTES } from '../../shared/replicate/input-size.js';
 import {
   clientFor,
   collect,
@@ -207,6 +208,41 @@ describe('data: URIs over 256 KB go through the Files API', () => {
       ),
     });
     expect(uploads).toBe(0);
+  });
+
+  test('small data: URIs that together take the input over 1 MiB are uploaded, largest first, until it fits', async () => {
+    // Six inline-sized images (each under 256 KB) are about 1.7 MB of JSON together.
+    const images = [0, 1, 2, 3, 4, 5].map(
+      (i) => `data:image/png;base64,${randomBytes(200_000 - i * 1000).toString('base64')}`,
+    );
+    const uploaded: string[] = [];
+    const sent = await uploadLargeDataUris({ prompt: 'x', input_images: images }, async (content, filename) => {
+      uploaded.push(filename);
+      return {
+        id: filename,
+        content_type: content.type,
+        size: content.size,
+        urls: { get: `https://f.test/${filename}` },
+      };
+    });
+    // The largest two go up; the rest stay inline.
+    expect(uploaded).toEqual(['input_images-0.png', 'input_images-1.png']);
+    expect((sent.input_images as string[]).slice(2)).toEqual(images.slice(2));
+    expect(Buffer.byteLength(JSON.stringify(sent))).toBeLessThanOrEqual(MAX_INPUT_JSON_BYTES);
+  });
+
+  test('an input over 1 MiB of JSON besides data: URIs is refused naming the field and the limit, before any request', async () => {
+    const error = await failure(
+      clientFor(local.emulator).run({
+        model: 'black-forest-labs/flux-schnell',
+        input: { prompt: 'x'.repeat(2 * 1024 * 1024), image: `data:image/png;base64,${'A'.repeat(400_000)}` },
+      }),
+    );
+    expect(error.kind).toBe('invalid_input');
+    expect(error.message).toMatch(
+      /^input: \d+ bytes of JSON, over the 1048576-byte \(1 MiB\) limit of a prediction's input;/,
+    );
+    expect(local.emulator.requests).toHaveLength(0);
   });
 
   test("uploadFile returns Replicate's file object", async () => {
