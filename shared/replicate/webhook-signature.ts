@@ -29,11 +29,14 @@ export function signWebhook(secret: string, id: string, timestamp: number | stri
   return `v1,${createHmac('sha256', keyOf(secret)).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
 }
 
-/** Why a delivery was refused, or undefined when it is authentic and fresh. */
-export function webhookRefusal(
+/**
+ * Why a delivery is refused on its headers alone, before its body is read: a missing
+ * `webhook-id`, `webhook-timestamp` or `webhook-signature`, or a timestamp more than
+ * `toleranceSeconds` (default 300) from `now` (epoch ms, default the clock). Undefined when
+ * they may hold a valid delivery.
+ */
+export function webhookHeaderRefusal(
   headers: (name: string) => string | null | undefined,
-  body: string,
-  secret: string,
   { toleranceSeconds = DEFAULT_TOLERANCE_SECONDS, now = Date.now() }: { toleranceSeconds?: number; now?: number } = {},
 ): string | undefined {
   const id = headers('webhook-id');
@@ -42,6 +45,21 @@ export function webhookRefusal(
   if (!id || !timestamp || !signatures) return 'missing webhook-id, webhook-timestamp or webhook-signature';
   if (!/^\d+$/.test(timestamp) || Math.abs(now / 1000 - Number(timestamp)) > toleranceSeconds)
     return 'webhook-timestamp outside the tolerance';
+  return undefined;
+}
+
+/** Why a delivery was refused, or undefined when it is authentic and fresh. */
+export function webhookRefusal(
+  headers: (name: string) => string | null | undefined,
+  body: string,
+  secret: string,
+  { toleranceSeconds = DEFAULT_TOLERANCE_SECONDS, now = Date.now() }: { toleranceSeconds?: number; now?: number } = {},
+): string | undefined {
+  const early = webhookHeaderRefusal(headers, { toleranceSeconds, now });
+  if (early) return early;
+  const id = headers('webhook-id')!;
+  const timestamp = headers('webhook-timestamp')!;
+  const signatures = headers('webhook-signature')!;
   const expected = Buffer.from(signWebhook(secret, id, timestamp, body).slice(3), 'base64');
   // Constant time per entry; the list may hold signatures of several secrets during rotation.
   const match = signatures.split(' ').some((entry) => {

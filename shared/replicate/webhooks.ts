@@ -1,10 +1,20 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_TOLERANCE_SECONDS, webhookRefusal } from './webhook-signature.js';
+import { DEFAULT_TOLERANCE_SECONDS, webhookHeaderRefusal, webhookRefusal } from './webhook-signature.js';
 import { predictionSchema, type Prediction } from './types.js';
 
 /** Largest delivery body accepted by default, in bytes: a prediction with its input and logs. */
 const DEFAULT_MAX_BODY_BYTES = 4 << 20;
+/**
+ * How many deliveries are read at once by default. Replicate sends a few per prediction (start,
+ * logs, completed) and retries a `completed` one it did not get a 2xx for; the safety poll finds
+ * one lost all the same. So one more is answered 503 rather than queued in memory.
+ */
+const DEFAULT_MAX_CONCURRENT = 16;
+/** Longest time a delivery's body may take to arrive by default, in ms: a slow sender holds a slot no longer. */
+const DEFAULT_READ_TIMEOUT_MS = 10_000;
+/** Seconds a 503 asks Replicate to wait before it retries (`Retry-After`). */
+const RETRY_AFTER_SECONDS = 5;
 /** How many delivery ids are remembered to refuse replays; older ones are past the tolerance anyway. */
 const MAX_SEEN_IDS = 100_000;
 /** How many predictions nobody waits for yet keep their latest delivery (one may arrive before its create's answer). */
@@ -20,8 +30,18 @@ export interface WebhookReceiverOptions {
   readonly secret?: string;
   /** Largest gap between a delivery's `webhook-timestamp` and now, in s. Default 300. */
   readonly toleranceSeconds?: number;
-  /** Largest delivery body, in bytes; larger ones get 413. Default 4194304 (4 MiB). */
+  /**
+   * Largest delivery body, in bytes; larger ones get 413, on their `content-length` before any
+   * byte is read, or as soon as a chunked body passes it. Default 4194304 (4 MiB).
+   */
   readonly maxBodyBytes?: number;
+  /**
+   * How many deliveries' bodies are read at once; one more gets 503 with `Retry-After: 5`
+   * unread (Replicate retries a delivery that failed). Default 16.
+   */
+  readonly maxConcurrentDeliveries?: number;
+  /** Longest a delivery's body may take to arrive, in ms; a slower one is cut off (its connection closed). Default 10000. */
+  readonly readTimeoutMs?: number;
 }
 
 /** A running standalone receiver. */
@@ -40,7 +60,11 @@ export interface WebhookReceiver {
    * Node request handler, to mount in a host's own server at the webhook URL's path. Answers
    * 200 to a verified delivery (also to a replay of one, which is ignored, as Replicate resends
    * a delivery whose answer it did not see), 401 to an unverified one, 413 to an oversized one,
-   * 405 to anything but POST; only verified deliveries have an effect.
+   * 405 to anything but POST; only verified deliveries have an effect. A delivery is refused on
+   * its headers before its body is read (401 for missing signature headers, a stale
+   * `webhook-timestamp` or no secret yet; 413 for a `content-length` over the limit; 503 with
+   * `Retry-After` when `maxConcurrentDeliveries` are being read), and those answers close the
+   * connection.
    */
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
   /** Serves {@link handler} on its own HTTP server, on `host` (default 127.0.0.1) and `port` (0: a free one). */
@@ -59,6 +83,8 @@ export function createWebhookReceiver({
   secret: given,
   toleranceSeconds = DEFAULT_TOLERANCE_SECONDS,
   maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
+  maxConcurrentDeliveries = DEFAULT_MAX_CONCURRENT,
+  readTimeoutMs = DEFAULT_READ_TIMEOUT_MS,
 }: WebhookReceiverOptions = {}): WebhookReceiver {
   let secret: Promise<string> | undefined =
     (given ?? process.env.REPLICATE_WEBHOOK_SECRET)
@@ -76,42 +102,53 @@ export function createWebhookReceiver({
     if (unclaimed.size > MAX_UNCLAIMED) unclaimed.delete(unclaimed.keys().next().value!);
   }
 
-  async function receive(req: IncomingMessage): Promise<number> {
-    if (req.method !== 'POST') return 405;
-    const chunks: Buffer[] = [];
-    let size = Number(req.headers['content-length'] ?? 0);
-    if (size > maxBodyBytes) return 413;
-    size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > maxBodyBytes) return 413;
-      chunks.push(chunk as Buffer);
-    }
-    const key = await secret?.catch(() => undefined);
-    if (!key) return 401;
-    const body = Buffer.concat(chunks).toString('utf8');
+  let reading = 0;
+
+  /** The answer's status, and whether the body was left unread (the connection must then close). */
+  async function receive(req: IncomingMessage): Promise<{ status: number; unread?: boolean }> {
+    if (req.method !== 'POST') return { status: 405, unread: true };
     const header = (name: string) => req.headers[name]?.toString();
-    if (webhookRefusal(header, body, key, { toleranceSeconds })) return 401;
+    // Everything the headers can tell is checked before a byte of the body is read.
+    if (webhookHeaderRefusal(header, { toleranceSeconds })) return { status: 401, unread: true };
+    if (Number(req.headers['content-length'] ?? 0) > maxBodyBytes) return { status: 413, unread: true };
+    const key = await secret?.catch(() => undefined);
+    if (!key) return { status: 401, unread: true };
+    if (reading >= maxConcurrentDeliveries) return { status: 503, unread: true };
+    reading += 1;
+    let body: string;
+    try {
+      const read = await readBody(req, maxBodyBytes, readTimeoutMs);
+      if (typeof read === 'number') return { status: read, unread: true };
+      body = read;
+    } finally {
+      reading -= 1;
+    }
+    if (webhookRefusal(header, body, key, { toleranceSeconds })) return { status: 401 };
     const id = header('webhook-id')!;
-    if (seen.has(id)) return 200;
+    if (seen.has(id)) return { status: 200 };
     let parsed: ReturnType<typeof predictionSchema.safeParse>;
     try {
       parsed = predictionSchema.safeParse(JSON.parse(body));
     } catch {
-      return 400;
+      return { status: 400 };
     }
-    if (!parsed.success) return 400;
+    if (!parsed.success) return { status: 400 };
     seen.add(id);
     if (seen.size > MAX_SEEN_IDS) seen.delete(seen.values().next().value!);
     deliver(parsed.data);
-    return 200;
+    return { status: 200 };
   }
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     receive(req).then(
-      (status) => {
-        // An unread rest of an oversized body would keep the connection busy: close it.
-        res.writeHead(status, status === 413 ? { Connection: 'close' } : {}).end();
+      ({ status, unread }) => {
+        // An unread body would keep the connection busy: close it.
+        res
+          .writeHead(status, {
+            ...(unread && { Connection: 'close' }),
+            ...(status === 503 && { 'Retry-After': String(RETRY_AFTER_SECONDS) }),
+          })
+          .end();
       },
       () => res.writeHead(400, { Connection: 'close' }).end(),
     );
@@ -120,7 +157,8 @@ export function createWebhookReceiver({
   return {
     handler,
     async listen(port, host = '127.0.0.1') {
-      const server = createServer(handler);
+      // A sender has as long for its headers as for its body (Node's default is 60 s).
+      const server = createServer({ headersTimeout: readTimeoutMs, requestTimeout: 2 * readTimeoutMs }, handler);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => resolve());
@@ -156,4 +194,36 @@ export function createWebhookReceiver({
       await secret;
     },
   };
+}
+
+/**
+ * Reads a request's body as UTF-8, stopping as soon as it passes `maxBytes` (413) or takes longer
+ * than `timeoutMs` (408, on a connection then closed); a number is that status.
+ */
+async function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<string | number> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    // Ends the loop below: the iterator rejects once the stream is destroyed.
+    req.destroy();
+  }, timeoutMs);
+  try {
+    // Not destroyed on return: the 413 still reaches the sender, then the connection closes.
+    for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) {
+        req.pause();
+        return 413;
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    if (late) return 408;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,6 +1,8 @@
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createWebhookReceiver, validateWebhook, type ListeningReceiver, type Prediction } from '../../index.js';
 import { signWebhook } from '../../shared/replicate/webhook-signature.js';
+import { until } from '../helpers.js';
 
 const SECRET = `whsec_${Buffer.from('a test secret of 24 bytes').toString('base64')}`;
 const receiver = createWebhookReceiver({ secret: SECRET, maxBodyBytes: 64 * 1024 });
@@ -31,8 +33,9 @@ function delivery(predictionId: string, { secret = SECRET, timestamp = now(), id
     },
   };
 }
-const post = ({ body, headers }: { body: string; headers: Record<string, string> }) =>
-  fetch(server.url, { method: 'POST', headers, body }).then((r) => r.status);
+const post2 = (url: string, { body, headers }: { body: string; headers: Record<string, string> }) =>
+  fetch(url, { method: 'POST', headers, body }).then((r) => r.status);
+const post = (d: { body: string; headers: Record<string, string> }) => post2(server.url, d);
 
 /** Subscribes to `predictionId` and returns the deliveries it gets. */
 function listen(predictionId: string): Prediction[] {
@@ -122,6 +125,88 @@ describe('the webhook receiver', () => {
       expect(
         await fetch(own.url, { method: 'POST', headers: again.headers, body: again.body }).then((r) => r.status),
       ).toBe(200);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+/**
+ * Sends a POST's head only (no body) to `url` with `headers` and resolves with the status the
+ * receiver answers before any body byte was sent; `socket` stays open until the test ends it.
+ */
+function headOnly(url: string, headers: Record<string, string>): { status: Promise<number>; socket: Socket } {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  const lines = Object.entries({ host: `${hostname}:${port}`, ...headers }).map(([name, value]) => `${name}: ${value}`);
+  socket.write(`POST / HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+  let answer = '';
+  const status = new Promise<number>((resolve, reject) => {
+    socket.on('data', (chunk) => {
+      answer += String(chunk);
+      const match = /^HTTP\/1\.1 (\d{3})/.exec(answer);
+      if (match) resolve(Number(match[1]));
+    });
+    socket.on('error', reject);
+  });
+  return { status, socket };
+}
+
+describe('refusals before the body is read', () => {
+  const sockets: Socket[] = [];
+  afterAll(() => sockets.forEach((socket) => socket.destroy()));
+  const head = (headers: Record<string, string>, url = server.url) => {
+    const sent = headOnly(url, headers);
+    sockets.push(sent.socket);
+    return sent.status;
+  };
+  const signedHeads = (length: number) => ({
+    'content-length': String(length),
+    'webhook-id': `msg_${++ids}`,
+    'webhook-timestamp': String(now()),
+    'webhook-signature': 'v1,bm90IHJlYWQgeWV0',
+  });
+
+  test('an unsigned delivery is answered 401 on its headers, its body never sent', async () => {
+    expect(await head({ 'content-length': String(60 * 1024) })).toBe(401);
+    expect(await head({ 'content-length': String(4 * 1024 * 1024 * 1024) })).toBe(401);
+  });
+
+  test('a stale webhook-timestamp is answered 401 on its headers', async () => {
+    expect(await head({ ...signedHeads(1000), 'webhook-timestamp': String(now() - 360) })).toBe(401);
+  });
+
+  test('a content-length over the limit is answered 413 on its headers', async () => {
+    expect(await head(signedHeads(64 * 1024 + 1))).toBe(413);
+  });
+
+  test('past maxConcurrentDeliveries bodies being read, a delivery gets 503 with Retry-After, unread', async () => {
+    const bounded = createWebhookReceiver({ secret: SECRET, maxConcurrentDeliveries: 2 });
+    const own = await bounded.listen(0);
+    try {
+      // Two deliveries whose bodies never come hold both slots.
+      const held = [headOnly(own.url, signedHeads(1000)), headOnly(own.url, signedHeads(1000))];
+      sockets.push(...held.map((h) => h.socket));
+      // A complete delivery gets 401 (a bad signature) while a slot is free, 503 once both are taken.
+      const probe = () => {
+        const d = delivery('pred-busy');
+        return fetch(own.url, {
+          method: 'POST',
+          headers: { ...d.headers, 'webhook-signature': 'v1,bm9wZQ==' },
+          body: d.body,
+        });
+      };
+      const busy = await until(async () => {
+        const response = await probe();
+        return response.status === 503 && response;
+      });
+      expect(busy.headers.get('retry-after')).toBe('5');
+      // Once the held ones go, deliveries are read again.
+      held.forEach((h) => h.socket.destroy());
+      const got: Prediction[] = [];
+      bounded.subscribe('pred-after-busy', (p) => got.push(p));
+      await until(async () => (await post2(own.url, delivery('pred-after-busy'))) === 200);
+      expect(got.map((p) => p.id)).toEqual(['pred-after-busy']);
     } finally {
       await own.close();
     }
