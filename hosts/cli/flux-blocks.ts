@@ -38,12 +38,12 @@ const COMMANDS: Record<string, { readonly usage: string; readonly does: string }
   },
   mcp: {
     usage:
-      'flux-blocks mcp [--http [--port N] [--host H] [--auth-token T]] [--base-url URL] [--out DIR] [--max-image-bytes N]',
+      'flux-blocks mcp [--http [--port N] [--host H] [--auth-token T] [--allowed-hosts A,B]] [--base-url URL] [--out DIR] [--max-image-bytes N]',
     does: 'Serves every block as an MCP tool over stdio, or over Streamable HTTP with --http.',
   },
   studio: {
-    usage: 'flux-blocks studio [--port N] [--host H] [--out DIR] [--base-url URL]',
-    does: 'Serves the studio, a visual graph editor in the browser, and prints its URL.',
+    usage: 'flux-blocks studio [--port N] [--host H] [--allowed-hosts A,B] [--out DIR] [--base-url URL]',
+    does: "Serves the studio, a visual graph editor in the browser, and prints its URL. Off loopback (--host 0.0.0.0) it answers to the machine's host name and addresses too; --allowed-hosts adds names (a reverse proxy's).",
   },
 };
 

@@ -2,8 +2,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { ALLOWED_HOSTS_OPTION, allowedHostsOf, isLoopback } from '../environment/allowed-hosts.js';
 import { openEnvironment } from '../environment/environment.js';
-import { HttpSetupError, isLoopback, startMcpHttpServer } from './http.js';
+import { HttpSetupError, startMcpHttpServer } from './http.js';
 import { DEFAULT_MAX_IMAGE_BYTES } from './results.js';
 import { mcpServerFactory } from './server.js';
 
@@ -19,7 +20,8 @@ class UsageError extends Error {}
  * base URL from `--base-url` or `REPLICATE_BASE_URL`; with neither, an embedded emulator, whose
  * images are always saved (into --out, default the system temp dir's flux-blocks-mcp/).
  * `--auth-token` (or `MCP_AUTH_TOKEN`) is the bearer token HTTP requests must carry; a
- * non-loopback `--host` requires one.
+ * non-loopback `--host` requires one. `--allowed-hosts a,b` adds names the Host and Origin
+ * checks accept (a reverse proxy's), besides loopback and, off loopback, the machine's own.
  * @returns the exit status: 0 after stdin closed (stdio) or SIGINT/SIGTERM, 2 for usage errors
  *   (checked before the embedded emulator starts).
  * @throws {Error} when the HTTP server cannot listen (the CLI exits 1), after closing the environment.
@@ -47,6 +49,7 @@ export async function mcpCommand(args: string[], env: NodeJS.ProcessEnv = proces
         port: flags.port,
         host: flags.host,
         authToken: flags.authToken,
+        allowedHosts: flags.allowedHosts,
       });
       console.error(
         `MCP server (Streamable HTTP) at ${server.url}${flags.authToken ? ' (bearer token required)' : ''}`,
@@ -82,10 +85,11 @@ function parse(args: string[], env: NodeJS.ProcessEnv) {
       out: { type: 'string' },
       'max-image-bytes': { type: 'string' },
       'auth-token': { type: 'string' },
+      ...ALLOWED_HOSTS_OPTION,
     },
   });
   const http = values.http ?? false;
-  for (const name of ['port', 'host', 'auth-token'] as const) {
+  for (const name of ['port', 'host', 'auth-token', 'allowed-hosts'] as const) {
     if (!http && values[name] !== undefined) throw new UsageError(`--${name} needs --http`);
   }
   const port = values.port === undefined ? undefined : Number(values.port);
@@ -104,7 +108,17 @@ function parse(args: string[], env: NodeJS.ProcessEnv) {
     throw new UsageError(
       `Binding to ${host}, not a loopback address, needs a bearer token: pass --auth-token or set MCP_AUTH_TOKEN`,
     );
-  return { http, port, host: values.host, baseUrl: values['base-url'], out: values.out, maxImageBytes, authToken };
+  const allowedHosts = allowedHostsOf(values['allowed-hosts']);
+  return {
+    http,
+    port,
+    host: values.host,
+    baseUrl: values['base-url'],
+    out: values.out,
+    maxImageBytes,
+    authToken,
+    allowedHosts,
+  };
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */

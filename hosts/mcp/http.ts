@@ -1,7 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
-import { hostname, networkInterfaces } from 'node:os';
 import { hostHeaderValidation, originValidation, toNodeHandler } from '@modelcontextprotocol/node';
 import {
   createMcpHandler,
@@ -9,6 +8,7 @@ import {
   localhostAllowedHostnames,
   type McpServer,
 } from '@modelcontextprotocol/server';
+import { isLoopback, machineNames } from '../environment/allowed-hosts.js';
 import { listenError } from '../environment/listen.js';
 import { legacySessions } from './sessions.js';
 
@@ -22,6 +22,11 @@ export interface HttpOptions {
   readonly authToken?: string;
   /** Largest request body, in bytes (data: URI images travel in arguments). Default 33554432 (32 MiB). */
   readonly maxRequestBodySize?: number;
+  /**
+   * More host names or addresses the Host and Origin checks accept (`--allowed-hosts`), e.g. a
+   * reverse proxy's name; lowercase, IPv6 in brackets (as `allowedHostsOf` gives them). Default none.
+   */
+  readonly allowedHosts?: readonly string[];
 }
 
 /** A running endpoint. */
@@ -41,12 +46,6 @@ export const MCP_PATH = '/mcp';
 /** Refused start: a non-loopback bind without a token, for example. */
 export class HttpSetupError extends Error {}
 
-/** True for `localhost`, 127.0.0.0/8 and ::1. */
-export function isLoopback(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '');
-  return bare === 'localhost' || bare === '::1' || (isIP(bare) === 4 && bare.startsWith('127.'));
-}
-
 /**
  * Serves MCP over Streamable HTTP at `http://host:port/mcp`: 2026-07-28 requests through the
  * SDK's `createMcpHandler` (a server from `factory` per request), 2025-era ones in sessions
@@ -54,7 +53,7 @@ export function isLoopback(host: string): boolean {
  *
  * Before the handler, each request passes (DNS rebinding protection and access control):
  * - the `Host` check: on loopback, `localhost`, `127.0.0.1` or `[::1]`; otherwise also the bound
- *   host, this machine's host name and its interface addresses. Others get 403.
+ *   host, this machine's host name and its interface addresses; always `allowedHosts`. Others get 403.
  * - the `Origin` check (browsers send one): the same names, else 403; no Origin passes.
  * - with `authToken`, `Authorization: Bearer <authToken>`, else 401.
  * @throws {HttpSetupError} when `host` is not loopback and no `authToken` is given.
@@ -68,7 +67,11 @@ export async function startMcpHttpServer(factory: () => McpServer, options: Http
       `Binding to ${host}, not a loopback address, needs a bearer token: pass --auth-token or set MCP_AUTH_TOKEN`,
     );
   }
-  const names = loopback ? localhostAllowedHostnames() : [...localhostAllowedHostnames(), ...machineNames(host)];
+  const names = [
+    ...localhostAllowedHostnames(),
+    ...(loopback ? [] : machineNames(host)),
+    ...(options.allowedHosts ?? []),
+  ];
   const checkHost = hostHeaderValidation(names);
   const checkOrigin = originValidation(names);
   const maxRequestBodySize = options.maxRequestBodySize ?? 32 * 1024 * 1024;
@@ -129,18 +132,4 @@ export async function startMcpHttpServer(factory: () => McpServer, options: Http
 function matches(header: string | undefined, expected: Buffer): boolean {
   const given = Buffer.from(header ?? '');
   return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-/** Names a client off this machine may use for it: the bound host, the host name, interface addresses. */
-function machineNames(host: string): string[] {
-  const bracket = (address: string) => (isIP(address) === 6 ? `[${address}]` : address);
-  const wildcard = host === '0.0.0.0' || host === '::' || host === '[::]';
-  const addresses = Object.values(networkInterfaces()).flatMap((list) =>
-    (list ?? []).map((info) => bracket(info.address)),
-  );
-  return [
-    ...(wildcard ? [] : [bracket(host.replace(/^\[|\]$/g, '').toLowerCase())]),
-    hostname().toLowerCase(),
-    ...addresses,
-  ];
 }

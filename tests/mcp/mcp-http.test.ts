@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { openEnvironment, type HostEnvironment } from '../../hosts/environment/environment.js';
@@ -125,5 +126,37 @@ describe('off loopback', () => {
     } finally {
       await server.close();
     }
+  });
+
+  test("off loopback it answers to the machine's host name; --allowed-hosts adds names, and bad ones are usage errors", async () => {
+    const bearer = { Authorization: 'Bearer mcp-secret-0123456789' };
+    const start = (allowedHosts?: string[]) =>
+      startMcpHttpServer(mcpServerFactory({ environment }), {
+        host: '0.0.0.0',
+        port: 0,
+        authToken: 'mcp-secret-0123456789',
+        allowedHosts,
+      });
+    for (const [allowedHosts, evil] of [
+      [undefined, 403],
+      [['evil.example'], 200],
+    ] as const) {
+      const server = await start(allowedHosts && [...allowedHosts]);
+      try {
+        const local = server.url.replace('0.0.0.0', '127.0.0.1');
+        const port = new URL(local).port;
+        expect((await post(local, { ...bearer, Host: `${hostname()}:${port}` })).status).toBe(200);
+        expect((await post(local, { ...bearer, Host: `evil.example:${port}` })).status).toBe(evil);
+      } finally {
+        await server.close();
+      }
+    }
+    const child = spawnOwned(process.execPath, [BIN, 'mcp', '--http', '--allowed-hosts', 'evil.example/path'], {
+      env: { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: TOKEN, REPLICATE_BASE_URL: handle.emulator.url },
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    expect(await new Promise((resolve) => child.on('close', resolve))).toBe(2);
+    expect(stderr).toContain('--allowed-hosts takes comma-separated host names or IP addresses without a port');
   });
 });

@@ -1,12 +1,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startStudio, type Studio } from '../../hosts/studio/server/index.js';
 import { MAX_BODY_BYTES } from '../../hosts/studio/server/app.js';
 import type { RunEvent } from '../../hosts/studio/protocol.js';
-import { OPENAI_KEY, TOKEN, useEmulator } from '../helpers.js';
+import { killed, OPENAI_KEY, own, ROOT, spawnOwned, TOKEN, until, useEmulator } from '../helpers.js';
 
 // The studio's HTTP API without a browser: node:http where a header must be forged (fetch drops Host).
 const handle = useEmulator();
@@ -15,6 +15,7 @@ let out: string;
 let base: string;
 let cookie: string;
 const SESSION = 'studio-session-token-for-tests';
+const BIN = join(ROOT, 'hosts', 'dist', 'cli', 'flux-blocks.js');
 
 beforeAll(async () => {
   out = await mkdtemp(join(tmpdir(), 'studio-api-'));
@@ -43,13 +44,17 @@ function api(path: string, init: RequestInit = {}) {
   });
 }
 
-/** A raw request whose Host and path are sent exactly as given. */
-function raw(path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+/** A raw request whose Host and path are sent exactly as given (to `port`, default the studio's). */
+function raw(
+  path: string,
+  headers: Record<string, string>,
+  port = studio.port,
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: studio.port, path, headers }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
       let body = '';
       res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
+      res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
     });
     req.on('error', reject).end();
   });
@@ -240,5 +245,82 @@ describe('studio API', () => {
     expect(
       handle.emulator.requests.filter((r) => r.method === 'POST' && /^\/v1\/predictions\/\w+\/cancel$/.test(r.path)),
     ).toHaveLength(1);
+  });
+});
+
+describe('bound to 0.0.0.0', () => {
+  /** The Host check's answer at `port` for `host`: the token link (303 and the cookie) or 403. */
+  async function signIn(port: number, host: string): Promise<{ status: number; cookie?: string }> {
+    const answer = await raw(`/?token=${SESSION}`, { Host: `${host}:${port}` }, port);
+    const setCookie = answer.headers['set-cookie'] as string[] | undefined;
+    return { status: answer.status, cookie: setCookie?.[0]?.split(';')[0] };
+  }
+
+  test("it answers to the machine's host name and addresses, with the session token; a foreign Host gets 403", async () => {
+    const wide = await own(
+      startStudio({ port: 0, host: '0.0.0.0', baseUrl: handle.emulator.url, out, token: SESSION, env: {} }),
+      (s) => s.close(),
+    );
+    const name = hostname();
+    const byName = await signIn(wide.port, name);
+    expect(byName.status).toBe(303);
+    expect((await raw('/api/info', { Host: `${name}:${wide.port}`, Cookie: byName.cookie! }, wide.port)).status).toBe(
+      200,
+    );
+    // Without the token, the name alone opens nothing.
+    expect((await raw('/api/info', { Host: `${name}:${wide.port}` }, wide.port)).status).toBe(401);
+    const address = Object.values(networkInterfaces())
+      .flatMap((list) => list ?? [])
+      .find((info) => info.family === 'IPv4')!.address;
+    expect((await signIn(wide.port, address)).status).toBe(303);
+    expect((await signIn(wide.port, 'evil.example')).status).toBe(403);
+    // A foreign page's Origin is still refused under the machine's name.
+    expect(
+      (
+        await raw(
+          '/api/info',
+          { Host: `${name}:${wide.port}`, Cookie: byName.cookie!, Origin: 'http://evil.example' },
+          wide.port,
+        )
+      ).status,
+    ).toBe(403);
+  });
+
+  test('flux-blocks studio --allowed-hosts evil.example lets that name in; a malformed list is a usage error', async () => {
+    const env = { PATH: process.env.PATH ?? '', REPLICATE_API_TOKEN: TOKEN, REPLICATE_BASE_URL: handle.emulator.url };
+    const child = spawnOwned(
+      process.execPath,
+      [
+        BIN,
+        'studio',
+        '--host',
+        '0.0.0.0',
+        '--port',
+        '0',
+        '--out',
+        out,
+        '--allowed-hosts',
+        'Evil.Example, other.example',
+      ],
+      { env },
+    );
+    let stdout = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    const url = new URL(await until(() => /Studio: (\S+)/.exec(stdout)?.[1]));
+    const port = Number(url.port);
+    const token = url.searchParams.get('token')!;
+    const answer = await raw(`/?token=${token}`, { Host: `evil.example:${port}` }, port);
+    expect(answer.status).toBe(303);
+    expect((await raw(`/?token=${token}`, { Host: `other.example:${port}` }, port)).status).toBe(303);
+    expect((await raw(`/?token=${token}`, { Host: `third.example:${port}` }, port)).status).toBe(403);
+    await killed(child);
+
+    const bad = spawnOwned(process.execPath, [BIN, 'studio', '--port', '0', '--allowed-hosts', 'evil.example:8080'], {
+      env,
+    });
+    let stderr = '';
+    bad.stderr.on('data', (chunk) => (stderr += chunk));
+    expect(await new Promise((resolve) => bad.on('close', resolve))).toBe(2);
+    expect(stderr).toContain('--allowed-hosts takes comma-separated host names or IP addresses without a port');
   });
 });

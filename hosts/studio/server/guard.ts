@@ -6,7 +6,7 @@ import { getCookie, setCookie } from 'hono/cookie';
 export interface GuardOptions {
   /** The session token printed with the URL. */
   readonly token: string;
-  /** `host:port` values the Host header may carry; read per request, as the port is known only after listening. */
+  /** `host:port` values the Host header may carry, lowercase; read per request, as the port is known only after listening. */
   readonly hosts: () => ReadonlySet<string>;
   /** Name of the HttpOnly cookie holding the token; per port, as cookies do not tell ports apart. */
   readonly cookie: () => string;
@@ -30,8 +30,9 @@ export function guard({ token, hosts, cookie }: GuardOptions): MiddlewareHandler
     timingSafeEqual(Buffer.from(given), expected);
   return async (c, next) => {
     const allowed = hosts();
-    if (!allowed.has(c.req.header('host') ?? '')) return c.text('Forbidden: unknown Host', 403);
-    const origin = c.req.header('origin');
+    // Names are case-insensitive; the allowlist is lowercase.
+    if (!allowed.has(c.req.header('host')?.toLowerCase() ?? '')) return c.text('Forbidden: unknown Host', 403);
+    const origin = c.req.header('origin')?.toLowerCase();
     if (
       origin !== undefined
         ? !(origin.startsWith('http://') && allowed.has(origin.slice('http://'.length)))

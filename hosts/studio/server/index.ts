@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { createRegistry } from 'replicate-flux-blocks/blocks/index.js';
 import type { BlockRegistry } from 'replicate-flux-blocks/shared/framework/registry.js';
+import { isLoopback, isWildcard, machineNames } from '../../environment/allowed-hosts.js';
 import { openEnvironment, type HostEnvironment } from '../../environment/environment.js';
 import { libraryFile } from '../../environment/library-files.js';
 import { listenError } from '../../environment/listen.js';
@@ -32,6 +33,11 @@ export interface StudioOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Blocks the palette offers. Default every block of this package. */
   readonly registry?: BlockRegistry;
+  /**
+   * More host names or addresses the Host and Origin checks accept (`--allowed-hosts`), e.g. a
+   * reverse proxy's name; lowercase, IPv6 in brackets (as `allowedHostsOf` gives them). Default none.
+   */
+  readonly allowedHosts?: readonly string[];
 }
 
 /** A running studio. */
@@ -47,8 +53,9 @@ export interface Studio {
 /**
  * Starts the studio: the page (built into hosts/dist/studio/public), its API, and the environment
  * runs use ({@link openEnvironment}: token from `REPLICATE_API_TOKEN`, else the embedded
- * emulator). The Host allowlist is `127.0.0.1`, `localhost` and `[::1]` (and `host`) at the
- * port actually bound.
+ * emulator). The Host allowlist, at the port actually bound: `127.0.0.1`, `localhost` and
+ * `[::1]`; `host` itself on loopback, else the machine's names (`host` unless a wildcard such as
+ * `0.0.0.0`, `os.hostname()`, every interface address); and `allowedHosts`.
  * @throws {Error} `cannot listen on <host>:<port>: <reason>` when it cannot bind (e.g. the port is
  *   in use), after closing the environment it opened.
  */
@@ -85,9 +92,16 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
     throw listenError(error, host, port);
   }
   port = (server.address() as AddressInfo).port;
-  for (const name of ['127.0.0.1', 'localhost', '[::1]', host.includes(':') ? `[${host}]` : host])
-    hosts.add(`${name}:${port}`);
-  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  // Bound off loopback, the machine is reached by its own names too (what else would a remote browser use?).
+  const names = [
+    '127.0.0.1',
+    'localhost',
+    '[::1]',
+    ...(isLoopback(host) ? [host.includes(':') ? `[${host}]` : host] : machineNames(host)),
+    ...(options.allowedHosts ?? []),
+  ];
+  for (const name of names) hosts.add(`${name.toLowerCase()}:${port}`);
+  const shown = isWildcard(host) ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${shown}:${port}/?token=${token}`,
     port,

@@ -1,0 +1,65 @@
+import { isIP } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
+
+/** The `--allowed-hosts` flag, for `parseArgs` (`studio`, `mcp --http`). */
+export const ALLOWED_HOSTS_OPTION = { 'allowed-hosts': { type: 'string' } } as const;
+
+/** True for `localhost`, 127.0.0.0/8 and ::1 (bracketed or not). */
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '');
+  return bare === 'localhost' || bare === '::1' || (isIP(bare) === 4 && bare.startsWith('127.'));
+}
+
+/** Whether `host` is a wildcard bind address (every interface): `0.0.0.0`, `::` or `[::]`. */
+export function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]';
+}
+
+/** A host name or IP address as a Host header names it: lowercase, IPv6 in brackets. */
+function asHostName(name: string): string {
+  return isIP(name) === 6 ? `[${name.toLowerCase()}]` : name.toLowerCase();
+}
+
+/**
+ * The names a client on the network may use for this machine, for a server bound to `host`:
+ * the bound host itself (unless a wildcard), the machine's host name (`os.hostname()`) and every
+ * address of its network interfaces (`os.networkInterfaces()`), IPv6 ones in brackets.
+ */
+export function machineNames(host: string): string[] {
+  const addresses = Object.values(networkInterfaces()).flatMap((list) =>
+    (list ?? []).map((info) => asHostName(info.address)),
+  );
+  return [
+    ...(isWildcard(host) ? [] : [asHostName(host.replace(/^\[|\]$/g, ''))]),
+    hostname().toLowerCase(),
+    ...addresses,
+  ];
+}
+
+/**
+ * The `--allowed-hosts` list: comma-separated host names or IP addresses (no port, no scheme),
+ * e.g. `studio.example.com,10.0.0.5`, which the Host (and Origin) check accepts besides the
+ * machine's own names (a reverse proxy's or a tunnel's name). Each as a Host header names it
+ * (lowercase; IPv6 in brackets; international names in punycode).
+ * @returns an empty list without the flag.
+ * @throws {TypeError} with code `ERR_PARSE_ARGS_INVALID_OPTION_VALUE` (the CLI exits 2) naming a
+ *   value that is not a host name or address.
+ */
+export function allowedHostsOf(flag: string | undefined): string[] {
+  if (flag === undefined) return [];
+  return flag.split(',').map((entry) => {
+    const name = entry.trim();
+    const bracketed = isIP(name) === 6 ? `[${name}]` : name;
+    const url = URL.canParse(`http://${bracketed}`) ? new URL(`http://${bracketed}`) : undefined;
+    // Only a bare name survives as the whole host: no port, path, user or empty entry.
+    if (!name || !url || url.port || url.host !== url.hostname || url.pathname !== '/' || /[/@?#]/.test(name)) {
+      throw Object.assign(
+        new TypeError(
+          `--allowed-hosts takes comma-separated host names or IP addresses without a port, e.g. studio.example.com,10.0.0.5; "${entry}" is not one`,
+        ),
+        { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' },
+      );
+    }
+    return url.hostname;
+  });
+}
