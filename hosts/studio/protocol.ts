@@ -1,4 +1,4 @@
-// What the studio's server and page say to each other: types only, shared by both sides.
+// What the studio's server and page say to each other: types, and the one limit both sides apply.
 export type { BlockInfo, JsonSchema } from 'replicate-flux-blocks/shared/framework/json-schema.js';
 export type { Graph } from 'replicate-flux-blocks/shared/graph/check-graph.js';
 
@@ -67,3 +67,10 @@ export interface Example {
   readonly file: string;
   readonly graph: { readonly name?: string; readonly description?: string } & Record<string, unknown>;
 }
+
+/**
+ * Largest graph the studio takes, in bytes: a request body to its API (the server answers 413)
+ * and a graph file the page opens (refused before it is read). 4 MiB, with room for inline
+ * (data: URI) images.
+ */
+export const MAX_GRAPH_BYTES = 4 * 1024 * 1024;

@@ -252,6 +252,15 @@ describe('studio in Chromium', () => {
     ]);
   });
 
+  test('a graph file over 4 MiB is refused before it is read, naming the limit', async () => {
+    const big = Buffer.from(JSON.stringify({ nodes: [], links: [], name: 'x'.repeat(4 * 1024 * 1024) }));
+    await page.getByTestId('open-file').setInputFiles({ name: 'big.json', mimeType: 'application/json', buffer: big });
+    await textIs(
+      page.getByTestId('message'),
+      `Could not open big.json: it is ${big.length} bytes, over the 4194304-byte (4 MiB) limit of a graph`,
+    );
+  });
+
   test('Cancel stops a long run and the emulator receives the cancel request', async () => {
     await addByKeyboard('ReplicateFluxAdvancedModelBlock');
     await page.locator('#n1_prompt').fill(`${SLOW} a glacier calving, in slow motion`);

@@ -1,6 +1,6 @@
 // Graphs as files: open an example or a file, export the canvas, start over.
 import { useRef } from 'react';
-import type { Example } from '../protocol.js';
+import { MAX_GRAPH_BYTES, type Example } from '../protocol.js';
 
 export function GraphMenu({
   examples,
@@ -46,6 +46,13 @@ export function GraphMenu({
           const chosen = e.target.files?.[0];
           e.target.value = '';
           if (!chosen) return;
+          // Refused before it is read: the server would refuse it anyway (413), and the page would hold it all.
+          if (chosen.size > MAX_GRAPH_BYTES) {
+            onOpen(() => {
+              throw new Error(`it is ${chosen.size} bytes, over the ${MAX_GRAPH_BYTES}-byte (4 MiB) limit of a graph`);
+            }, chosen.name);
+            return;
+          }
           const text = await chosen.text();
           onOpen(() => JSON.parse(text) as unknown, chosen.name);
         }}

@@ -7,12 +7,18 @@ import { streamSSE } from 'hono/streaming';
 import type { BlockRegistry } from 'replicate-flux-blocks/shared/framework/registry.js';
 import { checkGraph, GraphError } from 'replicate-flux-blocks/shared/graph/check-graph.js';
 import { withCredentials, graphWithCredentials, type HostEnvironment } from '../../environment/environment.js';
-import type { CredentialsChoice, Example, GraphProblem, StudioInfo } from '../protocol.js';
+import {
+  MAX_GRAPH_BYTES,
+  type CredentialsChoice,
+  type Example,
+  type GraphProblem,
+  type StudioInfo,
+} from '../protocol.js';
 import { guard, type GuardOptions } from './guard.js';
 import { Runs } from './runs.js';
 
-/** Largest request body accepted, in bytes: a graph, with room for inline (data: URI) images. */
-export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** Largest request body accepted, in bytes: a graph, with room for inline (data: URI) images (4 MiB). */
+export const MAX_BODY_BYTES = MAX_GRAPH_BYTES;
 
 /** Everything the studio's HTTP app serves from. */
 export interface StudioAppOptions extends GuardOptions {
