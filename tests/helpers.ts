@@ -194,7 +194,10 @@ export function canceledId(message: string): string {
 /** A key of the OpenAI-compatible provider, long enough to be redacted. */
 export const OPENAI_KEY = 'sk-test-openai-compatible-0123456789abcdef';
 
-/** A context that reaches `emulator` with {@link TOKEN} (and {@link OPENAI_KEY} for its OpenAI-style routes). */
+/**
+ * A context that reaches `emulator` with {@link TOKEN} (and {@link OPENAI_KEY} for its OpenAI-style
+ * routes, its origin listed as the one that key may go to).
+ */
 export function contextFor(
   emulator: Emulator,
   runner: RunnerOptions = {},
@@ -202,7 +205,11 @@ export function contextFor(
   token = TOKEN,
 ): BlockContext {
   return {
-    credentials: { apiKey: token, keys: { openai_compatible: OPENAI_KEY } },
+    credentials: {
+      apiKey: token,
+      keys: { openai_compatible: OPENAI_KEY },
+      origins: { openai_compatible: [new URL(emulator.url).origin] },
+    },
     signal,
     runner: { baseUrl: emulator.url, pollIntervalMs: 20, ...runner },
   };

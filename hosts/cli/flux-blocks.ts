@@ -6,7 +6,8 @@ import { emulatorCommand } from './emulator-command.js';
 import { baseUrlOf, parseFlags, UsageError } from './flags.js';
 import { demoCommand, findBlock, runCommand, runGraphCommand } from './run-commands.js';
 
-const TARGET = '[--base-url URL] [--timeout-ms N] [--out DIR] [--webhook-port N [--webhook-url URL]]';
+const TARGET =
+  '[--base-url URL] [--openai-compatible-origins LIST] [--timeout-ms N] [--out DIR] [--webhook-port N [--webhook-url URL]]';
 
 /** Each command's usage line and what it does, as `help` and `<command> --help` print them. */
 const COMMANDS: Record<string, { readonly usage: string; readonly does: string }> = {
@@ -25,7 +26,7 @@ const COMMANDS: Record<string, { readonly usage: string; readonly does: string }
   },
   worker: {
     usage:
-      'flux-blocks worker --redis URL [--concurrency N] [--queue NAME] [--base-url URL] [--timeout-ms N] [--out DIR] [--creates-per-minute N] [--others-per-minute N]',
+      'flux-blocks worker --redis URL [--concurrency N] [--queue NAME] [--base-url URL] [--openai-compatible-origins LIST] [--timeout-ms N] [--out DIR] [--creates-per-minute N] [--others-per-minute N]',
     does: 'Runs block jobs from Redis until SIGTERM (REDIS_URL is the default URL); run and run-graph with --redis enqueue them. See docs/scaling.md.',
   },
   emulator: {
@@ -38,11 +39,11 @@ const COMMANDS: Record<string, { readonly usage: string; readonly does: string }
   },
   mcp: {
     usage:
-      'flux-blocks mcp [--http [--port N] [--host H] [--auth-token T]] [--base-url URL] [--out DIR] [--max-image-bytes N]',
+      'flux-blocks mcp [--http [--port N] [--host H] [--auth-token T]] [--base-url URL] [--openai-compatible-origins LIST] [--out DIR] [--max-image-bytes N]',
     does: 'Serves every block as an MCP tool over stdio, or over Streamable HTTP with --http.',
   },
   studio: {
-    usage: 'flux-blocks studio [--port N] [--host H] [--out DIR] [--base-url URL]',
+    usage: 'flux-blocks studio [--port N] [--host H] [--out DIR] [--base-url URL] [--openai-compatible-origins LIST]',
     does: 'Serves the studio, a visual graph editor in the browser, and prints its URL.',
   },
 };
@@ -50,8 +51,9 @@ const COMMANDS: Record<string, { readonly usage: string; readonly does: string }
 const ENVIRONMENT = `Environment: REPLICATE_API_TOKEN (the Replicate API token), REPLICATE_BASE_URL (Replicate or a
 compatible proxy, default https://api.replicate.com/v1). With neither, the commands use an embedded
 emulator (placeholder images). OPENAI_COMPATIBLE_API_KEY is the key of the OpenAI-compatible provider
-of OpenAICompatibleFluxImageBlock; OPENAI_COMPATIBLE_ORIGINS the only origins it may be sent to
-(comma-separated; default any). Replicate deletes output URLs an hour after a prediction: keep images
+of OpenAICompatibleFluxImageBlock; OPENAI_COMPATIBLE_ORIGINS (or --openai-compatible-origins) the only
+origins it is sent to (comma-separated, e.g. https://api.aggregator.example; * for any origin on a
+public address; default none but the embedded emulator's). Base URLs must not hold user:pass@. Replicate deletes output URLs an hour after a prediction: keep images
 with --out or a Save Image node. --webhook-port N: wait for Replicate's webhooks on 127.0.0.1:N instead
 of polling, --webhook-url URL being the public URL that reaches it; REPLICATE_WEBHOOK_SECRET or
 Replicate's API gives the signing secret.

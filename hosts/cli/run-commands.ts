@@ -23,6 +23,7 @@ import { WEBHOOK_OPTIONS, type WebhookFlags } from '../environment/webhook.js';
 
 const TARGET_FLAGS = {
   'base-url': { type: 'string' },
+  'openai-compatible-origins': { type: 'string' },
   'timeout-ms': { type: 'string' },
   out: { type: 'string' },
   redis: { type: 'string' },
@@ -38,11 +39,18 @@ interface RunTarget extends Target {
 }
 
 function targetOf(
-  values: { 'base-url'?: string; 'timeout-ms'?: string; out?: string; redis?: string } & WebhookFlags,
+  values: {
+    'base-url'?: string;
+    'openai-compatible-origins'?: string;
+    'timeout-ms'?: string;
+    out?: string;
+    redis?: string;
+  } & WebhookFlags,
 ): RunTarget {
   const webhook = { 'webhook-url': values['webhook-url'], 'webhook-port': values['webhook-port'] };
   return {
     baseUrl: baseUrlOf(values['base-url']),
+    openAiOrigins: values['openai-compatible-origins'],
     timeoutMs: timeoutOf(values['timeout-ms']),
     out: values.out,
     redis: values.redis,

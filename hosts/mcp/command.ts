@@ -35,7 +35,7 @@ export async function mcpCommand(args: string[], env: NodeJS.ProcessEnv = proces
   }
   // Only protocol messages may reach stdout in stdio mode: anything logged goes to stderr.
   if (!flags.http) console.log = console.error;
-  const environment = await openEnvironment({ baseUrl: flags.baseUrl });
+  const environment = await openEnvironment({ baseUrl: flags.baseUrl, openAiOrigins: flags.openAiOrigins });
   // Absolute, so links and messages name the file wherever the client looks from.
   const out = flags.out !== undefined ? resolve(flags.out) : environment.embedded ? EMBEDDED_OUT : undefined;
   console.error(environment.description);
@@ -79,6 +79,7 @@ function parse(args: string[], env: NodeJS.ProcessEnv) {
       port: { type: 'string' },
       host: { type: 'string' },
       'base-url': { type: 'string' },
+      'openai-compatible-origins': { type: 'string' },
       out: { type: 'string' },
       'max-image-bytes': { type: 'string' },
       'auth-token': { type: 'string' },
@@ -95,8 +96,6 @@ function parse(args: string[], env: NodeJS.ProcessEnv) {
     values['max-image-bytes'] === undefined ? DEFAULT_MAX_IMAGE_BYTES : Number(values['max-image-bytes']);
   if (!Number.isInteger(maxImageBytes) || maxImageBytes < 0)
     throw new UsageError('--max-image-bytes takes a whole number of bytes (0 sends no images)');
-  if (values['base-url'] !== undefined && !URL.canParse(values['base-url']))
-    throw new UsageError('--base-url takes a URL, e.g. https://api.replicate.com/v1');
   const authToken = values['auth-token'] ?? (env.MCP_AUTH_TOKEN || undefined);
   // As startMcpHttpServer would refuse it, but before the embedded emulator starts.
   const host = values.host ?? '127.0.0.1';
@@ -104,7 +103,16 @@ function parse(args: string[], env: NodeJS.ProcessEnv) {
     throw new UsageError(
       `Binding to ${host}, not a loopback address, needs a bearer token: pass --auth-token or set MCP_AUTH_TOKEN`,
     );
-  return { http, port, host: values.host, baseUrl: values['base-url'], out: values.out, maxImageBytes, authToken };
+  return {
+    http,
+    port,
+    host: values.host,
+    baseUrl: values['base-url'],
+    openAiOrigins: values['openai-compatible-origins'],
+    out: values.out,
+    maxImageBytes,
+    authToken,
+  };
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */

@@ -5,7 +5,7 @@ import { startStudio } from './server/index.js';
 export const DEFAULT_PORT = 8484;
 
 /**
- * `flux-blocks studio [--port N] [--host H] [--out DIR] [--base-url URL]`: serves the studio
+ * `flux-blocks studio [--port N] [--host H] [--out DIR] [--base-url URL] [--openai-compatible-origins LIST]`: serves the studio
  * ({@link startStudio}; port default 8484, host 127.0.0.1, out `out/`), prints its URL with the
  * session token on stdout and where runs go on stderr, and runs until SIGINT or SIGTERM.
  * @returns the exit status: 0, or 2 for a bad flag value (parseArgs throws for unknown flags).
@@ -18,6 +18,7 @@ export async function studioCommand(args: string[]): Promise<number> {
       host: { type: 'string' },
       out: { type: 'string' },
       'base-url': { type: 'string' },
+      'openai-compatible-origins': { type: 'string' },
     },
   });
   const port = Number(values.port ?? DEFAULT_PORT);
@@ -25,7 +26,13 @@ export async function studioCommand(args: string[]): Promise<number> {
     console.error('flux-blocks: --port takes a TCP port number (0-65535)');
     return 2;
   }
-  const studio = await startStudio({ port, host: values.host, out: values.out, baseUrl: values['base-url'] });
+  const studio = await startStudio({
+    port,
+    host: values.host,
+    out: values.out,
+    baseUrl: values['base-url'],
+    openAiOrigins: values['openai-compatible-origins'],
+  });
   console.error(studio.environment.description);
   if (values.host && !['127.0.0.1', 'localhost', '::1'].includes(values.host))
     console.error(

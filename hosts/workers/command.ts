@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { RedisOptions } from 'ioredis';
 import { registry } from 'replicate-flux-blocks/blocks/index.js';
 import { openEnvironment, type HostEnvironment, type Target } from '../environment/environment.js';
+import { checkedBaseUrl } from '../environment/urls.js';
 import { checkRedis, redisConnection } from './connection.js';
 import { createJobQueue, type JobQueue } from './queue.js';
 import { REPLICATE_BUDGET } from './rate-limit.js';
@@ -24,6 +25,7 @@ export async function workerCommand(args: string[]): Promise<number> {
       concurrency: { type: 'string' },
       queue: { type: 'string' },
       'base-url': { type: 'string' },
+      'openai-compatible-origins': { type: 'string' },
       'timeout-ms': { type: 'string' },
       out: { type: 'string' },
       'creates-per-minute': { type: 'string' },
@@ -43,7 +45,12 @@ export async function workerCommand(args: string[]): Promise<number> {
   };
   // An unreachable Redis is reported before the emulator starts (startWorker checks again).
   await checkRedis(connection);
-  const environment = await openEnvironment({ baseUrl: values['base-url'], timeoutMs, out: values.out ?? 'out' });
+  const environment = await openEnvironment({
+    baseUrl: values['base-url'],
+    openAiOrigins: values['openai-compatible-origins'],
+    timeoutMs,
+    out: values.out ?? 'out',
+  });
   console.error(environment.description);
   let running: RunningWorker;
   try {
@@ -84,8 +91,8 @@ export async function openJobEnvironment(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<HostEnvironment & { jobs: JobQueue }> {
   const connection = connectionOf(url);
+  const baseUrl = target.baseUrl ?? checkedBaseUrl(env.REPLICATE_BASE_URL || undefined, 'REPLICATE_BASE_URL');
   const jobs = await createJobQueue({ connection });
-  const baseUrl = target.baseUrl ?? (env.REPLICATE_BASE_URL || undefined);
   return {
     context: {
       save: { dir: target.out, allowedOrigins: baseUrl && URL.canParse(baseUrl) ? [new URL(baseUrl).origin] : [] },

@@ -63,8 +63,10 @@ export interface Credentials {
   /**
    * Per provider, the only origins (e.g. `https://api.aggregator.example`) its key may be sent
    * to, for blocks whose input names the base URL: a base URL of another origin is refused
-   * before any request, so a graph or an agent cannot send the host's key elsewhere. A provider
-   * without an entry goes wherever the input says.
+   * before any request, so a graph or an agent cannot send the host's key elsewhere. Default
+   * none: a provider without an entry (or with an empty one) sends its key nowhere. The entry
+   * `*` allows every other origin too, on public addresses only (not private, loopback or
+   * link-local, checked on the address connected to); a listed origin is trusted on any address.
    */
   readonly origins?: Readonly<Record<string, readonly string[]>>;
 }
