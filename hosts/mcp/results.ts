@@ -3,7 +3,7 @@ import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/server'
 import sharp from 'sharp';
 import { fetchImage, type FetchedImage, type FetchOptions } from 'replicate-flux-blocks/shared/image/fetch-image.js';
 import { writeImage } from 'replicate-flux-blocks/shared/image/write-image.js';
-import type { GraphResult } from 'replicate-flux-blocks/shared/graph/run-graph.js';
+import type { GraphOutput, GraphResult } from 'replicate-flux-blocks/shared/graph/run-graph.js';
 import { LIST_OUTPUTS } from './tools.js';
 
 /** How results show their images. */
@@ -38,12 +38,14 @@ export const SAVED_FILE_NAME = /^[0-9a-f]{16}\.[a-z]+$/;
  * `{ result: ["https://..."], seed: 42 }` or `{ error: "..." }`.
  */
 export function structuredOutputs(outputs: ReadonlyArray<readonly [string, unknown]>): Record<string, unknown> {
-  const structured: Record<string, unknown> = {};
+  // A Map, then own properties: an output named `__proto__` stays a key, never a prototype.
+  const structured = new Map<string, unknown>();
   for (const [name, value] of outputs) {
-    if (LIST_OUTPUTS.has(name)) ((structured[name] ??= []) as unknown[]).push(value);
-    else structured[name] = value;
+    if (!LIST_OUTPUTS.has(name)) structured.set(name, value);
+    else if (structured.has(name)) (structured.get(name) as unknown[]).push(value);
+    else structured.set(name, [value]);
   }
-  return structured;
+  return Object.fromEntries(structured);
 }
 
 /**
@@ -78,8 +80,7 @@ export async function blockResult(
  * with a failed node is `isError`.
  */
 export async function graphResult(result: GraphResult, options: ResultOptions): Promise<CallToolResult> {
-  const outputs: Record<string, Record<string, unknown[]>> = {};
-  for (const { node, output, value } of result.outputs) ((outputs[node] ??= {})[output] ??= []).push(value);
+  const outputs = nodeOutputs(result.outputs);
   const failed = result.failures.length > 0;
   const lines = [failed ? `Error: ${result.failures.length} node run(s) failed.` : 'Graph finished.'];
   for (const { node, block, error } of result.failures) lines.push(`Node ${node} (${block}) failed: ${error}`);
@@ -95,6 +96,23 @@ export async function graphResult(result: GraphResult, options: ResultOptions): 
     structuredContent: { outputs, failures: result.failures, stopped: result.stopped },
     ...(failed && { isError: true }),
   };
+}
+
+/**
+ * `{ node: { output: [values] } }` from a graph's outputs. Built in Maps and written out as own
+ * properties (`Object.fromEntries`), so no node id or output name (`__proto__`, `constructor`)
+ * reaches a prototype, whatever the graph checks let through.
+ */
+export function nodeOutputs(outputs: readonly GraphOutput[]): Record<string, Record<string, unknown[]>> {
+  const byNode = new Map<string, Map<string, unknown[]>>();
+  for (const { node, output, value } of outputs) {
+    let byOutput = byNode.get(node);
+    if (!byOutput) byNode.set(node, (byOutput = new Map()));
+    const values = byOutput.get(output);
+    if (values) values.push(value);
+    else byOutput.set(output, [value]);
+  }
+  return Object.fromEntries([...byNode].map(([node, byOutput]) => [node, Object.fromEntries(byOutput)]));
 }
 
 /** A value for the text summary: data: URIs shortened, JSON for anything but strings. */

@@ -334,3 +334,26 @@ test('list pages hold 100 predictions, newest first, with a next link', async ()
     await fresh.close();
   }
 });
+
+test('an edit whose form has fields named __proto__ and constructor is answered and recorded as any other', async () => {
+  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } })
+    .png()
+    .toBuffer();
+  const form = new FormData();
+  form.append('model', 'flux-kontext-pro');
+  form.append('prompt', 'a kite');
+  form.append('__proto__', 'x');
+  form.append('constructor', 'y');
+  form.append('image', new Blob([png], { type: 'image/png' }), 'in.png');
+  emulator.requests.splice(0);
+  const response = await fetch(`${emulator.url}/images/edits`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${TOKEN}` },
+    body: form,
+  });
+  expect(response.status).toBe(200);
+  const body = emulator.requests.at(-1)!.body as Record<string, unknown>;
+  expect(Object.getOwnPropertyNames(body)).toEqual(['model', 'prompt', '__proto__', 'constructor', 'image']);
+  expect([body['__proto__'], body.constructor]).toEqual(['x', 'y']);
+  expect('x' in {}).toBe(false);
+});
