@@ -296,6 +296,23 @@ describe('output files are real images', () => {
     expect(width * height).toBeLessThan(1.05 * 2 ** 20);
   });
 
+  test("plan.outputBytes: each output file serves the given bytes (a truncated png) with the format's type", async () => {
+    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#336699' } })
+      .png()
+      .toBuffer();
+    const truncated = png.subarray(0, 60);
+    plan = { outputBytes: truncated };
+    const { json } = await create({ prompt: 'x', output_format: 'png', num_outputs: 2 }, { Prefer: 'wait' });
+    expect(json.output).toHaveLength(2);
+    for (const url of json.output as string[]) {
+      const response = await fetch(url);
+      expect([response.status, response.headers.get('content-type')]).toEqual([200, 'image/png']);
+      const bytes = Buffer.from(await response.arrayBuffer());
+      expect(bytes.equals(truncated)).toBe(true);
+      await expect(sharp(bytes).toBuffer()).rejects.toThrow();
+    }
+  });
+
   test('megapixels 0.25 makes a quarter-size image; an output not yet made is 404', async () => {
     plan = {};
     const { json } = await create({ prompt: 'x', megapixels: '0.25', output_format: 'png' }, { Prefer: 'wait' });
