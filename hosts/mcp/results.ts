@@ -123,7 +123,10 @@ function shown(value: unknown): string {
     : value;
 }
 
-/** Image items and saved-file links for the image outputs, with a note per image that could not be read. */
+/**
+ * Image items and saved-file links for the image outputs, with a note per image that could not
+ * be read, decoded or saved. Never throws for an image: the result stands without its preview.
+ */
 async function imageContent(
   outputs: ReadonlyArray<{ name: string; value: unknown }>,
   options: ResultOptions,
@@ -149,13 +152,20 @@ async function imageContent(
     try {
       image = await fetchImage(value, options.fetch, options.signal);
     } catch (error) {
-      notes.push(`Could not read ${shown(value)} as an image: ${(error as Error).message}`);
+      notes.push(previewLeftOut(value, 'read', error));
       continue;
     }
     if (options.maxImageBytes > 0) {
-      const item = await downscaled(image, options.maxImageBytes);
-      if (item) items.push({ type: 'image', ...item });
-      else notes.push(`${shown(value)} does not fit in ${options.maxImageBytes} bytes even downscaled; no image item.`);
+      // The preview never costs the result: an image sharp cannot decode (truncated, corrupt,
+      // over its pixel limit) loses its image item, not the call.
+      try {
+        const item = await downscaled(image, options.maxImageBytes);
+        if (item) items.push({ type: 'image', ...item });
+        else
+          notes.push(`${shown(value)} does not fit in ${options.maxImageBytes} bytes even downscaled; no image item.`);
+      } catch (error) {
+        notes.push(previewLeftOut(value, 'decoded', error));
+      }
     }
     if (options.out) {
       try {
@@ -168,6 +178,18 @@ async function imageContent(
     }
   }
   return { items, notes };
+}
+
+/**
+ * The one-line note for an image output without a preview, e.g. `https://.../out-0.png: preview
+ * left out: the image could not be decoded (pngload_buffer: libspng read error); the URL above
+ * is the result.` The reason is cut to 200 characters.
+ */
+function previewLeftOut(value: string, failed: 'read' | 'decoded', error: unknown): string {
+  const reason = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
+  const shownReason = reason.length > 200 ? `${reason.slice(0, 200)}...` : reason;
+  const what = value.startsWith('data:') ? 'data: URI' : 'URL';
+  return `${shown(value)}: preview left out: the image could not be ${failed} (${shownReason}); the ${what} above is the result.`;
 }
 
 function isSavedFile(path: string, out: string): boolean {
