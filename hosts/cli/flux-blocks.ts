@@ -83,7 +83,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const known = COMMANDS[command];
+  // Own keys only: `__proto__` or `constructor` is no command (it would fall through to the studio).
+  const known = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!known) throw new UsageError(`unknown command "${command}"`);
   // Every command takes --help (before a lone `--`, which ends the flags).
   const flags = args.slice(0, args.includes('--') ? args.indexOf('--') : undefined);

@@ -85,7 +85,28 @@ export interface CheckedGraph {
 const SHOWN_CYCLE = 12;
 
 /**
- * Checks a graph before anything runs: known blocks, unique node ids, links between existing
+ * What a node id may be: 1 to 64 letters, digits, `_` and `-`. AutoGPT's ids (UUIDs) and the
+ * studio's (`n1`) fit; hosts key results and status by node id, and ids show in messages.
+ */
+export const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Ids that fit {@link NODE_ID} but name a property every object has: never a node's id. */
+const OBJECT_PROPERTY_NAMES = new Set(Object.getOwnPropertyNames(Object.prototype).concat('prototype'));
+
+/** Why `id` is no node id, or undefined for a good one. */
+function nodeIdProblem(id: string): string | undefined {
+  if (!NODE_ID.test(id)) return 'use 1 to 64 letters, digits, _ or -, e.g. a UUID or "generate"';
+  if (OBJECT_PROPERTY_NAMES.has(id))
+    return `${id} is a name every JavaScript object has: pick another, e.g. "generate"`;
+  return undefined;
+}
+
+/** A node id for a message: quoted, and cut to 64 characters. */
+const quoted = (id: string) => JSON.stringify(id.length > 64 ? `${id.slice(0, 64)}...` : id);
+
+/**
+ * Checks a graph before anything runs: node ids of {@link NODE_ID}'s shape that are no
+ * `Object.prototype` property (`__proto__`, `constructor`, ...), known blocks, unique node ids, links between existing
  * nodes, from an output to an input the blocks have (own properties only: `toString` is no
  * pin), not from `error`, no cycles, every required input fixed or linked, and every fixed
  * input valid. Linear in the graph's size, without recursion, so any graph that fits in memory
@@ -97,6 +118,8 @@ export function checkGraph(graph: unknown, registry: BlockRegistry): CheckedGrap
   if (!parsed.success) throw new GraphError(`Invalid graph: ${formatIssues(parsed.error.issues, 'graph')}`);
   const nodes = new Map<string, CheckedNode & { linked: Set<string> }>();
   for (const node of parsed.data.nodes) {
+    const idProblem = nodeIdProblem(node.id);
+    if (idProblem) throw new GraphError(`Node id ${quoted(node.id)} is not allowed: ${idProblem}`, { node: node.id });
     const block = registry.get(node.block_id);
     if (!block)
       throw new GraphError(`Node ${node.id}: no block with id or name "${node.block_id}" is registered`, {

@@ -122,6 +122,8 @@ describe('run', () => {
       '--timeout-ms takes a whole number of milliseconds from 1 to 86400000',
     ],
     [['paint'], 'unknown command "paint"'],
+    [['__proto__'], 'unknown command "__proto__"'],
+    [['constructor'], 'unknown command "constructor"'],
     [[], 'Usage:\n  flux-blocks list'],
   ])('usage error %j: exit 2', async (args, message) => {
     const { code, stdout, stderr } = await cli(args, withEmulator());

@@ -195,6 +195,27 @@ describe('studio API', () => {
     for (const page of pages) expect(page).not.toContain(OPENAI_KEY);
   });
 
+  test('an output that is no image keeps its value and ends succeeded, without a preview; a __proto__ node id is refused', async () => {
+    handle.plan = { outputBytes: Buffer.from('not an image at all') };
+    const graph = { nodes: [GRAPH.nodes[0]!] };
+    const { id } = (await (await api('/api/runs', { method: 'POST', body: JSON.stringify(graph) })).json()) as {
+      id: string;
+    };
+    const { events: all } = await events(id);
+    const result = all.find((e) => e.type === 'output' && e.output === 'result') as { value: string; preview?: string };
+    expect(result.value).toMatch(new RegExp(`^${new URL(handle.emulator.url).origin}/`));
+    expect(result.preview).toBeUndefined();
+    expect(all.at(-1)).toEqual({ type: 'done', status: 'succeeded' });
+
+    const proto = { nodes: [{ ...GRAPH.nodes[0]!, id: '__proto__' }] };
+    expect(await (await api('/api/check', { method: 'POST', body: JSON.stringify(proto) })).json()).toEqual({
+      ok: false,
+      node: '__proto__',
+      error:
+        'Node id "__proto__" is not allowed: __proto__ is a name every JavaScript object has: pick another, e.g. "generate"',
+    });
+  });
+
   test("nodes can pick each provider's key the host holds, by name", async () => {
     const { credentials } = (await (await api('/api/info')).json()) as {
       credentials: Array<{ provider: string; id: string }>;
