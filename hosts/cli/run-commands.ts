@@ -96,7 +96,12 @@ export async function runGraphCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     'run-graph',
     args,
-    { ...TARGET_FLAGS, 'max-predictions': { type: 'string' }, concurrency: { type: 'string' } },
+    {
+      ...TARGET_FLAGS,
+      'max-predictions': { type: 'string' },
+      'max-node-runs': { type: 'string' },
+      concurrency: { type: 'string' },
+    },
     true,
   );
   if (positionals.length !== 1) throw new UsageError('run-graph takes exactly one graph file');
@@ -109,6 +114,7 @@ export async function runGraphCommand(args: string[]): Promise<number> {
   }
   const limits = {
     maxPredictions: countOf('max-predictions', values['max-predictions']),
+    maxNodeRuns: countOf('max-node-runs', values['max-node-runs']),
     concurrency: countOf('concurrency', values.concurrency),
   };
   return (await executeGraph(graph, { ...targetOf(values), out: values.out ?? 'out' }, limits)).status;
@@ -145,7 +151,7 @@ export async function demoCommand(args: string[]): Promise<number> {
 async function executeGraph(
   graph: unknown,
   target: RunTarget,
-  limits: { maxPredictions?: number; concurrency?: number } = {},
+  limits: { maxPredictions?: number; maxNodeRuns?: number; concurrency?: number } = {},
 ): Promise<{ status: number; outputs: GraphOutput[] }> {
   const filled = graphWithCredentials(graph, registry);
   const blocks = new Map<string, Block>();
