@@ -57,7 +57,8 @@ of polling, --webhook-url URL being the public URL that reaches it; REPLICATE_WE
 Replicate's API gives the signing secret.
 
 Exit status: 0 when no block yielded an error, 1 when one did, 2 for usage errors and graphs that
-cannot run, 130 on Ctrl-C.`;
+cannot run, 130 on Ctrl-C and 143 on SIGTERM (both cancel the prediction first; a second signal
+quits at once).`;
 
 const USAGE = `Usage:\n${Object.values(COMMANDS)
   .map((c) => `  ${c.usage}`)
