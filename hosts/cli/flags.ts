@@ -53,7 +53,7 @@ export function baseUrlOf(flag: string | undefined): string | undefined {
   return flag;
 }
 
-/** A positive whole number flag (`--max-predictions`, `--concurrency`). */
+/** A positive whole number flag (`--max-predictions`, `--max-node-runs`, `--concurrency`). */
 export function countOf(name: string, flag: string | undefined): number | undefined {
   if (flag === undefined) return undefined;
   const count = Number(flag);

@@ -21,7 +21,7 @@ const COMMANDS: Record<string, { readonly usage: string; readonly does: string }
     does: 'Runs one block; prints each output as a JSON line. Image inputs may name local files (inside the working directory). Result images are saved into --out (always on the embedded emulator, default out/) and printed as {"output":"file","value":path}.',
   },
   'run-graph': {
-    usage: `flux-blocks run-graph <graph.json> ${TARGET} [--max-predictions N] [--concurrency N] [--redis URL]`,
+    usage: `flux-blocks run-graph <graph.json> ${TARGET} [--max-predictions N] [--max-node-runs N] [--concurrency N] [--redis URL]`,
     does: 'Runs a graph (AutoGPT shape); prints each output as a JSON line {"node","output","value"}. Save Image nodes and result images go into --out (default out/).',
   },
   worker: {
@@ -59,7 +59,8 @@ of polling, --webhook-url URL being the public URL that reaches it; REPLICATE_WE
 Replicate's API gives the signing secret.
 
 Exit status: 0 when no block yielded an error, 1 when one did, 2 for usage errors and graphs that
-cannot run, 130 on Ctrl-C.`;
+cannot run, 130 on Ctrl-C and 143 on SIGTERM (both cancel the prediction first; a second signal
+quits at once).`;
 
 const USAGE = `Usage:\n${Object.values(COMMANDS)
   .map((c) => `  ${c.usage}`)

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { openEnvironment } from '../environment/environment.js';
+import { stopSignal } from '../environment/signals.js';
 import { HttpSetupError, isLoopback, startMcpHttpServer } from './http.js';
 import { DEFAULT_MAX_IMAGE_BYTES } from './results.js';
 import { mcpServerFactory } from './server.js';
@@ -20,7 +21,8 @@ class UsageError extends Error {}
  * images are always saved (into --out, default the system temp dir's flux-blocks-mcp/).
  * `--auth-token` (or `MCP_AUTH_TOKEN`) is the bearer token HTTP requests must carry; a
  * non-loopback `--host` requires one.
- * @returns the exit status: 0 after stdin closed (stdio) or SIGINT/SIGTERM, 2 for usage errors
+ * @returns the exit status: 0 after stdin closed (stdio) or SIGINT/SIGTERM (a second signal, or a
+ *   close taking over 8 s, exits at once with 130 or 143: `onStopSignals`), 2 for usage errors
  *   (checked before the embedded emulator starts).
  * @throws {Error} when the HTTP server cannot listen (the CLI exits 1), after closing the environment.
  */
@@ -113,12 +115,4 @@ function parse(args: string[], env: NodeJS.ProcessEnv) {
     maxImageBytes,
     authToken,
   };
-}
-
-/** Resolves on the first SIGINT or SIGTERM. */
-function stopSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
 }

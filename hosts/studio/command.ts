@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { stopSignal } from '../environment/signals.js';
 import { startStudio } from './server/index.js';
 
 /** Port the studio listens on unless `--port` says otherwise. */
@@ -7,7 +8,8 @@ export const DEFAULT_PORT = 8484;
 /**
  * `flux-blocks studio [--port N] [--host H] [--out DIR] [--base-url URL] [--openai-compatible-origins LIST]`: serves the studio
  * ({@link startStudio}; port default 8484, host 127.0.0.1, out `out/`), prints its URL with the
- * session token on stdout and where runs go on stderr, and runs until SIGINT or SIGTERM.
+ * session token on stdout and where runs go on stderr, and runs until SIGINT or SIGTERM, which
+ * cancel the runs going (a second signal, or a close taking over 8 s, exits at once: `onStopSignals`).
  * @returns the exit status: 0, or 2 for a bad flag value (parseArgs throws for unknown flags).
  */
 export async function studioCommand(args: string[]): Promise<number> {
@@ -39,10 +41,7 @@ export async function studioCommand(args: string[]): Promise<number> {
       `Listening on ${values.host}: anyone who can reach it and has the token can run graphs on your Replicate account.`,
     );
   console.log(`Studio: ${studio.url}`);
-  await new Promise<void>((stop) => {
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await stopSignal();
   await studio.close();
   return 0;
 }

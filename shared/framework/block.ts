@@ -128,6 +128,15 @@ export interface Block<I extends z.ZodTypeAny = z.ZodTypeAny, O extends OutputSh
    * test_input/test_output); every registered block's examples run in the test suite.
    */
   readonly examples: readonly BlockExample[];
+  /**
+   * The most values one run yields on each output that may yield more than one, e.g.
+   * `{ result: 4 }` for a block asking for 1-4 images. Outputs left out yield at most one value
+   * per run. Graph checks multiply along links by it to bound a graph's node runs before anything
+   * runs (see `worstCaseNodeRuns`). A block that cannot know (a model's output list) leaves
+   * the output out; that, or a model sending more than asked, is caught by the runner's
+   * `maxNodeRuns` cap at run time.
+   */
+  readonly outputsPerRun?: Readonly<Partial<Record<keyof O & string, number>>>;
   run(input: z.output<I>, context: BlockContext): AsyncGenerator<BlockOutput<O>, void, undefined>;
 }
 

@@ -3,6 +3,7 @@ import { formatIssues } from '../core/issues.js';
 import type { Block } from '../framework/block.js';
 import { shapeOf } from '../framework/json-schema.js';
 import type { BlockRegistry } from '../framework/registry.js';
+import { DEFAULT_MAX_NODE_RUNS, worstCaseNodeRuns } from './fan-out.js';
 
 const graphSchema = z
   .object({
@@ -84,6 +85,15 @@ export interface CheckedGraph {
 /** Longest cycle shown in a cycle's error message, in node ids. */
 const SHOWN_CYCLE = 12;
 
+/** How far {@link checkGraph} lets a graph fan out. */
+export interface CheckGraphOptions {
+  /**
+   * Most node runs the graph may make in the worst case (`worstCaseNodeRuns`): a graph that
+   * could make more is refused. A positive whole number; default 1,000, as `runGraph`'s cap.
+   */
+  readonly maxNodeRuns?: number;
+}
+
 /**
  * What a node id may be: 1 to 64 letters, digits, `_` and `-`. AutoGPT's ids (UUIDs) and the
  * studio's (`n1`) fit; hosts key results and status by node id, and ids show in messages.
@@ -108,12 +118,17 @@ const quoted = (id: string) => JSON.stringify(id.length > 64 ? `${id.slice(0, 64
  * Checks a graph before anything runs: node ids of {@link NODE_ID}'s shape that are no
  * `Object.prototype` property (`__proto__`, `constructor`, ...), known blocks, unique node ids, links between existing
  * nodes, from an output to an input the blocks have (own properties only: `toString` is no
- * pin), not from `error`, no cycles, every required input fixed or linked, and every fixed
- * input valid. Linear in the graph's size, without recursion, so any graph that fits in memory
- * is checked.
- * @throws {GraphError} naming the node or link and what is wrong.
+ * pin), not from `error`, no cycles, every required input fixed or linked, every fixed input
+ * valid, and at most `maxNodeRuns` node runs in the worst case (values multiply along links:
+ * 6 levels of 10 nodes each linked from every node above make 1,111,111 runs). Linear in the
+ * graph's size, without recursion, so any graph that fits in memory is checked.
+ * @throws {GraphError} naming the node or link and what is wrong; for too many node runs, the
+ *   node where the count passes the limit; for a `maxNodeRuns` that is not a positive whole number.
  */
-export function checkGraph(graph: unknown, registry: BlockRegistry): CheckedGraph {
+export function checkGraph(graph: unknown, registry: BlockRegistry, options: CheckGraphOptions = {}): CheckedGraph {
+  const { maxNodeRuns = DEFAULT_MAX_NODE_RUNS } = options;
+  if (!Number.isSafeInteger(maxNodeRuns) || maxNodeRuns < 1)
+    throw new GraphError(`maxNodeRuns must be a positive whole number, not ${maxNodeRuns}`);
   const parsed = graphSchema.safeParse(graph);
   if (!parsed.success) throw new GraphError(`Invalid graph: ${formatIssues(parsed.error.issues, 'graph')}`);
   const nodes = new Map<string, CheckedNode & { linked: Set<string> }>();
@@ -174,6 +189,15 @@ export function checkGraph(graph: unknown, registry: BlockRegistry): CheckedGrap
       : parsedDefaults.error.issues.filter((issue) => !node.linked.has(String(issue.path[0])));
     if (issues.length)
       throw new GraphError(`Node ${node.id} (${node.block.name}): ${formatIssues(issues)}`, { node: node.id });
+  }
+  const excess = worstCaseNodeRuns(nodes, linksFrom, maxNodeRuns);
+  if (excess) {
+    const node = nodes.get(excess.node)!;
+    const runs = excess.runs > Number.MAX_SAFE_INTEGER ? 'more than 2^53' : String(excess.runs);
+    throw new GraphError(
+      `Node ${node.id} (${node.block.name}): the graph could make ${runs} node runs by this node, past the limit of ${maxNodeRuns} (maxNodeRuns). Each value a node yields runs every node linked to it once, so runs multiply along links; link fewer nodes to each other, or raise maxNodeRuns (--max-node-runs) if the graph is meant to run that many.`,
+      { node: node.id },
+    );
   }
   return { nodes, linksFrom };
 }

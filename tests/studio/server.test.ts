@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startStudio, type Studio } from '../../hosts/studio/server/index.js';
 import { MAX_BODY_BYTES } from '../../hosts/studio/server/app.js';
 import type { RunEvent } from '../../hosts/studio/protocol.js';
-import { OPENAI_KEY, TOKEN, useEmulator } from '../helpers.js';
+import { fanOutGraph, OPENAI_KEY, scaled, TOKEN, useEmulator } from '../helpers.js';
 
 // The studio's HTTP API without a browser: node:http where a header must be forged (fetch drops Host).
 const handle = useEmulator();
@@ -243,6 +243,24 @@ describe('studio API', () => {
       message: 'Not run: a node upstream of it failed',
     });
     expect(all.at(-1)).toEqual({ type: 'done', status: 'failed' });
+  });
+
+  test('a graph that fans out to 1,111,111 node runs is refused at once, naming the node where it passes 1,000', async () => {
+    const graph = JSON.stringify(fanOutGraph(6, 10));
+    const startedAt = Date.now();
+    const refused = await api('/api/runs', { method: 'POST', body: graph });
+    expect(refused.status).toBe(422);
+    expect(await refused.json()).toMatchObject({
+      node: 'l3-8',
+      error: expect.stringMatching(
+        /^Node l3-8 \(SaveImageBlock\): the graph could make 1011 node runs by this node, past the limit of 1000 \(maxNodeRuns\)/,
+      ),
+    });
+    expect(await (await api('/api/check', { method: 'POST', body: graph })).json()).toMatchObject({
+      ok: false,
+      node: 'l3-8',
+    });
+    expect(Date.now() - startedAt).toBeLessThan(scaled(2_000));
   });
 
   test('cancel stops a run: its prediction is canceled and the node ends canceled', async () => {
