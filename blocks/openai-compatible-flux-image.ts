@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { credentialsField, defineBlock, EXAMPLE_IMAGE, field, imageUrl, promptField } from '../sdk.js';
+import { checkBaseUrl } from '../shared/core/http-url.js';
 import { EXAMPLE_BASE_URL } from '../shared/framework/block.js';
 import { openAiCallOptions, openAiClient, referenceImages } from '../shared/framework/openai-client.js';
 
@@ -50,11 +51,8 @@ const inputSchema = z
       'The API key of the OpenAI-compatible provider (an API aggregator or gateway) that serves Flux.',
     ),
     base_url: field(
-      z
-        .string()
-        .trim()
-        .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL'),
-      "The provider's OpenAI-compatible base URL, ending in /v1 (requests go to {base_url}/images/generations, /images/edits or /chat/completions). The key is sent there.",
+      z.string().trim().superRefine(checkBaseUrl),
+      "The provider's OpenAI-compatible base URL, ending in /v1 (requests go to {base_url}/images/generations, /images/edits or /chat/completions). The key is sent there, and only when the host lists its origin (OPENAI_COMPATIBLE_ORIGINS).",
       { title: 'Base URL', placeholder: 'https://<aggregator>/v1', advanced: false },
     ),
     api: field(
@@ -157,6 +155,8 @@ export const OpenAICompatibleFluxImageBlock = defineBlock({
   categories: ['AI', 'MULTIMEDIA'],
   inputSchema,
   outputSchema,
+  // n is 1-4: one `result` per image, and a revised prompt per image at most.
+  outputsPerRun: { result: 4, revised_prompt: 4 },
   documentation: {
     whatItDoes:
       "Runs Black Forest Labs' Flux models at an API aggregator or gateway that speaks OpenAI's formats: generates images from a prompt (POST /images/generations), edits reference images with Flux Kontext (POST /images/edits, multipart), or asks a Flux model through chat completions and reads the image links from its answer. Yields one `result` per image.",
@@ -170,7 +170,7 @@ export const OpenAICompatibleFluxImageBlock = defineBlock({
     tips: [
       'Edits take flux-kontext-pro or flux-kontext-max; give aspect_ratio rather than size there.',
       "The provider's links expire (often after an hour): put a Save Image block after this one, or ask for b64_json.",
-      'The key goes to base_url: only use base URLs of providers you trust with it.',
+      "The key goes to base_url only when the host lists base_url's origin: OPENAI_COMPATIBLE_ORIGINS or --openai-compatible-origins on flux-blocks (comma-separated, e.g. https://api.aggregator.example), context.credentials.origins.openai_compatible in code. Any other base URL gets no request and an error saying so; `*` allows any origin on a public address. Private, loopback and link-local addresses need their origin listed, and redirects are never followed.",
     ],
   },
   examples: [

@@ -133,6 +133,8 @@ export const ReplicateFluxAdvancedModelBlock = defineBlock({
   categories: ['AI', 'MULTIMEDIA'],
   inputSchema,
   outputSchema,
+  // num_outputs is 1-4: one `result` per image.
+  outputsPerRun: { result: 4 },
   documentation: {
     whatItDoes:
       "Generates one or more images from a text prompt with one of Black Forest Labs' Flux models on Replicate, and yields the URL of each image and the seed it used.",

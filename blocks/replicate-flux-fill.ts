@@ -129,6 +129,8 @@ export const ReplicateFluxFillBlock = defineBlock({
   categories: ['AI', 'MULTIMEDIA'],
   inputSchema,
   outputSchema: z.object(IMAGE_OUTPUTS),
+  // num_outputs is 1-4: one `result` per image.
+  outputsPerRun: { result: 4 },
   documentation: {
     whatItDoes:
       "Repaints the white part of a mask over an image from a text prompt (inpainting), or extends the image beyond its edges (outpainting, Flux Fill Pro), with Black Forest Labs' Flux Fill models. Yields the URL of each image and the seed it used.",

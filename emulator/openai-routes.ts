@@ -58,19 +58,19 @@ export async function formSummary(
 ): Promise<Record<string, unknown> | undefined> {
   const form = await readForm(contentType, raw).catch(() => undefined);
   if (!form) return undefined;
-  const summary: Record<string, unknown[]> = {};
+  // A Map: the client names the fields, and `__proto__` or `constructor` is a name like any other.
+  const summary = new Map<string, unknown[]>();
   for (const [name, value] of form) {
     const entry =
       typeof value === 'string'
         ? value
         : { filename: (value as Blob & { name?: string }).name, type: value.type, bytes: value.size };
-    (summary[name] ??= []).push(entry);
+    const values = summary.get(name);
+    if (values) values.push(entry);
+    else summary.set(name, [entry]);
   }
   return Object.fromEntries(
-    Object.entries(summary).map(([name, values]) => [
-      name,
-      name.startsWith('image') || values.length > 1 ? values : values[0],
-    ]),
+    [...summary].map(([name, values]) => [name, name.startsWith('image') || values.length > 1 ? values : values[0]]),
   );
 }
 
@@ -181,7 +181,8 @@ export class OpenAiRoutes {
     const form = await readForm(contentType, raw).catch(() => {
       throw invalid('image', 'The request body must be multipart/form-data.');
     });
-    const fields: Record<string, unknown> = {};
+    // No prototype: a field the client names `__proto__` or `constructor` is only a field.
+    const fields: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     for (const [name, value] of form)
       if (typeof value === 'string') fields[name] = /^n$/.test(name) ? Number(value) : value;
     const { model, prompt, n, format } = common(fields, EDIT_MODELS);

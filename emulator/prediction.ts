@@ -28,6 +28,12 @@ export interface PredictionPlan {
   readonly partialOutput?: boolean | 'all';
   /** Replaces the final `output` (e.g. `null` for a success that returned nothing). */
   readonly output?: unknown;
+  /**
+   * What each of its output files serves instead of a rendered image, with the output format's
+   * content type: e.g. a truncated or corrupt PNG, for hosts that must keep the result when the
+   * image cannot be decoded.
+   */
+  readonly outputBytes?: Uint8Array;
   /** Time after it ends until its output is deleted, in ms (`data_removed`, file URLs 404). */
   readonly retentionMs?: number;
   /**
@@ -127,6 +133,11 @@ export class EmulatedPrediction {
       quality: Number(this.param('output_quality') ?? 80),
       key: `${this.seed}:${index}:${String(this.input.prompt)}`,
     };
+  }
+
+  /** The bytes its plan says each output file serves instead of a rendered image, if any. */
+  get outputBytes(): Uint8Array | undefined {
+    return this.plan.outputBytes;
   }
 
   /** The prediction object Replicate would return now (`schemas_prediction_response`). */

@@ -334,9 +334,13 @@ export class EmulatedApi {
   }
 
   private async serveImage(id: string, index: number): Promise<Answer> {
-    const spec = this.predictions.get(id)?.image(index) ?? this.openai.image(id, index);
+    const prediction = this.predictions.get(id);
+    const spec = prediction?.image(index) ?? this.openai.image(id, index);
     if (!spec)
       throw new Problem(404, 'Not found', 'No such output file (never made, or deleted after the retention time).');
+    const type = spec.format === 'jpg' ? 'image/jpeg' : `image/${spec.format}`;
+    const given = prediction?.outputBytes;
+    if (given) return { status: 200, body: Buffer.from(given), type };
     const key = `${id}/${index}`;
     let bytes = this.images.get(key);
     if (!bytes) {
@@ -346,7 +350,7 @@ export class EmulatedApi {
       bytes.catch(() => this.images.delete(key));
       if (this.images.size > MAX_CACHED_IMAGES) this.images.delete(this.images.keys().next().value!);
     }
-    return { status: 200, body: await bytes, type: spec.format === 'jpg' ? 'image/jpeg' : `image/${spec.format}` };
+    return { status: 200, body: await bytes, type };
   }
 }
 

@@ -22,6 +22,7 @@ import {
   type ReplicateClientOptions,
   type RunnerOptions,
 } from '../index.js';
+import { EXAMPLE_IMAGE } from '../shared/framework/block.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -194,7 +195,10 @@ export function canceledId(message: string): string {
 /** A key of the OpenAI-compatible provider, long enough to be redacted. */
 export const OPENAI_KEY = 'sk-test-openai-compatible-0123456789abcdef';
 
-/** A context that reaches `emulator` with {@link TOKEN} (and {@link OPENAI_KEY} for its OpenAI-style routes). */
+/**
+ * A context that reaches `emulator` with {@link TOKEN} (and {@link OPENAI_KEY} for its OpenAI-style
+ * routes, its origin listed as the one that key may go to).
+ */
 export function contextFor(
   emulator: Emulator,
   runner: RunnerOptions = {},
@@ -202,7 +206,11 @@ export function contextFor(
   token = TOKEN,
 ): BlockContext {
   return {
-    credentials: { apiKey: token, keys: { openai_compatible: OPENAI_KEY } },
+    credentials: {
+      apiKey: token,
+      keys: { openai_compatible: OPENAI_KEY },
+      origins: { openai_compatible: [new URL(emulator.url).origin] },
+    },
     signal,
     runner: { baseUrl: emulator.url, pollIntervalMs: 20, ...runner },
   };
@@ -320,4 +328,31 @@ const addFormats = createRequire(import.meta.url)('ajv-formats') as (ajv: Ajv) =
 /** An Ajv (draft-07) that checks `format`s such as `uri` and `date-time`. */
 export function newAjv(options: AjvOptions = {}): Ajv {
   return addFormats(new Ajv({ allErrors: true, ...options }));
+}
+
+/**
+ * Save Image nodes that fan out (issue 26): `l0` stores a `data:` URI image; below it `levels`
+ * levels of `width` nodes `l{level}-{i}`, each with its `image` linked from the `data_uri` of every
+ * node of the level above. Node runs: 1 + width + width² + ... + width^levels (6 levels of 10:
+ * 1,111,111), none of which waits on I/O.
+ */
+export function fanOutGraph(levels: number, width: number) {
+  const save = (id: string, input: Record<string, unknown> = {}) => ({
+    id,
+    block_id: 'SaveImageBlock',
+    input_default: { store_as: 'data_uri', ...input },
+  });
+  const nodes = [save('l0', { image: EXAMPLE_IMAGE })];
+  const links: Array<{ source_id: string; source_name: string; sink_id: string; sink_name: string }> = [];
+  let above = ['l0'];
+  for (let level = 1; level <= levels; level++) {
+    const ids = Array.from({ length: width }, (_, i) => `l${level}-${i}`);
+    for (const id of ids) {
+      nodes.push(save(id));
+      for (const source of above)
+        links.push({ source_id: source, source_name: 'data_uri', sink_id: id, sink_name: 'image' });
+    }
+    above = ids;
+  }
+  return { nodes, links };
 }

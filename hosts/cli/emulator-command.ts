@@ -1,11 +1,12 @@
 import { relative } from 'node:path';
 import { ReplicateFluxAdvancedModelBlock } from 'replicate-flux-blocks/blocks/index.js';
 import { isFetchBadPort, startEmulator } from 'replicate-flux-emulator';
+import { stopSignal } from '../environment/signals.js';
 import { parseFlags, UsageError } from './flags.js';
 
 /**
  * `flux-blocks emulator [--port N] [--token TOKEN] [--quiet]`: the local Replicate-compatible
- * server until Ctrl-C, logging each request on stderr (method, path, status, ms; never the token)
+ * server until Ctrl-C or SIGTERM (a second signal, or a close taking over 8 s, exits at once), logging each request on stderr (method, path, status, ms; never the token)
  * unless --quiet.
  */
 export async function emulatorCommand(args: string[]): Promise<number> {
@@ -31,10 +32,7 @@ export async function emulatorCommand(args: string[]): Promise<number> {
   console.log(
     `Try: REPLICATE_BASE_URL=${server.url} REPLICATE_API_TOKEN=${token} ${self} run ${ReplicateFluxAdvancedModelBlock.name} --input '{"prompt":"a red fox"}'`,
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopSignal();
   await server.close();
   return 0;
 }

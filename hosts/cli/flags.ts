@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { baseUrlProblem, withoutUserinfo } from 'replicate-flux-blocks/shared/core/http-url.js';
 
 /** A mistake in the command line itself: exit status 2. */
 export class UsageError extends Error {}
@@ -39,16 +40,19 @@ export function timeoutOf(flag: string | undefined): number | undefined {
   return timeoutMs;
 }
 
-/** `--base-url`: an http(s) URL. */
+/** `--base-url`: an http(s) URL without `user:pass@`; the message never quotes a password. */
 export function baseUrlOf(flag: string | undefined): string | undefined {
   if (flag === undefined) return undefined;
-  if (!URL.canParse(flag) || !/^https?:$/.test(new URL(flag).protocol)) {
-    throw new UsageError(`--base-url takes an http(s) URL such as https://api.replicate.com/v1, not "${flag}"`);
+  const problem = baseUrlProblem(flag);
+  if (problem) {
+    const what =
+      problem === 'must be an http(s) URL' ? 'takes an http(s) URL such as https://api.replicate.com/v1' : problem;
+    throw new UsageError(`--base-url ${what}, not "${withoutUserinfo(flag)}"`);
   }
   return flag;
 }
 
-/** A positive whole number flag (`--max-predictions`, `--concurrency`). */
+/** A positive whole number flag (`--max-predictions`, `--max-node-runs`, `--concurrency`). */
 export function countOf(name: string, flag: string | undefined): number | undefined {
   if (flag === undefined) return undefined;
   const count = Number(flag);

@@ -6,7 +6,8 @@ import { emulatorCommand } from './emulator-command.js';
 import { baseUrlOf, parseFlags, UsageError } from './flags.js';
 import { demoCommand, findBlock, runCommand, runGraphCommand } from './run-commands.js';
 
-const TARGET = '[--base-url URL] [--timeout-ms N] [--out DIR] [--webhook-port N [--webhook-url URL]]';
+const TARGET =
+  '[--base-url URL] [--openai-compatible-origins LIST] [--timeout-ms N] [--out DIR] [--webhook-port N [--webhook-url URL]]';
 
 /** Each command's usage line and what it does, as `help` and `<command> --help` print them. */
 const COMMANDS: Record<string, { readonly usage: string; readonly does: string }> = {
@@ -20,12 +21,12 @@ const COMMANDS: Record<string, { readonly usage: string; readonly does: string }
     does: 'Runs one block; prints each output as a JSON line. Image inputs may name local files (inside the working directory). Result images are saved into --out (always on the embedded emulator, default out/) and printed as {"output":"file","value":path}.',
   },
   'run-graph': {
-    usage: `flux-blocks run-graph <graph.json> ${TARGET} [--max-predictions N] [--concurrency N] [--redis URL]`,
+    usage: `flux-blocks run-graph <graph.json> ${TARGET} [--max-predictions N] [--max-node-runs N] [--concurrency N] [--redis URL]`,
     does: 'Runs a graph (AutoGPT shape); prints each output as a JSON line {"node","output","value"}. Save Image nodes and result images go into --out (default out/).',
   },
   worker: {
     usage:
-      'flux-blocks worker --redis URL [--concurrency N] [--queue NAME] [--base-url URL] [--timeout-ms N] [--out DIR] [--creates-per-minute N] [--others-per-minute N]',
+      'flux-blocks worker --redis URL [--concurrency N] [--queue NAME] [--base-url URL] [--openai-compatible-origins LIST] [--timeout-ms N] [--out DIR] [--creates-per-minute N] [--others-per-minute N]',
     does: 'Runs block jobs from Redis until SIGTERM (REDIS_URL is the default URL); run and run-graph with --redis enqueue them. See docs/scaling.md.',
   },
   emulator: {
@@ -38,11 +39,12 @@ const COMMANDS: Record<string, { readonly usage: string; readonly does: string }
   },
   mcp: {
     usage:
-      'flux-blocks mcp [--http [--port N] [--host H] [--auth-token T] [--allowed-hosts A,B]] [--base-url URL] [--out DIR] [--max-image-bytes N]',
+      'flux-blocks mcp [--http [--port N] [--host H] [--auth-token T] [--allowed-hosts A,B]] [--base-url URL] [--openai-compatible-origins LIST] [--out DIR] [--max-image-bytes N]',
     does: 'Serves every block as an MCP tool over stdio, or over Streamable HTTP with --http.',
   },
   studio: {
-    usage: 'flux-blocks studio [--port N] [--host H] [--allowed-hosts A,B] [--out DIR] [--base-url URL]',
+    usage:
+      'flux-blocks studio [--port N] [--host H] [--allowed-hosts A,B] [--out DIR] [--base-url URL] [--openai-compatible-origins LIST]',
     does: "Serves the studio, a visual graph editor in the browser, and prints its URL. Off loopback (--host 0.0.0.0) it answers to the machine's host name and addresses too; --allowed-hosts adds names (a reverse proxy's).",
   },
 };
@@ -50,14 +52,16 @@ const COMMANDS: Record<string, { readonly usage: string; readonly does: string }
 const ENVIRONMENT = `Environment: REPLICATE_API_TOKEN (the Replicate API token), REPLICATE_BASE_URL (Replicate or a
 compatible proxy, default https://api.replicate.com/v1). With neither, the commands use an embedded
 emulator (placeholder images). OPENAI_COMPATIBLE_API_KEY is the key of the OpenAI-compatible provider
-of OpenAICompatibleFluxImageBlock; OPENAI_COMPATIBLE_ORIGINS the only origins it may be sent to
-(comma-separated; default any). Replicate deletes output URLs an hour after a prediction: keep images
+of OpenAICompatibleFluxImageBlock; OPENAI_COMPATIBLE_ORIGINS (or --openai-compatible-origins) the only
+origins it is sent to (comma-separated, e.g. https://api.aggregator.example; * for any origin on a
+public address; default none but the embedded emulator's). Base URLs must not hold user:pass@. Replicate deletes output URLs an hour after a prediction: keep images
 with --out or a Save Image node. --webhook-port N: wait for Replicate's webhooks on 127.0.0.1:N instead
 of polling, --webhook-url URL being the public URL that reaches it; REPLICATE_WEBHOOK_SECRET or
 Replicate's API gives the signing secret.
 
 Exit status: 0 when no block yielded an error, 1 when one did, 2 for usage errors and graphs that
-cannot run, 130 on Ctrl-C.`;
+cannot run, 130 on Ctrl-C and 143 on SIGTERM (both cancel the prediction first; a second signal
+quits at once).`;
 
 const USAGE = `Usage:\n${Object.values(COMMANDS)
   .map((c) => `  ${c.usage}`)
@@ -81,7 +85,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const known = COMMANDS[command];
+  // Own keys only: `__proto__` or `constructor` is no command (it would fall through to the studio).
+  const known = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!known) throw new UsageError(`unknown command "${command}"`);
   // Every command takes --help (before a lone `--`, which ends the flags).
   const flags = args.slice(0, args.includes('--') ? args.indexOf('--') : undefined);

@@ -20,10 +20,12 @@ import { baseUrlOf, countOf, parseFlags, timeoutOf, UsageError } from './flags.j
 import { readInput, readLimited } from './read-input.js';
 import { progressDisplay } from './progress.js';
 import { libraryFile } from '../environment/library-files.js';
+import { onStopSignals, STOP_SIGNALS, type StopSignal } from '../environment/signals.js';
 import { WEBHOOK_OPTIONS, type WebhookFlags } from '../environment/webhook.js';
 
 const TARGET_FLAGS = {
   'base-url': { type: 'string' },
+  'openai-compatible-origins': { type: 'string' },
   'timeout-ms': { type: 'string' },
   out: { type: 'string' },
   redis: { type: 'string' },
@@ -39,11 +41,18 @@ interface RunTarget extends Target {
 }
 
 function targetOf(
-  values: { 'base-url'?: string; 'timeout-ms'?: string; out?: string; redis?: string } & WebhookFlags,
+  values: {
+    'base-url'?: string;
+    'openai-compatible-origins'?: string;
+    'timeout-ms'?: string;
+    out?: string;
+    redis?: string;
+  } & WebhookFlags,
 ): RunTarget {
   const webhook = { 'webhook-url': values['webhook-url'], 'webhook-port': values['webhook-port'] };
   return {
     baseUrl: baseUrlOf(values['base-url']),
+    openAiOrigins: values['openai-compatible-origins'],
     timeoutMs: timeoutOf(values['timeout-ms']),
     out: values.out,
     redis: values.redis,
@@ -89,7 +98,7 @@ export async function runCommand(args: string[]): Promise<number> {
   } finally {
     await session.close();
   }
-  return session.interrupted() ? 130 : failed ? 1 : 0;
+  return session.stopStatus() ?? (failed ? 1 : 0);
 }
 
 /** `flux-blocks run-graph <graph.json>`. */
@@ -97,7 +106,12 @@ export async function runGraphCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     'run-graph',
     args,
-    { ...TARGET_FLAGS, 'max-predictions': { type: 'string' }, concurrency: { type: 'string' } },
+    {
+      ...TARGET_FLAGS,
+      'max-predictions': { type: 'string' },
+      'max-node-runs': { type: 'string' },
+      concurrency: { type: 'string' },
+    },
     true,
   );
   if (positionals.length !== 1) throw new UsageError('run-graph takes exactly one graph file');
@@ -111,6 +125,7 @@ export async function runGraphCommand(args: string[]): Promise<number> {
   }
   const limits = {
     maxPredictions: countOf('max-predictions', values['max-predictions']),
+    maxNodeRuns: countOf('max-node-runs', values['max-node-runs']),
     concurrency: countOf('concurrency', values.concurrency),
   };
   return (await executeGraph(graph, { ...targetOf(values), out: values.out ?? 'out' }, limits)).status;
@@ -147,7 +162,7 @@ export async function demoCommand(args: string[]): Promise<number> {
 async function executeGraph(
   graph: unknown,
   target: RunTarget,
-  limits: { maxPredictions?: number; concurrency?: number } = {},
+  limits: { maxPredictions?: number; maxNodeRuns?: number; concurrency?: number } = {},
 ): Promise<{ status: number; outputs: GraphOutput[] }> {
   const filled = graphWithCredentials(graph, registry);
   const blocks = new Map<string, Block>();
@@ -178,7 +193,7 @@ async function executeGraph(
     for (const { node, block, error } of result.failures) console.error(`Node ${node} (${block}) failed: ${error}`);
     if (result.stopped.length) console.error(`Stopped, as a node upstream failed: ${result.stopped.join(', ')}`);
     const failed = result.failures.length > 0 || kept.includes(false);
-    return { status: session.interrupted() ? 130 : failed ? 1 : 0, outputs: result.outputs };
+    return { status: session.stopStatus() ?? (failed ? 1 : 0), outputs: result.outputs };
   } catch (error) {
     if (error instanceof GraphError) throw new UsageError(error.message);
     throw error;
@@ -201,17 +216,18 @@ interface Session {
    * or an `error` line when that failed (and returns false); both name `node` when given.
    */
   keep(url: string, node?: string): Promise<boolean>;
-  interrupted(): boolean;
+  /** 130 after SIGINT (Ctrl-C), 143 after SIGTERM; undefined while no signal came. */
+  stopStatus(): number | undefined;
   close(): Promise<void>;
 }
 
 /**
  * The context the CLI runs blocks with (`openEnvironment`): progress on stderr; local image
- * files read from the working directory; Ctrl-C aborts (the prediction is canceled first; a
- * second Ctrl-C quits at once). On the embedded emulator, whose URLs die with the process,
- * result images are always kept (in --out, default out/); with --redis, so are those of a
- * worker's embedded emulator on this machine (`JobQueue.localEmulators`), read from there as
- * the embedded emulator's are.
+ * files read from the working directory; Ctrl-C or SIGTERM aborts (the prediction is canceled
+ * first; a second signal, or 8 s without the run ending, quits at once: `onStopSignals`). On
+ * the embedded emulator, whose URLs die with the process, result images are always kept (in
+ * --out, default out/); with --redis, so are those of a worker's embedded emulator on this
+ * machine (`JobQueue.localEmulators`), read from there as the embedded emulator's are.
  */
 async function openSession(target: RunTarget): Promise<Session> {
   // BullMQ is loaded only with --redis: it adds about 80 ms to every start.
@@ -222,12 +238,17 @@ async function openSession(target: RunTarget): Promise<Session> {
   if (environment.embedded || target.webhook?.['webhook-port'] !== undefined) console.error(environment.description);
   const out = target.out ?? (environment.embedded ? 'out' : undefined);
   const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    console.error('Interrupted: canceling the prediction (Ctrl-C again to quit at once)...');
-    controller.abort('interrupted (Ctrl-C)');
-  };
-  process.on('SIGINT', onSigint);
+  let stoppedBy: StopSignal | undefined;
+  const stopListening = onStopSignals((signal) => {
+    stoppedBy = signal;
+    if (signal === 'SIGINT') {
+      console.error('Interrupted: canceling the prediction (Ctrl-C again to quit at once)...');
+      controller.abort('interrupted (Ctrl-C)');
+    } else {
+      console.error('Terminated: canceling the prediction (SIGTERM again to quit at once)...');
+      controller.abort('terminated (SIGTERM)');
+    }
+  });
   const progress = progressDisplay();
   const context: BlockContext = {
     ...environment.context,
@@ -256,10 +277,10 @@ async function openSession(target: RunTarget): Promise<Session> {
         return false;
       }
     },
-    interrupted: () => controller.signal.aborted,
+    stopStatus: () => stoppedBy && STOP_SIGNALS[stoppedBy],
     close: async () => {
       progress.done();
-      process.off('SIGINT', onSigint);
+      stopListening();
       await environment.close();
     },
   };

@@ -4,12 +4,18 @@ import { shapeOf } from 'replicate-flux-blocks/shared/framework/json-schema.js';
 import type { Block } from 'replicate-flux-blocks/shared/framework/block.js';
 import type { BlockRegistry } from 'replicate-flux-blocks/shared/framework/registry.js';
 import { startEmulator, type Emulator } from 'replicate-flux-emulator';
+import { checkedBaseUrl, originsOf } from './urls.js';
 import { openWebhook, type WebhookFlags } from './webhook.js';
 
 /** Where a host process sends runs: flags that override the environment. */
 export interface Target {
   /** Replicate or a compatible proxy; default `REPLICATE_BASE_URL`, else Replicate itself (with a token) or the embedded emulator. */
   readonly baseUrl?: string;
+  /**
+   * The origins the OpenAI-compatible key may go to, comma-separated (`--openai-compatible-origins`);
+   * default `OPENAI_COMPATIBLE_ORIGINS`, else none (see {@link openEnvironment}).
+   */
+  readonly openAiOrigins?: string;
   /** Bound on each prediction, in ms; default the client's (10 minutes). */
   readonly timeoutMs?: number;
   /** Directory Save Image nodes (and hosts that save outputs) write into. Default `out`. */
@@ -44,18 +50,30 @@ export const KEY_VARIABLES: Readonly<Record<string, string>> = {
  * `REPLICATE_API_TOKEN`, other providers' keys from {@link KEY_VARIABLES} (e.g.
  * `OPENAI_COMPATIBLE_API_KEY`, as `credentials.keys.openai_compatible`; any key for the
  * embedded emulator, which also speaks the OpenAI-style routes) and the origins that key may go
- * to from `OPENAI_COMPATIBLE_ORIGINS` (comma-separated, e.g. `https://api.aggregator.example`;
- * unset: any), the base URL from
+ * to from `target.openAiOrigins` or `OPENAI_COMPATIBLE_ORIGINS` (comma-separated, e.g.
+ * `https://api.aggregator.example`, `*` for any origin on a public address; unset: none but the
+ * embedded emulator's, which is always added when it runs), the base URL from
  * `target.baseUrl` or `REPLICATE_BASE_URL`, and with neither, an embedded emulator on 127.0.0.1 (placeholder images). Save Image writes into
  * `target.out` and may fetch from the base URL's own origin (a local emulator or proxy).
  * The token stays in `context.credentials`; `description` never holds it.
+ * @throws {Error} a usage error (code `ERR_PARSE_ARGS_ENVIRONMENT`, before anything starts) for a
+ *   base URL that is not http(s) or holds `user:pass@`, or an origins list entry that is not an
+ *   http(s) URL or `*`; messages never quote a password.
  */
 export async function openEnvironment(
   target: Target = {},
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<HostEnvironment> {
   let apiKey = env.REPLICATE_API_TOKEN || undefined;
-  let baseUrl = target.baseUrl ?? (env.REPLICATE_BASE_URL || undefined);
+  let baseUrl =
+    checkedBaseUrl(target.baseUrl, '--base-url') ??
+    checkedBaseUrl(env.REPLICATE_BASE_URL || undefined, 'REPLICATE_BASE_URL');
+  // Where the OpenAI-compatible key may go: listed by the operator, since base_url is an input
+  // (a graph's, an agent's). Checked here, before anything starts.
+  const listedOrigins =
+    target.openAiOrigins !== undefined
+      ? originsOf(target.openAiOrigins, '--openai-compatible-origins')
+      : originsOf(env.OPENAI_COMPATIBLE_ORIGINS, 'OPENAI_COMPATIBLE_ORIGINS');
   let embedded: Emulator | undefined;
   if (!apiKey && !baseUrl) {
     embedded = await startEmulator();
@@ -74,10 +92,10 @@ export async function openEnvironment(
       .filter(([, key]) => key),
   );
   const hasKeys = Object.keys(keys).length > 0;
-  // Where the OpenAI-compatible key may go, when the host says (servers should: agents pick base_url).
-  const openAiOrigins = env.OPENAI_COMPATIBLE_ORIGINS?.split(',')
-    .map((origin) => origin.trim())
-    .filter(Boolean);
+  // The embedded emulator's OpenAI-style routes are this process's own: its key may always go there.
+  const openAiOrigins = embedded
+    ? [...new Set([...(listedOrigins ?? []), new URL(embedded.url).origin])]
+    : listedOrigins;
   const description =
     (embedded
       ? `No REPLICATE_API_TOKEN or base URL set: using the embedded emulator at ${baseUrl} (placeholder images).`

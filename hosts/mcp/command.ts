@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { ALLOWED_HOSTS_OPTION, allowedHostsOf, isLoopback } from '../environment/allowed-hosts.js';
 import { openEnvironment } from '../environment/environment.js';
+import { stopSignal } from '../environment/signals.js';
 import { HttpSetupError, startMcpHttpServer } from './http.js';
 import { DEFAULT_MAX_IMAGE_BYTES } from './results.js';
 import { mcpServerFactory } from './server.js';
@@ -22,7 +23,8 @@ class UsageError extends Error {}
  * `--auth-token` (or `MCP_AUTH_TOKEN`) is the bearer token HTTP requests must carry; a
  * non-loopback `--host` requires one. `--allowed-hosts a,b` adds names the Host and Origin
  * checks accept (a reverse proxy's), besides loopback and, off loopback, the machine's own.
- * @returns the exit status: 0 after stdin closed (stdio) or SIGINT/SIGTERM, 2 for usage errors
+ * @returns the exit status: 0 after stdin closed (stdio) or SIGINT/SIGTERM (a second signal, or a
+ *   close taking over 8 s, exits at once with 130 or 143: `onStopSignals`), 2 for usage errors
  *   (checked before the embedded emulator starts).
  * @throws {Error} when the HTTP server cannot listen (the CLI exits 1), after closing the environment.
  */
@@ -37,7 +39,7 @@ export async function mcpCommand(args: string[], env: NodeJS.ProcessEnv = proces
   }
   // Only protocol messages may reach stdout in stdio mode: anything logged goes to stderr.
   if (!flags.http) console.log = console.error;
-  const environment = await openEnvironment({ baseUrl: flags.baseUrl });
+  const environment = await openEnvironment({ baseUrl: flags.baseUrl, openAiOrigins: flags.openAiOrigins });
   // Absolute, so links and messages name the file wherever the client looks from.
   const out = flags.out !== undefined ? resolve(flags.out) : environment.embedded ? EMBEDDED_OUT : undefined;
   console.error(environment.description);
@@ -82,6 +84,7 @@ function parse(args: string[], env: NodeJS.ProcessEnv) {
       port: { type: 'string' },
       host: { type: 'string' },
       'base-url': { type: 'string' },
+      'openai-compatible-origins': { type: 'string' },
       out: { type: 'string' },
       'max-image-bytes': { type: 'string' },
       'auth-token': { type: 'string' },
@@ -99,8 +102,6 @@ function parse(args: string[], env: NodeJS.ProcessEnv) {
     values['max-image-bytes'] === undefined ? DEFAULT_MAX_IMAGE_BYTES : Number(values['max-image-bytes']);
   if (!Number.isInteger(maxImageBytes) || maxImageBytes < 0)
     throw new UsageError('--max-image-bytes takes a whole number of bytes (0 sends no images)');
-  if (values['base-url'] !== undefined && !URL.canParse(values['base-url']))
-    throw new UsageError('--base-url takes a URL, e.g. https://api.replicate.com/v1');
   const authToken = values['auth-token'] ?? (env.MCP_AUTH_TOKEN || undefined);
   // As startMcpHttpServer would refuse it, but before the embedded emulator starts.
   const host = values.host ?? '127.0.0.1';
@@ -114,17 +115,10 @@ function parse(args: string[], env: NodeJS.ProcessEnv) {
     port,
     host: values.host,
     baseUrl: values['base-url'],
+    openAiOrigins: values['openai-compatible-origins'],
     out: values.out,
     maxImageBytes,
     authToken,
     allowedHosts,
   };
-}
-
-/** Resolves on the first SIGINT or SIGTERM. */
-function stopSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
 }

@@ -17,7 +17,12 @@ export const GRAPH_INPUT_SCHEMA: JsonSchema = {
       items: {
         type: 'object',
         properties: {
-          id: { type: 'string', minLength: 1, description: 'Unique within the graph; links name it.' },
+          id: {
+            type: 'string',
+            minLength: 1,
+            description:
+              'Unique within the graph; links name it. 1 to 64 letters, digits, _ or - (e.g. a UUID or generate).',
+          },
           block_id: {
             type: 'string',
             minLength: 1,

@@ -3,7 +3,7 @@ import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/server'
 import sharp from 'sharp';
 import { fetchImage, type FetchedImage, type FetchOptions } from 'replicate-flux-blocks/shared/image/fetch-image.js';
 import { writeImage } from 'replicate-flux-blocks/shared/image/write-image.js';
-import type { GraphResult } from 'replicate-flux-blocks/shared/graph/run-graph.js';
+import type { GraphOutput, GraphResult } from 'replicate-flux-blocks/shared/graph/run-graph.js';
 import { LIST_OUTPUTS } from './tools.js';
 
 /** How results show their images. */
@@ -38,12 +38,14 @@ export const SAVED_FILE_NAME = /^[0-9a-f]{16}\.[a-z]+$/;
  * `{ result: ["https://..."], seed: 42 }` or `{ error: "..." }`.
  */
 export function structuredOutputs(outputs: ReadonlyArray<readonly [string, unknown]>): Record<string, unknown> {
-  const structured: Record<string, unknown> = {};
+  // A Map, then own properties: an output named `__proto__` stays a key, never a prototype.
+  const structured = new Map<string, unknown>();
   for (const [name, value] of outputs) {
-    if (LIST_OUTPUTS.has(name)) ((structured[name] ??= []) as unknown[]).push(value);
-    else structured[name] = value;
+    if (!LIST_OUTPUTS.has(name)) structured.set(name, value);
+    else if (structured.has(name)) (structured.get(name) as unknown[]).push(value);
+    else structured.set(name, [value]);
   }
-  return structured;
+  return Object.fromEntries(structured);
 }
 
 /**
@@ -78,8 +80,7 @@ export async function blockResult(
  * with a failed node is `isError`.
  */
 export async function graphResult(result: GraphResult, options: ResultOptions): Promise<CallToolResult> {
-  const outputs: Record<string, Record<string, unknown[]>> = {};
-  for (const { node, output, value } of result.outputs) ((outputs[node] ??= {})[output] ??= []).push(value);
+  const outputs = nodeOutputs(result.outputs);
   const failed = result.failures.length > 0;
   const lines = [failed ? `Error: ${result.failures.length} node run(s) failed.` : 'Graph finished.'];
   for (const { node, block, error } of result.failures) lines.push(`Node ${node} (${block}) failed: ${error}`);
@@ -97,6 +98,23 @@ export async function graphResult(result: GraphResult, options: ResultOptions): 
   };
 }
 
+/**
+ * `{ node: { output: [values] } }` from a graph's outputs. Built in Maps and written out as own
+ * properties (`Object.fromEntries`), so no node id or output name (`__proto__`, `constructor`)
+ * reaches a prototype, whatever the graph checks let through.
+ */
+export function nodeOutputs(outputs: readonly GraphOutput[]): Record<string, Record<string, unknown[]>> {
+  const byNode = new Map<string, Map<string, unknown[]>>();
+  for (const { node, output, value } of outputs) {
+    let byOutput = byNode.get(node);
+    if (!byOutput) byNode.set(node, (byOutput = new Map()));
+    const values = byOutput.get(output);
+    if (values) values.push(value);
+    else byOutput.set(output, [value]);
+  }
+  return Object.fromEntries([...byNode].map(([node, byOutput]) => [node, Object.fromEntries(byOutput)]));
+}
+
 /** A value for the text summary: data: URIs shortened, JSON for anything but strings. */
 function shown(value: unknown): string {
   if (typeof value !== 'string') return JSON.stringify(value);
@@ -105,7 +123,10 @@ function shown(value: unknown): string {
     : value;
 }
 
-/** Image items and saved-file links for the image outputs, with a note per image that could not be read. */
+/**
+ * Image items and saved-file links for the image outputs, with a note per image that could not
+ * be read, decoded or saved. Never throws for an image: the result stands without its preview.
+ */
 async function imageContent(
   outputs: ReadonlyArray<{ name: string; value: unknown }>,
   options: ResultOptions,
@@ -131,13 +152,20 @@ async function imageContent(
     try {
       image = await fetchImage(value, options.fetch, options.signal);
     } catch (error) {
-      notes.push(`Could not read ${shown(value)} as an image: ${(error as Error).message}`);
+      notes.push(previewLeftOut(value, 'read', error));
       continue;
     }
     if (options.maxImageBytes > 0) {
-      const item = await downscaled(image, options.maxImageBytes);
-      if (item) items.push({ type: 'image', ...item });
-      else notes.push(`${shown(value)} does not fit in ${options.maxImageBytes} bytes even downscaled; no image item.`);
+      // The preview never costs the result: an image sharp cannot decode (truncated, corrupt,
+      // over its pixel limit) loses its image item, not the call.
+      try {
+        const item = await downscaled(image, options.maxImageBytes);
+        if (item) items.push({ type: 'image', ...item });
+        else
+          notes.push(`${shown(value)} does not fit in ${options.maxImageBytes} bytes even downscaled; no image item.`);
+      } catch (error) {
+        notes.push(previewLeftOut(value, 'decoded', error));
+      }
     }
     if (options.out) {
       try {
@@ -150,6 +178,18 @@ async function imageContent(
     }
   }
   return { items, notes };
+}
+
+/**
+ * The one-line note for an image output without a preview, e.g. `https://.../out-0.png: preview
+ * left out: the image could not be decoded (pngload_buffer: libspng read error); the URL above
+ * is the result.` The reason is cut to 200 characters.
+ */
+function previewLeftOut(value: string, failed: 'read' | 'decoded', error: unknown): string {
+  const reason = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
+  const shownReason = reason.length > 200 ? `${reason.slice(0, 200)}...` : reason;
+  const what = value.startsWith('data:') ? 'data: URI' : 'URL';
+  return `${shown(value)}: preview left out: the image could not be ${failed} (${shownReason}); the ${what} above is the result.`;
 }
 
 function isSavedFile(path: string, out: string): boolean {

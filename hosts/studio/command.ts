@@ -1,15 +1,17 @@
 import { parseArgs } from 'node:util';
 import { ALLOWED_HOSTS_OPTION, allowedHostsOf } from '../environment/allowed-hosts.js';
+import { stopSignal } from '../environment/signals.js';
 import { startStudio } from './server/index.js';
 
 /** Port the studio listens on unless `--port` says otherwise. */
 export const DEFAULT_PORT = 8484;
 
 /**
- * `flux-blocks studio [--port N] [--host H] [--allowed-hosts A,B] [--out DIR] [--base-url URL]`:
+ * `flux-blocks studio [--port N] [--host H] [--allowed-hosts A,B] [--out DIR] [--base-url URL] [--openai-compatible-origins LIST]`:
  * serves the studio ({@link startStudio}; port default 8484, host 127.0.0.1, out `out/`; the Host
- * check also accepts the `--allowed-hosts` names, and off loopback the machine's), prints its URL with the
- * session token on stdout and where runs go on stderr, and runs until SIGINT or SIGTERM.
+ * check also accepts the `--allowed-hosts` names, and off loopback the machine's), prints its URL
+ * with the session token on stdout and where runs go on stderr, and runs until SIGINT or SIGTERM,
+ * which cancel the runs going (a second signal, or a close taking over 8 s, exits at once: `onStopSignals`).
  * @returns the exit status: 0, or 2 for a bad flag value (parseArgs throws for unknown flags).
  */
 export async function studioCommand(args: string[]): Promise<number> {
@@ -21,6 +23,7 @@ export async function studioCommand(args: string[]): Promise<number> {
       out: { type: 'string' },
       'base-url': { type: 'string' },
       ...ALLOWED_HOSTS_OPTION,
+      'openai-compatible-origins': { type: 'string' },
     },
   });
   const port = Number(values.port ?? DEFAULT_PORT);
@@ -34,6 +37,7 @@ export async function studioCommand(args: string[]): Promise<number> {
     out: values.out,
     baseUrl: values['base-url'],
     allowedHosts: allowedHostsOf(values['allowed-hosts']),
+    openAiOrigins: values['openai-compatible-origins'],
   });
   console.error(studio.environment.description);
   if (values.host && !['127.0.0.1', 'localhost', '::1'].includes(values.host))
@@ -41,10 +45,7 @@ export async function studioCommand(args: string[]): Promise<number> {
       `Listening on ${values.host}: anyone who can reach it and has the token can run graphs on your Replicate account.`,
     );
   console.log(`Studio: ${studio.url}`);
-  await new Promise<void>((stop) => {
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await stopSignal();
   await studio.close();
   return 0;
 }

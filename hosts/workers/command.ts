@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import type { RedisOptions } from 'ioredis';
 import { registry } from 'replicate-flux-blocks/blocks/index.js';
 import { openEnvironment, type HostEnvironment, type Target } from '../environment/environment.js';
+import { stopSignal } from '../environment/signals.js';
+import { checkedBaseUrl } from '../environment/urls.js';
 import { checkRedis, redisConnection } from './connection.js';
 import { createJobQueue, type JobQueue } from './queue.js';
 import { REPLICATE_BUDGET } from './rate-limit.js';
@@ -10,7 +12,8 @@ import { startWorker, type RunningWorker } from './worker.js';
 /**
  * `flux-blocks worker`: runs block jobs from Redis (`--redis URL`, else `REDIS_URL`) until
  * SIGTERM or SIGINT, then puts its active jobs back for other workers, without canceling
- * their predictions. Keys come from the worker's environment (`REPLICATE_API_TOKEN`), as
+ * their predictions (a second signal, or a shutdown taking over 8 s, exits at once with 130 or
+ * 143: `onStopSignals`). Keys come from the worker's environment (`REPLICATE_API_TOKEN`), as
  * with `run`. `--creates-per-minute` and `--others-per-minute` set the token's budget shared
  * by all workers (default Replicate's 600 and 3000). Prints one line on stderr when ready.
  * @returns the exit status: 0 after a clean shutdown.
@@ -24,6 +27,7 @@ export async function workerCommand(args: string[]): Promise<number> {
       concurrency: { type: 'string' },
       queue: { type: 'string' },
       'base-url': { type: 'string' },
+      'openai-compatible-origins': { type: 'string' },
       'timeout-ms': { type: 'string' },
       out: { type: 'string' },
       'creates-per-minute': { type: 'string' },
@@ -43,7 +47,12 @@ export async function workerCommand(args: string[]): Promise<number> {
   };
   // An unreachable Redis is reported before the emulator starts (startWorker checks again).
   await checkRedis(connection);
-  const environment = await openEnvironment({ baseUrl: values['base-url'], timeoutMs, out: values.out ?? 'out' });
+  const environment = await openEnvironment({
+    baseUrl: values['base-url'],
+    openAiOrigins: values['openai-compatible-origins'],
+    timeoutMs,
+    out: values.out ?? 'out',
+  });
   console.error(environment.description);
   let running: RunningWorker;
   try {
@@ -61,10 +70,7 @@ export async function workerCommand(args: string[]): Promise<number> {
     throw error;
   }
   console.error(`Worker ${process.pid} ready: queue ${running.worker.name}`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await stopSignal();
   await running.close();
   await environment.close();
   console.error(`Worker ${process.pid} stopped; its active jobs are back in the queue`);
@@ -84,8 +90,8 @@ export async function openJobEnvironment(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<HostEnvironment & { jobs: JobQueue }> {
   const connection = connectionOf(url);
+  const baseUrl = target.baseUrl ?? checkedBaseUrl(env.REPLICATE_BASE_URL || undefined, 'REPLICATE_BASE_URL');
   const jobs = await createJobQueue({ connection });
-  const baseUrl = target.baseUrl ?? (env.REPLICATE_BASE_URL || undefined);
   return {
     context: {
       save: { dir: target.out, allowedOrigins: baseUrl && URL.canParse(baseUrl) ? [new URL(baseUrl).origin] : [] },

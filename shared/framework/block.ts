@@ -63,8 +63,10 @@ export interface Credentials {
   /**
    * Per provider, the only origins (e.g. `https://api.aggregator.example`) its key may be sent
    * to, for blocks whose input names the base URL: a base URL of another origin is refused
-   * before any request, so a graph or an agent cannot send the host's key elsewhere. A provider
-   * without an entry goes wherever the input says.
+   * before any request, so a graph or an agent cannot send the host's key elsewhere. Default
+   * none: a provider without an entry (or with an empty one) sends its key nowhere. The entry
+   * `*` allows every other origin too, on public addresses only (not private, loopback or
+   * link-local, checked on the address connected to); a listed origin is trusted on any address.
    */
   readonly origins?: Readonly<Record<string, readonly string[]>>;
 }
@@ -126,6 +128,15 @@ export interface Block<I extends z.ZodTypeAny = z.ZodTypeAny, O extends OutputSh
    * test_input/test_output); every registered block's examples run in the test suite.
    */
   readonly examples: readonly BlockExample[];
+  /**
+   * The most values one run yields on each output that may yield more than one, e.g.
+   * `{ result: 4 }` for a block asking for 1-4 images. Outputs left out yield at most one value
+   * per run. Graph checks multiply along links by it to bound a graph's node runs before anything
+   * runs (see `worstCaseNodeRuns`). A block that cannot know (a model's output list) leaves
+   * the output out; that, or a model sending more than asked, is caught by the runner's
+   * `maxNodeRuns` cap at run time.
+   */
+  readonly outputsPerRun?: Readonly<Partial<Record<keyof O & string, number>>>;
   run(input: z.output<I>, context: BlockContext): AsyncGenerator<BlockOutput<O>, void, undefined>;
 }
 

@@ -3,6 +3,7 @@ import { formatIssues } from '../core/issues.js';
 import type { Block } from '../framework/block.js';
 import { shapeOf } from '../framework/json-schema.js';
 import type { BlockRegistry } from '../framework/registry.js';
+import { DEFAULT_MAX_NODE_RUNS, worstCaseNodeRuns } from './fan-out.js';
 
 const graphSchema = z
   .object({
@@ -84,19 +85,56 @@ export interface CheckedGraph {
 /** Longest cycle shown in a cycle's error message, in node ids. */
 const SHOWN_CYCLE = 12;
 
+/** How far {@link checkGraph} lets a graph fan out. */
+export interface CheckGraphOptions {
+  /**
+   * Most node runs the graph may make in the worst case (`worstCaseNodeRuns`): a graph that
+   * could make more is refused. A positive whole number; default 1,000, as `runGraph`'s cap.
+   */
+  readonly maxNodeRuns?: number;
+}
+
 /**
- * Checks a graph before anything runs: known blocks, unique node ids, links between existing
- * nodes, from an output to an input the blocks have (own properties only: `toString` is no
- * pin), not from `error`, no cycles, every required input fixed or linked, and every fixed
- * input valid. Linear in the graph's size, without recursion, so any graph that fits in memory
- * is checked.
- * @throws {GraphError} naming the node or link and what is wrong.
+ * What a node id may be: 1 to 64 letters, digits, `_` and `-`. AutoGPT's ids (UUIDs) and the
+ * studio's (`n1`) fit; hosts key results and status by node id, and ids show in messages.
  */
-export function checkGraph(graph: unknown, registry: BlockRegistry): CheckedGraph {
+export const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Ids that fit {@link NODE_ID} but name a property every object has: never a node's id. */
+const OBJECT_PROPERTY_NAMES = new Set(Object.getOwnPropertyNames(Object.prototype).concat('prototype'));
+
+/** Why `id` is no node id, or undefined for a good one. */
+function nodeIdProblem(id: string): string | undefined {
+  if (!NODE_ID.test(id)) return 'use 1 to 64 letters, digits, _ or -, e.g. a UUID or "generate"';
+  if (OBJECT_PROPERTY_NAMES.has(id))
+    return `${id} is a name every JavaScript object has: pick another, e.g. "generate"`;
+  return undefined;
+}
+
+/** A node id for a message: quoted, and cut to 64 characters. */
+const quoted = (id: string) => JSON.stringify(id.length > 64 ? `${id.slice(0, 64)}...` : id);
+
+/**
+ * Checks a graph before anything runs: node ids of {@link NODE_ID}'s shape that are no
+ * `Object.prototype` property (`__proto__`, `constructor`, ...), known blocks, unique node ids, links between existing
+ * nodes, from an output to an input the blocks have (own properties only: `toString` is no
+ * pin), not from `error`, no cycles, every required input fixed or linked, every fixed input
+ * valid, and at most `maxNodeRuns` node runs in the worst case (values multiply along links:
+ * 6 levels of 10 nodes each linked from every node above make 1,111,111 runs). Linear in the
+ * graph's size, without recursion, so any graph that fits in memory is checked.
+ * @throws {GraphError} naming the node or link and what is wrong; for too many node runs, the
+ *   node where the count passes the limit; for a `maxNodeRuns` that is not a positive whole number.
+ */
+export function checkGraph(graph: unknown, registry: BlockRegistry, options: CheckGraphOptions = {}): CheckedGraph {
+  const { maxNodeRuns = DEFAULT_MAX_NODE_RUNS } = options;
+  if (!Number.isSafeInteger(maxNodeRuns) || maxNodeRuns < 1)
+    throw new GraphError(`maxNodeRuns must be a positive whole number, not ${maxNodeRuns}`);
   const parsed = graphSchema.safeParse(graph);
   if (!parsed.success) throw new GraphError(`Invalid graph: ${formatIssues(parsed.error.issues, 'graph')}`);
   const nodes = new Map<string, CheckedNode & { linked: Set<string> }>();
   for (const node of parsed.data.nodes) {
+    const idProblem = nodeIdProblem(node.id);
+    if (idProblem) throw new GraphError(`Node id ${quoted(node.id)} is not allowed: ${idProblem}`, { node: node.id });
     const block = registry.get(node.block_id);
     if (!block)
       throw new GraphError(`Node ${node.id}: no block with id or name "${node.block_id}" is registered`, {
@@ -151,6 +189,15 @@ export function checkGraph(graph: unknown, registry: BlockRegistry): CheckedGrap
       : parsedDefaults.error.issues.filter((issue) => !node.linked.has(String(issue.path[0])));
     if (issues.length)
       throw new GraphError(`Node ${node.id} (${node.block.name}): ${formatIssues(issues)}`, { node: node.id });
+  }
+  const excess = worstCaseNodeRuns(nodes, linksFrom, maxNodeRuns);
+  if (excess) {
+    const node = nodes.get(excess.node)!;
+    const runs = excess.runs > Number.MAX_SAFE_INTEGER ? 'more than 2^53' : String(excess.runs);
+    throw new GraphError(
+      `Node ${node.id} (${node.block.name}): the graph could make ${runs} node runs by this node, past the limit of ${maxNodeRuns} (maxNodeRuns). Each value a node yields runs every node linked to it once, so runs multiply along links; link fewer nodes to each other, or raise maxNodeRuns (--max-node-runs) if the graph is meant to run that many.`,
+      { node: node.id },
+    );
   }
   return { nodes, linksFrom };
 }

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { Block, BlockContext } from '../framework/block.js';
 import { shapeOf } from '../framework/json-schema.js';
@@ -5,6 +6,7 @@ import type { BlockRegistry } from '../framework/registry.js';
 import { runBlock } from '../framework/run-block.js';
 import type { ProgressEvent } from '../replicate/types.js';
 import { checkGraph, GraphError, type CheckedNode } from './check-graph.js';
+import { DEFAULT_MAX_NODE_RUNS } from './fan-out.js';
 import { withLocalImages } from './local-images.js';
 
 /** Image downloads one graph run lets go at once, unless the host passes its own `context.downloads`. */
@@ -23,7 +25,10 @@ export interface GraphResult {
   readonly outputs: GraphOutput[];
   /** Each node run that yielded `error`: the node, its block's name and the message. */
   readonly failures: Array<{ readonly node: string; readonly block: string; readonly error: string }>;
-  /** Nodes stopped (not run, or aborted) because a node upstream of them failed. */
+  /**
+   * Nodes stopped (not run, or aborted) because a node upstream of them failed, or not run
+   * past the `maxPredictions` or `maxNodeRuns` cap.
+   */
   readonly stopped: string[];
 }
 
@@ -49,6 +54,13 @@ export interface GraphRunOptions {
    * `credentials` input), one prediction each. A positive whole number; default 50.
    */
   readonly maxPredictions?: number;
+  /**
+   * Most node runs the run may start, whatever their block: the graph is refused before
+   * anything runs when its worst case (`worstCaseNodeRuns`) is more, and a run past it is not
+   * started (for outputs whose count no check can know, e.g. Replicate Model's `result`).
+   * A positive whole number; default 1,000.
+   */
+  readonly maxNodeRuns?: number;
   /** Most node runs going at once; the others wait their turn. A positive whole number; default 8. */
   readonly concurrency?: number;
   /** Called with each output as it is yielded. */
@@ -95,21 +107,34 @@ interface NodeState extends CheckedNode {
  *   reports one failure naming the cap, starts no further Replicate runs (they are listed in
  *   `stopped`), and lets the runs already going end, so the images already paid for still flow
  *   to their Save Image nodes.
+ * - Every node run counts, whatever its block: a graph that could make more than `maxNodeRuns`
+ *   (default 1,000) node runs is refused before anything runs, naming the node where its worst
+ *   case passes the limit (`checkGraph`, `worstCaseNodeRuns`). Should a block yield more values
+ *   than that bound knew of, a node run past the cap is not started: as with `maxPredictions`,
+ *   one failure names the cap, and the runs already going end.
+ * - Aborting `context.signal` aborts every node run going; no node run starts after it, and
+ *   no value flows further. Before each node run the runner lets the event loop turn, so a graph
+ *   whose runs never wait on I/O (Save Image of `data:` URIs) cannot keep signals, timers and
+ *   HTTP requests (a host's cancel) waiting.
  * @returns every output, the failures, and the nodes stopped; never rejects once running.
- * @throws {GraphError} before anything runs, for a bad graph or a `maxPredictions` or
- *   `concurrency` that is not a positive whole number.
+ * @throws {GraphError} before anything runs, for a bad graph, one that could make more than
+ *   `maxNodeRuns` node runs, or a `maxPredictions`, `maxNodeRuns` or `concurrency` that is not a
+ *   positive whole number.
  */
 export async function runGraph(graph: unknown, options: GraphRunOptions): Promise<GraphResult> {
-  const { maxPredictions = 50, concurrency = 8 } = options;
+  const { maxPredictions = 50, maxNodeRuns = DEFAULT_MAX_NODE_RUNS, concurrency = 8 } = options;
   for (const [name, value] of [
     ['maxPredictions', maxPredictions],
+    ['maxNodeRuns', maxNodeRuns],
     ['concurrency', concurrency],
   ] as const) {
     if (!Number.isSafeInteger(value) || value < 1)
       throw new GraphError(`${name} must be a positive whole number, not ${value}`);
   }
   const files = options.context?.files;
-  const checked = checkGraph(files ? await withLocalImages(graph, options.registry, files) : graph, options.registry);
+  const checked = checkGraph(files ? await withLocalImages(graph, options.registry, files) : graph, options.registry, {
+    maxNodeRuns,
+  });
   const nodes = new Map<string, NodeState>();
   for (const [id, node] of checked.nodes)
     nodes.set(id, { ...node, waiting: [], controller: new AbortController(), stopped: false });
@@ -126,6 +151,8 @@ export async function runGraph(graph: unknown, options: GraphRunOptions): Promis
   const turn = pLimit(concurrency);
   let predictions = 0;
   let capped = false;
+  let nodeRuns = 0;
+  let nodeRunsCapped = false;
   let running = 0;
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -147,6 +174,7 @@ export async function runGraph(graph: unknown, options: GraphRunOptions): Promis
   };
 
   const deliver = (from: string, output: string, value: unknown) => {
+    if (host?.aborted) return;
     for (const link of linksFrom(from)) {
       if (link.source_name !== output) continue;
       const sink = nodes.get(link.sink_id)!;
@@ -177,7 +205,24 @@ export async function runGraph(graph: unknown, options: GraphRunOptions): Promis
     return false;
   };
 
+  /** Counts a node run; false, and the graph capped, past `maxNodeRuns`. */
+  const mayRun = (node: NodeState): boolean => {
+    if (!nodeRunsCapped && nodeRuns < maxNodeRuns) {
+      nodeRuns += 1;
+      return true;
+    }
+    if (!nodeRunsCapped) {
+      const error = `Not run: the graph run reached its cap of ${maxNodeRuns} node runs (maxNodeRuns); no further node runs were started. Raise maxNodeRuns (--max-node-runs) if the graph is meant to run more.`;
+      result.failures.push({ node: node.id, block: node.block.name, error });
+    }
+    nodeRunsCapped = true;
+    if (!result.stopped.includes(node.id)) result.stopped.push(node.id);
+    return false;
+  };
+
   const start = (node: NodeState, linkedValues: Record<string, unknown>) => {
+    // Counted when queued, so the queue itself stays within the cap.
+    if (host?.aborted || !mayRun(node)) return;
     running += 1;
     turn(() => execute(node, linkedValues))
       .catch((error: unknown) => {
@@ -195,8 +240,10 @@ export async function runGraph(graph: unknown, options: GraphRunOptions): Promis
   };
 
   const execute = async (node: NodeState, linkedValues: Record<string, unknown>) => {
-    // Stopped from upstream while it waited its turn, or past the cap: not run.
-    if (node.stopped || !mayCreate(node)) return;
+    // A turn of the event loop, so signals and requests are seen between runs that never wait.
+    await nextTurn();
+    // Stopped from upstream or aborted while it waited its turn, or past the cap: not run.
+    if (node.stopped || node.controller.signal.aborted || !mayCreate(node)) return;
     const notify = options.onNodeRun;
     const runner = context.runner;
     const onProgress =
@@ -235,6 +282,8 @@ export async function runGraph(graph: unknown, options: GraphRunOptions): Promis
   };
 
   for (const node of nodes.values()) if (node.linked.size === 0) start(node, {});
+  // Aborted before anything started: nothing will call finish.
+  if (running === 0) finish();
   await finished;
   host?.removeEventListener('abort', stopAll);
   return result;

@@ -62,7 +62,11 @@ export async function fetchImage(url: string, options: FetchOptions = {}, signal
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0)
     throw new BlockError('invalid_input', `timeoutMs: must be a positive whole number of ms, not ${timeoutMs}`);
-  if (url.startsWith('data:')) return describeImage(decodeDataUri(url, maxBytes));
+  if (url.startsWith('data:')) {
+    // Decoding never waits, so this is the only point an abort can stop it.
+    if (signal?.aborted) throw new BlockError('host_aborted', `Reading the data: URI was ${stoppedBy(signal)}`);
+    return describeImage(decodeDataUri(url, maxBytes));
+  }
   const limiter = options.limiter ?? ((task) => task());
   return describeImage(await limiter(() => download(url, options, maxBytes, timeoutMs, signal)));
 }

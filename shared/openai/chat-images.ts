@@ -15,6 +15,11 @@ export function imageLinks(text: string): string[] {
 
 /** The start of a text for an error message: its first `max` characters on one line, quoted. */
 export function quoteStart(text: string, max = 200): string {
+  return `"${excerpt(text, max)}"`;
+}
+
+/** The start of a text for an error message: its first `max` characters on one line, `…` when cut. */
+export function excerpt(text: string, max: number): string {
   const line = text.replace(/\s+/g, ' ').trim();
-  return `"${line.length > max ? `${line.slice(0, max)}…` : line}"`;
+  return line.length > max ? `${line.slice(0, max)}…` : line;
 }

@@ -3,6 +3,7 @@ import pTimeout, { TimeoutError } from 'p-timeout';
 import { z } from 'zod';
 import { toDataUri } from '../core/data-uri.js';
 import { BlockError } from '../core/errors.js';
+import { checkBaseUrl } from '../core/http-url.js';
 import { formatIssues } from '../core/issues.js';
 import { redact } from '../core/redact.js';
 import { toBlockError } from './api-errors.js';
@@ -21,10 +22,18 @@ import {
 export interface OpenAiClientOptions {
   /** The provider's API key, sent as `Authorization: Bearer`. Never appears in an error. */
   readonly apiKey: string;
-  /** The provider's OpenAI-compatible base URL, e.g. `https://<aggregator>/v1`. Required. */
+  /**
+   * The provider's OpenAI-compatible base URL, e.g. `https://<aggregator>/v1`, without
+   * `user:pass@`. Required. The key goes to this URL's origin only: redirects are never followed.
+   */
   readonly baseUrl: string;
   /** Bound on one call, retries and waits included, in ms, at most 86400000. Default 600000 (10 minutes). */
   readonly timeoutMs?: number;
+  /**
+   * How requests are sent, in place of the global `fetch` (e.g. one that checks the address it
+   * connects to). It gets ky's `Request`; it must not follow redirects. Default the global `fetch`.
+   */
+  readonly fetch?: typeof fetch;
 }
 
 /** Per-call options. */
@@ -54,7 +63,7 @@ export interface OpenAiClient {
 }
 
 const optionsSchema = z.object({
-  baseUrl: z.string().refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL'),
+  baseUrl: z.string().superRefine(checkBaseUrl),
   timeoutMs: z.number().int().positive().max(86_400_000).default(600_000),
 });
 
@@ -76,7 +85,7 @@ const SIGNATURES: ReadonlyArray<readonly [string, (b: Buffer) => boolean]> = [
  * An OpenAI-compatible client for one API key and base URL. Cheap to make.
  * @throws {BlockError} `invalid_input` for a missing or malformed key or bad options.
  */
-export function createOpenAiClient({ apiKey: rawKey, ...options }: OpenAiClientOptions): OpenAiClient {
+export function createOpenAiClient({ apiKey: rawKey, fetch: send, ...options }: OpenAiClientOptions): OpenAiClient {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success)
     throw new BlockError(
@@ -95,10 +104,13 @@ export function createOpenAiClient({ apiKey: rawKey, ...options }: OpenAiClientO
   const { timeoutMs } = parsed.data;
   const baseUrl = parsed.data.baseUrl.replace(/\/+$/, '');
   // No per-request timeout: an image takes as long as it takes, within the call's bound.
+  // Redirects are answers, not followed: one to another origin would take the key and the prompt there.
   const http: KyInstance = ky.create({
     prefixUrl: baseUrl,
     headers: { Authorization: `Bearer ${apiKey}` },
     timeout: false,
+    redirect: 'manual',
+    ...(send && { fetch: send }),
   });
 
   /** Runs `work` bounded by `timeoutMs` and `signal`; every failure a redacted BlockError. */

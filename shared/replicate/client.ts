@@ -1,6 +1,7 @@
 import pTimeout, { TimeoutError } from 'p-timeout';
 import { z } from 'zod';
 import { BlockError, stoppedBy } from '../core/errors.js';
+import { checkBaseUrl } from '../core/http-url.js';
 import { formatIssues } from '../core/issues.js';
 import { redact } from '../core/redact.js';
 import { toBlockError } from './api-errors.js';
@@ -25,7 +26,7 @@ import {
 export interface ReplicateClientOptions {
   /** The Replicate API token, sent as `Authorization: Bearer`. Never appears in an error. */
   readonly token: string;
-  /** Replicate API base URL, or a Replicate-compatible proxy's (e.g. `https://<proxy>/replicate/v1`). Default {@link DEFAULT_BASE_URL}. */
+  /** Replicate API base URL, or a Replicate-compatible proxy's (e.g. `https://<proxy>/replicate/v1`), without `user:pass@`. Default {@link DEFAULT_BASE_URL}. */
   readonly baseUrl?: string;
   /**
    * Bound on one run, create to terminal status, in ms, at most 86400000 (24 h: Replicate's
@@ -153,10 +154,7 @@ export interface ReplicateClient {
 }
 
 const optionsSchema = z.object({
-  baseUrl: z
-    .string()
-    .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL')
-    .default(DEFAULT_BASE_URL),
+  baseUrl: z.string().superRefine(checkBaseUrl).default(DEFAULT_BASE_URL),
   // Replicate's Cancel-After takes 5 s to 24 h; the run's bound is sent as it.
   timeoutMs: z.number().int().positive().max(86_400_000).default(DEFAULT_TIMEOUT_MS),
   waitSeconds: z.number().int().min(1).max(60).default(60),

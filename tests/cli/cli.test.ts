@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import { startEmulator, type Emulator, type PredictionPlan } from '../../emulator/index.js';
-import { requestsTo, ROOT, TOKEN } from '../helpers.js';
+import { fanOutGraph, requestsTo, ROOT, scaled, TOKEN, until } from '../helpers.js';
 import { cli as spawnCli } from './cli-process.js';
 
 const BLOCK = 'ReplicateFluxAdvancedModelBlock';
@@ -122,6 +122,8 @@ describe('run', () => {
       '--timeout-ms takes a whole number of milliseconds from 1 to 86400000',
     ],
     [['paint'], 'unknown command "paint"'],
+    [['__proto__'], 'unknown command "__proto__"'],
+    [['constructor'], 'unknown command "constructor"'],
     [[], 'Usage:\n  flux-blocks list'],
   ])('usage error %j: exit 2', async (args, message) => {
     const { code, stdout, stderr } = await cli(args, withEmulator());
@@ -233,6 +235,57 @@ describe('run-graph', () => {
     expect(code).toBe(2);
     expect(stderr).toContain(message);
     expect(emulator.requests).toHaveLength(0);
+  });
+
+  test('a graph that fans out past 1,000 node runs: exit 2 naming the node and --max-node-runs, nothing run', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(outDir, 'fan-out.json'), JSON.stringify(fanOutGraph(6, 10)));
+    const { code, stdout, stderr } = await cli(['run-graph', 'fan-out.json'], withEmulator());
+    expect(code).toBe(2);
+    expect(stderr).toContain(
+      'flux-blocks: Node l3-8 (SaveImageBlock): the graph could make 1011 node runs by this node, past the limit of 1000 (maxNodeRuns).',
+    );
+    expect(stderr).toContain('or raise maxNodeRuns (--max-node-runs)');
+    expect(stdout).toBe('');
+  });
+
+  test('--max-node-runs sets the cap: 111 runs are refused under 110 and run under 111', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(outDir, 'fan-out-111.json'), JSON.stringify(fanOutGraph(2, 10)));
+    const under = await cli(['run-graph', 'fan-out-111.json', '--max-node-runs', '110'], withEmulator());
+    expect(under.code).toBe(2);
+    expect(under.stderr).toContain('Node l2-9 (SaveImageBlock): the graph could make 111 node runs by this node');
+    const enough = await cli(['run-graph', 'fan-out-111.json', '--max-node-runs', '111'], withEmulator());
+    expect(enough.code).toBe(0);
+    expect(graphLines(enough.stdout).filter((l) => l.output === 'data_uri')).toHaveLength(111);
+    const zero = await cli(['run-graph', 'fan-out-111.json', '--max-node-runs', '0'], withEmulator());
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain('--max-node-runs takes a whole number of at least 1');
+  });
+
+  test('SIGTERM cancels the running prediction and exits 143 within seconds', async () => {
+    plan = { processingMs: 60_000 };
+    let child!: Parameters<NonNullable<Parameters<typeof spawnCli>[1]['onStart']>>[0];
+    const finished = cli(
+      ['run-graph', join(ROOT, 'examples', 'generate-edit-save.json'), '--out', join(outDir, 'terminated')],
+      withEmulator(),
+      (started) => (child = started),
+    );
+    await until(() => requestsTo(emulator, 'POST', /\/predictions$/).length > 0);
+    const signaledAt = Date.now();
+    child.kill('SIGTERM');
+    const { code, stdout, stderr } = await finished;
+    expect(Date.now() - signaledAt).toBeLessThan(scaled(5_000));
+    expect(code).toBe(143);
+    expect(stderr).toContain('Terminated: canceling the prediction (SIGTERM again to quit at once)...');
+    expect(graphLines(stdout)).toEqual([
+      {
+        node: 'generate',
+        output: 'error',
+        value: expect.stringMatching(/^The run was terminated \(SIGTERM\); prediction [a-z2-7]+ was canceled\./),
+      },
+    ]);
+    expect(requestsTo(emulator, 'POST', /\/cancel$/)).toHaveLength(1);
   });
 });
 

@@ -51,18 +51,20 @@ interface Ended {
   readonly stderr: string;
   /** stderr's lines that are not empty. */
   readonly lines: string[];
+  readonly stdout: string;
 }
 
 /**
  * Runs the built CLI in a temporary directory with only PATH set (so the embedded emulator
- * starts) and waits for it to exit, at most {@link EXIT_WITHIN_MS}.
+ * starts), and `env`, and waits for it to exit, at most {@link EXIT_WITHIN_MS}.
  */
-async function start(args: string[]): Promise<Ended> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '' }, cwd: dir });
+async function start(args: string[], env: Record<string, string> = {}): Promise<Ended> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: dir });
   running.add(child);
   let stderr = '';
+  let stdout = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
-  child.stdout.resume();
+  child.stdout.on('data', (chunk) => (stdout += chunk));
   let timer: NodeJS.Timeout | undefined;
   const code = await Promise.race([
     once(child, 'close').then(([exitCode]) => exitCode as number | null),
@@ -70,7 +72,7 @@ async function start(args: string[]): Promise<Ended> {
   ]);
   clearTimeout(timer);
   if (code !== null) running.delete(child);
-  return { code, stderr, lines: stderr.split('\n').filter(Boolean) };
+  return { code, stderr, stdout, lines: stderr.split('\n').filter(Boolean) };
 }
 
 /** The process ended by itself, its error one line of its own, with no stack trace and nothing left open. */
@@ -166,6 +168,57 @@ describe('mcp --http', () => {
         2,
         'flux-blocks mcp: Binding to 0.0.0.0, not a loopback address, needs a bearer token: pass --auth-token or set MCP_AUTH_TOKEN',
       );
+      expect(ended.stderr).not.toContain('embedded emulator');
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('a base URL with a user name and password: a usage error, exit 2, the password printed nowhere', () => {
+  const RUN = ['run', 'ReplicateFluxAdvancedModelBlock', '--input', '{"prompt":"x"}'];
+  test.each<[string, string[], Record<string, string>, RegExp]>([
+    [
+      'run --base-url',
+      [...RUN, '--base-url', 'http://user:secret@127.0.0.1:1/v1'],
+      {},
+      /^flux-blocks: --base-url must not hold a user name or password .*, not "http:\/\/\*\*\*@127\.0\.0\.1:1\/v1"$/,
+    ],
+    [
+      'mcp --base-url',
+      ['mcp', '--base-url=http://user:secret@127.0.0.1:1/v1'],
+      {},
+      /^flux-blocks: --base-url must not hold a user name or password/,
+    ],
+    [
+      'run with REPLICATE_BASE_URL',
+      RUN,
+      { REPLICATE_BASE_URL: 'http://user:secret@127.0.0.1:1/v1', REPLICATE_API_TOKEN: 'r8_unused' },
+      /^flux-blocks: REPLICATE_BASE_URL must not hold a user name or password/,
+    ],
+    [
+      'mcp with REPLICATE_BASE_URL',
+      ['mcp'],
+      { REPLICATE_BASE_URL: 'https://user:secret@proxy.example/v1' },
+      /^flux-blocks: REPLICATE_BASE_URL must not hold a user name or password/,
+    ],
+    [
+      'studio with OPENAI_COMPATIBLE_ORIGINS',
+      ['studio', '--port', '0', '--out', 'studio-out'],
+      { OPENAI_COMPATIBLE_ORIGINS: 'https://user:secret@api.aggregator.example' },
+      /^flux-blocks: OPENAI_COMPATIBLE_ORIGINS: each entry must not hold a user name or password/,
+    ],
+    [
+      'run --openai-compatible-origins',
+      [...RUN, '--openai-compatible-origins', 'https://user:secret@api.aggregator.example'],
+      {},
+      /^flux-blocks: --openai-compatible-origins: each entry must not hold a user name or password/,
+    ],
+  ])(
+    '%s',
+    async (_, args, env, message) => {
+      const ended = await start(args, env);
+      expectCleanFailure(ended, 2, message);
+      expect(ended.stderr + ended.stdout).not.toContain('secret');
       expect(ended.stderr).not.toContain('embedded emulator');
     },
     TEST_TIMEOUT_MS,

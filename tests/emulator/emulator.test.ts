@@ -296,6 +296,23 @@ describe('output files are real images', () => {
     expect(width * height).toBeLessThan(1.05 * 2 ** 20);
   });
 
+  test("plan.outputBytes: each output file serves the given bytes (a truncated png) with the format's type", async () => {
+    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#336699' } })
+      .png()
+      .toBuffer();
+    const truncated = png.subarray(0, 60);
+    plan = { outputBytes: truncated };
+    const { json } = await create({ prompt: 'x', output_format: 'png', num_outputs: 2 }, { Prefer: 'wait' });
+    expect(json.output).toHaveLength(2);
+    for (const url of json.output as string[]) {
+      const response = await fetch(url);
+      expect([response.status, response.headers.get('content-type')]).toEqual([200, 'image/png']);
+      const bytes = Buffer.from(await response.arrayBuffer());
+      expect(bytes.equals(truncated)).toBe(true);
+      await expect(sharp(bytes).toBuffer()).rejects.toThrow();
+    }
+  });
+
   test('megapixels 0.25 makes a quarter-size image; an output not yet made is 404', async () => {
     plan = {};
     const { json } = await create({ prompt: 'x', megapixels: '0.25', output_format: 'png' }, { Prefer: 'wait' });
@@ -333,4 +350,27 @@ test('list pages hold 100 predictions, newest first, with a next link', async ()
   } finally {
     await fresh.close();
   }
+});
+
+test('an edit whose form has fields named __proto__ and constructor is answered and recorded as any other', async () => {
+  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } })
+    .png()
+    .toBuffer();
+  const form = new FormData();
+  form.append('model', 'flux-kontext-pro');
+  form.append('prompt', 'a kite');
+  form.append('__proto__', 'x');
+  form.append('constructor', 'y');
+  form.append('image', new Blob([png], { type: 'image/png' }), 'in.png');
+  emulator.requests.splice(0);
+  const response = await fetch(`${emulator.url}/images/edits`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${TOKEN}` },
+    body: form,
+  });
+  expect(response.status).toBe(200);
+  const body = emulator.requests.at(-1)!.body as Record<string, unknown>;
+  expect(Object.getOwnPropertyNames(body)).toEqual(['model', 'prompt', '__proto__', 'constructor', 'image']);
+  expect([body['__proto__'], body.constructor]).toEqual(['x', 'y']);
+  expect('x' in {}).toBe(false);
 });

@@ -272,7 +272,8 @@ describe('hostile graphs are refused by the checks, never by a crash', () => {
   test('a failure at the head of a 20,000-node chain stops every node below it', async () => {
     const graph = chain(20_000);
     graph.nodes[0]!.input_default = { image: 'data:image/png;base64,AAAA', store_as: 'data_uri' };
-    const result = await runGraph(graph, { registry, context: context() });
+    // Whole, the chain would make 20,000 node runs: past the default cap of 1,000, so it is raised.
+    const result = await runGraph(graph, { registry, context: context(), maxNodeRuns: 20_000 });
     expect(result.failures.map((f) => f.node)).toEqual(['n0']);
     expect(result.stopped).toHaveLength(19_999);
   });

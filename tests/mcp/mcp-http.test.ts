@@ -1,11 +1,11 @@
 import { request } from 'node:http';
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client, StreamableHTTPClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
 import { openEnvironment, type HostEnvironment } from '../../hosts/environment/environment.js';
 import { HttpSetupError, startMcpHttpServer, type McpHttpServer } from '../../hosts/mcp/http.js';
 import { mcpServerFactory } from '../../hosts/mcp/server.js';
-import { spawnOwned, TOKEN, useEmulator } from '../helpers.js';
+import { own, scaled, spawnOwned, TOKEN, useEmulator } from '../helpers.js';
 import { BIN } from './connect.js';
 
 const handle = useEmulator();
@@ -77,6 +77,30 @@ describe('on loopback (default 127.0.0.1)', () => {
     const { status, body } = await post(server.url, { Host: `evil.example:${new URL(server.url).port}` });
     expect(status).toBe(403);
     expect(body).toContain('Invalid Host: evil.example');
+  });
+
+  test('run_graph with a node id of __proto__ gets a tool error naming it, and the next client still initializes', async () => {
+    const client = new Client({ name: 'flux-blocks-tests', version: '1' });
+    await own(client.connect(new StreamableHTTPClientTransport(new URL(server.url))), () => client.close());
+    const graph = {
+      nodes: [{ id: '__proto__', block_id: 'ReplicateFluxAdvancedModelBlock', input_default: { prompt: 'a cat' } }],
+    };
+    const result = (await client.callTool(
+      { name: 'run_graph', arguments: graph },
+      { timeout: scaled(20_000) },
+    )) as CallToolResult;
+    expect(result.isError).toBe(true);
+    expect(result.content).toEqual([
+      {
+        type: 'text',
+        text: 'Error: Node id "__proto__" is not allowed: __proto__ is a name every JavaScript object has: pick another, e.g. "generate"',
+      },
+    ]);
+    expect(handle.emulator.requests).toEqual([]);
+    expect('result' in {}).toBe(false);
+    await client.close();
+    expect(await listToolsAt(server.url)).toBe(8);
+    expect((await post(server.url, {})).status).toBe(200);
   });
 
   test('other paths are 404', async () => {

@@ -125,6 +125,46 @@ describe.each([
     expect(full.width! / full.height!).toBeCloseTo(3 / 2, 1);
   });
 
+  test('an output image that cannot be decoded (truncated png) keeps the result: URL, seed, structuredContent, a note, the saved file', async () => {
+    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#336699' } })
+      .png()
+      .toBuffer();
+    handle.plan = { outputBytes: png.subarray(0, 60) };
+    const result = await call('replicate_flux_advanced_model', { prompt: 'a fox', output_format: 'png' });
+    expect(result.isError).toBeFalsy();
+    const structured = result.structuredContent as { result: string[]; seed: number };
+    expect(structured.result).toEqual([expect.stringMatching(new RegExp(`^${new URL(handle.emulator.url).origin}/`))]);
+    expect(Number.isInteger(structured.seed)).toBe(true);
+    const lines = textOf(result).split('\n');
+    expect(lines).toContain(`result: ${structured.result[0]}`);
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        new RegExp(
+          `^${structured.result[0]!.replace(/[.?]/g, '\\$&')}: preview left out: the image could not be decoded \\(.+\\); the URL above is the result\\.$`,
+        ),
+      ),
+    );
+    expect(ofType(result, 'image')).toEqual([]);
+    // The bytes paid for are still saved as they came.
+    const [link] = ofType(result, 'resource_link');
+    expect((await readFile(join(out, link!.name))).equals(png.subarray(0, 60))).toBe(true);
+  });
+
+  test('run_graph with an output in no image format keeps its outputs, with a note that the preview was left out', async () => {
+    handle.plan = { outputBytes: Buffer.from('not an image at all') };
+    const result = await call('run_graph', {
+      nodes: [{ id: 'generate', block_id: 'ReplicateFluxAdvancedModelBlock', input_default: { prompt: 'a fox' } }],
+    });
+    expect(result.isError).toBeFalsy();
+    const { outputs } = result.structuredContent as { outputs: { generate: { result: string[]; seed: number[] } } };
+    expect(outputs.generate.result).toHaveLength(1);
+    expect(outputs.generate.seed).toHaveLength(1);
+    expect(textOf(result)).toContain(
+      `${outputs.generate.result[0]}: preview left out: the image could not be read (The 19 bytes are not an image`,
+    );
+    expect(ofType(result, 'image')).toEqual([]);
+  });
+
   test('bad arguments give isError naming every bad field, and no request reaches the emulator', async () => {
     const result = await call('replicate_flux_advanced_model', {
       prompt: '',

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { describe, expect, test } from '@jest/globals';
+import { afterEach, describe, expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import { EXAMPLE_IMAGE } from '../../shared/framework/block.js';
 import { fetchImage } from '../../shared/image/fetch-image.js';
-import { blockResult, downscaled, MAX_IMAGE_SIDE, structuredOutputs } from '../../hosts/mcp/results.js';
+import { blockResult, downscaled, graphResult, MAX_IMAGE_SIDE, structuredOutputs } from '../../hosts/mcp/results.js';
 
 /** A png of random pixels: it does not compress, so only a smaller size or jpeg fits a tight limit. */
 async function noise(width: number, height: number) {
@@ -87,4 +87,51 @@ test('structuredContent: result is a list in yield order, every other output a v
     ]),
   ).toEqual({ result: ['https://a/1.png', 'https://a/2.png'], seed: 42 });
   expect(structuredOutputs([['error', 'boom']])).toEqual({ error: 'boom' });
+});
+
+describe('keys from a graph or a block are never prototypes', () => {
+  const polluted = () => ['result', 'seed', 'path'].filter((name) => name in {});
+  // Were a builder to write onto Object.prototype, the rest of this file's tests would see it.
+  afterEach(() => {
+    for (const name of polluted()) delete (Object.prototype as Record<string, unknown>)[name];
+  });
+
+  test('a node id __proto__ or constructor (which checkGraph refuses) stays a key of outputs, and ({}).result stays undefined', async () => {
+    const result = await graphResult(
+      {
+        outputs: [
+          { node: '__proto__', output: 'result', value: 'https://a/1.png' },
+          { node: '__proto__', output: 'result', value: 'https://a/2.png' },
+          { node: 'constructor', output: 'seed', value: 7 },
+          { node: 'n1', output: '__proto__', value: 'x' },
+        ],
+        failures: [],
+        stopped: [],
+      },
+      { maxImageBytes: 0 },
+    );
+    expect(polluted()).toEqual([]);
+    expect(({} as Record<string, unknown>).result).toBeUndefined();
+    const outputs = (result.structuredContent as { outputs: Record<string, unknown> }).outputs;
+    expect(Object.keys(outputs)).toEqual(['__proto__', 'constructor', 'n1']);
+    expect(Object.getPrototypeOf(outputs)).toBe(Object.prototype);
+    expect(JSON.parse(JSON.stringify(result.structuredContent))).toEqual({
+      outputs: JSON.parse(
+        '{"__proto__": {"result": ["https://a/1.png", "https://a/2.png"]}, "constructor": {"seed": [7]}, "n1": {"__proto__": ["x"]}}',
+      ),
+      failures: [],
+      stopped: [],
+    });
+    expect(result.isError).toBeUndefined();
+  });
+
+  test('a block output named __proto__ is a key of structuredContent, not its prototype', () => {
+    const structured = structuredOutputs([
+      ['__proto__', { polluted: true }],
+      ['result', 'https://a/1.png'],
+    ]);
+    expect(Object.keys(structured)).toEqual(['__proto__', 'result']);
+    expect((structured as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf(structured)).toBe(Object.prototype);
+  });
 });

@@ -31,7 +31,18 @@ test("the CLI sends OPENAI_COMPATIBLE_API_KEY to base_url and a local file as th
   const input = { base_url: emulator.url, model: 'flux-kontext-pro', prompt: 'Make it night', images: './photo.jpg' };
   const { stdout, stderr } = await promisify(execFile)(
     process.execPath,
-    [BIN, 'run', 'OpenAICompatibleFluxImageBlock', '--input', JSON.stringify(input), '--base-url', emulator.url],
+    [
+      BIN,
+      'run',
+      'OpenAICompatibleFluxImageBlock',
+      '--input',
+      JSON.stringify(input),
+      '--base-url',
+      emulator.url,
+      // The key goes only to listed origins (OPENAI_COMPATIBLE_ORIGINS, or this flag).
+      '--openai-compatible-origins',
+      new URL(emulator.url).origin,
+    ],
     {
       cwd: dir,
       env: {

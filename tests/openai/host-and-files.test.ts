@@ -68,7 +68,12 @@ describe('the host environment', () => {
       return outputs;
     };
     expect(await run('https://attacker.example/v1')).toEqual([
-      ['error', `base_url: the host sends its openai_compatible key only to ${origin}, https://api.aggregator.example`],
+      [
+        'error',
+        expect.stringMatching(
+          `^base_url: the host sends its openai_compatible key only to ${origin}, https://api.aggregator.example, not to https://attacker.example, so nothing was sent\\. To allow it, list its origin in OPENAI_COMPATIBLE_ORIGINS`,
+        ),
+      ],
     ]);
     expect(local.emulator.requests).toEqual([]);
     expect(names(await run(local.emulator.url))).toEqual(['result']);

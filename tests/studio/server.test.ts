@@ -6,7 +6,18 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startStudio, type Studio } from '../../hosts/studio/server/index.js';
 import { MAX_BODY_BYTES } from '../../hosts/studio/server/app.js';
 import type { RunEvent } from '../../hosts/studio/protocol.js';
-import { killed, OPENAI_KEY, own, ROOT, spawnOwned, TOKEN, until, useEmulator } from '../helpers.js';
+import {
+  fanOutGraph,
+  killed,
+  OPENAI_KEY,
+  own,
+  ROOT,
+  scaled,
+  spawnOwned,
+  TOKEN,
+  until,
+  useEmulator,
+} from '../helpers.js';
 
 // The studio's HTTP API without a browser: node:http where a header must be forged (fetch drops Host).
 const handle = useEmulator();
@@ -200,6 +211,27 @@ describe('studio API', () => {
     for (const page of pages) expect(page).not.toContain(OPENAI_KEY);
   });
 
+  test('an output that is no image keeps its value and ends succeeded, without a preview; a __proto__ node id is refused', async () => {
+    handle.plan = { outputBytes: Buffer.from('not an image at all') };
+    const graph = { nodes: [GRAPH.nodes[0]!] };
+    const { id } = (await (await api('/api/runs', { method: 'POST', body: JSON.stringify(graph) })).json()) as {
+      id: string;
+    };
+    const { events: all } = await events(id);
+    const result = all.find((e) => e.type === 'output' && e.output === 'result') as { value: string; preview?: string };
+    expect(result.value).toMatch(new RegExp(`^${new URL(handle.emulator.url).origin}/`));
+    expect(result.preview).toBeUndefined();
+    expect(all.at(-1)).toEqual({ type: 'done', status: 'succeeded' });
+
+    const proto = { nodes: [{ ...GRAPH.nodes[0]!, id: '__proto__' }] };
+    expect(await (await api('/api/check', { method: 'POST', body: JSON.stringify(proto) })).json()).toEqual({
+      ok: false,
+      node: '__proto__',
+      error:
+        'Node id "__proto__" is not allowed: __proto__ is a name every JavaScript object has: pick another, e.g. "generate"',
+    });
+  });
+
   test("nodes can pick each provider's key the host holds, by name", async () => {
     const { credentials } = (await (await api('/api/info')).json()) as {
       credentials: Array<{ provider: string; id: string }>;
@@ -227,6 +259,24 @@ describe('studio API', () => {
       message: 'Not run: a node upstream of it failed',
     });
     expect(all.at(-1)).toEqual({ type: 'done', status: 'failed' });
+  });
+
+  test('a graph that fans out to 1,111,111 node runs is refused at once, naming the node where it passes 1,000', async () => {
+    const graph = JSON.stringify(fanOutGraph(6, 10));
+    const startedAt = Date.now();
+    const refused = await api('/api/runs', { method: 'POST', body: graph });
+    expect(refused.status).toBe(422);
+    expect(await refused.json()).toMatchObject({
+      node: 'l3-8',
+      error: expect.stringMatching(
+        /^Node l3-8 \(SaveImageBlock\): the graph could make 1011 node runs by this node, past the limit of 1000 \(maxNodeRuns\)/,
+      ),
+    });
+    expect(await (await api('/api/check', { method: 'POST', body: graph })).json()).toMatchObject({
+      ok: false,
+      node: 'l3-8',
+    });
+    expect(Date.now() - startedAt).toBeLessThan(scaled(2_000));
   });
 
   test('cancel stops a run: its prediction is canceled and the node ends canceled', async () => {

@@ -116,7 +116,10 @@ export const NodeForm = memo(function NodeForm(props: {
   const linkedKey = linked.join(',');
   const { schema, uiSchema } = useMemo(() => {
     const form = toForm(inputSchema);
-    const names = linkedKey ? linkedKey.split(',') : [];
+    // Only the block's own inputs: a link names them, and a graph file could name `__proto__`.
+    const names = (linkedKey ? linkedKey.split(',') : []).filter((name) =>
+      Object.hasOwn(form.schema.properties ?? {}, name),
+    );
     const ui: UiSchema = { ...form.uiSchema };
     for (const name of names) ui[name] = { ...(ui[name] as UiSchema), 'ui:disabled': true, 'ui:help': 'linked' };
     return { schema: withLinked(form.schema, names), uiSchema: ui };

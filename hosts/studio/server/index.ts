@@ -27,6 +27,8 @@ export interface StudioOptions {
   readonly out?: string;
   /** Replicate or a compatible proxy; default `REPLICATE_BASE_URL`, else Replicate (with a token) or the embedded emulator. */
   readonly baseUrl?: string;
+  /** Origins the OpenAI-compatible key may go to, comma-separated; default `OPENAI_COMPATIBLE_ORIGINS`, else none. */
+  readonly openAiOrigins?: string;
   /** Session token; default 24 random bytes, base64url. */
   readonly token?: string;
   /** Where the Replicate token and base URL come from. Default `process.env`. */
@@ -64,7 +66,10 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
   const token = options.token ?? randomBytes(24).toString('base64url');
   const outDir = resolve(options.out ?? 'out');
   await mkdir(outDir, { recursive: true });
-  const environment = await openEnvironment({ baseUrl: options.baseUrl, out: outDir }, options.env);
+  const environment = await openEnvironment(
+    { baseUrl: options.baseUrl, openAiOrigins: options.openAiOrigins, out: outDir },
+    options.env,
+  );
   // Runs report progress early: a short sync wait, then polls (the default waits up to 60 s silently).
   const live: HostEnvironment = {
     ...environment,
