@@ -4,13 +4,8 @@
  */
 export { redisConnection } from './connection.js';
 export { createJobQueue, JOB_OPTIONS, type JobQueue, type JobQueueOptions } from './queue.js';
-export {
-  startWorker,
-  STALLED_SETTINGS,
-  type ResolveCredentials,
-  type RunningWorker,
-  type WorkerOptions,
-} from './worker.js';
+export { startWorker, STALLED_SETTINGS, type RunningWorker, type WorkerOptions } from './worker.js';
+export type { ResolveCredentials } from './process-job.js';
 export { REPLICATE_BUDGET, SharedBudget, windowFor, type Budget } from './rate-limit.js';
 export {
   DEFAULT_QUEUE,

@@ -1,23 +1,12 @@
 import { hostname } from 'node:os';
-import { DelayedError, UnrecoverableError, WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Worker, type ConnectionOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { BlockContext } from 'replicate-flux-blocks/shared/framework/block.js';
 import type { BlockRegistry } from 'replicate-flux-blocks/shared/framework/registry.js';
-import { runBlock } from 'replicate-flux-blocks/shared/framework/run-block.js';
-import { createReplicateClient } from 'replicate-flux-blocks/shared/replicate/client.js';
-import type { PredictionRequest } from 'replicate-flux-blocks/shared/replicate/types.js';
 import { checkRedis } from './connection.js';
-import {
-  cancelChannel,
-  cancelKey,
-  DEFAULT_QUEUE,
-  PREFIX,
-  type BlockJobData,
-  type BlockJobResult,
-  type JobProgress,
-  type WorkerEmulator,
-} from './jobs.js';
-import { CreateDeferred, REPLICATE_BUDGET, SharedBudget, type Budget } from './rate-limit.js';
+import { cancelChannel, DEFAULT_QUEUE, PREFIX, type BlockJobData, type BlockJobResult } from './jobs.js';
+import { processJob, type JobEnvironment, type ResolveCredentials } from './process-job.js';
+import { REPLICATE_BUDGET, SharedBudget, type Budget } from './rate-limit.js';
 
 /**
  * Stalled-job settings: a killed worker's lock expires after `lockDuration` and the next check
@@ -26,11 +15,6 @@ import { CreateDeferred, REPLICATE_BUDGET, SharedBudget, type Budget } from './r
  * a job on its second stall; 3 lets it survive three crashes.
  */
 export const STALLED_SETTINGS = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 3 } as const;
-
-/** Turns the `credentials` field's reference (`{provider, id, type}`) into the secret. */
-export type ResolveCredentials = (
-  reference: unknown,
-) => Promise<BlockContext['credentials']> | BlockContext['credentials'];
 
 /** How to run a worker. */
 export interface WorkerOptions {
@@ -71,12 +55,6 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-/** Why a run stopped before its end, set by hooks that cannot throw past `runBlock`. */
-interface Interruption {
-  deferUntil?: number;
-  failure?: Error;
-}
-
 /**
  * Starts a BullMQ worker for block jobs (from `createJobQueue`). Each job:
  * - resolves its credentials reference, and fails at once (UnrecoverableError) for an unknown
@@ -95,152 +73,17 @@ interface Interruption {
  * Failures outside the block (Redis, a lost lock) are thrown, so BullMQ retries with backoff.
  */
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
-  const {
-    connection,
-    registry,
-    context: base = {},
-    concurrency = 20,
-    queue = DEFAULT_QUEUE,
-    prefix = PREFIX,
-  } = options;
-  const resolveCredentials = options.resolveCredentials ?? (() => base.credentials);
-  const emulator: WorkerEmulator | undefined =
-    options.emulatorOrigin === undefined ? undefined : { origin: options.emulatorOrigin, host: hostname() };
+  const { connection, concurrency = 20 } = options;
   // Once running, connections retry through Redis restarts; an unreachable Redis at start is an error.
   await checkRedis(connection);
-  const redis = new Redis({ ...connection, maxRetriesPerRequest: null });
-  const subscriber = new Redis({ ...connection, maxRetriesPerRequest: null });
-  redis.on('error', () => undefined);
-  subscriber.on('error', () => undefined);
-  const budget = new SharedBudget(redis, options.budget ?? REPLICATE_BUDGET, prefix);
-  /** The detach controllers of this process's active jobs, to stop them when their lock is lost. */
-  const detachers = new Map<string, AbortController>();
-
-  async function processJob(
-    job: Job<BlockJobData, BlockJobResult>,
-    token: string | undefined,
-    signal?: AbortSignal,
-  ): Promise<BlockJobResult> {
-    if (await redis.exists(cancelKey(prefix, queue, job.id!))) throw new UnrecoverableError('The run was canceled');
-    const block = registry.get(job.data.blockId);
-    if (!block) throw new UnrecoverableError(`No block with id "${job.data.blockId}" is registered in this worker`);
-    const reference = (job.data.input as { credentials?: unknown } | null)?.credentials;
-    let credentials: BlockContext['credentials'];
-    try {
-      credentials = reference === undefined ? undefined : await resolveCredentials(reference);
-    } catch (error) {
-      throw new UnrecoverableError(`credentials: the reference could not be resolved (${(error as Error).message})`);
-    }
-    const cancel = new AbortController();
-    const detach = new AbortController();
-    detachers.set(job.id!, detach);
-    signal?.addEventListener('abort', () => (signal.reason === 'user' ? cancel.abort() : detach.abort()), {
-      once: true,
-    });
-
-    const stopped: Interruption = {};
-    let data = job.data;
-    const update = async (patch: Partial<BlockJobData>) => {
-      data = { ...data, ...patch };
-      await job.updateData(data);
-    };
-    const runner = { ...base.runner };
-    const apiKey = credentials?.apiKey;
-    const client = apiKey ? createReplicateClient({ ...runner, token: apiKey }) : undefined;
-    let creates = 0;
-    const beforeCreate = async (request: PredictionRequest): Promise<string | undefined> => {
-      try {
-        const index = creates++;
-        const known = data.predictions[index];
-        if (known !== undefined) return known;
-        if (data.creating?.index === index && client) {
-          // A crash between the create and recording its id: find what it created, if anything.
-          const found = await client.findPredictions(request, new Date(data.creating.at - 60_000).toISOString(), {
-            signal: cancel.signal,
-          });
-          if (found.length > 1) {
-            throw (stopped.failure = new UnrecoverableError(
-              `A crash left prediction create ${index + 1} unrecorded, and ${found.length} predictions with its input exist (${found.map((p) => p.id).join(', ')}): not creating another`,
-            ));
-          }
-          if (found.length === 1) {
-            await update({ predictions: [...data.predictions, found[0]!.id], creating: undefined });
-            return found[0]!.id;
-          }
-        }
-        await update({ creating: { index, at: Date.now() } });
-        return undefined;
-      } catch (error) {
-        stopped.failure ??= error as Error;
-        throw error;
-      }
-    };
-    const onCreated = async (prediction: { id: string }) => {
-      await update({ predictions: [...data.predictions, prediction.id], creating: undefined }).catch((error: Error) => {
-        // The prediction runs: keep polling it; the retry finds it by input.
-        stopped.failure ??= error;
-      });
-    };
-    const pacer = apiKey ? budget.pacer(apiKey) : undefined;
-    const context: BlockContext = {
-      ...base,
-      credentials,
-      signal: cancel.signal,
-      runner: {
-        ...runner,
-        pacer: pacer && {
-          turn: (lane, turnSignal) =>
-            pacer.turn(lane, turnSignal).catch((error: unknown) => {
-              if (error instanceof CreateDeferred) stopped.deferUntil = error.at;
-              else stopped.failure ??= error as Error;
-              throw error;
-            }),
-          throttled: pacer.throttled,
-        },
-        beforeCreate,
-        onCreated,
-        detach: detach.signal,
-        onProgress: (event) =>
-          void job.updateProgress({ type: 'prediction', ...event } satisfies JobProgress).catch(() => undefined),
-      },
-    };
-
-    const outputs: Array<readonly [string, unknown]> = [];
-    try {
-      for await (const [output, value] of runBlock(block, job.data.input as never, context)) {
-        if (detach.signal.aborted || stopped.deferUntil !== undefined || stopped.failure) break;
-        await job.updateProgress({
-          type: 'output',
-          index: outputs.length,
-          output,
-          value,
-          ...(emulator && { emulator }),
-        } satisfies JobProgress);
-        outputs.push([output, value]);
-      }
-    } finally {
-      detachers.delete(job.id!);
-    }
-    if (cancel.signal.aborted) throw new UnrecoverableError('The run was canceled; its prediction was canceled too');
-    if (detach.signal.aborted) {
-      if (signal?.reason !== 'shutdown')
-        throw new Error("The worker lost the job's lock; the prediction runs on for the next worker");
-      await job.moveToWait(token);
-      throw new WaitingError();
-    }
-    if (stopped.failure) throw stopped.failure;
-    if (stopped.deferUntil !== undefined) {
-      await update({ creating: undefined });
-      await job.moveToDelayed(stopped.deferUntil, token);
-      throw new DelayedError();
-    }
-    return { outputs, ...(emulator && { emulator }) };
-  }
-
+  const redis = retryingRedis(connection);
+  const subscriber = retryingRedis(connection);
+  const env = jobEnvironment(options, redis);
+  const { queue, prefix } = env;
   const worker = new Worker<BlockJobData, BlockJobResult>(
     queue,
     // Three parameters: BullMQ hands a processor its AbortSignal only when it declares one.
-    (job, token, signal) => processJob(job, token, signal),
+    (job, token, signal) => processJob(env, job, token, signal),
     // The name lands in each job's `processedBy`: which host and process ran it.
     {
       connection: connection as ConnectionOptions,
@@ -251,7 +94,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     },
   );
   worker.on('error', () => undefined);
-  worker.on('lockRenewalFailed', (ids) => ids.forEach((id) => detachers.get(id)?.abort()));
+  worker.on('lockRenewalFailed', (ids) => ids.forEach((id) => env.detachers.get(id)?.abort()));
+  const disconnect = () => {
+    subscriber.disconnect();
+    redis.disconnect();
+  };
   try {
     await subscriber.subscribe(cancelChannel(prefix, queue));
     subscriber.on('message', (_channel, jobId: string) => void worker.cancelJob(jobId, 'user'));
@@ -259,8 +106,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   } catch (error) {
     // Its connections would retry forever: a worker that failed to start leaves nothing open.
     await worker.close(true).catch(() => undefined);
-    subscriber.disconnect();
-    redis.disconnect();
+    disconnect();
     throw error;
   }
   return {
@@ -268,8 +114,31 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     close: async () => {
       worker.cancelAllJobs('shutdown');
       await worker.close();
-      subscriber.disconnect();
-      redis.disconnect();
+      disconnect();
     },
+  };
+}
+
+/** A connection whose commands wait through Redis restarts (`maxRetriesPerRequest: null`) instead of failing. */
+function retryingRedis(connection: RedisOptions): Redis {
+  const redis = new Redis({ ...connection, maxRetriesPerRequest: null });
+  // ioredis reconnects by itself; without a listener each failed attempt would be an unhandled error.
+  redis.on('error', () => undefined);
+  return redis;
+}
+
+/** What the worker's jobs run with, from its options and defaults. */
+function jobEnvironment(options: WorkerOptions, redis: Redis): JobEnvironment {
+  const { registry, context: base = {}, queue = DEFAULT_QUEUE, prefix = PREFIX } = options;
+  return {
+    redis,
+    registry,
+    resolveCredentials: options.resolveCredentials ?? (() => base.credentials),
+    base,
+    queue,
+    prefix,
+    budget: new SharedBudget(redis, options.budget ?? REPLICATE_BUDGET, prefix),
+    emulator: options.emulatorOrigin === undefined ? undefined : { origin: options.emulatorOrigin, host: hostname() },
+    detachers: new Map(),
   };
 }
