@@ -177,15 +177,70 @@ const UPLOAD_TIMEOUT_MS = 120_000;
 // What an API token can hold: visible ASCII. Anything else would break or inject into the header.
 const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
 
+/** What a client's calls share: its HTTP plumbing and the bounds of every call. */
+interface ClientCore {
+  readonly http: ReplicateHttp;
+  readonly baseUrl: string;
+  /** Redacted from every error. */
+  readonly token: string;
+  /** Bound on each call, in ms. */
+  readonly timeoutMs: number;
+}
+
 /**
  * A Replicate client for one token. Cheap to make; clients of one token share its rate gates
  * process-wide (see `rate-gate.ts`).
  * @throws {BlockError} `invalid_input` for options out of range, or a missing or malformed token.
  */
 export function createReplicateClient({ token: rawToken, pacer, ...options }: ReplicateClientOptions): ReplicateClient {
+  const parsed = parseOptions(options);
+  const token = checkToken(rawToken);
+  const { baseUrl, timeoutMs } = parsed;
+  const core: ClientCore = { http: new ReplicateHttp(baseUrl, token, pacer), baseUrl, token, timeoutMs };
+  const settings = runSettings(core, parsed);
+  const upload = (signal: AbortSignal) => uploader(core, signal);
+  return {
+    baseUrl,
+    uploadFile(content, filename, { signal } = {}) {
+      return bounded(core, (stop) => upload(stop)(content, filename), signal);
+    },
+    run(request, { signal, detach, ...hooks } = {}) {
+      // Before anything is sent: an input Replicate would refuse with 413 (or bill huge logs for).
+      const tooLarge = inputSizeProblem(request.input);
+      if (tooLarge) return Promise.reject(new BlockError('invalid_input', `input: ${tooLarge}`));
+      // A long sync wait would hide every status change until the end.
+      const waitSeconds = hooks.onProgress && options.waitSeconds === undefined ? 1 : settings.waitSeconds;
+      const run = new PredictionRun(core.http, request, { ...settings, waitSeconds }, upload, hooks);
+      return boundedRun(core, run, signal, detach);
+    },
+    wait(id, { signal, detach, onProgress } = {}) {
+      // The model and input are only read to find a lost create, which a wait never sends.
+      const run = new PredictionRun(core.http, { model: '', input: {} }, settings, upload, { onProgress });
+      return boundedRun(core, run, signal, detach, id);
+    },
+    findPredictions(request, createdAfter, { signal } = {}) {
+      return bounded(core, (stop) => findPredictions(core.http, request, createdAfter, stop, deadline(core)), signal);
+    },
+    getModel(model, { signal } = {}) {
+      const path = `models/${model.split('/').map(encodeURIComponent).join('/')}`;
+      return bounded(core, (stop) => getModel(core, path, stop), signal);
+    },
+    cancel(id, { signal } = {}) {
+      return bounded(core, (stop) => cancelPrediction(core, id, stop), signal);
+    },
+  };
+}
+
+/** The options with their defaults. @throws {BlockError} `invalid_input` naming each bad option. */
+function parseOptions(options: Omit<ReplicateClientOptions, 'token' | 'pacer'>): z.infer<typeof optionsSchema> {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success)
     throw new BlockError('invalid_input', `Invalid runner options: ${formatIssues(parsed.error.issues, 'runner')}`);
+  return parsed.data;
+}
+
+/** The token, trimmed. @throws {BlockError} `invalid_input` when it is missing or holds what no token holds. */
+function checkToken(rawToken: string | undefined): string {
   const token = rawToken?.trim();
   if (!token) throw new BlockError('invalid_input', 'credentials: no Replicate API token was given');
   if (!TOKEN_CHARACTERS.test(token)) {
@@ -194,157 +249,152 @@ export function createReplicateClient({ token: rawToken, pacer, ...options }: Re
       'credentials: the Replicate API token holds characters no token has (spaces, line breaks or non-ASCII)',
     );
   }
-  const { baseUrl, timeoutMs, webhook } = parsed.data;
-  const http = new ReplicateHttp(baseUrl, token, pacer);
-  const settings: RunSettings = {
-    ...parsed.data,
-    webhook: webhook && {
-      ...webhook,
-      // Replicate API: GET /v1/webhooks/default/secret answers `{"key": "whsec_..."}`; the receiver caches it.
-      loadSecret: async () => {
-        const body = await http.ky
-          .get('webhooks/default/secret', http.options('idempotent', deadline()))
-          .json<{ key?: unknown }>();
-        if (typeof body.key !== 'string')
-          throw new BlockError(
-            'bad_response',
-            `The Replicate API at ${baseUrl} answered GET /webhooks/default/secret without a key`,
-          );
-        return body.key;
-      },
-    },
-  };
+  return token;
+}
 
-  /**
-   * Runs `work` bounded by `timeoutMs` and `signal`, every failure a redacted BlockError;
-   * `cleanup` adds to its message. Aborting `detach` stops the work without `cleanup`.
-   */
-  async function bounded<T>(
-    work: (stop: AbortSignal) => Promise<T>,
-    signal: AbortSignal | undefined,
-    cleanup?: () => Promise<string>,
-    detach?: AbortSignal,
-  ): Promise<T> {
-    if (signal?.aborted) throw new BlockError('host_aborted', `The run was ${stoppedBy(signal)} before it started`);
-    if (detach?.aborted) throw new BlockError('host_aborted', 'The run was detached by the host before it started');
-    // One controller stops the work on timeout, failure or host abort. A listener, not
-    // AbortSignal.any: signals are costly to create in Node 20, and this runs per prediction.
-    const stop = new AbortController();
-    const onAbort = () => stop.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    detach?.addEventListener('abort', onAbort, { once: true });
-    const pending = work(stop.signal);
-    try {
-      return await pTimeout(pending, { milliseconds: timeoutMs, signal });
-    } catch (error) {
-      // Read the failure (an HTTP error's body) before aborting: the abort cancels open bodies.
-      if (detach?.aborted && !signal?.aborted) {
-        await pending.catch(() => undefined);
-        throw new BlockError('host_aborted', 'The host stopped waiting for the run; its prediction was left running');
-      }
-      const failure =
-        error instanceof TimeoutError
-          ? new BlockError('timed_out', `The run timed out after ${timeoutMs} ms`)
-          : signal?.aborted
-            ? new BlockError('host_aborted', `The run was ${stoppedBy(signal)}`)
-            : await toBlockError(error, baseUrl);
-      stop.abort();
+/** What every prediction run of the client runs with; with a webhook, how to load its signing secret. */
+function runSettings(core: ClientCore, parsed: z.infer<typeof optionsSchema>): RunSettings {
+  const { webhook } = parsed;
+  return { ...parsed, webhook: webhook && { ...webhook, loadSecret: () => loadWebhookSecret(core) } };
+}
+
+/** Replicate API: GET /v1/webhooks/default/secret answers `{"key": "whsec_..."}`; the receiver caches it. */
+async function loadWebhookSecret({ http, baseUrl, timeoutMs }: ClientCore): Promise<string> {
+  const body = await http.ky
+    .get('webhooks/default/secret', http.options('idempotent', deadline({ timeoutMs })))
+    .json<{ key?: unknown }>();
+  if (typeof body.key !== 'string')
+    throw new BlockError(
+      'bad_response',
+      `The Replicate API at ${baseUrl} answered GET /webhooks/default/secret without a key`,
+    );
+  return body.key;
+}
+
+/** A call's deadline: `timeoutMs` from now. */
+const deadline = ({ timeoutMs }: Pick<ClientCore, 'timeoutMs'>) => ({ deadline: Date.now() + timeoutMs, timeoutMs });
+
+/**
+ * Runs `work` bounded by `timeoutMs` and `signal`, every failure a redacted BlockError;
+ * `cleanup` adds to its message. Aborting `detach` stops the work without `cleanup`.
+ */
+async function bounded<T>(
+  { baseUrl, token, timeoutMs }: ClientCore,
+  work: (stop: AbortSignal) => Promise<T>,
+  signal: AbortSignal | undefined,
+  cleanup?: () => Promise<string>,
+  detach?: AbortSignal,
+): Promise<T> {
+  if (signal?.aborted) throw new BlockError('host_aborted', `The run was ${stoppedBy(signal)} before it started`);
+  if (detach?.aborted) throw new BlockError('host_aborted', 'The run was detached by the host before it started');
+  // One controller stops the work on timeout, failure or host abort. A listener, not
+  // AbortSignal.any: signals are costly to create in Node 20, and this runs per prediction.
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  detach?.addEventListener('abort', onAbort, { once: true });
+  const pending = work(stop.signal);
+  try {
+    return await pTimeout(pending, { milliseconds: timeoutMs, signal });
+  } catch (error) {
+    // Read the failure (an HTTP error's body) before aborting: the abort cancels open bodies.
+    if (detach?.aborted && !signal?.aborted) {
       await pending.catch(() => undefined);
-      throw new BlockError(failure.kind, redact(failure.detail + ((await cleanup?.()) ?? ''), token));
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      detach?.removeEventListener('abort', onAbort);
+      throw new BlockError('host_aborted', 'The host stopped waiting for the run; its prediction was left running');
     }
+    const failure =
+      error instanceof TimeoutError
+        ? new BlockError('timed_out', `The run timed out after ${timeoutMs} ms`)
+        : signal?.aborted
+          ? new BlockError('host_aborted', `The run was ${stoppedBy(signal)}`)
+          : await toBlockError(error, baseUrl);
+    stop.abort();
+    await pending.catch(() => undefined);
+    throw new BlockError(failure.kind, redact(failure.detail + ((await cleanup?.()) ?? ''), token));
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    detach?.removeEventListener('abort', onAbort);
   }
+}
 
-  const deadline = () => ({ deadline: Date.now() + timeoutMs, timeoutMs });
+/** `run` (or its wait for `existingId`) bounded like every call; canceled when it fails, unless detached. */
+function boundedRun(
+  core: ClientCore,
+  run: PredictionRun,
+  signal: AbortSignal | undefined,
+  detach: AbortSignal | undefined,
+  existingId?: string,
+): Promise<Prediction> {
+  return bounded(
+    core,
+    (stop) => run.execute(stop, existingId),
+    signal,
+    () => run.cancelIfRunning(),
+    detach,
+  );
+}
 
-  /** POST /v1/files within a run (its signal and deadline); failures reach the caller's error handling. */
-  const upload =
-    (signal: AbortSignal): Upload =>
-    async (content, filename) => {
-      if (content.size > MAX_FILE_BYTES) {
-        throw new BlockError(
-          'invalid_input',
-          `${filename}: ${content.size} bytes is over the ${MAX_FILE_BYTES}-byte limit of Replicate's Files API`,
-        );
-      }
-      const form = new FormData();
-      form.set('content', content, filename);
-      form.set('filename', filename);
-      form.set('type', content.type || 'application/octet-stream');
-      // A repeated upload creates a second file and bills nothing, so it is retried like a poll.
-      const body: unknown = await http.ky
-        .post('files', {
-          ...http.options('idempotent', deadline(), { signal }),
-          signal,
-          body: form,
-          timeout: UPLOAD_TIMEOUT_MS,
-        })
-        .json();
-      const file = fileSchema.safeParse(body);
-      if (!file.success)
-        throw new BlockError(
-          'bad_response',
-          `The Replicate API at ${baseUrl} answered POST /files with JSON that is not a file (${formatIssues(file.error.issues, 'body')})`,
-        );
-      return file.data;
-    };
-
-  return {
-    baseUrl,
-    uploadFile(content, filename, { signal } = {}) {
-      return bounded((stop) => upload(stop)(content, filename), signal);
-    },
-    run(request, { signal, detach, ...hooks } = {}) {
-      // Before anything is sent: an input Replicate would refuse with 413 (or bill huge logs for).
-      const tooLarge = inputSizeProblem(request.input);
-      if (tooLarge) return Promise.reject(new BlockError('invalid_input', `input: ${tooLarge}`));
-      // A long sync wait would hide every status change until the end.
-      const waitSeconds = hooks.onProgress && options.waitSeconds === undefined ? 1 : settings.waitSeconds;
-      const run = new PredictionRun(http, request, { ...settings, waitSeconds }, upload, hooks);
-      return bounded(
-        (stop) => run.execute(stop),
-        signal,
-        () => run.cancelIfRunning(),
-        detach,
+/** POST /v1/files within a run (its signal and deadline); failures reach the caller's error handling. */
+function uploader(core: ClientCore, signal: AbortSignal): Upload {
+  const { http, baseUrl } = core;
+  return async (content, filename) => {
+    if (content.size > MAX_FILE_BYTES) {
+      throw new BlockError(
+        'invalid_input',
+        `${filename}: ${content.size} bytes is over the ${MAX_FILE_BYTES}-byte limit of Replicate's Files API`,
       );
-    },
-    wait(id, { signal, detach, onProgress } = {}) {
-      // The model and input are only read to find a lost create, which a wait never sends.
-      const run = new PredictionRun(http, { model: '', input: {} }, settings, upload, { onProgress });
-      return bounded(
-        (stop) => run.execute(stop, id),
+    }
+    const form = new FormData();
+    form.set('content', content, filename);
+    form.set('filename', filename);
+    form.set('type', content.type || 'application/octet-stream');
+    // A repeated upload creates a second file and bills nothing, so it is retried like a poll.
+    const body: unknown = await http.ky
+      .post('files', {
+        ...http.options('idempotent', deadline(core), { signal }),
         signal,
-        () => run.cancelIfRunning(),
-        detach,
+        body: form,
+        timeout: UPLOAD_TIMEOUT_MS,
+      })
+      .json();
+    const file = fileSchema.safeParse(body);
+    if (!file.success)
+      throw new BlockError(
+        'bad_response',
+        `The Replicate API at ${baseUrl} answered POST /files with JSON that is not a file (${formatIssues(file.error.issues, 'body')})`,
       );
-    },
-    findPredictions(request, createdAfter, { signal } = {}) {
-      return bounded((stop) => findPredictions(http, request, createdAfter, stop, deadline()), signal);
-    },
-    getModel(model, { signal } = {}) {
-      const path = `models/${model.split('/').map(encodeURIComponent).join('/')}`;
-      return bounded(async (stop) => {
-        const body: unknown = await http.ky.get(path, http.options('idempotent', deadline(), { signal: stop })).json();
-        const found = modelSchema.safeParse(body);
-        if (!found.success) {
-          throw new BlockError(
-            'bad_response',
-            `The Replicate API at ${baseUrl} answered GET /${path} with JSON that is not a model (${formatIssues(found.error.issues, 'body')})`,
-          );
-        }
-        return found.data;
-      }, signal);
-    },
-    cancel(id, { signal } = {}) {
-      return bounded(async (stop) => {
-        const response = await http.ky.post(
-          `predictions/${encodeURIComponent(id)}/cancel`,
-          http.options('idempotent', deadline(), { signal: stop }),
-        );
-        return readPrediction(response, baseUrl);
-      }, signal);
-    },
+    return file.data;
   };
+}
+
+/** GET /v1/models/{owner}/{name} (`path`: `models/{owner}/{name}`, encoded), its answer checked to be a model. */
+async function getModel(
+  { http, baseUrl, timeoutMs }: ClientCore,
+  path: string,
+  stop: AbortSignal,
+): Promise<ReplicateModel> {
+  const body: unknown = await http.ky
+    .get(path, http.options('idempotent', deadline({ timeoutMs }), { signal: stop }))
+    .json();
+  const found = modelSchema.safeParse(body);
+  if (!found.success) {
+    throw new BlockError(
+      'bad_response',
+      `The Replicate API at ${baseUrl} answered GET /${path} with JSON that is not a model (${formatIssues(found.error.issues, 'body')})`,
+    );
+  }
+  return found.data;
+}
+
+/** POST /v1/predictions/{id}/cancel; returns the prediction as the cancel answered it. */
+async function cancelPrediction(
+  { http, baseUrl, timeoutMs }: ClientCore,
+  id: string,
+  stop: AbortSignal,
+): Promise<Prediction> {
+  const response = await http.ky.post(
+    `predictions/${encodeURIComponent(id)}/cancel`,
+    http.options('idempotent', deadline({ timeoutMs }), { signal: stop }),
+  );
+  return readPrediction(response, baseUrl);
 }
