@@ -168,7 +168,9 @@ function retriable(kind: RequestKind, error: Error): boolean {
 export async function retryAfterMs(response: Response): Promise<number | undefined> {
   const header = response.headers.get('retry-after')?.trim();
   if (header) {
-    const at = /^\d+(\.\d+)?$/.test(header) ? Date.now() + Number(header) * 1000 : Date.parse(header);
+    // Seconds are a delay as given; only a date is measured against the clock (read once: two reads may differ).
+    if (/^\d+(\.\d+)?$/.test(header)) return Number(header) * 1000;
+    const at = Date.parse(header);
     if (Number.isFinite(at)) return Math.max(0, at - Date.now());
   }
   // Read without cloning: the response is only read here when it is retried, and so discarded.
