@@ -1,11 +1,11 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { Block, BlockContext } from '../framework/block.js';
 import { shapeOf } from '../framework/json-schema.js';
 import type { BlockRegistry } from '../framework/registry.js';
 import { runBlock } from '../framework/run-block.js';
 import type { ProgressEvent } from '../replicate/types.js';
-import { checkGraph, GraphError, type CheckedNode } from './check-graph.js';
+import { checkGraph, GraphError, type CheckedGraph, type CheckedNode } from './check-graph.js';
 import { DEFAULT_MAX_NODE_RUNS } from './fan-out.js';
 import { withLocalImages } from './local-images.js';
 
@@ -122,6 +122,23 @@ interface NodeState extends CheckedNode {
  *   positive whole number.
  */
 export async function runGraph(graph: unknown, options: GraphRunOptions): Promise<GraphResult> {
+  const limits = checkLimits(options);
+  const files = options.context?.files;
+  const checked = checkGraph(files ? await withLocalImages(graph, options.registry, files) : graph, options.registry, {
+    maxNodeRuns: limits.maxNodeRuns,
+  });
+  return new GraphRun(checked, options, limits).run();
+}
+
+/** The run's limits, defaults filled in. */
+interface RunLimits {
+  readonly maxPredictions: number;
+  readonly maxNodeRuns: number;
+  readonly concurrency: number;
+}
+
+/** The options' limits with their defaults. @throws {GraphError} for one that is not a positive whole number. */
+function checkLimits(options: GraphRunOptions): RunLimits {
   const { maxPredictions = 50, maxNodeRuns = DEFAULT_MAX_NODE_RUNS, concurrency = 8 } = options;
   for (const [name, value] of [
     ['maxPredictions', maxPredictions],
@@ -131,160 +148,200 @@ export async function runGraph(graph: unknown, options: GraphRunOptions): Promis
     if (!Number.isSafeInteger(value) || value < 1)
       throw new GraphError(`${name} must be a positive whole number, not ${value}`);
   }
-  const files = options.context?.files;
-  const checked = checkGraph(files ? await withLocalImages(graph, options.registry, files) : graph, options.registry, {
-    maxNodeRuns,
-  });
-  const nodes = new Map<string, NodeState>();
-  for (const [id, node] of checked.nodes)
-    nodes.set(id, { ...node, waiting: [], controller: new AbortController(), stopped: false });
-  const linksFrom = (id: string) => checked.linksFrom.get(id) ?? [];
-  const result: GraphResult = { outputs: [], failures: [], stopped: [] };
-  const host = options.context?.signal;
+  return { maxPredictions, maxNodeRuns, concurrency };
+}
+
+/**
+ * A cap on the runs of a graph run (`maxPredictions`, `maxNodeRuns`): counts them and, once one
+ * is refused, refuses every later one.
+ */
+class RunCap {
+  private count = 0;
+  private reached = false;
+
+  constructor(
+    private readonly limit: number,
+    /** The one failure recorded when the cap is reached. */
+    private readonly refusal: string,
+  ) {}
+
+  /** Counts a run of `node`; false past the limit, recording the cap's failure (once) and the node as stopped. */
+  take(node: NodeState, result: GraphResult): boolean {
+    if (!this.reached && this.count < this.limit) {
+      this.count += 1;
+      return true;
+    }
+    if (!this.reached) result.failures.push({ node: node.id, block: node.block.name, error: this.refusal });
+    this.reached = true;
+    if (!result.stopped.includes(node.id)) result.stopped.push(node.id);
+    return false;
+  }
+}
+
+/** One run of a checked graph: its nodes' state, the result so far, and the caps. */
+class GraphRun {
+  private readonly nodes = new Map<string, NodeState>();
+  private readonly result: GraphResult = { outputs: [], failures: [], stopped: [] };
+  private readonly host: AbortSignal | undefined;
+  private readonly context: BlockContext;
+  private readonly turn: LimitFunction;
+  private readonly predictions: RunCap;
+  private readonly nodeRuns: RunCap;
+  /** Node runs queued or going; the run ends when it drops to 0. */
+  private running = 0;
+  private finish!: () => void;
+  private readonly finished: Promise<void>;
+
+  constructor(
+    private readonly checked: CheckedGraph,
+    private readonly options: GraphRunOptions,
+    limits: RunLimits,
+  ) {
+    for (const [id, node] of checked.nodes)
+      this.nodes.set(id, { ...node, waiting: [], controller: new AbortController(), stopped: false });
+    this.host = options.context?.signal;
+    this.context = { ...options.context, downloads: options.context?.downloads ?? pLimit(DOWNLOADS_AT_ONCE) };
+    this.turn = pLimit(limits.concurrency);
+    this.predictions = new RunCap(
+      limits.maxPredictions,
+      `Not run: the graph run reached its cap of ${limits.maxPredictions} predictions (maxPredictions); no further predictions were created. Raise maxPredictions if the graph is meant to make more.`,
+    );
+    this.nodeRuns = new RunCap(
+      limits.maxNodeRuns,
+      `Not run: the graph run reached its cap of ${limits.maxNodeRuns} node runs (maxNodeRuns); no further node runs were started. Raise maxNodeRuns (--max-node-runs) if the graph is meant to run more.`,
+    );
+    this.finished = new Promise<void>((resolve) => (this.finish = resolve));
+  }
+
+  /** Starts the nodes without incoming links and waits for the last node run to end. */
+  async run(): Promise<GraphResult> {
+    this.host?.addEventListener('abort', this.stopAll, { once: true });
+    for (const node of this.nodes.values()) if (node.linked.size === 0) this.start(node, {});
+    // Aborted before anything started: nothing will call finish.
+    if (this.running === 0) this.finish();
+    await this.finished;
+    this.host?.removeEventListener('abort', this.stopAll);
+    return this.result;
+  }
+
   // The host's reason (e.g. `interrupted (Ctrl-C)`) reaches the nodes' error messages.
-  const stopAll = () => nodes.forEach((node) => node.controller.abort(host?.reason));
-  host?.addEventListener('abort', stopAll, { once: true });
-  const context: BlockContext = {
-    ...options.context,
-    downloads: options.context?.downloads ?? pLimit(DOWNLOADS_AT_ONCE),
-  };
-  const turn = pLimit(concurrency);
-  let predictions = 0;
-  let capped = false;
-  let nodeRuns = 0;
-  let nodeRunsCapped = false;
-  let running = 0;
-  let finish!: () => void;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
+  private readonly stopAll = () => this.nodes.forEach((node) => node.controller.abort(this.host?.reason));
 
-  // Iterative, so a long chain below a failure cannot overflow the stack.
-  const stopDownstream = (from: string) => {
-    const pending = [from];
-    while (pending.length) {
-      for (const link of linksFrom(pending.pop()!)) {
-        const sink = nodes.get(link.sink_id)!;
-        if (sink.stopped) continue;
-        sink.stopped = true;
-        sink.waiting.splice(0);
-        sink.controller.abort();
-        result.stopped.push(sink.id);
-        pending.push(sink.id);
-      }
-    }
-  };
+  private linksFrom(id: string) {
+    return this.checked.linksFrom.get(id) ?? [];
+  }
 
-  const deliver = (from: string, output: string, value: unknown) => {
-    if (host?.aborted) return;
-    for (const link of linksFrom(from)) {
-      if (link.source_name !== output) continue;
-      const sink = nodes.get(link.sink_id)!;
-      if (sink.stopped) continue;
-      let slot = sink.waiting.find((values) => !values.has(link.sink_name));
-      if (!slot) sink.waiting.push((slot = new Map()));
-      slot.set(link.sink_name, value);
-      if (slot.size === sink.linked.size) {
-        sink.waiting.splice(sink.waiting.indexOf(slot), 1);
-        start(sink, Object.fromEntries(slot));
-      }
-    }
-  };
-
-  /** Counts a run of a node that creates a prediction; false, and the graph capped, past `maxPredictions`. */
-  const mayCreate = (node: NodeState): boolean => {
-    if (!Object.hasOwn(shapeOf(node.block.inputSchema), 'credentials')) return true;
-    if (!capped && predictions < maxPredictions) {
-      predictions += 1;
-      return true;
-    }
-    if (!capped) {
-      const error = `Not run: the graph run reached its cap of ${maxPredictions} predictions (maxPredictions); no further predictions were created. Raise maxPredictions if the graph is meant to make more.`;
-      result.failures.push({ node: node.id, block: node.block.name, error });
-    }
-    capped = true;
-    if (!result.stopped.includes(node.id)) result.stopped.push(node.id);
-    return false;
-  };
-
-  /** Counts a node run; false, and the graph capped, past `maxNodeRuns`. */
-  const mayRun = (node: NodeState): boolean => {
-    if (!nodeRunsCapped && nodeRuns < maxNodeRuns) {
-      nodeRuns += 1;
-      return true;
-    }
-    if (!nodeRunsCapped) {
-      const error = `Not run: the graph run reached its cap of ${maxNodeRuns} node runs (maxNodeRuns); no further node runs were started. Raise maxNodeRuns (--max-node-runs) if the graph is meant to run more.`;
-      result.failures.push({ node: node.id, block: node.block.name, error });
-    }
-    nodeRunsCapped = true;
-    if (!result.stopped.includes(node.id)) result.stopped.push(node.id);
-    return false;
-  };
-
-  const start = (node: NodeState, linkedValues: Record<string, unknown>) => {
+  /** Queues a run of `node` with its linked values, unless aborted or past `maxNodeRuns`. */
+  private start(node: NodeState, linkedValues: Record<string, unknown>) {
     // Counted when queued, so the queue itself stays within the cap.
-    if (host?.aborted || !mayRun(node)) return;
-    running += 1;
-    turn(() => execute(node, linkedValues))
+    if (this.host?.aborted || !this.nodeRuns.take(node, this.result)) return;
+    this.running += 1;
+    this.turn(() => this.execute(node, linkedValues))
       .catch((error: unknown) => {
         // Only a throwing onOutput callback gets here: runBlock itself never throws.
-        result.failures.push({
+        this.result.failures.push({
           node: node.id,
           block: node.block.name,
           error: `Internal error: ${error instanceof Error ? error.message : String(error)}`,
         });
       })
       .finally(() => {
-        running -= 1;
-        if (running === 0) finish();
+        this.running -= 1;
+        if (this.running === 0) this.finish();
       });
-  };
+  }
 
-  const execute = async (node: NodeState, linkedValues: Record<string, unknown>) => {
+  /** One node run, its turn come: its events, and each output recorded and passed on. */
+  private async execute(node: NodeState, linkedValues: Record<string, unknown>) {
     // A turn of the event loop, so signals and requests are seen between runs that never wait.
     await nextTurn();
     // Stopped from upstream or aborted while it waited its turn, or past the cap: not run.
-    if (node.stopped || node.controller.signal.aborted || !mayCreate(node)) return;
-    const notify = options.onNodeRun;
-    const runner = context.runner;
+    if (node.stopped || node.controller.signal.aborted || !this.mayCreate(node)) return;
+    const notify = this.options.onNodeRun;
+    notify?.({ node: node.id, phase: 'started' });
+    try {
+      const input = { ...node.defaults, ...linkedValues };
+      for await (const [output, value] of (this.options.runNode ?? runBlock)(
+        node.block,
+        input,
+        this.contextFor(node),
+      )) {
+        // Outputs of a node stopped from upstream are the abort's, not the node's own.
+        if (node.stopped) return;
+        this.record(node, output, value);
+      }
+    } finally {
+      notify?.({ node: node.id, phase: 'ended' });
+    }
+  }
+
+  /** Counts a run of a node that creates a prediction; false, and the graph capped, past `maxPredictions`. */
+  private mayCreate(node: NodeState): boolean {
+    if (!Object.hasOwn(shapeOf(node.block.inputSchema), 'credentials')) return true;
+    return this.predictions.take(node, this.result);
+  }
+
+  /** The node's context: its own signal, and its predictions' progress also reported as node run events. */
+  private contextFor(node: NodeState): BlockContext {
+    const notify = this.options.onNodeRun;
+    const runner = this.context.runner;
     const onProgress =
       notify &&
       ((progress: ProgressEvent) => {
         runner?.onProgress?.(progress);
         notify({ node: node.id, phase: 'progress', progress });
       });
-    const nodeContext = {
-      ...context,
+    return {
+      ...this.context,
       signal: node.controller.signal,
       ...(onProgress && { runner: { ...runner, onProgress } }),
     };
-    notify?.({ node: node.id, phase: 'started' });
-    try {
-      for await (const [output, value] of (options.runNode ?? runBlock)(
-        node.block,
-        { ...node.defaults, ...linkedValues },
-        nodeContext,
-      )) {
-        // Outputs of a node stopped from upstream are the abort's, not the node's own.
-        if (node.stopped) return;
-        const event = { node: node.id, output, value };
-        result.outputs.push(event);
-        options.onOutput?.(event);
-        if (output === 'error') {
-          result.failures.push({ node: node.id, block: node.block.name, error: String(value) });
-          stopDownstream(node.id);
-        } else {
-          deliver(node.id, output, value);
-        }
-      }
-    } finally {
-      notify?.({ node: node.id, phase: 'ended' });
-    }
-  };
+  }
 
-  for (const node of nodes.values()) if (node.linked.size === 0) start(node, {});
-  // Aborted before anything started: nothing will call finish.
-  if (running === 0) finish();
-  await finished;
-  host?.removeEventListener('abort', stopAll);
-  return result;
+  /** Records an output of `node`; an `error` stops everything downstream, any other value flows on. */
+  private record(node: NodeState, output: string, value: unknown) {
+    const event = { node: node.id, output, value };
+    this.result.outputs.push(event);
+    this.options.onOutput?.(event);
+    if (output === 'error') {
+      this.result.failures.push({ node: node.id, block: node.block.name, error: String(value) });
+      this.stopDownstream(node.id);
+    } else {
+      this.deliver(node.id, output, value);
+    }
+  }
+
+  /** Passes a value along the output's links; a sink whose linked inputs all have a value starts. */
+  private deliver(from: string, output: string, value: unknown) {
+    if (this.host?.aborted) return;
+    for (const link of this.linksFrom(from)) {
+      if (link.source_name !== output) continue;
+      const sink = this.nodes.get(link.sink_id)!;
+      if (sink.stopped) continue;
+      let slot = sink.waiting.find((values) => !values.has(link.sink_name));
+      if (!slot) sink.waiting.push((slot = new Map()));
+      slot.set(link.sink_name, value);
+      if (slot.size === sink.linked.size) {
+        sink.waiting.splice(sink.waiting.indexOf(slot), 1);
+        this.start(sink, Object.fromEntries(slot));
+      }
+    }
+  }
+
+  /** Stops every node downstream of `from`: waiting runs dropped, running ones aborted. */
+  private stopDownstream(from: string) {
+    // Iterative, so a long chain below a failure cannot overflow the stack.
+    const pending = [from];
+    while (pending.length) {
+      for (const link of this.linksFrom(pending.pop()!)) {
+        const sink = this.nodes.get(link.sink_id)!;
+        if (sink.stopped) continue;
+        sink.stopped = true;
+        sink.waiting.splice(0);
+        sink.controller.abort();
+        this.result.stopped.push(sink.id);
+        pending.push(sink.id);
+      }
+    }
+  }
 }
