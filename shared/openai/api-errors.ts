@@ -2,6 +2,7 @@ import { HTTPError, TimeoutError as KyTimeoutError } from 'ky';
 import { BlockError, type ErrorKind } from '../core/errors.js';
 import { networkCode } from '../replicate/api-errors.js';
 import { excerpt } from './chat-images.js';
+import { MAX_ERROR_BYTES, readAnswer } from './read-answer.js';
 import { errorBodySchema } from './types.js';
 
 const KIND_BY_STATUS: Record<number, ErrorKind> = {
@@ -51,7 +52,7 @@ export async function toBlockError(error: unknown, baseUrl: string): Promise<Blo
     const { status } = error.response;
     if (status >= 300 && status < 400) return redirected(error.response, baseUrl);
     const statusText = excerpt(error.response.statusText, LABEL);
-    const text = await error.response.text().catch(() => '');
+    const { text } = await readAnswer(error.response, MAX_ERROR_BYTES).catch(() => ({ text: '' }));
     const body = readErrorBody(text);
     const code = body?.code === undefined || body.code === null ? undefined : excerpt(String(body.code), LABEL);
     const label = code ?? (body?.type ? excerpt(body.type, LABEL) : statusText);

@@ -9,6 +9,7 @@ import { redact } from '../core/redact.js';
 import { toBlockError } from './api-errors.js';
 import { imageLinks, quoteStart } from './chat-images.js';
 import { retryOptions } from './http.js';
+import { MAX_ANSWER_BYTES, readAnswer } from './read-answer.js';
 import {
   chatResponseSchema,
   imagesResponseSchema,
@@ -144,7 +145,13 @@ export function createOpenAiClient({ apiKey: rawKey, fetch: send, ...options }: 
   async function post(path: string, body: object, stop: AbortSignal): Promise<unknown> {
     const send = body instanceof FormData ? { body } : { json: body };
     const response = await http.post(path, { ...send, ...retryOptions(Date.now() + timeoutMs), signal: stop });
-    const text = await response.text();
+    const { text, complete } = await readAnswer(response, MAX_ANSWER_BYTES);
+    if (!complete) {
+      throw new BlockError(
+        'provider_error',
+        `The OpenAI-compatible API at ${baseUrl} answered POST /${path} with more than ${MAX_ANSWER_BYTES} bytes, the most read from it`,
+      );
+    }
     try {
       return JSON.parse(text);
     } catch {

@@ -2,6 +2,7 @@ import { HTTPError, type Options } from 'ky';
 import { networkCode } from '../replicate/api-errors.js';
 import { retryAfterMs } from '../replicate/http.js';
 import { readErrorBody } from './api-errors.js';
+import { MAX_ERROR_BYTES, readAnswer } from './read-answer.js';
 
 /** Retries of one request whose connection was refused. */
 const REFUSED_RETRIES = 4;
@@ -35,12 +36,8 @@ export function retryOptions(deadline: number): Pick<Options, 'retry'> {
           const { response } = error;
           if (response.status !== 429 || !response.headers.has('retry-after') || ++throttles > THROTTLE_RETRIES)
             return false;
-          const body = readErrorBody(
-            await response
-              .clone()
-              .text()
-              .catch(() => ''),
-          );
+          const { text } = await readAnswer(response.clone(), MAX_ERROR_BYTES).catch(() => ({ text: '' }));
+          const body = readErrorBody(text);
           if (body?.code === 'insufficient_quota' || body?.type === 'insufficient_quota') return false;
           const wait = await retryAfterMs(response.clone());
           if (wait === undefined || Date.now() + wait >= deadline) return false;
