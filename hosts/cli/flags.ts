@@ -1,8 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { baseUrlProblem, withoutUserinfo } from 'replicate-flux-blocks/shared/core/http-url.js';
+import { UsageError } from '../environment/usage-error.js';
 
-/** A mistake in the command line itself: exit status 2. */
-export class UsageError extends Error {}
+export { UsageError };
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

@@ -4,6 +4,7 @@ import { registry } from 'replicate-flux-blocks/blocks/index.js';
 import { blockInfo } from 'replicate-flux-blocks/shared/framework/json-schema.js';
 import { emulatorCommand } from './emulator-command.js';
 import { baseUrlOf, parseFlags, UsageError } from './flags.js';
+import { isUsageError } from '../environment/usage-error.js';
 import { demoCommand, findBlock, runCommand, runGraphCommand } from './run-commands.js';
 
 const TARGET =
@@ -145,10 +146,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = status;
   },
   (error: unknown) => {
-    // Commands in other folders (hosts/workers/) mark their usage errors with an ERR_PARSE_ARGS code,
-    // as Node's parseArgs does.
-    const usage =
-      error instanceof UsageError || String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
+    const usage = isUsageError(error);
     console.error(`flux-blocks: ${(error as Error).message}`);
     if (usage) console.error('Run flux-blocks help for usage.');
     process.exitCode = usage ? 2 : 1;

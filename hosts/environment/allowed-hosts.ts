@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
+import { UsageError } from './usage-error.js';
 
 /** The `--allowed-hosts` flag, for `parseArgs` (`studio`, `mcp --http`). */
 export const ALLOWED_HOSTS_OPTION = { 'allowed-hosts': { type: 'string' } } as const;
@@ -42,7 +43,7 @@ export function machineNames(host: string): string[] {
  * machine's own names (a reverse proxy's or a tunnel's name). Each as a Host header names it
  * (lowercase; IPv6 in brackets; international names in punycode).
  * @returns an empty list without the flag.
- * @throws {TypeError} with code `ERR_PARSE_ARGS_INVALID_OPTION_VALUE` (the CLI exits 2) naming a
+ * @throws {UsageError} (the CLI exits 2) naming a
  *   value that is not a host name or address.
  */
 export function allowedHostsOf(flag: string | undefined): string[] {
@@ -53,11 +54,8 @@ export function allowedHostsOf(flag: string | undefined): string[] {
     const url = URL.canParse(`http://${bracketed}`) ? new URL(`http://${bracketed}`) : undefined;
     // Only a bare name survives as the whole host: no port, path, user or empty entry.
     if (!name || !url || url.port || url.host !== url.hostname || url.pathname !== '/' || /[/@?#]/.test(name)) {
-      throw Object.assign(
-        new TypeError(
-          `--allowed-hosts takes comma-separated host names or IP addresses without a port, e.g. studio.example.com,10.0.0.5; "${entry}" is not one`,
-        ),
-        { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' },
+      throw new UsageError(
+        `--allowed-hosts takes comma-separated host names or IP addresses without a port, e.g. studio.example.com,10.0.0.5; "${entry}" is not one`,
       );
     }
     return url.hostname;

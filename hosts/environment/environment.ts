@@ -56,7 +56,7 @@ export const KEY_VARIABLES: Readonly<Record<string, string>> = {
  * `target.baseUrl` or `REPLICATE_BASE_URL`, and with neither, an embedded emulator on 127.0.0.1 (placeholder images). Save Image writes into
  * `target.out` and may fetch from the base URL's own origin (a local emulator or proxy).
  * The token stays in `context.credentials`; `description` never holds it.
- * @throws {Error} a usage error (code `ERR_PARSE_ARGS_ENVIRONMENT`, before anything starts) for a
+ * @throws {UsageError} (before anything starts) for a
  *   base URL that is not http(s) or holds `user:pass@`, or an origins list entry that is not an
  *   http(s) URL or `*`; messages never quote a password.
  */

@@ -1,9 +1,5 @@
 import { baseUrlProblem, withoutUserinfo } from 'replicate-flux-blocks/shared/core/http-url.js';
-
-/** An error the CLI reports as a usage error (exit status 2): its code starts `ERR_PARSE_ARGS`, as Node's parseArgs marks its own. */
-export function usageError(message: string): Error {
-  return Object.assign(new Error(message), { code: 'ERR_PARSE_ARGS_ENVIRONMENT' });
-}
+import { UsageError } from './usage-error.js';
 
 /**
  * A base URL a host was started with (`--base-url`, `REPLICATE_BASE_URL`), checked before
@@ -15,7 +11,7 @@ export function usageError(message: string): Error {
 export function checkedBaseUrl(value: string | undefined, from: string): string | undefined {
   if (value === undefined) return undefined;
   const problem = baseUrlProblem(value);
-  if (problem) throw usageError(`${from} ${problem}, not "${withoutUserinfo(value)}"`);
+  if (problem) throw new UsageError(`${from} ${problem}, not "${withoutUserinfo(value)}"`);
   return value;
 }
 
@@ -38,7 +34,7 @@ export function originsOf(text: string | undefined, from: string): string[] | un
     }
     const problem = baseUrlProblem(entry);
     if (problem)
-      throw usageError(
+      throw new UsageError(
         `${from}: each entry ${problem.replace('must be', 'must be *, or')}, not "${withoutUserinfo(entry)}"`,
       );
     origins.add(new URL(entry).origin);

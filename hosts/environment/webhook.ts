@@ -1,5 +1,6 @@
 import type { RunnerOptions } from 'replicate-flux-blocks/shared/framework/block.js';
 import { createWebhookReceiver } from 'replicate-flux-blocks/shared/replicate/webhooks.js';
+import { UsageError } from './usage-error.js';
 
 /** The CLI's webhook flags, for `parseArgs` (`run`, `run-graph`). */
 export const WEBHOOK_OPTIONS = { 'webhook-url': { type: 'string' }, 'webhook-port': { type: 'string' } } as const;
@@ -20,11 +21,6 @@ export interface HostWebhook {
   close(): Promise<void>;
 }
 
-/** A flag mistake, reported as `parseArgs` reports its own (the CLI exits 2). */
-function flagError(message: string): Error {
-  return Object.assign(new TypeError(message), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' });
-}
-
 /**
  * Starts the webhook receiver the flags ask for, on 127.0.0.1:`--webhook-port`. Runs then wait
  * for Replicate's deliveries to `--webhook-url` instead of polling. Without `--webhook-url`
@@ -32,18 +28,18 @@ function flagError(message: string): Error {
  * it, `--webhook-port` is needed, as a tunnel forwards to a known port. The secret comes from
  * `REPLICATE_WEBHOOK_SECRET`, else from Replicate (GET /v1/webhooks/default/secret).
  * With neither flag: no receiver, runs poll.
- * @throws {TypeError} with code `ERR_PARSE_ARGS_INVALID_OPTION_VALUE` for a bad port or URL.
+ * @throws {UsageError} for a bad port or URL.
  */
 export async function openWebhook(flags: WebhookFlags): Promise<HostWebhook> {
   const { 'webhook-url': url, 'webhook-port': portFlag } = flags;
   if (url === undefined && portFlag === undefined) return { runner: {}, close: async () => undefined };
   if (url !== undefined && !(URL.canParse(url) && /^https?:$/.test(new URL(url).protocol)))
-    throw flagError('--webhook-url takes an http(s) URL');
+    throw new UsageError('--webhook-url takes an http(s) URL');
   if (url !== undefined && portFlag === undefined)
-    throw flagError('--webhook-url needs --webhook-port: the local port the URL forwards to');
+    throw new UsageError('--webhook-url needs --webhook-port: the local port the URL forwards to');
   const port = Number(portFlag ?? 0);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw flagError('--webhook-port takes a TCP port number (0-65535)');
+    throw new UsageError('--webhook-port takes a TCP port number (0-65535)');
   const receiver = createWebhookReceiver();
   const server = await receiver.listen(port);
   return {

@@ -5,14 +5,13 @@ import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { ALLOWED_HOSTS_OPTION, allowedHostsOf, isLoopback } from '../environment/allowed-hosts.js';
 import { openEnvironment } from '../environment/environment.js';
 import { stopSignal } from '../environment/signals.js';
+import { isUsageError, UsageError } from '../environment/usage-error.js';
 import { HttpSetupError, startMcpHttpServer } from './http.js';
 import { DEFAULT_MAX_IMAGE_BYTES } from './results.js';
 import { mcpServerFactory } from './server.js';
 
 /** Where the embedded emulator's images are saved without --out: its URLs die with the process. */
 const EMBEDDED_OUT = join(tmpdir(), 'flux-blocks-mcp');
-
-class UsageError extends Error {}
 
 /**
  * `flux-blocks mcp`: serves every block as an MCP tool, over stdio (default; stdout carries
@@ -33,7 +32,7 @@ export async function mcpCommand(args: string[], env: NodeJS.ProcessEnv = proces
   try {
     flags = parse(args, env);
   } catch (error) {
-    if (!(error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) throw error;
+    if (!isUsageError(error)) throw error;
     console.error(`flux-blocks mcp: ${(error as Error).message}\nRun flux-blocks help for usage.`);
     return 2;
   }

@@ -4,6 +4,7 @@ import { registry } from 'replicate-flux-blocks/blocks/index.js';
 import { openEnvironment, type HostEnvironment, type Target } from '../environment/environment.js';
 import { stopSignal } from '../environment/signals.js';
 import { checkedBaseUrl } from '../environment/urls.js';
+import { UsageError } from '../environment/usage-error.js';
 import { checkRedis, redisConnection } from './connection.js';
 import { createJobQueue, type JobQueue } from './queue.js';
 import { REPLICATE_BUDGET } from './rate-limit.js';
@@ -17,7 +18,7 @@ import { startWorker, type RunningWorker } from './worker.js';
  * with `run`. `--creates-per-minute` and `--others-per-minute` set the token's budget shared
  * by all workers (default Replicate's 600 and 3000). Prints one line on stderr when ready.
  * @returns the exit status: 0 after a clean shutdown.
- * @throws {Error} with `code` `ERR_PARSE_ARGS_...` or a usage message for bad flags.
+ * @throws {UsageError} for bad flags.
  */
 export async function workerCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -36,7 +37,7 @@ export async function workerCommand(args: string[]): Promise<number> {
   });
   // Every flag is checked before anything starts: a usage error never starts the embedded emulator.
   const url = values.redis ?? process.env.REDIS_URL;
-  if (!url) throw usage('worker needs --redis URL (or REDIS_URL)');
+  if (!url) throw new UsageError('worker needs --redis URL (or REDIS_URL)');
   const connection = connectionOf(url);
   const timeoutMs = positive(values['timeout-ms'], '--timeout-ms');
   const concurrency = positive(values.concurrency, '--concurrency') ?? 20;
@@ -107,18 +108,13 @@ function connectionOf(url: string): RedisOptions {
   try {
     return redisConnection(url);
   } catch (error) {
-    throw usage((error as Error).message);
+    throw new UsageError((error as Error).message);
   }
 }
 
 function positive(flag: string | undefined, name: string): number | undefined {
   if (flag === undefined) return undefined;
   const n = Number(flag);
-  if (!Number.isInteger(n) || n <= 0) throw usage(`${name} takes a positive whole number`);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${name} takes a positive whole number`);
   return n;
-}
-
-/** An error the CLI reports as a usage error (exit status 2). */
-function usage(message: string): Error {
-  return Object.assign(new Error(message), { code: 'ERR_PARSE_ARGS_WORKER' });
 }
