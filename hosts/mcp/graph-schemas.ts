@@ -1,4 +1,6 @@
+import type { StandardSchemaWithJSON } from '@modelcontextprotocol/server';
 import type { JsonSchema } from 'replicate-flux-blocks/shared/framework/json-schema.js';
+import { isPlainObject } from '../environment/environment.js';
 
 /**
  * `run_graph`'s arguments: a graph in the AutoGPT platform's shape, as `checkGraph` reads it
@@ -55,6 +57,26 @@ export const GRAPH_INPUT_SCHEMA: JsonSchema = {
   },
   required: ['nodes'],
 };
+
+/**
+ * `run_graph`'s arguments as the server checks them: listed as {@link GRAPH_INPUT_SCHEMA}, but
+ * any object passes on to `checkGraph`, which refuses a bad graph in its own words before
+ * anything runs (`Invalid graph: nodes: is required`), as the studio and the CLI show them,
+ * instead of a JSON Schema validator's (`data must have required property 'nodes'`).
+ */
+export function graphInputSchema(): StandardSchemaWithJSON<Record<string, unknown>> {
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'flux-blocks',
+      jsonSchema: { input: () => GRAPH_INPUT_SCHEMA, output: () => GRAPH_INPUT_SCHEMA },
+      validate: (value: unknown) =>
+        isPlainObject(value)
+          ? { value }
+          : { issues: [{ message: 'arguments: must be an object with nodes (and links), as a graph' }] },
+    },
+  };
+}
 
 /** `run_graph`'s `structuredContent` (see `graphResult`). */
 export const GRAPH_OUTPUT_SCHEMA: JsonSchema = {

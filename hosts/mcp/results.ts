@@ -49,9 +49,11 @@ export function structuredOutputs(outputs: ReadonlyArray<readonly [string, unkno
 }
 
 /**
- * A block run as a tool result: `structuredContent` ({@link structuredOutputs}), and `content`
- * with a text summary, then per image an `image` item and, with `out`, a `resource_link` to
- * the saved file. A run that yielded `error` is `isError` with that message first.
+ * A block run as a tool result: `structuredContent` ({@link structuredOutputs}), and `content`:
+ * a text summary (`<Block> finished.` then `name: value` per output), a second text item with
+ * `structuredContent` as one JSON line ({@link jsonItem}; not on error), then per image an
+ * `image` item and, with `out`, a `resource_link` to the saved file. A run that yielded `error`
+ * is `isError` with that message first.
  */
 export async function blockResult(
   blockName: string,
@@ -67,7 +69,11 @@ export async function blockResult(
     options,
   );
   return {
-    content: [{ type: 'text', text: [...lines, ...media.notes].join('\n') }, ...media.items],
+    content: [
+      { type: 'text', text: [...lines, ...media.notes].join('\n') },
+      ...(error ? [] : [jsonItem(structured)]),
+      ...media.items,
+    ],
     structuredContent: structured,
     ...(error && { isError: true }),
   };
@@ -76,7 +82,8 @@ export async function blockResult(
 /**
  * A graph run as a tool result: `structuredContent` is `{ outputs: { node: { output: [values] } },
  * failures: [{ node, block, error }], stopped: [node] }` (lists, as a node runs once per set of
- * linked values), and `content` a text summary with the same image items as a block's. A graph
+ * linked values), and `content` a text summary, `structuredContent` as one JSON line
+ * ({@link jsonItem}; not when a node failed) and the same image items as a block's. A graph
  * with a failed node is `isError`.
  */
 export async function graphResult(result: GraphResult, options: ResultOptions): Promise<CallToolResult> {
@@ -91,9 +98,14 @@ export async function graphResult(result: GraphResult, options: ResultOptions): 
     result.outputs.map(({ output, value }) => ({ name: output, value })),
     options,
   );
+  const structured = { outputs, failures: result.failures, stopped: result.stopped };
   return {
-    content: [{ type: 'text', text: [...lines, ...media.notes].join('\n') }, ...media.items],
-    structuredContent: { outputs, failures: result.failures, stopped: result.stopped },
+    content: [
+      { type: 'text', text: [...lines, ...media.notes].join('\n') },
+      ...(failed ? [] : [jsonItem(structured)]),
+      ...media.items,
+    ],
+    structuredContent: structured,
     ...(failed && { isError: true }),
   };
 }
@@ -115,6 +127,20 @@ export function nodeOutputs(outputs: readonly GraphOutput[]): Record<string, Rec
   return Object.fromEntries([...byNode].map(([node, byOutput]) => [node, Object.fromEntries(byOutput)]));
 }
 
+/**
+ * `structuredContent` as a text item of one JSON line, e.g. `{"result":["https://..."],"seed":42}`:
+ * what the MCP spec asks of a server with structured results for clients that read `content`
+ * only. AutoGPT's MCP Tool block is one: it parses each text item that is JSON into an object
+ * its graph can wire. data: URIs are shortened as in the summary (the image items carry them),
+ * so the line stays small.
+ */
+function jsonItem(structured: Record<string, unknown>): ContentBlock {
+  const text = JSON.stringify(structured, (_key, value: unknown) =>
+    typeof value === 'string' && value.startsWith('data:') ? shown(value) : value,
+  );
+  return { type: 'text', text };
+}
+
 /** A value for the text summary: data: URIs shortened, JSON for anything but strings. */
 function shown(value: unknown): string {
   if (typeof value !== 'string') return JSON.stringify(value);
@@ -134,9 +160,16 @@ async function imageContent(
   const items: ContentBlock[] = [];
   const notes: string[] = [];
   const seen = new Set<string>();
+  // A file is linked once: a Save Image node's `path` and the server's copy of the same image
+  // are one file (named by its content).
+  const linked = new Set<string>();
+  const link = (item: ContentBlock & { uri: string }) => {
+    if (!linked.has(item.uri)) items.push(item);
+    linked.add(item.uri);
+  };
   for (const { name, value } of outputs) {
     if (name === 'path' && typeof value === 'string' && options.out && isSavedFile(value, options.out)) {
-      items.push(savedFileLink(value, undefined));
+      link(savedFileLink(value, undefined));
       continue;
     }
     if (
@@ -171,7 +204,7 @@ async function imageContent(
       try {
         const path = await writeImage(image, options.out);
         notes.push(`Saved: ${resolve(path)}`);
-        items.push(savedFileLink(path, image));
+        link(savedFileLink(path, image));
       } catch (error) {
         notes.push(`Could not save ${shown(value)}: ${(error as Error).message}`);
       }
@@ -210,7 +243,7 @@ export function mediaTypeOf(file: string): string {
   return MEDIA_TYPES[file.slice(file.lastIndexOf('.') + 1)] ?? 'application/octet-stream';
 }
 
-function savedFileLink(path: string, image: FetchedImage | undefined): ContentBlock {
+function savedFileLink(path: string, image: FetchedImage | undefined): ContentBlock & { uri: string } {
   const file = basename(path);
   return {
     type: 'resource_link',

@@ -9,7 +9,7 @@ import type { HostEnvironment } from '../environment/environment.js';
 import { libraryFile } from '../environment/library-files.js';
 import { DEFAULT_MAX_IMAGE_BYTES, mediaTypeOf, SAVED_FILE_NAME, SAVED_FILE_URI } from './results.js';
 import { blockTools, type BlockTool } from './tools.js';
-import { GRAPH_INPUT_SCHEMA, GRAPH_OUTPUT_SCHEMA } from './graph-schemas.js';
+import { graphInputSchema, GRAPH_OUTPUT_SCHEMA } from './graph-schemas.js';
 import { runBlockTool, runGraphTool, type CallSettings } from './tool-calls.js';
 
 /** How an MCP server runs its tools. */
@@ -55,7 +55,7 @@ export function mcpServerFactory(options: McpServerOptions): () => McpServer {
   const instructions = instructionsOf(options);
   const tools = blockTools(registry);
   const graphSchemas = {
-    input: fromJsonSchema<Record<string, unknown>>(GRAPH_INPUT_SCHEMA),
+    input: graphInputSchema(),
     output: fromJsonSchema(GRAPH_OUTPUT_SCHEMA),
   };
   const manifest = JSON.stringify(registry.manifest(), null, 2);
@@ -135,7 +135,7 @@ function registerBlockTools(server: McpServer, tools: readonly BlockTool[], call
 
 /** The `run_graph` tool's input and output schemas, converted once from JSON Schema. */
 interface GraphSchemas {
-  readonly input: ReturnType<typeof fromJsonSchema<Record<string, unknown>>>;
+  readonly input: ReturnType<typeof graphInputSchema>;
   readonly output: ReturnType<typeof fromJsonSchema>;
 }
 

@@ -26,18 +26,25 @@ export interface BlockTool {
   readonly annotations: ToolAnnotations;
 }
 
-/** `ReplicateFluxAdvancedModelBlock` → `replicate_flux_advanced_model`; `ReplicateFlux2Block` → `replicate_flux_2`. */
+/**
+ * `ReplicateFluxAdvancedModelBlock` → `replicate_flux_advanced_model`; `ReplicateFlux2Block` →
+ * `replicate_flux_2`; `OpenAICompatibleFluxImageBlock` → `openai_compatible_flux_image`.
+ */
 export function toolName(block: Block): string {
   return words(block.name).join('_').toLowerCase();
 }
 
-/** `ReplicateFlux2Block` → `Replicate Flux 2`, as the block's docs page titles it. */
+/** `ReplicateFlux2Block` → `Replicate Flux 2`, `OpenAICompatibleFluxImageBlock` → `OpenAI Compatible Flux Image`. */
 export function toolTitle(block: Block): string {
   return words(block.name).join(' ');
 }
 
+/** Names written as one word though their capitals would split them (`OpenAI`, not `Open AI`). */
+const BRAND_WORDS = ['OpenAI'];
+
 function words(blockName: string): string[] {
-  return blockName.replace(/Block$/, '').match(/[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g) ?? [blockName];
+  const pattern = new RegExp(`${BRAND_WORDS.join('|')}|[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+`, 'g');
+  return blockName.replace(/Block$/, '').match(pattern) ?? [blockName];
 }
 
 /** The block's input JSON Schema without the `credentials` property (nor in `required`). */

@@ -54,7 +54,7 @@ afterAll(() => rm(out, { recursive: true, force: true }));
 
 const call = async (base_url: string) =>
   (await client.callTool({
-    name: 'open_ai_compatible_flux_image',
+    name: 'openai_compatible_flux_image',
     arguments: { base_url, prompt: 'A red fox', response_format: 'b64_json' },
   })) as CallToolResult;
 const textOf = (result: CallToolResult) =>

@@ -34,6 +34,7 @@ test('without a token or base URL it runs on the embedded emulator, says so, and
     expect((result.structuredContent as { result: string[] }).result).toHaveLength(2);
     expect(result.content.map((item) => item.type)).toEqual([
       'text',
+      'text',
       'image',
       'resource_link',
       'image',

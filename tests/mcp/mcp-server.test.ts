@@ -72,7 +72,7 @@ describe.each([
       'replicate_flux_fill',
       'replicate_flux_2',
       'replicate_model',
-      'open_ai_compatible_flux_image',
+      'openai_compatible_flux_image',
       'save_image',
       'run_graph',
     ]);
@@ -260,8 +260,23 @@ describe.each([
     expect(path).toMatch(/[0-9a-f]{16}\.png$/);
     expect(path!.startsWith(out)).toBe(true);
     expect(ofType(result, 'image')).toHaveLength(2);
-    // The node's own file and the server's copy of the edit are the same content: one file.
-    expect(ofType(result, 'resource_link').map((link) => link.name)).toContain(path!.slice(out.length + 1));
+    // The node's own file and the server's copy of the edit are the same content: one file, linked once.
+    const links = ofType(result, 'resource_link').map((link) => link.name);
+    expect(links).toContain(path!.slice(out.length + 1));
+    expect(new Set(links).size).toBe(links.length);
+  });
+
+  test("run_graph refuses arguments that are no graph in its own words, not a JSON Schema validator's", async () => {
+    for (const [graph, message] of [
+      [{}, 'Error: Invalid graph: nodes: is required'],
+      [{ nodes: [] }, 'Error: Invalid graph: nodes: must have at least 1 item(s)'],
+      [{ nodes: [{ id: 'a' }] }, 'Error: Invalid graph: nodes.0.block_id: is required'],
+    ] as const) {
+      const result = await call('run_graph', graph as Record<string, unknown>);
+      expect(result.isError).toBe(true);
+      expect(textOf(result)).toBe(message);
+    }
+    expect(handle.emulator.requests).toEqual([]);
   });
 
   test('run_graph refuses a graph that cannot run, naming the problem, without a request', async () => {

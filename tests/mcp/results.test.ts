@@ -44,7 +44,7 @@ describe('image items', () => {
       ],
       { maxImageBytes: 0 },
     );
-    expect(result.content.map((item) => item.type)).toEqual(['text']);
+    expect(result.content.map((item) => item.type)).toEqual(['text', 'text']);
     const fetched = await blockResult(
       'ReplicateFluxAdvancedModelBlock',
       [
@@ -58,6 +58,7 @@ describe('image items', () => {
         type: 'text',
         text: 'ReplicateFluxAdvancedModelBlock finished.\nresult: https://nowhere.invalid/a.png\nseed: 1',
       },
+      { type: 'text', text: '{"result":["https://nowhere.invalid/a.png"],"seed":1}' },
     ]);
   });
 
@@ -74,7 +75,40 @@ describe('image items', () => {
       type: 'text',
       text: `SaveImageBlock finished.\ndata_uri: data:image/png;base64,... (${EXAMPLE_IMAGE.length} characters)\ncontent_type: image/png`,
     });
-    expect(result.content[1]).toMatchObject({ type: 'image', mimeType: 'image/png' });
+    // The JSON line shortens the data: URI too: the image item carries it.
+    expect(result.content[1]).toEqual({
+      type: 'text',
+      text: JSON.stringify({
+        data_uri: `data:image/png;base64,... (${EXAMPLE_IMAGE.length} characters)`,
+        content_type: 'image/png',
+      }),
+    });
+    expect(result.content[2]).toMatchObject({ type: 'image', mimeType: 'image/png' });
+  });
+});
+
+describe('the JSON text item (for clients that read content only, such as AutoGPT)', () => {
+  test('holds structuredContent as one JSON line after the summary', async () => {
+    const result = await blockResult(
+      'ReplicateFluxAdvancedModelBlock',
+      [
+        ['result', 'https://nowhere.invalid/a.png'],
+        ['result', 'https://nowhere.invalid/b.png'],
+        ['seed', 7],
+      ],
+      { maxImageBytes: 0 },
+    );
+    expect(result.content[1]).toEqual({
+      type: 'text',
+      text: '{"result":["https://nowhere.invalid/a.png","https://nowhere.invalid/b.png"],"seed":7}',
+    });
+    expect(JSON.parse((result.content[1] as { text: string }).text)).toEqual(result.structuredContent);
+  });
+
+  test('is left out of an error, whose text is the message alone', async () => {
+    const result = await blockResult('ReplicateFluxAdvancedModelBlock', [['error', 'boom']], { maxImageBytes: 0 });
+    expect(result.content).toEqual([{ type: 'text', text: 'Error: boom' }]);
+    expect(result.isError).toBe(true);
   });
 });
 
