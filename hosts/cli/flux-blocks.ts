@@ -41,7 +41,7 @@ const COMMANDS: Record<string, { readonly usage: string; readonly does: string }
   mcp: {
     usage:
       'flux-blocks mcp [--http [--port N] [--host H] [--auth-token T] [--allowed-hosts A,B]] [--base-url URL] [--openai-compatible-origins LIST] [--out DIR] [--max-image-bytes N]',
-    does: 'Serves every block as an MCP tool over stdio, or over Streamable HTTP with --http.',
+    does: "Serves every block as an MCP tool over stdio, or over Streamable HTTP with --http (at /mcp; --allowed-hosts adds names the Host check accepts, a reverse proxy's, e.g. for AutoGPT's MCP Tool block: docs/autogpt.md).",
   },
   studio: {
     usage:
@@ -55,7 +55,8 @@ compatible proxy, default https://api.replicate.com/v1). With neither, the comma
 emulator (placeholder images). OPENAI_COMPATIBLE_API_KEY is the key of the OpenAI-compatible provider
 of OpenAICompatibleFluxImageBlock; OPENAI_COMPATIBLE_ORIGINS (or --openai-compatible-origins) the only
 origins it is sent to (comma-separated, e.g. https://api.aggregator.example; * for any origin on a
-public address; default none but the embedded emulator's). Base URLs must not hold user:pass@. Replicate deletes output URLs an hour after a prediction: keep images
+public address; default none but the embedded emulator's). FLUX_BLOCKS_ALLOWED_HOSTS is --allowed-hosts
+for studio and mcp --http when the flag is not given; MCP_AUTH_TOKEN is mcp's --auth-token. Base URLs must not hold user:pass@. Replicate deletes output URLs an hour after a prediction: keep images
 with --out or a Save Image node. --webhook-port N: wait for Replicate's webhooks on 127.0.0.1:N instead
 of polling, --webhook-url URL being the public URL that reaches it; REPLICATE_WEBHOOK_SECRET or
 Replicate's API gives the signing secret.

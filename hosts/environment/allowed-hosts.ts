@@ -37,25 +37,32 @@ export function machineNames(host: string): string[] {
   ];
 }
 
+/** The environment variable `studio` and `mcp --http` read when `--allowed-hosts` is not given. */
+export const ALLOWED_HOSTS_VARIABLE = 'FLUX_BLOCKS_ALLOWED_HOSTS';
+
 /**
  * The `--allowed-hosts` list: comma-separated host names or IP addresses (no port, no scheme),
  * e.g. `studio.example.com,10.0.0.5`, which the Host (and Origin) check accepts besides the
  * machine's own names (a reverse proxy's or a tunnel's name). Each as a Host header names it
- * (lowercase; IPv6 in brackets; international names in punycode).
- * @returns an empty list without the flag.
- * @throws {UsageError} (the CLI exits 2) naming a
- *   value that is not a host name or address.
+ * (lowercase; IPv6 in brackets; international names in punycode). Without the flag, the
+ * environment variable {@link ALLOWED_HOSTS_VARIABLE} (same syntax; empty counts as unset).
+ * @returns an empty list with neither.
+ * @throws {UsageError} (the CLI exits 2) naming the flag or variable and a value that is not a
+ *   host name or address.
  */
-export function allowedHostsOf(flag: string | undefined): string[] {
-  if (flag === undefined) return [];
-  return flag.split(',').map((entry) => {
+export function allowedHostsOf(flag: string | undefined, env: NodeJS.ProcessEnv = {}): string[] {
+  const fromEnv = env[ALLOWED_HOSTS_VARIABLE] || undefined;
+  const list = flag ?? fromEnv;
+  if (list === undefined) return [];
+  const source = flag !== undefined ? '--allowed-hosts' : ALLOWED_HOSTS_VARIABLE;
+  return list.split(',').map((entry) => {
     const name = entry.trim();
     const bracketed = isIP(name) === 6 ? `[${name}]` : name;
     const url = URL.canParse(`http://${bracketed}`) ? new URL(`http://${bracketed}`) : undefined;
     // Only a bare name survives as the whole host: no port, path, user or empty entry.
     if (!name || !url || url.port || url.host !== url.hostname || url.pathname !== '/' || /[/@?#]/.test(name)) {
       throw new UsageError(
-        `--allowed-hosts takes comma-separated host names or IP addresses without a port, e.g. studio.example.com,10.0.0.5; "${entry}" is not one`,
+        `${source} takes comma-separated host names or IP addresses without a port, e.g. studio.example.com,10.0.0.5; "${entry}" is not one`,
       );
     }
     return url.hostname;

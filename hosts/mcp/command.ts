@@ -20,8 +20,9 @@ const EMBEDDED_OUT = join(tmpdir(), 'flux-blocks-mcp');
  * base URL from `--base-url` or `REPLICATE_BASE_URL`; with neither, an embedded emulator, whose
  * images are always saved (into --out, default the system temp dir's flux-blocks-mcp/).
  * `--auth-token` (or `MCP_AUTH_TOKEN`) is the bearer token HTTP requests must carry; a
- * non-loopback `--host` requires one. `--allowed-hosts a,b` adds names the Host and Origin
- * checks accept (a reverse proxy's), besides loopback and, off loopback, the machine's own.
+ * non-loopback `--host` requires one. `--allowed-hosts a,b` (or `FLUX_BLOCKS_ALLOWED_HOSTS`; the
+ * flag wins) adds names the Host and Origin checks accept (a reverse proxy's), besides loopback
+ * and, off loopback, the machine's own.
  * @returns the exit status: 0 after stdin closed (stdio) or SIGINT/SIGTERM (a second signal, or a
  *   close taking over 8 s, exits at once with 130 or 143: `onStopSignals`), 2 for usage errors
  *   (checked before the embedded emulator starts).
@@ -108,7 +109,8 @@ function parse(args: string[], env: NodeJS.ProcessEnv) {
     throw new UsageError(
       `Binding to ${host}, not a loopback address, needs a bearer token: pass --auth-token or set MCP_AUTH_TOKEN`,
     );
-  const allowedHosts = allowedHostsOf(values['allowed-hosts']);
+  // The variable may be set for the studio too: without --http it is not read.
+  const allowedHosts = http ? allowedHostsOf(values['allowed-hosts'], env) : [];
   return {
     http,
     port,

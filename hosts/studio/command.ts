@@ -9,12 +9,12 @@ export const DEFAULT_PORT = 8484;
 /**
  * `flux-blocks studio [--port N] [--host H] [--allowed-hosts A,B] [--out DIR] [--base-url URL] [--openai-compatible-origins LIST]`:
  * serves the studio ({@link startStudio}; port default 8484, host 127.0.0.1, out `out/`; the Host
- * check also accepts the `--allowed-hosts` names, and off loopback the machine's), prints its URL
+ * check also accepts the `--allowed-hosts` names, else `FLUX_BLOCKS_ALLOWED_HOSTS`'s, and off loopback the machine's), prints its URL
  * with the session token on stdout and where runs go on stderr, and runs until SIGINT or SIGTERM,
  * which cancel the runs going (a second signal, or a close taking over 8 s, exits at once: `onStopSignals`).
  * @returns the exit status: 0, or 2 for a bad flag value (parseArgs throws for unknown flags).
  */
-export async function studioCommand(args: string[]): Promise<number> {
+export async function studioCommand(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -36,7 +36,7 @@ export async function studioCommand(args: string[]): Promise<number> {
     host: values.host,
     out: values.out,
     baseUrl: values['base-url'],
-    allowedHosts: allowedHostsOf(values['allowed-hosts']),
+    allowedHosts: allowedHostsOf(values['allowed-hosts'], env),
     openAiOrigins: values['openai-compatible-origins'],
   });
   console.error(studio.environment.description);
