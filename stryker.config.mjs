@@ -58,6 +58,11 @@ const LIBRARY_TESTS = ['replicate', 'image', 'graph', 'framework', 'blocks', 'fl
  * lists keep the initial test run short.
  */
 const LAYER_TESTS = {
+  // Only runs given a webhook receiver: the two webhook files and the client's options test.
+  'replicate-webhooks': [
+    '<rootDir>/tests/replicate/webhooks-*.test.ts',
+    '<rootDir>/tests/framework/replicate-client.test.ts',
+  ],
   // results.test.ts calls results.ts directly; mcp-server and mcp-http reach it through in-process HTTP servers.
   'mcp-results': ['results', 'mcp-server', 'mcp-http'].map((name) => `<rootDir>/tests/mcp/${name}.test.ts`),
   // embedded-emulator runs startWorker in this process; resilience creates its queue here (its
@@ -111,6 +116,9 @@ export default {
   clearTextReporter: { allowColor: false, logTests: false, reportMutants: true, reportScoreTable: true },
   // Tests wait on real timers (retries, polls); a busy 2-core machine needs slack before a slow mutant counts as a timeout.
   timeoutMS: 10_000,
+  // The initial run (every test once, with coverage) took over Stryker's default 5 minutes with
+  // seven engineers' builds and tests on the same 2 cores.
+  dryRunTimeoutMinutes: 20,
   ignorePatterns: ['/out', '/coverage', '/artifacts'],
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
