@@ -30,6 +30,49 @@ export const LAYERS = {
   image: ['shared/image/**/*.ts'],
   graph: ['shared/graph/**/*.ts'],
   'run-block': ['shared/framework/run-block.ts'],
+  // The MCP server's tool results: image items within the byte limit, structuredContent.
+  'mcp-results': ['hosts/mcp/results.ts'],
+  // The OpenAI-compatible client (types.ts holds declarations only).
+  'openai-client': [
+    'shared/openai/api-errors.ts',
+    'shared/openai/chat-images.ts',
+    'shared/openai/client.ts',
+    'shared/openai/http.ts',
+    'shared/openai/read-answer.ts',
+  ],
+  // Redis workers, in three runs of about an hour or less: a job's run (billed once, resumed after
+  // a crash), the queue and worker (stalled jobs, crash-resume), the shared rate limit.
+  'workers-jobs': ['hosts/workers/process-job.ts'],
+  'workers-queue': ['hosts/workers/queue.ts', 'hosts/workers/worker.ts'],
+  'workers-rate-limit': ['hosts/workers/rate-limit.ts'],
+};
+
+/** The library's in-process test folders: every layer under shared/ is tested through them. */
+const LIBRARY_TESTS = ['replicate', 'image', 'graph', 'framework', 'blocks', 'flux', 'openai'].map(
+  (dir) => `<rootDir>/tests/${dir}/**/*.test.ts`,
+);
+/**
+ * Test files per layer, when not {@link LIBRARY_TESTS}: only tests that run the layer in this
+ * process see its mutants. The MCP tests over stdio and the workers spawned from hosts/dist/ run
+ * code without mutants, so per-test coverage leaves them out of each mutant's run anyway; these
+ * lists keep the initial test run short.
+ */
+const LAYER_TESTS = {
+  // Only runs given a webhook receiver: the two webhook files and the client's options test.
+  'replicate-webhooks': [
+    '<rootDir>/tests/replicate/webhooks-*.test.ts',
+    '<rootDir>/tests/framework/replicate-client.test.ts',
+  ],
+  // results.test.ts calls results.ts directly; mcp-server and mcp-http reach it through in-process HTTP servers.
+  'mcp-results': ['results', 'mcp-server', 'mcp-http'].map((name) => `<rootDir>/tests/mcp/${name}.test.ts`),
+  // embedded-emulator runs startWorker in this process; resilience creates its queue here (its
+  // workers are child processes); settings reads the worker's and rate limit's settings.
+  ...Object.fromEntries(
+    ['workers-jobs', 'workers-queue', 'workers-rate-limit'].map((name) => [
+      name,
+      ['embedded-emulator', 'resilience', 'settings'].map((file) => `<rootDir>/tests/workers/${file}.test.ts`),
+    ]),
+  ),
 };
 
 const layer = process.env.MUTATION_LAYER ?? 'replicate-requests';
@@ -51,9 +94,7 @@ export default {
     // Only tests that run the mutated layers in this process: tests of child processes (dist/),
     // the studio's browser or Redis workers cannot see a mutant.
     config: {
-      testMatch: ['replicate', 'image', 'graph', 'framework', 'blocks', 'flux', 'openai'].map(
-        (dir) => `<rootDir>/tests/${dir}/**/*.test.ts`,
-      ),
+      testMatch: /** @type {Record<string, string[]>} */ (LAYER_TESTS)[layer] ?? LIBRARY_TESTS,
       // The CLI test runs dist/, which holds no mutant.
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/tests/openai/cli\\.test\\.ts$'],
       // Skips a mutant's remaining tests after the first failure. Relative to the sandbox:
@@ -75,6 +116,9 @@ export default {
   clearTextReporter: { allowColor: false, logTests: false, reportMutants: true, reportScoreTable: true },
   // Tests wait on real timers (retries, polls); a busy 2-core machine needs slack before a slow mutant counts as a timeout.
   timeoutMS: 10_000,
+  // The initial run (every test once, with coverage) took over Stryker's default 5 minutes with
+  // seven engineers' builds and tests on the same 2 cores.
+  dryRunTimeoutMinutes: 20,
   ignorePatterns: ['/out', '/coverage', '/artifacts'],
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',

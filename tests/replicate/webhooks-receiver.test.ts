@@ -1,8 +1,8 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createWebhookReceiver, validateWebhook, type ListeningReceiver, type Prediction } from '../../index.js';
-import { signWebhook } from '../../shared/replicate/webhook-signature.js';
-import { until } from '../helpers.js';
+import { signWebhook, webhookRefusal } from '../../shared/replicate/webhook-signature.js';
+import { fixture, until } from '../helpers.js';
 
 const SECRET = `whsec_${Buffer.from('a test secret of 24 bytes').toString('base64')}`;
 const receiver = createWebhookReceiver({ secret: SECRET, maxBodyBytes: 64 * 1024 });
@@ -243,5 +243,109 @@ describe('validateWebhook', () => {
     expect(await validateWebhook({ headers: d.headers, body: `${d.body} ` }, SECRET)).toBe(false);
     expect(await validateWebhook({ headers: d.headers, body: d.body }, SECRET, { toleranceSeconds: 60 })).toBe(false);
     expect(await validateWebhook({ headers: d.headers, body: d.body }, SECRET, { toleranceSeconds: 180 })).toBe(true);
+  });
+});
+
+describe('signatures and timestamps as the Standard Webhooks scheme has them', () => {
+  const vector = fixture<{ secret: string; id: string; timestamp: string; body: string; signature: string }>(
+    'standard-webhooks-vector.json',
+  );
+  const signedAt = Number(vector.timestamp) * 1000;
+  const headersOf = (signature: string, timestamp = vector.timestamp) => {
+    const headers = new Headers({
+      'webhook-id': vector.id,
+      'webhook-timestamp': timestamp,
+      'webhook-signature': signature,
+    });
+    return (name: string) => headers.get(name);
+  };
+
+  test("the specification's test vector is accepted, with its secret's whsec_ prefix or without it", () => {
+    expect(webhookRefusal(headersOf(vector.signature), vector.body, vector.secret, { now: signedAt })).toBeUndefined();
+    const bare = vector.secret.slice('whsec_'.length);
+    expect(webhookRefusal(headersOf(vector.signature), vector.body, bare, { now: signedAt })).toBeUndefined();
+  });
+
+  test('a valid signature under another version, or a v1 entry without one, is refused', () => {
+    const base64 = vector.signature.slice('v1,'.length);
+    const refusal = (signature: string) =>
+      webhookRefusal(headersOf(signature), vector.body, vector.secret, { now: signedAt });
+    expect(refusal(`v2,${base64}`)).toBe('no valid v1 signature');
+    expect(refusal(`v1a,${base64}`)).toBe('no valid v1 signature');
+    expect(refusal('v1')).toBe('no valid v1 signature');
+    expect(refusal(`v1 ${vector.signature}`)).toBeUndefined();
+  });
+
+  test('a webhook-timestamp that is not whole seconds is refused, even when signed', () => {
+    for (const timestamp of [`${vector.timestamp}.5`, `+${vector.timestamp}`, `${vector.timestamp}e0`, '0x603813f2']) {
+      const signature = signWebhook(vector.secret, vector.id, timestamp, vector.body);
+      expect(webhookRefusal(headersOf(signature, timestamp), vector.body, vector.secret, { now: signedAt })).toBe(
+        'webhook-timestamp outside the tolerance',
+      );
+    }
+  });
+
+  test('a delivery exactly toleranceSeconds old or ahead is accepted, a second more is refused', () => {
+    const at = (seconds: number) =>
+      webhookRefusal(headersOf(vector.signature), vector.body, vector.secret, { now: signedAt + seconds * 1000 });
+    expect(at(300)).toBeUndefined();
+    expect(at(-300)).toBeUndefined();
+    expect(at(301)).toBe('webhook-timestamp outside the tolerance');
+    expect(at(-301)).toBe('webhook-timestamp outside the tolerance');
+  });
+
+  test('an empty secret is an error, not a key anyone can sign with', async () => {
+    const d = delivery('pred-empty-key', { secret: 'whsec_' + Buffer.from('x').toString('base64') });
+    await expect(validateWebhook({ headers: d.headers, body: d.body }, 'whsec_')).rejects.toThrow(
+      'webhook secret: no key after whsec_',
+    );
+  });
+
+  test("validateWebhook reads Node's headers object, where a repeated header is an array", async () => {
+    const d = delivery('pred-node-headers');
+    const headers = { ...d.headers, 'webhook-signature': ['v1,bm9wZQ==', d.headers['webhook-signature']] };
+    expect(await validateWebhook({ headers, body: d.body }, SECRET)).toBe(true);
+  });
+});
+
+describe('a slow or refused sender', () => {
+  test('a body that stops arriving is cut off after readTimeoutMs, its connection closed and its slot freed', async () => {
+    const bounded = createWebhookReceiver({ secret: SECRET, maxConcurrentDeliveries: 1, readTimeoutMs: 300 });
+    const own = await bounded.listen(0);
+    try {
+      const { hostname, port } = new URL(own.url);
+      const socket = connect(Number(port), hostname);
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      socket.on('error', () => {});
+      const d = delivery('pred-stalled');
+      const lines = Object.entries({ ...d.headers, 'content-length': '1000' }).map(([k, v]) => `${k}: ${v}`);
+      socket.write(`POST / HTTP/1.1\r\nhost: ${hostname}\r\n${lines.join('\r\n')}\r\n\r\n{"id":`);
+      await closed;
+      const got: Prediction[] = [];
+      bounded.subscribe('pred-after-stall', (p) => got.push(p));
+      expect(await post2(own.url, delivery('pred-after-stall'))).toBe(200);
+      expect(got.map((p) => p.id)).toEqual(['pred-after-stall']);
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('an answer given before the body is read closes the connection', async () => {
+    const response = await fetch(server.url, { method: 'POST', body: 'unsigned' });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('connection')).toBe('close');
+    const signed = await fetch(server.url, { method: 'POST', ...delivery('pred-keep-alive') });
+    expect(signed.status).toBe(200);
+    expect(signed.headers.get('connection')).not.toBe('close');
+  });
+
+  test('listening on an IPv6 address gives a URL with the address in brackets, that answers', async () => {
+    const own = await receiver.listen(0, '::1');
+    try {
+      expect(own.url).toMatch(/^http:\/\/\[::1\]:\d+\/$/);
+      expect((await fetch(own.url)).status).toBe(405);
+    } finally {
+      await own.close();
+    }
   });
 });

@@ -127,6 +127,9 @@ describe('a run with webhooks', () => {
 
   test('abort while waiting for the webhook: host_aborted, and the prediction is canceled', async () => {
     local.emulator.webhooks.inject({ action: 'drop' });
+    // Still processing when the cancel comes, however loaded the machine: with the file's 1.5 s,
+    // the cancel could arrive after the prediction had succeeded (seen under Stryker on 2 busy cores).
+    local.plan = { processingMs: 10_000 };
     // Once the create has answered (after its 1 s sync wait), the run waits for the webhook.
     const { signal } = abortWhen(() => requestsTo(local.emulator, 'POST', /\/predictions$/)[0]?.outcome !== undefined);
     const error = await webhookClient()

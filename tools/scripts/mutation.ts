@@ -36,7 +36,8 @@ for (const layer of asked.length ? asked : Object.keys(LAYERS)) {
 
 // Scores from every layer's incremental file, as Stryker counts them: detected (killed, timeout)
 // over valid mutants (detected, survived, no coverage); ignored and static mutants left out.
-console.log('\nlayer      killed  survived  no coverage  timeout  score');
+const width = Math.max(...Object.keys(LAYERS).map((layer) => layer.length));
+console.log(`\n${'layer'.padEnd(width)} killed  survived  no coverage  timeout  score`);
 for (const layer of Object.keys(LAYERS)) {
   const report = await readFile(join(root, 'docs', 'mutation', `${layer}.json`), 'utf8').then(
     (text) => JSON.parse(text) as Report,
@@ -51,7 +52,7 @@ for (const layer of Object.keys(LAYERS)) {
   );
   const score = (100 * (killed + timeout)) / (killed + timeout + survived + noCoverage);
   console.log(
-    `${layer.padEnd(10)} ${String(killed).padStart(6)}  ${String(survived).padStart(8)}  ${String(noCoverage).padStart(11)}  ${String(timeout).padStart(7)}  ${score.toFixed(1)}%`,
+    `${layer.padEnd(width)} ${String(killed).padStart(6)}  ${String(survived).padStart(8)}  ${String(noCoverage).padStart(11)}  ${String(timeout).padStart(7)}  ${score.toFixed(1)}%`,
   );
 }
 process.exit(failed ? 1 : 0);
