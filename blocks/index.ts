@@ -4,6 +4,7 @@ import { ReplicateFlux2Block } from './replicate-flux-2.js';
 import { ReplicateFluxAdvancedModelBlock } from './replicate-flux-advanced.js';
 import { ReplicateFluxFillBlock } from './replicate-flux-fill.js';
 import { ReplicateFluxKontextBlock } from './replicate-flux-kontext.js';
+import { ReplicateFluxLoraBlock } from './replicate-flux-lora.js';
 import { ReplicateModelBlock } from './replicate-model.js';
 import { SaveImageBlock } from './save-image.js';
 
@@ -13,6 +14,7 @@ export {
   ReplicateFluxAdvancedModelBlock,
   ReplicateFluxFillBlock,
   ReplicateFluxKontextBlock,
+  ReplicateFluxLoraBlock,
   ReplicateModelBlock,
   SaveImageBlock,
 };
@@ -23,6 +25,7 @@ export const ALL_BLOCKS = [
   ReplicateFluxKontextBlock,
   ReplicateFluxFillBlock,
   ReplicateFlux2Block,
+  ReplicateFluxLoraBlock,
   ReplicateModelBlock,
   OpenAICompatibleFluxImageBlock,
   SaveImageBlock,

@@ -74,6 +74,24 @@ const kontextPro: ModelSpec = {
   },
   imageSafetyMax: 2,
 };
+/** Flux Dev's inputs, which Flux Dev LoRA shares. */
+const devInputs = {
+  prompt,
+  image: uri,
+  prompt_strength: { type: 'number', minimum: 0, maximum: 1, default: 0.8 },
+  aspect_ratio: { type: 'string', enum: openRatios, default: '1:1' },
+  num_outputs: numOutputs,
+  num_inference_steps: { type: 'integer', minimum: 1, maximum: 50, default: 28 },
+  guidance: { type: 'number', minimum: 0, maximum: 10, default: 3 },
+  seed,
+  output_format: webpJpgPng,
+  output_quality: outputQuality,
+  disable_safety_checker: disableSafetyChecker,
+  go_fast: goFast,
+  megapixels,
+} as const satisfies Record<string, ParamSpec>;
+const loraWeights: ParamSpec = { type: 'string' };
+const loraScale: ParamSpec = { type: 'number', minimum: -1, maximum: 3, default: 1 };
 const flux2Side: ParamSpec = { type: 'integer', minimum: 256, maximum: 2048 };
 const flux2 = {
   prompt,
@@ -111,24 +129,7 @@ export const MODELS = {
       megapixels,
     },
   },
-  'black-forest-labs/flux-dev': {
-    output: 'list',
-    inputs: {
-      prompt,
-      image: uri,
-      prompt_strength: { type: 'number', minimum: 0, maximum: 1, default: 0.8 },
-      aspect_ratio: { type: 'string', enum: openRatios, default: '1:1' },
-      num_outputs: numOutputs,
-      num_inference_steps: { type: 'integer', minimum: 1, maximum: 50, default: 28 },
-      guidance: { type: 'number', minimum: 0, maximum: 10, default: 3 },
-      seed,
-      output_format: webpJpgPng,
-      output_quality: outputQuality,
-      disable_safety_checker: disableSafetyChecker,
-      go_fast: goFast,
-      megapixels,
-    },
-  },
+  'black-forest-labs/flux-dev': { output: 'list', inputs: devInputs },
   'black-forest-labs/flux-pro': {
     output: 'single',
     inputs: {
@@ -252,6 +253,29 @@ export const MODELS = {
       guidance: { type: 'number', minimum: 1.5, maximum: 10, default: 4.5 },
       ...flux2Tail,
       prompt_upsampling: { type: 'boolean', default: true },
+    },
+  },
+  // The official LoRA models: Flux Dev and Schnell with `lora_weights` loaded at run time
+  // (tests/fixtures/flux-models.json says where each fact comes from).
+  'black-forest-labs/flux-dev-lora': {
+    output: 'list',
+    inputs: { ...devInputs, lora_weights: loraWeights, lora_scale: loraScale },
+  },
+  'black-forest-labs/flux-schnell-lora': {
+    output: 'list',
+    inputs: {
+      prompt,
+      aspect_ratio: { type: 'string', enum: openRatios, default: '1:1' },
+      num_outputs: numOutputs,
+      num_inference_steps: { type: 'integer', minimum: 1, maximum: 4, default: 4 },
+      seed,
+      output_format: webpJpgPng,
+      output_quality: outputQuality,
+      disable_safety_checker: disableSafetyChecker,
+      go_fast: goFast,
+      megapixels,
+      lora_weights: loraWeights,
+      lora_scale: loraScale,
     },
   },
   // A community model, run by version id through POST /v1/predictions.

@@ -4,6 +4,7 @@ import { FLUX_2_CHOICES } from '../../blocks/replicate-flux-2.js';
 import { MODEL_CHOICES, ReplicateFluxAdvancedModelBlock } from '../../blocks/replicate-flux-advanced.js';
 import { FILL_CHOICES } from '../../blocks/replicate-flux-fill.js';
 import { KONTEXT_CHOICES } from '../../blocks/replicate-flux-kontext.js';
+import { LORA_CHOICES } from '../../blocks/replicate-flux-lora.js';
 import { MODELS, type ModelSpec, type ParamSpec } from '../../shared/flux/catalog.js';
 import { type ModelChoices } from '../../shared/flux/choices.js';
 import { fixture } from '../helpers.js';
@@ -32,6 +33,7 @@ describe.each<[string, ModelChoices]>([
   ['Kontext', KONTEXT_CHOICES],
   ['Fill', FILL_CHOICES],
   ['Flux 2', FLUX_2_CHOICES],
+  ['LoRA', LORA_CHOICES],
 ])("the Flux %s block's choices", (_, choices) => {
   test('every parameter it maps is an input of that model, and every required input is mapped', () => {
     for (const { model, params } of Object.values(choices)) {

@@ -56,6 +56,7 @@ test('registries share nothing: the ready one holds every block and stays as shi
     'ReplicateFluxKontextBlock',
     'ReplicateFluxFillBlock',
     'ReplicateFlux2Block',
+    'ReplicateFluxLoraBlock',
     'ReplicateModelBlock',
     'OpenAICompatibleFluxImageBlock',
     'SaveImageBlock',

@@ -71,6 +71,7 @@ describe.each([
       'replicate_flux_kontext',
       'replicate_flux_fill',
       'replicate_flux_2',
+      'replicate_flux_lora',
       'replicate_model',
       'openai_compatible_flux_image',
       'save_image',
