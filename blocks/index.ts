@@ -4,7 +4,9 @@ import { ReplicateFlux2Block } from './replicate-flux-2.js';
 import { ReplicateFluxAdvancedModelBlock } from './replicate-flux-advanced.js';
 import { ReplicateFluxFillBlock } from './replicate-flux-fill.js';
 import { ReplicateFluxKontextBlock } from './replicate-flux-kontext.js';
+import { ReplicateFluxTrainerBlock } from './replicate-flux-trainer.js';
 import { ReplicateModelBlock } from './replicate-model.js';
+import { ReplicateModelSearchBlock } from './replicate-model-search.js';
 import { SaveImageBlock } from './save-image.js';
 
 export {
@@ -13,7 +15,9 @@ export {
   ReplicateFluxAdvancedModelBlock,
   ReplicateFluxFillBlock,
   ReplicateFluxKontextBlock,
+  ReplicateFluxTrainerBlock,
   ReplicateModelBlock,
+  ReplicateModelSearchBlock,
   SaveImageBlock,
 };
 
@@ -24,6 +28,8 @@ export const ALL_BLOCKS = [
   ReplicateFluxFillBlock,
   ReplicateFlux2Block,
   ReplicateModelBlock,
+  ReplicateModelSearchBlock,
+  ReplicateFluxTrainerBlock,
   OpenAICompatibleFluxImageBlock,
   SaveImageBlock,
 ] as const;

@@ -57,6 +57,8 @@ test('registries share nothing: the ready one holds every block and stays as shi
     'ReplicateFluxFillBlock',
     'ReplicateFlux2Block',
     'ReplicateModelBlock',
+    'ReplicateModelSearchBlock',
+    'ReplicateFluxTrainerBlock',
     'OpenAICompatibleFluxImageBlock',
     'SaveImageBlock',
   ]);

@@ -72,6 +72,8 @@ describe.each([
       'replicate_flux_fill',
       'replicate_flux_2',
       'replicate_model',
+      'replicate_model_search',
+      'replicate_flux_trainer',
       'open_ai_compatible_flux_image',
       'save_image',
       'run_graph',
