@@ -5,7 +5,9 @@ import { ReplicateFluxAdvancedModelBlock } from './replicate-flux-advanced.js';
 import { ReplicateFluxFillBlock } from './replicate-flux-fill.js';
 import { ReplicateFluxKontextBlock } from './replicate-flux-kontext.js';
 import { ReplicateFluxLoraBlock } from './replicate-flux-lora.js';
+import { ReplicateFluxTrainerBlock } from './replicate-flux-trainer.js';
 import { ReplicateModelBlock } from './replicate-model.js';
+import { ReplicateModelSearchBlock } from './replicate-model-search.js';
 import { SaveImageBlock } from './save-image.js';
 
 export {
@@ -15,7 +17,9 @@ export {
   ReplicateFluxFillBlock,
   ReplicateFluxKontextBlock,
   ReplicateFluxLoraBlock,
+  ReplicateFluxTrainerBlock,
   ReplicateModelBlock,
+  ReplicateModelSearchBlock,
   SaveImageBlock,
 };
 
@@ -27,6 +31,8 @@ export const ALL_BLOCKS = [
   ReplicateFlux2Block,
   ReplicateFluxLoraBlock,
   ReplicateModelBlock,
+  ReplicateModelSearchBlock,
+  ReplicateFluxTrainerBlock,
   OpenAICompatibleFluxImageBlock,
   SaveImageBlock,
 ] as const;

@@ -11,6 +11,8 @@ import { OPENAI_ROUTES, OpenAiRoutes } from './openai-routes.js';
 import { EmulatedPrediction } from './prediction.js';
 import { TokenBuckets } from './rate-limits.js';
 import { renderImage, type Size } from './image.js';
+import { searchModels } from './search.js';
+import { TrainingsApi } from './trainings.js';
 import type { EmulatorOptions, RateLimits, Route } from './types.js';
 import { invalidFields } from './validation.js';
 import { newWebhookSecret, webhookRequest, WebhookSender } from './webhooks.js';
@@ -34,6 +36,13 @@ export function routeOf(method: string, path: string): Route | undefined {
   if (method === 'GET' && /^\/v1\/predictions\/[^/]+$/.test(path)) return 'get';
   if (method === 'GET' && path === '/v1/webhooks/default/secret') return 'webhook-secret';
   if (method === 'POST' && /^\/v1\/predictions\/[^/]+\/cancel$/.test(path)) return 'cancel';
+  if (method === 'GET' && path === '/v1/search') return 'search';
+  if (method === 'QUERY' && path === '/v1/models') return 'models-query';
+  if (method === 'POST' && path === '/v1/models') return 'models-create';
+  if (method === 'POST' && /^\/v1\/models\/[^/]+\/[^/]+\/versions\/[^/]+\/trainings$/.test(path))
+    return 'training-create';
+  if (method === 'GET' && /^\/v1\/trainings\/[^/]+$/.test(path)) return 'training-get';
+  if (method === 'POST' && /^\/v1\/trainings\/[^/]+\/cancel$/.test(path)) return 'training-cancel';
   if (method === 'POST' && path === '/v1/images/generations') return 'images-generate';
   if (method === 'POST' && path === '/v1/images/edits') return 'images-edit';
   if (method === 'POST' && path === '/v1/chat/completions') return 'chat';
@@ -50,6 +59,7 @@ export class EmulatedApi {
   private readonly limits: TokenBuckets | undefined;
   private readonly files: FilesApi;
   private readonly openai: OpenAiRoutes;
+  private readonly trainings: TrainingsApi;
   /** API requests answered 429 by the rate limits. */
   throttled = 0;
   /** Predictions made since the start. */
@@ -67,6 +77,10 @@ export class EmulatedApi {
       ? new TokenBuckets(rateLimits === true ? {} : rateLimits === 'low-credit' ? LOW_CREDIT : rateLimits)
       : undefined;
     this.files = new FilesApi(baseUrl);
+    this.trainings = new TrainingsApi(baseUrl, {
+      startingMs: options.startingMs ?? 300,
+      trainingMs: options.trainingMs ?? 1500,
+    });
     this.openai = new OpenAiRoutes(options, baseUrl, (token) => {
       const wait = this.limits?.wait(token, 'create');
       if (wait !== undefined) this.throttled += 1;
@@ -126,6 +140,8 @@ export class EmulatedApi {
     if (route === 'get-file')
       return url.pathname.endsWith('/download') ? this.files.download(fileId!) : this.files.get(fileId!);
     if (route === 'delete-file') return this.files.delete(fileId!);
+    const training = this.trainingRoute(url, route, raw);
+    if (training) return training;
     const body = parseJson(raw);
     const match = /^\/v1\/(?:models\/([^/]+)\/([^/]+)\/)?predictions(?:\/([^/]+))?/.exec(url.pathname);
     switch (route) {
@@ -135,6 +151,10 @@ export class EmulatedApi {
         const version = (body as { version?: unknown } | undefined)?.version;
         if (typeof version !== 'string')
           throw invalid([{ field: 'version', type: 'required', description: 'version is required' }]);
+        // `owner/name:id` or a bare id.
+        const versionId = version.slice(version.indexOf(':') + 1);
+        const trained = this.trainings.trainedVersion(versionId);
+        if (trained) return this.create(req, res, body, `${trained.model}:${versionId}`, trained.spec);
         const model = Object.keys(MODELS).find((ref) => ref === version || ref.endsWith(`:${version}`));
         // Replicate answers an unknown version, or one the account may not use, with this 422.
         if (!model)
@@ -173,8 +193,15 @@ export class EmulatedApi {
   }
 
   /** Creates a prediction of catalog entry `ref` (`owner/name` or `owner/name:version`). */
-  private async create(req: IncomingMessage, res: ServerResponse, body: unknown, ref: string): Promise<Answer> {
-    const spec: ModelSpec | undefined = (MODELS as Record<string, ModelSpec>)[ref];
+  private async create(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: unknown,
+    ref: string,
+    trainedSpec?: ModelSpec,
+  ): Promise<Answer> {
+    const spec: ModelSpec | undefined =
+      trainedSpec ?? (Object.hasOwn(MODELS, ref) ? (MODELS as Record<string, ModelSpec>)[ref] : undefined);
     if (!spec) throw new Problem(404, 'Not found', `Model ${ref} was not found.`);
     if (this.options.insufficientCredit) {
       throw new Problem(
@@ -232,6 +259,40 @@ export class EmulatedApi {
     };
   }
 
+  /** The search, models and trainings routes (their bodies are not all JSON); undefined for other routes. */
+  private trainingRoute(url: URL, route: Route | undefined, raw: Buffer): Answer | undefined {
+    const id = /^\/v1\/trainings\/([^/]+)/.exec(url.pathname)?.[1];
+    switch (route) {
+      case 'search':
+        return searchModels(
+          this.searchable(),
+          url.searchParams.get('query') ?? '',
+          url.searchParams.get('limit'),
+          'search',
+        );
+      case 'models-query':
+        return searchModels(this.searchable(), raw.toString('utf8'), null, 'query');
+      case 'models-create':
+        return this.trainings.createModel(parseJson(raw));
+      case 'training-create': {
+        const [, , , owner, name, , version] = url.pathname.split('/').map(decodeURIComponent);
+        return this.trainings.createTraining(`${owner}/${name}`, version!, parseJson(raw));
+      }
+      case 'training-get':
+        return this.trainings.getTraining(id!);
+      case 'training-cancel':
+        return this.trainings.cancelTraining(id!);
+      default:
+        return undefined;
+    }
+  }
+
+  /** Every model search can find: the catalog's (latest version of each) and those made through the API. */
+  private searchable(): Record<string, unknown>[] {
+    const names = [...new Set(Object.keys(MODELS).map((ref) => ref.split(':')[0]!))];
+    return [...names.map((name) => this.model(name).body as Record<string, unknown>), ...this.trainings.searchable()];
+  }
+
   /** A prediction's web page (`urls.web`): a minimal HTML page with its status. */
   private webPage(id: string): Answer {
     const prediction = this.find(id);
@@ -263,6 +324,8 @@ export class EmulatedApi {
 
   /** GET /v1/models/{owner}/{name}: the catalog's model, its latest version being the last listed. */
   private model(name: string): Answer {
+    const made = this.trainings.model(name);
+    if (made) return made;
     const ref = Object.keys(MODELS)
       .filter((r) => r.split(':')[0] === name)
       .at(-1);

@@ -37,6 +37,8 @@ export interface EmulatorOptions {
   readonly log?: (line: string) => void;
   /** Longest sync wait granted to `Prefer: wait`, in s. Default 60, as Replicate; benchmarks shorten it to force polling. */
   readonly maxSyncWaitSeconds?: number;
+  /** Time a training spends in `processing`, in ms, before it succeeds with a new version. Default 1500. */
+  readonly trainingMs?: number;
   /** The secret webhook deliveries are signed with (`whsec_<base64>`). Default: a new random one. */
   readonly webhookSecret?: string;
 }
@@ -82,7 +84,13 @@ export type Route =
   | 'images-generate'
   | 'images-edit'
   | 'chat'
-  | 'webhook-secret';
+  | 'webhook-secret'
+  | 'search'
+  | 'models-query'
+  | 'models-create'
+  | 'training-create'
+  | 'training-get'
+  | 'training-cancel';
 
 /** A webhook event, as `webhook_events_filter` names them. */
 export type WebhookEvent = 'start' | 'output' | 'logs' | 'completed';

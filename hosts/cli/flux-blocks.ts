@@ -30,6 +30,10 @@ const COMMANDS: Record<string, { readonly usage: string; readonly does: string }
       'flux-blocks worker --redis URL [--concurrency N] [--queue NAME] [--base-url URL] [--openai-compatible-origins LIST] [--timeout-ms N] [--out DIR] [--creates-per-minute N] [--others-per-minute N]',
     does: 'Runs block jobs from Redis until SIGTERM (REDIS_URL is the default URL); run and run-graph with --redis enqueue them. See docs/scaling.md.',
   },
+  search: {
+    usage: 'flux-blocks search <words...> [--json] [--limit N] [--base-url URL] [--timeout-ms N]',
+    does: 'Searches the public models on Replicate; prints one line per model found (owner/name, description, run count), or one JSON object per line with --json. --limit: 1-50, default 20.',
+  },
   emulator: {
     usage: 'flux-blocks emulator [--port N] [--token TOKEN] [--quiet]',
     does: 'Serves the local Replicate-compatible emulator until Ctrl-C, logging each request on stderr unless --quiet.',
@@ -114,6 +118,8 @@ async function main(argv: string[]): Promise<number> {
       return runGraphCommand(args);
     case 'emulator':
       return emulatorCommand(args);
+    case 'search':
+      return (await import('./search-command.js')).searchCommand(args);
     case 'demo':
       return demoCommand(args);
     case 'mcp':

@@ -9,7 +9,7 @@ export interface ProgressDisplay {
 }
 
 const line = (event: ProgressEvent) =>
-  `prediction ${event.predictionId}: ${event.status}${event.percent === undefined ? '' : ` ${event.percent}%`}`;
+  `prediction ${event.predictionId}: ${event.status}${event.percent === undefined ? '' : ` ${event.percent}%`}${event.message ? ` (${event.message})` : ''}`;
 
 /**
  * Progress on stderr: on a terminal, one line per running prediction, updated in place; off a

@@ -5,7 +5,7 @@ import { checkBaseUrl } from '../core/http-url.js';
 import { formatIssues } from '../core/issues.js';
 import { redact } from '../core/redact.js';
 import { toBlockError } from './api-errors.js';
-import { ReplicateHttp } from './http.js';
+import { ReplicateHttp, type RequestKind } from './http.js';
 import { fileSchema, MAX_FILE_BYTES, type ReplicateFile, type Upload } from './files.js';
 import { findPredictions } from './find-predictions.js';
 import { inputSizeProblem } from './input-size.js';
@@ -89,6 +89,24 @@ export interface CallOptions {
   readonly detach?: AbortSignal;
 }
 
+/** One request to an API path the client has no method of its own for. */
+export interface ApiRequest {
+  /** HTTP method. Default `GET`. `QUERY` is the safe method with a body (Replicate's model search). */
+  readonly method?: 'GET' | 'POST' | 'QUERY';
+  /** Sent as JSON (`content-type: application/json`). */
+  readonly json?: unknown;
+  /** Sent as `text/plain` (the body of QUERY /v1/models). */
+  readonly text?: string;
+  /** Query string parameters. */
+  readonly searchParams?: Readonly<Record<string, string>>;
+  /**
+   * `create` for a request that makes something billable (a training): never sent twice unless
+   * its connection was refused or it met a 429. Default `idempotent`: retried like polls.
+   */
+  readonly kind?: RequestKind;
+  readonly signal?: AbortSignal;
+}
+
 /** A Replicate API client: runs predictions to the end, looks up models, cancels predictions. */
 export interface ReplicateClient {
   /** The base URL requests go to. */
@@ -151,6 +169,14 @@ export interface ReplicateClient {
    *   it, and the kinds of {@link getModel}.
    */
   uploadFile(content: Blob, filename: string, options?: Pick<CallOptions, 'signal'>): Promise<ReplicateFile>;
+  /**
+   * Sends one request to `path` (relative to the base URL, e.g. `search` or `trainings/{id}`),
+   * with the token, rate gate, retry policy of its `kind` and the client's timeout, and returns
+   * its JSON answer (unchecked: callers check its shape). For the endpoints without a method
+   * here: search, trainings, models create.
+   * @throws {BlockError} as {@link getModel}: `not_found` for a 404, never holding the token.
+   */
+  request(path: string, request?: ApiRequest): Promise<unknown>;
 }
 
 const optionsSchema = z.object({
@@ -227,6 +253,9 @@ export function createReplicateClient({ token: rawToken, pacer, ...options }: Re
     },
     cancel(id, { signal } = {}) {
       return bounded(core, (stop) => cancelPrediction(core, id, stop), signal);
+    },
+    request(path, { signal, ...request } = {}) {
+      return bounded(core, (stop) => apiRequest(core, path, request, stop), signal);
     },
   };
 }
@@ -397,4 +426,26 @@ async function cancelPrediction(
     http.options('idempotent', deadline({ timeoutMs }), { signal: stop }),
   );
   return readPrediction(response, baseUrl);
+}
+
+/** One request of {@link ReplicateClient.request}: its body serialized, its answer read as JSON. */
+async function apiRequest(
+  { http, timeoutMs }: ClientCore,
+  path: string,
+  { method = 'GET', json, text, searchParams, kind = 'idempotent' }: Omit<ApiRequest, 'signal'>,
+  stop: AbortSignal,
+): Promise<unknown> {
+  const body = json !== undefined ? JSON.stringify(json) : text;
+  const headers =
+    json !== undefined
+      ? { 'content-type': 'application/json' }
+      : text !== undefined
+        ? { 'content-type': 'text/plain' }
+        : undefined;
+  const query = searchParams ? `?${new URLSearchParams(searchParams as Record<string, string>).toString()}` : '';
+  const response = await http.ky(`${path}${query}`, {
+    ...http.options(kind, deadline({ timeoutMs }), { signal: stop, headers, body }),
+    method,
+  });
+  return response.json();
 }

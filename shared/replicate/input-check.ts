@@ -20,7 +20,8 @@ const MAX_VALIDATORS = 64;
 
 /**
  * Checks a model input against a version's `openapi_schema` (its `components.schemas.Input`,
- * `$ref`s resolved within the document). Compiled validators are kept per version id.
+ * or `TrainingInput` for a trainer's `train()` input, `$ref`s resolved within the document).
+ * Compiled validators are kept per version id and schema.
  * @returns every refused field as `input.<field>: <why>`, joined with `; `, or undefined when
  *   the input passes or the schema has no usable `Input`.
  */
@@ -28,17 +29,22 @@ export function checkInput(
   versionId: string,
   openapi: Record<string, unknown>,
   input: Readonly<Record<string, unknown>>,
+  schema: 'Input' | 'TrainingInput' = 'Input',
 ): string | undefined {
-  let validate = validators.get(versionId);
+  const key = schema === 'Input' ? versionId : `${schema}:${versionId}`;
+  let validate = validators.get(key);
   if (validate === undefined) {
-    const components = openapi.components as { schemas?: { Input?: unknown } } | undefined;
+    const components = openapi.components as { schemas?: Record<string, unknown> } | undefined;
     try {
-      validate = components?.schemas?.Input ? ajv().compile({ $ref: '#/components/schemas/Input', components }) : null;
+      validate =
+        components?.schemas && Object.hasOwn(components.schemas, schema)
+          ? ajv().compile({ $ref: `#/components/schemas/${schema}`, components })
+          : null;
     } catch {
       validate = null; // A schema ajv cannot read: Replicate's own check still applies.
     }
     if (validators.size >= MAX_VALIDATORS) validators.delete(validators.keys().next().value!);
-    validators.set(versionId, validate);
+    validators.set(key, validate);
   }
   if (!validate || validate(input)) return undefined;
   const reasons = new Map<string, string>();

@@ -53,6 +53,8 @@ export interface ProgressEvent {
   readonly predictionId: string;
   readonly status: PredictionStatus;
   readonly percent?: number;
+  /** What is happening, in words, when there is more to say than the status (a training's `step 300 of 1000`). */
+  readonly message?: string;
 }
 
 export const modelSchema = z

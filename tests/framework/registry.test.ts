@@ -58,6 +58,8 @@ test('registries share nothing: the ready one holds every block and stays as shi
     'ReplicateFlux2Block',
     'ReplicateFluxLoraBlock',
     'ReplicateModelBlock',
+    'ReplicateModelSearchBlock',
+    'ReplicateFluxTrainerBlock',
     'OpenAICompatibleFluxImageBlock',
     'SaveImageBlock',
   ]);

@@ -73,6 +73,8 @@ describe.each([
       'replicate_flux_2',
       'replicate_flux_lora',
       'replicate_model',
+      'replicate_model_search',
+      'replicate_flux_trainer',
       'openai_compatible_flux_image',
       'save_image',
       'run_graph',

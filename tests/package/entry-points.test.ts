@@ -58,7 +58,7 @@ test('schemas and example graphs import as JSON through the exports map', () => 
     const { default: manifest } = await import('${name}/schemas/blocks.json', { with: { type: 'json' } });
     const { default: graph } = await import('${name}/examples/generate-edit-save.json', { with: { type: 'json' } });
     console.log(JSON.stringify([manifest.length, graph.nodes.length]));`;
-  expect(importAs(code)).toEqual([8, 3]);
+  expect(importAs(code)).toEqual([10, 3]);
 });
 
 test('internal modules are not importable by package name', () => {
