@@ -150,6 +150,7 @@ const outputSchema = z.object({
 export const OpenAICompatibleFluxImageBlock = defineBlock({
   id: '4c1e7c1f-5d0e-4b52-9a43-2f7d6d3c8e91',
   name: 'OpenAICompatibleFluxImageBlock',
+  title: 'OpenAI-compatible Flux Image',
   description:
     'This block generates or edits images with Flux models through an OpenAI-compatible Images API (API aggregators and gateways).',
   categories: ['AI', 'MULTIMEDIA'],

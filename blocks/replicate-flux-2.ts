@@ -152,6 +152,7 @@ const inputSchema = z
 export const ReplicateFlux2Block = defineBlock({
   id: '65fcfcef-6238-4843-b7fc-2e8cca080624',
   name: 'ReplicateFlux2Block',
+  title: 'Replicate Flux 2',
   description: 'This block generates images from text and reference images with Flux 2 models on Replicate.',
   categories: ['AI', 'MULTIMEDIA'],
   inputSchema,

@@ -129,6 +129,7 @@ const outputSchema = z.object(IMAGE_OUTPUTS);
 export const ReplicateFluxAdvancedModelBlock = defineBlock({
   id: '90f8c45e-e983-4644-aa0b-b4ebe2f531bc',
   name: 'ReplicateFluxAdvancedModelBlock',
+  title: 'Replicate Flux Advanced Model',
   description: 'This block runs Flux models on Replicate with advanced settings.',
   categories: ['AI', 'MULTIMEDIA'],
   inputSchema,

@@ -125,6 +125,7 @@ const inputSchema = z
 export const ReplicateFluxFillBlock = defineBlock({
   id: 'cd37b6f8-b47f-4a46-9d46-b7057f158886',
   name: 'ReplicateFluxFillBlock',
+  title: 'Replicate Flux Fill',
   description: 'This block inpaints or outpaints an image with Flux Fill models on Replicate.',
   categories: ['AI', 'MULTIMEDIA'],
   inputSchema,

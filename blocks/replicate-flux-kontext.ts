@@ -120,6 +120,7 @@ const inputSchema = z
 export const ReplicateFluxKontextBlock = defineBlock({
   id: '54cdbfd7-092c-466d-bbd8-95738e602564',
   name: 'ReplicateFluxKontextBlock',
+  title: 'Replicate Flux Kontext',
   description: 'This block edits an image from a text instruction with Flux Kontext models on Replicate.',
   categories: ['AI', 'MULTIMEDIA'],
   inputSchema,

@@ -54,6 +54,7 @@ const outputSchema = z.object({
 export const ReplicateModelBlock = defineBlock({
   id: 'f39111e1-bac6-4ed9-be5b-e08417835973',
   name: 'ReplicateModelBlock',
+  title: 'Replicate Model',
   description: 'This block runs any model on Replicate with a JSON input and yields its output.',
   categories: ['AI'],
   inputSchema,

@@ -39,6 +39,7 @@ const outputSchema = z.object({
 export const SaveImageBlock = defineBlock({
   id: '247abf79-a340-47e8-a79c-0703e3ebed4c',
   name: 'SaveImageBlock',
+  title: 'Save Image',
   description: 'This block saves an image from a URL or data: URI to a local file, or returns it as a data: URI.',
   categories: ['MULTIMEDIA', 'OUTPUT'],
   inputSchema,

@@ -1,6 +1,35 @@
 // What the studio's server and page say to each other: types, and the one limit both sides apply.
-export type { BlockInfo, JsonSchema } from 'replicate-flux-blocks/shared/framework/json-schema.js';
+import type { BlockInfo as LibraryBlockInfo } from 'replicate-flux-blocks/shared/framework/json-schema.js';
+export type { JsonSchema } from 'replicate-flux-blocks/shared/framework/json-schema.js';
 export type { Graph } from 'replicate-flux-blocks/shared/graph/check-graph.js';
+
+/** A block's image inputs by name: `one` image or `many` (a list, or one or a list). */
+export type ImageInputs = Readonly<Record<string, 'one' | 'many'>>;
+
+/**
+ * `GET /api/blocks`: the registry's manifest (the AutoGPT block info), each block with what the
+ * page shows it as (`title`, e.g. `OpenAI-compatible Flux Image`) and its image inputs (they get a file picker).
+ */
+export type BlockInfo = LibraryBlockInfo & { readonly title: string; readonly imageInputs: ImageInputs };
+
+/** `POST /api/uploads`: an image the page sent, kept in the out directory. */
+export interface Upload {
+  /** What a graph names it by: its path in the out directory, `uploads/<name>`. */
+  readonly path: string;
+  /** Where the page shows it: `/files/uploads/<name>`. */
+  readonly url: string;
+  /** Its size in bytes. */
+  readonly bytes: number;
+}
+
+/** Folder of the out directory that images sent from the page are kept in. */
+export const UPLOADS_FOLDER = 'uploads';
+
+/**
+ * Largest image the page may send (`POST /api/uploads`), in bytes: 10 MiB. Larger ones are
+ * refused by the page before sending and by the server (413); give such an image by URL.
+ */
+export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 
 /** A node's state during a run, as the page shows it. */
 export type NodeStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped' | 'canceled';
@@ -14,7 +43,7 @@ export type RunStatus = 'succeeded' | 'failed' | 'canceled';
  * - `node`: a node's status; `percent` (0-100) while running when the model reports it,
  *   `message` for failed, stopped and canceled nodes.
  * - `output`: a value a node yielded; `preview` is a URL on the studio (`/files/<name>`) of the
- *   image saved from it, when it is one.
+ *   image saved from it, when it is one, and `file` that image's path on the server's disk.
  * - `done`: the run ended (`message` when the studio itself failed); nothing follows.
  */
 export type RunEvent =
@@ -31,6 +60,7 @@ export type RunEvent =
       readonly output: string;
       readonly value: unknown;
       readonly preview?: string;
+      readonly file?: string;
     }
   | { readonly type: 'done'; readonly status: RunStatus; readonly message?: string };
 

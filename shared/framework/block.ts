@@ -115,6 +115,8 @@ export interface Block<I extends z.ZodTypeAny = z.ZodTypeAny, O extends OutputSh
   readonly id: string;
   /** Unique, ends in `Block`, e.g. `ReplicateFluxAdvancedModelBlock`. */
   readonly name: string;
+  /** What people read in editors and docs, e.g. `OpenAI-compatible Flux Image`; default: `name` split into words. */
+  readonly title?: string;
   readonly description: string;
   readonly categories: readonly BlockCategory[];
   readonly inputSchema: I;

@@ -13,6 +13,8 @@ export interface FieldHints {
   readonly placeholder?: string;
   /** `true` for tuning fields editors may fold away; `false` for those a person must see. Default true. */
   readonly advanced?: boolean;
+  /** `true` for free text of several lines (a prompt): editors show a text area (JSON Schema `multiline: true`). Default false. */
+  readonly multiline?: boolean;
   /** `true` only for fields that hold secrets. Default false. */
   readonly secret?: boolean;
   /** Values an editor may offer for a free-text field (JSON Schema `examples`), e.g. model names. */
@@ -95,7 +97,12 @@ export function credentialsField<P extends string>(provider: P, description: str
  * first 512 tokens; the bound keeps what reaches Replicate sane).
  */
 export function promptField(description: string, placeholder: string) {
-  return field(z.string().trim().min(1).max(10_000), description, { title: 'Prompt', placeholder, advanced: false });
+  return field(z.string().trim().min(1).max(10_000), description, {
+    title: 'Prompt',
+    placeholder,
+    advanced: false,
+    multiline: true,
+  });
 }
 
 /** The `seed` field: an integer 0 to 4294967295 or empty, when the block picks a random one and yields it. */

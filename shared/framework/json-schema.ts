@@ -46,7 +46,7 @@ function draft07(schema: z.ZodTypeAny, title: string): JsonSchema & { properties
 /**
  * A block's input as draft-07 JSON Schema. Each property has `title`, `description`, `default`
  * where there is one, `enum` for choices, `minimum`/`maximum` for ranges, and the editor hints
- * `advanced` and `secret` (always), `placeholder` and `examples` (suggested values; where declared) and, on credentials fields,
+ * `advanced` and `secret` (always), `placeholder`, `examples` (suggested values) and `multiline` (a text area; where declared) and, on credentials fields,
  * `credentials_provider` and `credentials_types`. Optional fields without a default are not
  * `required` and accept null: `anyOf: [X, {type: "null"}]`.
  */
@@ -63,6 +63,7 @@ export function inputJsonSchema(block: Block): JsonSchema {
       ...(property.description === undefined && description !== undefined && { description }),
       ...(hints?.placeholder !== undefined && { placeholder: hints.placeholder }),
       ...(hints?.suggestions !== undefined && { examples: [...hints.suggestions] }),
+      ...(hints?.multiline === true && { multiline: true }),
       advanced: hints?.advanced ?? true,
       secret: hints?.secret ?? false,
       ...(hints?.credentials && {
@@ -84,6 +85,20 @@ export function outputJsonSchema(block: Block): JsonSchema {
     schema.properties[name] = { title: titleOf(name), ...property };
   }
   return schema;
+}
+
+/** The block's `title`, or `ReplicateFluxAdvancedModelBlock` as `Replicate Flux Advanced Model`. */
+export function blockTitle(block: Block): string {
+  return (
+    block.title ??
+    block.name
+      .replace(/Block$/, '')
+      .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+      .replace(
+        /([a-z0-9])([A-Z])|([a-z])([0-9])/g,
+        (_, a?: string, b?: string, c?: string, d?: string) => `${a ?? c} ${b ?? d}`,
+      )
+  );
 }
 
 /** The block's info, as in the registry's manifest and `flux-blocks schema <block>`. */

@@ -9,7 +9,7 @@ import { newAjv as ajvWithFormats, ROOT } from '../helpers.js';
 const registry = createRegistry();
 const blocks = registry.list();
 // The editor hints are annotations; declaring them keeps ajv strict about every other keyword.
-const HINTS = ['placeholder', 'advanced', 'secret', 'credentials_provider', 'credentials_types'];
+const HINTS = ['placeholder', 'advanced', 'secret', 'multiline', 'credentials_provider', 'credentials_types'];
 const newAjv = () => ajvWithFormats({ strict: true }).addVocabulary(HINTS);
 
 describe('generated files are up to date (npm run schemas, npm run docs)', () => {

@@ -5,11 +5,12 @@ import { createRegistry } from '../../blocks/index.js';
 import { whyNot } from '../../hosts/studio/app/connections.js';
 import { compatible, portType, toForm, unwrapNullable } from '../../hosts/studio/app/form-schema.js';
 import { fromGraph, newNode, toGraph } from '../../hosts/studio/app/graph-file.js';
+import { studioBlocks } from '../../hosts/studio/server/blocks.js';
 import type { CredentialsChoice } from '../../hosts/studio/protocol.js';
 import { ROOT } from '../helpers.js';
 
 // The page's pure parts, on the real manifest: what the forms render and which links the canvas takes.
-const blocks = createRegistry().manifest();
+const blocks = studioBlocks(createRegistry());
 const block = (name: string) => blocks.find((b) => b.name === name)!;
 const KEY: CredentialsChoice = {
   provider: 'replicate',

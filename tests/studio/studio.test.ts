@@ -174,8 +174,9 @@ describe('studio in Chromium', () => {
 
       await withStatus('save', 'succeeded').waitFor();
       await withStatus('edit', 'succeeded').waitFor();
-      await page.getByTestId('result-image').last().waitFor();
-      await imagesLoaded(page, '[data-testid="result-image"]');
+      // The run panel's results (the session's history below holds them too, folded).
+      await page.getByTestId('results').getByTestId('result-image').last().waitFor();
+      await imagesLoaded(page, '[data-testid="results"] [data-testid="result-image"]');
     },
     scaled(90_000),
   );

@@ -1,7 +1,7 @@
 import type { Block } from 'replicate-flux-blocks/shared/framework/block.js';
 import { ERROR_KINDS } from 'replicate-flux-blocks/shared/core/errors.js';
 import type { BlockRegistry } from 'replicate-flux-blocks/shared/framework/registry.js';
-import { blockInfo, type JsonSchema } from 'replicate-flux-blocks/shared/framework/json-schema.js';
+import { blockInfo, blockTitle, type JsonSchema } from 'replicate-flux-blocks/shared/framework/json-schema.js';
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
@@ -76,13 +76,7 @@ const cell = (text: unknown) => String(text).replace(/\|/g, '\\|').replace(/\n/g
 
 /** A block's docs page: the shape of the AutoGPT platform's block docs. */
 function renderDoc(block: Block, input: JsonSchema, output: JsonSchema): string {
-  const title = block.name
-    .replace(/Block$/, '')
-    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
-    .replace(
-      /([a-z0-9])([A-Z])|([a-z])([0-9])/g,
-      (_, a?: string, b?: string, c?: string, d?: string) => `${a ?? c} ${b ?? d}`,
-    );
+  const title = blockTitle(block);
   const required = new Set(input.required as string[]);
   const inputs = Object.entries(input.properties as Record<string, Property>).map(([name, p]) => {
     const preset = required.has(name)

@@ -1,5 +1,5 @@
 // The studio: palette, canvas and run panel around one React Flow graph, kept in localStorage.
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import {
   Background,
   Controls,
@@ -15,8 +15,9 @@ import { getBlocks, getExamples, getInfo } from './api.js';
 import { BlockNode } from './BlockNode.js';
 import { edgeId, fromGraph, type BlockNodeT, type GraphFile } from './graph-file.js';
 import { GraphMenu } from './GraphMenu.js';
-import { problemsOf } from './NodeForm.js';
+import { missingOf, problemsOf } from './NodeForm.js';
 import { Palette } from './Palette.js';
+import { KEPT_HISTORY, RunHistory, type PastRun } from './RunHistory.js';
 import { RunPanel } from './RunPanel.js';
 import { recall } from './storage.js';
 import { StudioContext } from './studio-context.js';
@@ -27,13 +28,19 @@ import { useLinking } from './use-linking.js';
 // At module scope: a new object per render would remount every node.
 const nodeTypes = { block: BlockNode };
 
-/** Field errors of every node (linked inputs are not required), then the server's check, then an empty canvas. */
+/**
+ * Field errors of every node (linked inputs are not required), then the server's check (unless it
+ * names a node with empty fields, which says the same), then an empty canvas.
+ */
 function problemsOfCanvas(nodes: BlockNodeT[], edges: Edge[], problem: GraphProblem | undefined): string[] {
+  const incomplete = new Set<string>();
   const found = nodes.flatMap((node) => {
     const linked = edges.filter((edge) => edge.target === node.id).map((edge) => edge.targetHandle ?? '');
-    return problemsOf(node.data.block.inputSchema, node.data.values, linked).map((text) => `${node.id}: ${text}`);
+    const { inputSchema, imageInputs } = node.data.block;
+    if (missingOf(inputSchema, imageInputs, node.data.values, linked).length) incomplete.add(node.id);
+    return problemsOf(inputSchema, imageInputs, node.data.values, linked).map((text) => `${node.id}: ${text}`);
   });
-  if (problem) found.push(problem.error);
+  if (problem && !(problem.node && incomplete.has(problem.node))) found.push(problem.error);
   if (nodes.length === 0) found.push('The canvas is empty: drag a block from the palette, or open an example.');
   return found;
 }
@@ -48,6 +55,9 @@ function markRefusedLink(edges: Edge[], problem: GraphProblem | undefined): Edge
   );
 }
 
+/** Messages about an action that failed: they stay only until the graph next changes. */
+const PASSING = /^(Refused|Could not)/;
+
 /** Saves the graph file as graph.json through the browser's download. */
 function download(graph: GraphFile): void {
   const url = URL.createObjectURL(new Blob([JSON.stringify(graph, null, 2)], { type: 'application/json' }));
@@ -61,11 +71,27 @@ function Studio() {
   const [examples, setExamples] = useState<Example[]>([]);
   const [nodes, setNodes, onNodesChange] = useNodesState<BlockNodeT>([]);
   const [edges, setEdges, onEdgesChange] = useEdgesState<Edge>([]);
-  const [message, setMessage] = useState('');
+  const [note, setNote] = useState<{ text: string; until?: string }>({ text: '' });
   const [loaded, setLoaded] = useState(false);
+  const [session, setSession] = useState(0);
+  const [history, setHistory] = useState<PastRun[]>([]);
   const { fitView } = useReactFlow<BlockNodeT, Edge>();
   const keys = useMemo(() => info?.credentials ?? [], [info]);
+  // The graph as last saved (exported or opened); New asks before discarding anything else.
+  const saved = useRef('');
+  const current = useRef('');
+  const setMessage = useCallback(
+    (text: string) => setNote({ text, until: PASSING.test(text) ? current.current : undefined }),
+    [],
+  );
   const { graph, problem, setProblem } = useGraphCheck(nodes, edges, loaded, setMessage);
+  const graphText = useMemo(
+    () => JSON.stringify({ ...graph, nodes: graph.nodes.map(({ metadata: _m, ...node }) => node) }),
+    [graph],
+  );
+  current.current = graphText;
+  // A refusal is about the action before: once the graph changed since, it no longer holds.
+  const message = note.until !== undefined && note.until !== graphText ? '' : note.text;
   const linking = useLinking(setEdges, setMessage);
   const { add, onDragOver, onDrop } = useAddBlock(blocks, keys, setNodes, setMessage);
 
@@ -75,14 +101,26 @@ function Studio() {
         const graph = fromGraph(read(), known, knownKeys);
         setNodes(graph.nodes);
         setEdges(graph.edges);
+        saved.current = '';
         setMessage(`Opened ${name}`);
         void fitView({ padding: 0.1 });
       } catch (error) {
         setMessage(`Could not open ${name}: ${(error as Error).message}`);
       }
     },
-    [blocks, keys, setNodes, setEdges, fitView],
+    [blocks, keys, setNodes, setEdges, fitView, setMessage],
   );
+
+  /** New: asks before discarding a graph not exported, then clears the canvas and the last run's results and messages. */
+  const startOver = useCallback(() => {
+    if (nodes.length > 0 && saved.current !== graphText && !window.confirm('Discard this graph? It was not exported.'))
+      return;
+    setNodes([]);
+    setEdges([]);
+    setProblem(undefined);
+    setNote({ text: '' });
+    setSession((n) => n + 1);
+  }, [nodes.length, graphText, setNodes, setEdges, setProblem]);
 
   useEffect(() => {
     Promise.all([getInfo(), getBlocks(), getExamples()]).then(
@@ -112,11 +150,11 @@ function Studio() {
           <GraphMenu
             examples={examples}
             onOpen={open}
-            onExport={() => download(graph)}
-            onClear={() => {
-              setNodes([]);
-              setEdges([]);
+            onExport={() => {
+              download(graph);
+              saved.current = graphText;
             }}
+            onClear={startOver}
           />
         </header>
         <Palette blocks={blocks} onAdd={add} />
@@ -137,7 +175,19 @@ function Studio() {
             <Controls />
           </ReactFlow>
         </div>
-        <RunPanel info={info} problems={problems} message={message} onProblem={setProblem} />
+        <RunPanel
+          info={info}
+          problems={problems}
+          message={message}
+          session={session}
+          onProblem={setProblem}
+          onFinished={(run) => setHistory((runs) => [run, ...runs].slice(0, KEPT_HISTORY))}
+        >
+          <RunHistory
+            runs={history}
+            onReopen={(run) => open(() => run.graph, `the run of ${new Date(run.startedAt).toLocaleTimeString()}`)}
+          />
+        </RunPanel>
       </div>
     </StudioContext.Provider>
   );

@@ -2,9 +2,9 @@
 import { memo, useCallback, useContext } from 'react';
 import { Handle, Position, useNodeConnections, useReactFlow, type NodeProps } from '@xyflow/react';
 import type { JsonSchema } from '../protocol.js';
-import { portType, titleOf } from './form-schema.js';
+import { labelOf, portType, titleOf } from './form-schema.js';
 import type { BlockNodeT } from './graph-file.js';
-import { NodeForm } from './NodeForm.js';
+import { missingOf, NodeForm } from './NodeForm.js';
 import { StudioContext } from './studio-context.js';
 
 export const BlockNode = memo(function BlockNode({ id, data, selected }: NodeProps<BlockNodeT>) {
@@ -20,7 +20,9 @@ export const BlockNode = memo(function BlockNode({ id, data, selected }: NodePro
   const inputs = Object.entries((data.block.inputSchema.properties ?? {}) as Record<string, JsonSchema>);
   const outputs = Object.entries((data.block.outputSchema.properties ?? {}) as Record<string, JsonSchema>);
   const status = data.status ?? 'idle';
-  const flagged = problem?.node === id;
+  const missing = missingOf(data.block.inputSchema, data.block.imageInputs, data.values, linked);
+  // Empty fields first: the server's check of this node says the same, louder, until they are filled.
+  const flagged = problem?.node === id && missing.length === 0;
   return (
     <div
       className={`block-node${selected ? ' selected' : ''}${flagged ? ' invalid' : ''}`}
@@ -42,14 +44,14 @@ export const BlockNode = memo(function BlockNode({ id, data, selected }: NodePro
           {inputs.map(([name, property]) => (
             <li key={name} className="port">
               <Handle type="target" position={Position.Left} id={name} title={`${name}: ${portType(property)}`} />
-              {name}
+              {labelOf(name, property)}
             </li>
           ))}
         </ul>
         <ul className="outputs">
           {outputs.map(([name, property]) => (
             <li key={name} className={`port${name === 'error' ? ' error-port' : ''}`}>
-              {name}
+              {labelOf(name, property)}
               <Handle
                 type="source"
                 position={Position.Right}
@@ -64,6 +66,7 @@ export const BlockNode = memo(function BlockNode({ id, data, selected }: NodePro
       <NodeForm
         nodeId={id}
         inputSchema={data.block.inputSchema}
+        images={data.block.imageInputs}
         values={data.values}
         linked={linked}
         keys={keys}
@@ -71,6 +74,11 @@ export const BlockNode = memo(function BlockNode({ id, data, selected }: NodePro
       />
       {/* Below the ports, so messages coming and going never move a handle. */}
       {data.message && <p className="node-message">{data.message}</p>}
+      {missing.length > 0 && (
+        <p className="node-hint" data-testid={`hint-${id}`}>
+          To fill in: {missing.join(', ')}
+        </p>
+      )}
       {flagged && (
         <p className="node-problem" role="alert">
           {problem.error}

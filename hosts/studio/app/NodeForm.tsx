@@ -6,12 +6,14 @@ import type {
   ObjectFieldTemplateProps,
   RegistryFieldsType,
   RegistryWidgetsType,
+  RJSFValidationError,
   UiSchema,
   WidgetProps,
 } from '@rjsf/utils';
 import validator from '@rjsf/validator-ajv8';
-import type { CredentialsChoice, JsonSchema } from '../protocol.js';
+import type { CredentialsChoice, ImageInputs, JsonSchema } from '../protocol.js';
 import { toForm, withLinked } from './form-schema.js';
+import { ImageWidget } from './ImageWidget.js';
 
 /** What every form of the page shares: the keys the server knows, by name. */
 export interface FormContext {
@@ -100,22 +102,40 @@ function JsonWidget({ id, value, onChange, placeholder, disabled }: WidgetProps)
 }
 
 const fields: RegistryFieldsType = { credentials: CredentialsField };
-const widgets: RegistryWidgetsType = { json: JsonWidget };
+/** A text area as tall as its text (a prompt), from three lines up. */
+function TextareaWidget({ id, value, onChange, placeholder, disabled, readonly }: WidgetProps) {
+  return (
+    <textarea
+      id={id}
+      className="form-control grow"
+      rows={3}
+      value={typeof value === 'string' ? value : ''}
+      placeholder={placeholder}
+      disabled={disabled}
+      readOnly={readonly}
+      onChange={(e) => onChange(e.target.value === '' ? undefined : e.target.value)}
+    />
+  );
+}
+
+const widgets: RegistryWidgetsType = { json: JsonWidget, image: ImageWidget, textarea: TextareaWidget };
 const templates = { ObjectFieldTemplate: FoldAdvanced };
 
 /** A node's form; linked inputs are disabled and not required, as their values come over links. */
 export const NodeForm = memo(function NodeForm(props: {
   nodeId: string;
   inputSchema: JsonSchema;
+  /** The block's image inputs: they get the image picker. */
+  images: ImageInputs;
   values: Record<string, unknown>;
   linked: readonly string[];
   keys: readonly CredentialsChoice[];
   onChange: (values: Record<string, unknown>) => void;
 }) {
-  const { nodeId, inputSchema, values, linked, keys, onChange } = props;
+  const { nodeId, inputSchema, images, values, linked, keys, onChange } = props;
   const linkedKey = linked.join(',');
   const { schema, uiSchema } = useMemo(() => {
-    const form = toForm(inputSchema);
+    const form = toForm(inputSchema, images);
     // Only the block's own inputs: a link names them, and a graph file could name `__proto__`.
     const names = (linkedKey ? linkedKey.split(',') : []).filter((name) =>
       Object.hasOwn(form.schema.properties ?? {}, name),
@@ -123,7 +143,7 @@ export const NodeForm = memo(function NodeForm(props: {
     const ui: UiSchema = { ...form.uiSchema };
     for (const name of names) ui[name] = { ...(ui[name] as UiSchema), 'ui:disabled': true, 'ui:help': 'linked' };
     return { schema: withLinked(form.schema, names), uiSchema: ui };
-  }, [inputSchema, linkedKey]);
+  }, [inputSchema, images, linkedKey]);
   const formContext = useMemo<FormContext>(() => ({ keys }), [keys]);
   return (
     // nodrag nowheel: typing, selecting and scrolling in the form must not drag the node or pan the canvas.
@@ -140,6 +160,7 @@ export const NodeForm = memo(function NodeForm(props: {
         templates={templates}
         formContext={formContext}
         liveValidate="onChange"
+        transformErrors={notRequired}
         showErrorList={false}
         noHtml5Validate
         onChange={(event) => onChange(event.formData as Record<string, unknown>)}
@@ -148,12 +169,33 @@ export const NodeForm = memo(function NodeForm(props: {
   );
 });
 
-/** The problems a node's values have against its input schema (linked inputs not required), as rjsf words them. */
-export function problemsOf(
+/** A required field still empty is no error while one fills the form: the node names it quietly instead ({@link missingOf}). */
+const notRequired = (errors: RJSFValidationError[]) => errors.filter((error) => error.name !== 'required');
+
+/** The titles of the required inputs still empty (linked inputs are not required). */
+export function missingOf(
   inputSchema: JsonSchema,
+  images: ImageInputs,
   values: Record<string, unknown>,
   linked: readonly string[],
 ): string[] {
-  const schema = withLinked(toForm(inputSchema).schema, linked);
-  return validator.validateFormData(values, schema).errors.map((error) => error.stack);
+  const { schema } = toForm(inputSchema, images);
+  const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
+  return withLinked(schema, linked)
+    .required!.filter((name) => values[name] === undefined || values[name] === '')
+    .map((name) => String(properties[name]?.title ?? name));
+}
+
+/** The problems a node's values have against its input schema (linked inputs not required), as rjsf words them. */
+export function problemsOf(
+  inputSchema: JsonSchema,
+  images: ImageInputs,
+  values: Record<string, unknown>,
+  linked: readonly string[],
+): string[] {
+  const schema = withLinked(toForm(inputSchema, images).schema, linked);
+  return [
+    ...missingOf(inputSchema, images, values, linked).map((title) => `'${title}' is empty`),
+    ...notRequired(validator.validateFormData(values, schema).errors).map((error) => error.stack),
+  ];
 }

@@ -1,23 +1,33 @@
-// Run and Cancel, what stops a run, the run's live log and its results (image previews first).
-import { useEffect, useRef, useState } from 'react';
+// Run and Cancel, what stops a run, the run's status and its results, and the runs of this session.
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { useReactFlow, type Edge } from '@xyflow/react';
 import type { GraphProblem, RunEvent, RunStatus, StudioInfo } from '../protocol.js';
 import { cancelRun, startRun, watchRun } from './api.js';
-import { toGraph, type BlockNodeData, type BlockNodeT } from './graph-file.js';
-
-type Output = Extract<RunEvent, { type: 'output' }>;
+import { toGraph, type BlockNodeData, type BlockNodeT, type GraphFile } from './graph-file.js';
+import { Results } from './Results.js';
+import type { PastRun } from './RunHistory.js';
+import type { Output } from './run-results.js';
 
 export function RunPanel({
   info,
   problems,
   message,
+  session,
   onProblem,
+  onFinished,
+  children,
 }: {
   info?: StudioInfo;
   /** Everything that stops a run now (field errors, the server's check); Run is refused while any. */
   problems: readonly string[];
   message: string;
+  /** Changes when the canvas starts over (New): the last run's status and results go. */
+  session: number;
   onProblem: (problem: GraphProblem | undefined) => void;
+  /** Called once per run that ended, with its graph, start time, status and outputs. */
+  onFinished: (run: PastRun) => void;
+  /** Shown below the results (the run history). */
+  children?: ReactNode;
 }) {
   const { getNodes, getEdges, setNodes } = useReactFlow<BlockNodeT, Edge>();
   const [runId, setRunId] = useState<string>();
@@ -26,22 +36,37 @@ export function RunPanel({
   const [failure, setFailure] = useState<string>();
   const stop = useRef<() => void>(undefined);
   useEffect(() => () => stop.current?.(), []);
+  // New: stop following the last run and forget what it showed.
+  useEffect(() => {
+    if (session === 0) return;
+    stop.current?.();
+    stop.current = undefined;
+    setRunId(undefined);
+    setEnded(undefined);
+    setOutputs([]);
+    setFailure(undefined);
+  }, [session]);
   const running = runId !== undefined && ended === undefined;
 
   const patch = (node: string, change: (data: BlockNodeData) => Partial<BlockNodeData>) =>
     setNodes((nodes) => nodes.map((n) => (n.id === node ? { ...n, data: { ...n.data, ...change(n.data) } } : n)));
 
-  const onEvent = (event: RunEvent) => {
-    if (event.type === 'node')
-      patch(event.node, () => ({ status: event.status, percent: event.percent, message: event.message }));
-    else if (event.type === 'output') {
-      setOutputs((all) => [...all, event]);
-      const { preview } = event;
-      if (preview) patch(event.node, (data) => ({ previews: [...(data.previews ?? []), preview] }));
-    } else {
-      setEnded(event.status);
-      if (event.message) setFailure(event.message);
-    }
+  const follow = (id: string, graph: GraphFile, startedAt: number) => {
+    const seen: Output[] = [];
+    return (event: RunEvent) => {
+      if (event.type === 'node')
+        patch(event.node, () => ({ status: event.status, percent: event.percent, message: event.message }));
+      else if (event.type === 'output') {
+        seen.push(event);
+        setOutputs([...seen]);
+        const { preview } = event;
+        if (preview) patch(event.node, (data) => ({ previews: [...(data.previews ?? []), preview] }));
+      } else {
+        setEnded(event.status);
+        if (event.message) setFailure(event.message);
+        onFinished({ id, graph, startedAt, status: event.status, outputs: seen });
+      }
+    };
   };
 
   async function run() {
@@ -55,11 +80,13 @@ export function RunPanel({
     setOutputs([]);
     setEnded(undefined);
     setFailure(undefined);
-    const answer = await startRun(toGraph(getNodes(), getEdges()));
+    const graph = toGraph(getNodes(), getEdges());
+    const startedAt = Date.now();
+    const answer = await startRun(graph);
     if ('error' in answer) return onProblem(answer);
     setRunId(answer.id);
     stop.current?.();
-    stop.current = watchRun(answer.id, onEvent);
+    stop.current = watchRun(answer.id, follow(answer.id, graph, startedAt));
   }
 
   return (
@@ -81,11 +108,14 @@ export function RunPanel({
         {message}
       </p>
       {problems.length > 0 && (
-        <ul className="problems" data-testid="problems" aria-label="Why Run is refused">
-          {problems.map((problem) => (
-            <li key={problem}>{problem}</li>
-          ))}
-        </ul>
+        <div className="blocked" data-testid="blocked">
+          <p>Run waits for:</p>
+          <ul className="problems" data-testid="problems" aria-label="Why Run is refused">
+            {problems.map((problem) => (
+              <li key={problem}>{problem}</li>
+            ))}
+          </ul>
+        </div>
       )}
       {runId && (
         <p className={`run-status ${ended ?? 'running'}`} data-testid="run-status">
@@ -93,38 +123,8 @@ export function RunPanel({
         </p>
       )}
       {failure && <p className="problems">{failure}</p>}
-      <section className="results" data-testid="results" aria-label="Results">
-        {outputs
-          .filter((o) => o.preview)
-          .map((o, i) => (
-            <figure key={`${o.preview}-${i}`}>
-              <img src={o.preview} alt={`${o.node}.${o.output}`} data-testid="result-image" />
-              <figcaption>
-                <a href={o.preview} target="_blank" rel="noreferrer">
-                  {o.node}.{o.output}
-                </a>
-              </figcaption>
-            </figure>
-          ))}
-        <ol className="log">
-          {outputs
-            .filter((o) => !o.preview)
-            .map((o, i) => (
-              <li key={i}>
-                <b>
-                  {o.node}.{o.output}
-                </b>{' '}
-                {short(o.value)}
-              </li>
-            ))}
-        </ol>
-      </section>
+      <Results outputs={outputs} />
+      {children}
     </aside>
   );
-}
-
-/** A value as a line of the log: JSON, cut at 200 characters (data: URIs are long). */
-function short(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }

@@ -1,5 +1,5 @@
 // The studio server's API. The session rides in an HttpOnly cookie, so requests carry no token.
-import type { BlockInfo, Example, GraphProblem, RunEvent, StudioInfo } from '../protocol.js';
+import type { BlockInfo, Example, GraphProblem, RunEvent, StudioInfo, Upload } from '../protocol.js';
 import type { GraphFile } from './graph-file.js';
 
 async function call<T>(path: string, init?: RequestInit): Promise<T> {
@@ -24,6 +24,14 @@ export async function checkGraph(graph: GraphFile): Promise<GraphProblem | undef
 
 /** Starts a run: its id, or the problem the server's check found. */
 export const startRun = (graph: GraphFile) => post<{ id: string } | GraphProblem>('/api/runs', graph);
+
+/** Sends an image file to the studio, which keeps it for runs: where it is, or the server's reason (too large, no image). */
+export async function uploadImage(file: File): Promise<Upload | { error: string }> {
+  const response = await fetch('/api/uploads', { method: 'POST', body: file, headers: { 'Content-Type': file.type } });
+  const answer = (await response.json().catch(() => ({ error: `${response.status} ${response.statusText}` }))) as
+    Upload | { error: string };
+  return answer;
+}
 
 export const cancelRun = (id: string) => post<{ canceled: boolean }>(`/api/runs/${encodeURIComponent(id)}/cancel`);
 

@@ -1,12 +1,13 @@
 // A block's input JSON Schema as rjsf should render it, and the types its handles carry.
 import type { RJSFSchema, UiSchema } from '@rjsf/utils';
-import type { BlockInfo, JsonSchema } from '../protocol.js';
+import type { BlockInfo, ImageInputs, JsonSchema } from '../protocol.js';
 
 /** Hint keywords of our schemas (AutoGPT's): moved into the uiSchema, not left for the validator. */
 const HINTS = new Set([
   'advanced',
   'secret',
   'placeholder',
+  'multiline',
   'credentials_provider',
   'credentials_types',
   'credentials_scopes',
@@ -33,18 +34,27 @@ const forms = new WeakMap<JsonSchema, FormSchema>();
 /**
  * rjsf's view of an input schema: nullable fields unwrapped; `placeholder` as ui:placeholder,
  * `secret` as a password widget, the credentials field as the key picker, `advanced` as a
- * ui option the form folds; free-form objects as a JSON text area. Cached per schema.
+ * ui option the form folds; `multiline` as a text area; free-form objects as a JSON text area;
+ * image inputs (`images`, by name) as the image picker, a list of them as a list of pickers (one
+ * image or a list becomes a list). Cached per schema.
  */
-export function toForm(input: JsonSchema): FormSchema {
+export function toForm(input: JsonSchema, images: ImageInputs = {}): FormSchema {
   const cached = forms.get(input);
   if (cached) return cached;
   const properties: Record<string, JsonSchema> = {};
   const uiSchema: UiSchema = { 'ui:submitButtonOptions': { norender: true } };
   for (const [name, raw] of Object.entries((input.properties ?? {}) as Record<string, JsonSchema>)) {
-    const property = unwrapNullable(raw);
+    let property = unwrapNullable(raw);
     const ui: Record<string, unknown> = { 'ui:options': { advanced: raw.advanced === true } };
     if (typeof raw.placeholder === 'string') ui['ui:placeholder'] = raw.placeholder;
     if (raw.secret === true) ui['ui:widget'] = 'password';
+    if (raw.multiline === true) ui['ui:widget'] = 'textarea';
+    const image = Object.hasOwn(images, name) ? images[name] : undefined;
+    if (image === 'one') ui['ui:widget'] = 'image';
+    if (image === 'many') {
+      property = listOf(property);
+      ui.items = { 'ui:widget': 'image' };
+    }
     if (raw.credentials_provider) ui['ui:field'] = 'credentials';
     else if (property.type === 'object' && !property.properties) ui['ui:widget'] = 'json';
     properties[name] = Object.fromEntries(Object.entries(property).filter(([key]) => !HINTS.has(key)));
@@ -55,6 +65,14 @@ export function toForm(input: JsonSchema): FormSchema {
   const form = { schema: { ...top, properties } as RJSFSchema, uiSchema };
   forms.set(input, form);
   return form;
+}
+
+/** `anyOf: [string, array<string>]` (one image or a list) as the list: the form offers no "option 1 / option 2". */
+function listOf(property: JsonSchema): JsonSchema {
+  const list = (property.anyOf as JsonSchema[] | undefined)?.find((option) => option.type === 'array');
+  if (!list) return property;
+  const { anyOf: _anyOf, ...rest } = property;
+  return { ...list, ...rest };
 }
 
 /** The input schema without the linked inputs in `required`: their values come over links. */
@@ -92,7 +110,12 @@ export function defaultsOf(block: BlockInfo): Record<string, unknown> {
   );
 }
 
-/** `ReplicateFluxAdvancedModelBlock` as people read it: `Replicate Flux Advanced Model`. */
+/** The block as people read it: its title (`OpenAI-compatible Flux Image`), not its class name. */
 export function titleOf(block: BlockInfo): string {
-  return block.name.replace(/Block$/, '').replace(/([a-z0-9])([A-Z])/g, '$1 $2');
+  return block.title;
+}
+
+/** An input's or output's label: its schema's `title` (`Input Image`), else its name. */
+export function labelOf(name: string, property: JsonSchema | undefined): string {
+  return typeof property?.title === 'string' && property.title ? property.title : name;
 }

@@ -3,6 +3,7 @@ import { useCallback, type Dispatch, type DragEvent, type SetStateAction } from 
 import { useReactFlow, type Edge } from '@xyflow/react';
 import type { BlockInfo, CredentialsChoice } from '../protocol.js';
 import { freshId, newNode, type BlockNodeT } from './graph-file.js';
+import { titleOf } from './form-schema.js';
 import { BLOCK_MIME } from './Palette.js';
 
 /**
@@ -24,7 +25,7 @@ export function useAddBlock(
         screenToFlowPosition({ x: canvas.left + canvas.width / 3, y: canvas.top + 40 + 20 * (getNodes().length % 8) });
       const node = newNode(block, freshId(getNodes()), at, keys);
       setNodes((all) => [...all, node]);
-      say(`Added ${block.name} as ${node.id}`);
+      say(`Added ${titleOf(block)} as ${node.id}`);
     },
     [screenToFlowPosition, getNodes, setNodes, keys, say],
   );

@@ -5,10 +5,13 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import type { BlockRegistry } from 'replicate-flux-blocks/shared/framework/registry.js';
+import { BlockError } from 'replicate-flux-blocks/shared/core/errors.js';
 import { checkGraph, GraphError } from 'replicate-flux-blocks/shared/graph/check-graph.js';
+import { withLocalImages } from 'replicate-flux-blocks/shared/graph/local-images.js';
 import { withCredentials, graphWithCredentials, type HostEnvironment } from '../../environment/environment.js';
 import {
   MAX_GRAPH_BYTES,
+  MAX_UPLOAD_BYTES,
   type CredentialsChoice,
   type Example,
   type GraphProblem,
@@ -16,6 +19,8 @@ import {
 } from '../protocol.js';
 import { guard, type GuardOptions } from './guard.js';
 import { Runs } from './runs.js';
+import { studioBlocks } from './blocks.js';
+import { saveUpload } from './uploads.js';
 
 /** Largest request body accepted, in bytes: a graph, with room for inline (data: URI) images (4 MiB). */
 export const MAX_BODY_BYTES = MAX_GRAPH_BYTES;
@@ -40,8 +45,11 @@ export interface StudioAppOptions extends GuardOptions {
  *   `POST /api/runs` starts one (201 `{id}`, or 422 and the problem); `GET /api/runs/:id/events`
  *   its events over SSE;
  *   `POST /api/runs/:id/cancel` cancels it (202);
+ * - `POST /api/uploads` an image (the raw bytes, at most {@link MAX_UPLOAD_BYTES}) kept in the out
+ *   directory's `uploads/` (201 {@link Upload}; 413 over the limit, 422 for no image); graphs name it by
+ *   that path, read as a local image (a `data:` URI) before each check and run;
  * - `GET /files/<name>` a file of the out directory; anything else, the page.
- * Bodies over {@link MAX_BODY_BYTES} get 413.
+ * Other bodies over {@link MAX_BODY_BYTES} get 413.
  */
 export function createStudioApp(options: StudioAppOptions): { app: Hono; runs: Runs } {
   const { registry, environment, outDir } = options;
@@ -67,16 +75,26 @@ export function createStudioApp(options: StudioAppOptions): { app: Hono; runs: R
     );
   });
   app.use('*', guard(options));
-  app.use(
-    '/api/*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json({ error: `Request body over ${MAX_BODY_BYTES} bytes` }, 413, { Connection: 'close' }),
-    }),
-  );
+  const graphLimit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => c.json({ error: `Request body over ${MAX_BODY_BYTES} bytes` }, 413, { Connection: 'close' }),
+  });
+  const uploadLimit = bodyLimit({
+    maxSize: MAX_UPLOAD_BYTES,
+    onError: (c) =>
+      c.json(
+        {
+          error: `The image is over ${MAX_UPLOAD_BYTES} bytes (10 MiB), the studio's limit: make it smaller or give its URL`,
+        },
+        413,
+        { Connection: 'close' },
+      ),
+  });
+  app.use('/api/*', (c, next) => (c.req.path === '/api/uploads' ? uploadLimit(c, next) : graphLimit(c, next)));
 
   app.get('/api/info', (c) => c.json(info));
-  app.get('/api/blocks', (c) => c.json(registry.manifest()));
+  const blocks = studioBlocks(registry);
+  app.get('/api/blocks', (c) => c.json(blocks));
   app.get('/api/examples', async (c) => {
     const files = (await readdir(options.examplesDir)).filter((file) => file.endsWith('.json')).sort();
     const examples: Example[] = await Promise.all(
@@ -87,10 +105,17 @@ export function createStudioApp(options: StudioAppOptions): { app: Hono; runs: R
     );
     return c.json(examples);
   });
-  app.post('/api/check', async (c) => {
-    const graph = await graphOf(c);
+  app.post('/api/uploads', async (c) => {
     try {
-      checkGraph(graph, registry);
+      return c.json(await saveUpload(new Uint8Array(await c.req.arrayBuffer()), outDir), 201);
+    } catch (error) {
+      if (!(error instanceof BlockError)) throw error;
+      return c.json({ error: `Not kept: ${error.detail}` }, 422);
+    }
+  });
+  app.post('/api/check', async (c) => {
+    try {
+      checkGraph(await graphOf(c), registry);
       return c.json({ ok: true });
     } catch (error) {
       // A refusal is this call's answer, not its failure: 200, so browsers log nothing.
@@ -98,9 +123,8 @@ export function createStudioApp(options: StudioAppOptions): { app: Hono; runs: R
     }
   });
   app.post('/api/runs', async (c) => {
-    const graph = await graphOf(c);
     try {
-      return c.json({ id: runs.start(graph).id }, 201);
+      return c.json({ id: runs.start(await graphOf(c)).id }, 201);
     } catch (error) {
       return c.json(problemOf(error), 422);
     }
@@ -146,9 +170,14 @@ export function createStudioApp(options: StudioAppOptions): { app: Hono; runs: R
   app.use('/*', serveStatic({ root: options.publicDir }));
   return { app, runs };
 
+  /**
+   * The request's graph with the studio's key filled in, and images sent from the page (paths in
+   * the out directory) read into `data:` URIs.
+   * @throws {GraphError} naming the node whose image is missing or no image.
+   */
   async function graphOf(c: Context): Promise<unknown> {
     const graph = await c.req.json().catch(() => undefined);
-    return graphWithCredentials(graph, registry);
+    return withLocalImages(graphWithCredentials(graph, registry), registry, { allowDir: outDir });
   }
 }
 

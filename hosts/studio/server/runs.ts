@@ -69,7 +69,7 @@ export class Runs {
       if (event.output === 'error') run.fail(event.node, String(event.value));
       else
         saves.push(
-          this.preview(event, run.controller.signal).then((preview) => run.emit({ type: 'output', ...event, preview })),
+          this.preview(event, run.controller.signal).then((saved) => run.emit({ type: 'output', ...event, ...saved })),
         );
     };
     const onNodeRun = (event: NodeRunEvent) => run.track(event);
@@ -93,18 +93,22 @@ export class Runs {
   /**
    * A studio URL for an image output: Save Image's `path` in the out dir as it is; an image URL
    * saved into the out dir first, as emulator URLs die with the process and Replicate's after
-   * an hour. Undefined for anything that is not an image.
+   * an hour. `preview` is its studio URL, `file` its path on the server's disk. Empty for anything
+   * that is not an image.
    */
-  private async preview({ output, value }: GraphOutput, signal: AbortSignal): Promise<string | undefined> {
-    if (typeof value !== 'string') return undefined;
+  private async preview(
+    { output, value }: GraphOutput,
+    signal: AbortSignal,
+  ): Promise<{ preview?: string; file?: string }> {
+    if (typeof value !== 'string') return {};
     const { outDir, context } = this.options;
-    if (output === 'path')
-      return resolve(dirname(value)) === outDir ? `/files/${encodeURIComponent(basename(value))}` : undefined;
-    if (!/^(https?:|data:image\/)/.test(value)) return undefined;
+    const saved = (file: string) => ({ preview: `/files/${encodeURIComponent(basename(file))}`, file: resolve(file) });
+    if (output === 'path') return resolve(dirname(value)) === outDir ? saved(value) : {};
+    if (!/^(https?:|data:image\/)/.test(value)) return {};
     try {
-      return `/files/${encodeURIComponent(basename(await writeImage(await fetchImage(value, context.save, signal), outDir)))}`;
+      return saved(await writeImage(await fetchImage(value, context.save, signal), outDir));
     } catch {
-      return undefined; // not an image (a model's text output), or gone: the value is still shown
+      return {}; // not an image (a model's text output), or gone: the value is still shown
     }
   }
 }
