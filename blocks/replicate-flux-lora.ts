@@ -130,6 +130,7 @@ const inputSchema = z
 export const ReplicateFluxLoraBlock = defineBlock({
   id: '38b304a5-fbd5-4b44-b2fe-cae4a1074372',
   name: 'ReplicateFluxLoraBlock',
+  title: 'Replicate Flux LoRA',
   description: 'This block generates images with Flux Dev or Schnell and a LoRA on Replicate.',
   categories: ['AI', 'MULTIMEDIA'],
   inputSchema,

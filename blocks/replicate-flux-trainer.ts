@@ -100,6 +100,7 @@ const outputSchema = z.object({
 export const ReplicateFluxTrainerBlock = defineBlock({
   id: '418e62d3-b4bf-45ca-b33f-38219eac01c9',
   name: 'ReplicateFluxTrainerBlock',
+  title: 'Replicate Flux LoRA Trainer',
   description: 'This block trains a Flux LoRA on Replicate from your images and yields the new model version.',
   categories: ['AI', 'MULTIMEDIA'],
   inputSchema,

@@ -42,6 +42,7 @@ const outputSchema = z.object({
 export const ReplicateModelSearchBlock = defineBlock({
   id: '269f936e-5bb0-4d2f-93b2-aa14a022769b',
   name: 'ReplicateModelSearchBlock',
+  title: 'Replicate Model Search',
   description: 'This block searches the public models on Replicate and yields the models found.',
   categories: ['AI'],
   inputSchema,
