@@ -10,22 +10,32 @@ import { demoCommand, findBlock, runCommand, runGraphCommand } from './run-comma
 const TARGET =
   '[--base-url URL] [--openai-compatible-origins LIST] [--timeout-ms N] [--out DIR] [--webhook-port N [--webhook-url URL]]';
 
-/** Each command's usage line and what it does, as `help` and `<command> --help` print them. */
-const COMMANDS: Record<string, { readonly usage: string; readonly does: string }> = {
-  list: { usage: 'flux-blocks list', does: 'Lists every block: id, name and description.' },
+/**
+ * Each command's one-line summary (the `help` list), usage line and what it does (`<command> --help`).
+ */
+const COMMANDS: Record<string, { readonly summary: string; readonly usage: string; readonly does: string }> = {
+  list: {
+    summary: 'list every block: id, name and description',
+    usage: 'flux-blocks list',
+    does: 'Lists every block: id, name and description.',
+  },
   schema: {
+    summary: "print a block's input and output JSON Schemas",
     usage: 'flux-blocks schema <block name or id>',
     does: "Prints a block's info with its input and output JSON Schemas.",
   },
   run: {
+    summary: 'run one block and print its outputs as JSON lines',
     usage: `flux-blocks run <block name or id> --input <json | @file.json | -> ${TARGET} [--redis URL]`,
     does: 'Runs one block; prints each output as a JSON line. Image inputs may name local files (inside the working directory). Result images are saved into --out (always on the embedded emulator, default out/) and printed as {"output":"file","value":path}.',
   },
   'run-graph': {
+    summary: 'run a graph of blocks (AutoGPT shape), e.g. examples/*.json',
     usage: `flux-blocks run-graph <graph.json> ${TARGET} [--max-predictions N] [--max-node-runs N] [--concurrency N] [--redis URL]`,
-    does: 'Runs a graph (AutoGPT shape); prints each output as a JSON line {"node","output","value"}. Save Image nodes and result images go into --out (default out/).',
+    does: 'Runs a graph (AutoGPT shape); prints each output as a JSON line {"node","output","value"}. Save Image nodes write into --out (default out/). Result images are saved into --out and printed as {"node","output":"file","value":path} only with --out, or always on the embedded emulator (default out/).',
   },
   worker: {
+    summary: 'run block jobs from Redis (for run and run-graph --redis)',
     usage:
       'flux-blocks worker --redis URL [--concurrency N] [--queue NAME] [--base-url URL] [--openai-compatible-origins LIST] [--timeout-ms N] [--out DIR] [--creates-per-minute N] [--others-per-minute N]',
     does: 'Runs block jobs from Redis until SIGTERM (REDIS_URL is the default URL); run and run-graph with --redis enqueue them. See docs/scaling.md.',
@@ -35,19 +45,23 @@ const COMMANDS: Record<string, { readonly usage: string; readonly does: string }
     does: 'Searches the public models on Replicate; prints one line per model found (owner/name, description, run count), or one JSON object per line with --json. --limit: 1-50, default 20.',
   },
   emulator: {
+    summary: 'serve the offline Replicate-compatible emulator',
     usage: 'flux-blocks emulator [--port N] [--token TOKEN] [--quiet]',
     does: 'Serves the local Replicate-compatible emulator until Ctrl-C, logging each request on stderr unless --quiet.',
   },
   demo: {
+    summary: 'run the example graph generate -> edit -> save',
     usage: 'flux-blocks demo [prompt...]',
     does: 'Runs examples/generate-edit-save.json (generate, edit, save) with your prompt, on the embedded emulator unless a token is set.',
   },
   mcp: {
+    summary: 'serve every block as an MCP tool (stdio or HTTP)',
     usage:
       'flux-blocks mcp [--http [--port N] [--host H] [--auth-token T] [--allowed-hosts A,B]] [--base-url URL] [--openai-compatible-origins LIST] [--out DIR] [--max-image-bytes N]',
     does: "Serves every block as an MCP tool over stdio, or over Streamable HTTP with --http (at /mcp; --allowed-hosts adds names the Host check accepts, a reverse proxy's, e.g. for AutoGPT's MCP Tool block: docs/autogpt.md).",
   },
   studio: {
+    summary: 'serve the visual graph editor in the browser',
     usage:
       'flux-blocks studio [--port N] [--host H] [--allowed-hosts A,B] [--out DIR] [--base-url URL] [--openai-compatible-origins LIST]',
     does: "Serves the studio, a visual graph editor in the browser, and prints its URL. Off loopback (--host 0.0.0.0) it answers to the machine's host name and addresses too; --allowed-hosts adds names (a reverse proxy's).",
@@ -69,9 +83,27 @@ Exit status: 0 when no block yielded an error, 1 when one did, 2 for usage error
 cannot run, 130 on Ctrl-C and 143 on SIGTERM (both cancel the prediction first; a second signal
 quits at once).`;
 
-const USAGE = `Usage:\n${Object.values(COMMANDS)
+const NAME_WIDTH = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 2;
+
+const USAGE = `flux-blocks <command> [flags]: Black Forest Labs' Flux models on Replicate, as blocks.
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(NAME_WIDTH)}${c.summary}`)
+  .join('\n')}
+  ${'help'.padEnd(NAME_WIDTH)}print this help; flux-blocks <command> --help for a command's flags
+  ${'--version'.padEnd(NAME_WIDTH)}print the version
+
+Usage:
+${Object.values(COMMANDS)
   .map((c) => `  ${c.usage}`)
-  .join('\n')}\n  flux-blocks --version\n\n${ENVIRONMENT}`;
+  .join('\n')}
+  flux-blocks --version
+
+${ENVIRONMENT}`;
+
+/** The command being run, for the pointer to its help after a usage error. */
+let current: string | undefined;
 
 const VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -94,6 +126,7 @@ async function main(argv: string[]): Promise<number> {
   // Own keys only: `__proto__` or `constructor` is no command (it would fall through to the studio).
   const known = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!known) throw new UsageError(`unknown command "${command}"`);
+  current = command;
   // Every command takes --help (before a lone `--`, which ends the flags).
   const flags = args.slice(0, args.includes('--') ? args.indexOf('--') : undefined);
   if (flags.includes('--help') || flags.includes('-h')) {
@@ -155,7 +188,10 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     const usage = isUsageError(error);
     console.error(`flux-blocks: ${(error as Error).message}`);
-    if (usage) console.error('Run flux-blocks help for usage.');
+    // Every usage error ends with where to read more: the command's own help, unless it says already.
+    if (usage && !/\bsee flux-blocks [\w -]*$/.test((error as Error).message)) {
+      console.error(current ? `Run flux-blocks ${current} --help for usage.` : 'Run flux-blocks help for usage.');
+    }
     process.exitCode = usage ? 2 : 1;
     // Commands close what they opened before their error gets here. Should something still
     // hold the event loop (a bug), say so and exit rather than hang; unref'd, it never delays an exit.

@@ -4,11 +4,13 @@ import type { Block, BlockContext } from 'replicate-flux-blocks/shared/framework
 import { IMAGE_OUTPUTS } from 'replicate-flux-blocks/shared/framework/fields.js';
 import { readLocalImages } from 'replicate-flux-blocks/shared/framework/local-files.js';
 import { runBlock } from 'replicate-flux-blocks/shared/framework/run-block.js';
-import { GraphError } from 'replicate-flux-blocks/shared/graph/check-graph.js';
+import { checkGraph, GraphError } from 'replicate-flux-blocks/shared/graph/check-graph.js';
+import { withLocalImages } from 'replicate-flux-blocks/shared/graph/local-images.js';
 import { runGraph, type GraphOutput } from 'replicate-flux-blocks/shared/graph/run-graph.js';
 import {
   graphWithCredentials,
   isPlainObject,
+  keyProvider,
   openEnvironment,
   withCredentials,
   type Target,
@@ -18,6 +20,7 @@ import { writeImage } from 'replicate-flux-blocks/shared/image/write-image.js';
 import type { JobQueue } from '../workers/queue.js';
 import { baseUrlOf, countOf, parseFlags, timeoutOf, UsageError } from './flags.js';
 import { readInput, readLimited } from './read-input.js';
+import { closestNames } from './suggest.js';
 import { progressDisplay } from './progress.js';
 import { libraryFile } from '../environment/library-files.js';
 import { onStopSignals, STOP_SIGNALS, type StopSignal } from '../environment/signals.js';
@@ -63,8 +66,32 @@ function targetOf(
 /** A block by id or name; names match whatever their case. @throws {UsageError} for an unknown one. */
 export function findBlock(idOrName: string): Block {
   const block = registry.get(idOrName) ?? registry.list().find((b) => b.name.toLowerCase() === idOrName.toLowerCase());
-  if (!block) throw new UsageError(`unknown block "${idOrName}"; see flux-blocks list`);
+  if (!block) {
+    const near = closestNames(
+      idOrName,
+      registry.list().map((b) => b.name),
+    );
+    const hint = near.length ? `did you mean ${near.join(' or ')}? ` : '';
+    throw new UsageError(`unknown block "${idOrName}"; ${hint}see flux-blocks list`);
+  }
   return block;
+}
+
+/** Where local image files may be read from: the working directory. */
+const LOCAL_FILES = { allowDir: process.cwd() };
+
+/**
+ * Refuses, before anything starts, a run that needs the Replicate token when a base URL is set
+ * but `REPLICATE_API_TOKEN` is not: with a base URL there is no embedded emulator, and the
+ * library's own message would speak of `context.credentials`. With --redis the workers hold the token.
+ * @throws {UsageError}
+ */
+function checkToken(blocks: Block[], target: RunTarget, env: NodeJS.ProcessEnv = process.env): void {
+  if (target.redis || env.REPLICATE_API_TOKEN || !(target.baseUrl || env.REPLICATE_BASE_URL)) return;
+  if (!blocks.some((block) => keyProvider(block) === 'replicate')) return;
+  throw new UsageError(
+    'REPLICATE_API_TOKEN is not set: with a base URL (--base-url or REPLICATE_BASE_URL) the embedded emulator is not used; set REPLICATE_API_TOKEN to your Replicate API token, or drop the base URL to run on the embedded emulator',
+  );
 }
 
 /** `flux-blocks run <block> --input <json | @file | ->`. */
@@ -74,18 +101,21 @@ export async function runCommand(args: string[]): Promise<number> {
   const block = findBlock(positionals[0]!);
   if (values.input === undefined)
     throw new UsageError("run needs --input '<json>', --input @file.json or --input - (standard input)");
-  const session = await openSession(targetOf(values));
+  const target = targetOf(values);
+  // The input is read and checked before anything starts (the embedded emulator, a webhook port).
+  // Local files are read here, where they are: a worker on another machine cannot.
+  let input: unknown;
+  try {
+    input = await readLocalImages(block, await readInput(values.input), LOCAL_FILES);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    console.log(JSON.stringify({ output: 'error', value: (error as Error).message }));
+    return 1;
+  }
+  checkToken([block], target);
+  const session = await openSession(target);
   let failed = false;
   try {
-    // Local files are read here, where they are: a worker on another machine cannot.
-    let input: unknown;
-    try {
-      input = await readLocalImages(block, await readInput(values.input), session.context.files!);
-    } catch (error) {
-      if (error instanceof UsageError) throw error;
-      console.log(JSON.stringify({ output: 'error', value: (error as Error).message }));
-      return 1;
-    }
     for await (const [name, value] of (session.jobs?.runBlock ?? runBlock)(
       block,
       withCredentials(block, input),
@@ -128,7 +158,8 @@ export async function runGraphCommand(args: string[]): Promise<number> {
     maxNodeRuns: countOf('max-node-runs', values['max-node-runs']),
     concurrency: countOf('concurrency', values.concurrency),
   };
-  return (await executeGraph(graph, { ...targetOf(values), out: values.out ?? 'out' }, limits)).status;
+  // Images are kept only with --out, or on the embedded emulator (whose URLs die with it): openSession.
+  return (await executeGraph(graph, targetOf(values), limits)).status;
 }
 
 /** The example graph `npm run demo` runs: generate, edit, save. */
@@ -164,7 +195,15 @@ async function executeGraph(
   target: RunTarget,
   limits: { maxPredictions?: number; maxNodeRuns?: number; concurrency?: number } = {},
 ): Promise<{ status: number; outputs: GraphOutput[] }> {
-  const filled = graphWithCredentials(graph, registry);
+  // Checked (local image files read too) before anything starts, as runGraph would after.
+  let filled: unknown;
+  try {
+    filled = await withLocalImages(graphWithCredentials(graph, registry), registry, LOCAL_FILES);
+    checkGraph(filled, registry, { maxNodeRuns: limits.maxNodeRuns });
+  } catch (error) {
+    if (error instanceof GraphError) throw new UsageError(error.message);
+    throw error;
+  }
   const blocks = new Map<string, Block>();
   if (isPlainObject(filled) && Array.isArray(filled.nodes)) {
     for (const node of filled.nodes) {
@@ -172,6 +211,7 @@ async function executeGraph(
       if (block && typeof node.id === 'string') blocks.set(node.id, block);
     }
   }
+  checkToken([...blocks.values()], target);
   const session = await openSession(target);
   const saving: Array<Promise<boolean>> = [];
   try {
@@ -254,7 +294,7 @@ async function openSession(target: RunTarget): Promise<Session> {
     ...environment.context,
     signal: controller.signal,
     runner: { ...environment.context.runner, onProgress: progress.onProgress },
-    files: { allowDir: process.cwd() },
+    files: LOCAL_FILES,
   };
   return {
     context,

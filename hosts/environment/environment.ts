@@ -131,10 +131,17 @@ export async function openEnvironment(
 export function withCredentials(block: Block, input: unknown): unknown {
   const shape = shapeOf(block.inputSchema);
   if (!isPlainObject(input) || input.credentials !== undefined || !Object.hasOwn(shape, 'credentials')) return input;
-  const provider = fieldHints(shape.credentials!)?.credentials?.provider ?? 'replicate';
+  const provider = keyProvider(block)!;
   const id = KEY_VARIABLES[provider] ?? `${provider.toUpperCase()}_API_KEY`;
   const title = provider === 'replicate' ? 'Replicate API token from the environment' : `${id} from the environment`;
   return { credentials: { provider, id, type: 'api_key', title }, ...input };
+}
+
+/** The provider whose key a block's `credentials` field names (default `replicate`); undefined without that field. */
+export function keyProvider(block: Block): string | undefined {
+  const shape = shapeOf(block.inputSchema);
+  if (!Object.hasOwn(shape, 'credentials')) return undefined;
+  return fieldHints(shape.credentials!)?.credentials?.provider ?? 'replicate';
 }
 
 /**

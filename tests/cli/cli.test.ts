@@ -94,10 +94,11 @@ describe('run', () => {
     expect(lines.map((l) => l.output)).toEqual(['result', 'file', 'seed']);
   });
 
-  test('a base URL without a token is an error output and no request', async () => {
-    const { code, lines } = await cli(['run', BLOCK, '--input', '{"prompt":"x"}', '--base-url', emulator.url]);
-    expect(code).toBe(1);
-    expect(lines).toEqual([{ output: 'error', value: expect.stringContaining('credentials: no Replicate API token') }]);
+  test('a base URL without a token is a usage error naming REPLICATE_API_TOKEN, and no request', async () => {
+    const { code, stderr } = await cli(['run', BLOCK, '--input', '{"prompt":"x"}', '--base-url', emulator.url]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^flux-blocks: REPLICATE_API_TOKEN is not set: with a base URL/);
+    expect(stderr).not.toContain('context.credentials');
     expect(emulator.requests).toHaveLength(0);
   });
 
@@ -114,7 +115,7 @@ describe('run', () => {
 
   test.each([
     [['run', BLOCK, '--input', '{nope'], '--input is not valid JSON'],
-    [['run', BLOCK, '--input', '{}', '--bogus'], "Unknown option '--bogus'"],
+    [['run', BLOCK, '--input', '{}', '--bogus'], 'run: unknown flag --bogus; see flux-blocks run --help'],
     [['run', 'NoSuchBlock', '--input', '{}'], 'unknown block "NoSuchBlock"'],
     [['run', BLOCK], 'run needs --input'],
     [

@@ -123,7 +123,7 @@ describe('worker', () => {
     async (flags, message) => {
       const ended = await start(['worker', '--redis', 'redis://127.0.0.1:1', ...flags]);
       expectCleanFailure(ended, 2, `flux-blocks: ${message}`);
-      expect(ended.lines).toEqual([`flux-blocks: ${message}`, 'Run flux-blocks help for usage.']);
+      expect(ended.lines).toEqual([`flux-blocks: ${message}`, 'Run flux-blocks worker --help for usage.']);
     },
     TEST_TIMEOUT_MS,
   );
