@@ -67,10 +67,10 @@ export const ReplicateModelSearchBlock = defineBlock({
       input: { credentials, query: 'flux schnell', limit: 2 },
       outputs: [
         ['model', 'black-forest-labs/flux-schnell'],
-        ['model', 'lucataco/flux-schnell-lora'],
+        ['model', 'black-forest-labs/flux-schnell-lora'],
         [
           'models',
-          /^\[\{"model":"black-forest-labs\/flux-schnell",.*\},\{"model":"lucataco\/flux-schnell-lora",.*\}\]$/,
+          /^\[\{"model":"black-forest-labs\/flux-schnell",.*\},\{"model":"black-forest-labs\/flux-schnell-lora",.*\}\]$/,
         ],
       ],
     },

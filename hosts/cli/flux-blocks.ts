@@ -41,6 +41,7 @@ const COMMANDS: Record<string, { readonly summary: string; readonly usage: strin
     does: 'Runs block jobs from Redis until SIGTERM (REDIS_URL is the default URL); run and run-graph with --redis enqueue them. See docs/scaling.md.',
   },
   search: {
+    summary: 'search the public models on Replicate (owner/name, description, runs)',
     usage: 'flux-blocks search <words...> [--json] [--limit N] [--base-url URL] [--timeout-ms N]',
     does: 'Searches the public models on Replicate; prints one line per model found (owner/name, description, run count), or one JSON object per line with --json. --limit: 1-50, default 20.',
   },

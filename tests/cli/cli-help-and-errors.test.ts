@@ -15,7 +15,7 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 const cli = (args: string[], env: Record<string, string> = {}) => spawnCli(args, { env, cwd: dir });
-const COMMANDS = ['list', 'schema', 'run', 'run-graph', 'worker', 'emulator', 'demo', 'mcp', 'studio'];
+const COMMANDS = ['list', 'schema', 'run', 'run-graph', 'worker', 'search', 'emulator', 'demo', 'mcp', 'studio'];
 
 describe('help', () => {
   test('flux-blocks --help lists every command with a one-line description', async () => {

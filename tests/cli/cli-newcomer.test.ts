@@ -32,7 +32,7 @@ const cli = (args: string[], stdin?: string) => spawnCli(args, { env: env(), cwd
 const KONTEXT = 'ReplicateFluxKontextBlock';
 
 describe('help, version and usage errors', () => {
-  test.each(['list', 'schema', 'run', 'run-graph', 'worker', 'emulator', 'demo', 'mcp', 'studio'])(
+  test.each(['list', 'schema', 'run', 'run-graph', 'worker', 'search', 'emulator', 'demo', 'mcp', 'studio'])(
     '%s --help prints its usage and exits 0',
     async (command) => {
       const { code, stdout } = await cli([command, '--help']);

@@ -19,6 +19,7 @@ describe('flux-blocks search', () => {
     expect(run.code).toBe(0);
     expect(run.stdout.trim().split('\n')).toEqual([
       'black-forest-labs/flux-schnell  black-forest-labs/flux-schnell (emulated)  0 runs',
+      'black-forest-labs/flux-schnell-lora  black-forest-labs/flux-schnell-lora (emulated)  0 runs',
       'lucataco/flux-schnell-lora  lucataco/flux-schnell-lora (emulated)  0 runs',
     ]);
     expect(local.emulator.requests.map((r) => r.path)).toEqual(['/v1/search?query=flux+schnell&limit=20']);

@@ -7,6 +7,10 @@ import { HttpSetupError, startMcpHttpServer, type McpHttpServer } from '../../ho
 import { mcpServerFactory } from '../../hosts/mcp/server.js';
 import { own, scaled, spawnOwned, TOKEN, useEmulator } from '../helpers.js';
 import { BIN } from './connect.js';
+import { ALL_BLOCKS } from '../../blocks/index.js';
+
+/** One tool per block, and run_graph. */
+const TOOL_COUNT = ALL_BLOCKS.length + 1;
 
 const handle = useEmulator();
 let environment: HostEnvironment;
@@ -62,7 +66,7 @@ describe('on loopback (default 127.0.0.1)', () => {
   test('serves at http://127.0.0.1:<port>/mcp, and localhost Origins pass', async () => {
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
     expect((await post(server.url, { Origin: 'http://localhost:5173' })).status).toBe(200);
-    expect(await listToolsAt(server.url)).toBe(8);
+    expect(await listToolsAt(server.url)).toBe(TOOL_COUNT);
   });
 
   test('a request with a foreign Origin is refused with 403', async () => {
@@ -99,7 +103,7 @@ describe('on loopback (default 127.0.0.1)', () => {
     expect(handle.emulator.requests).toEqual([]);
     expect('result' in {}).toBe(false);
     await client.close();
-    expect(await listToolsAt(server.url)).toBe(8);
+    expect(await listToolsAt(server.url)).toBe(TOOL_COUNT);
     expect((await post(server.url, {})).status).toBe(200);
   });
 
@@ -142,7 +146,7 @@ describe('off loopback', () => {
       const local = server.url.replace('0.0.0.0', '127.0.0.1');
       expect((await post(local, {})).status).toBe(401);
       expect((await post(local, { Authorization: 'Bearer wrong-secret-0123456789' })).status).toBe(401);
-      expect(await listToolsAt(local, { Authorization: 'Bearer mcp-secret-0123456789' })).toBe(8);
+      expect(await listToolsAt(local, { Authorization: 'Bearer mcp-secret-0123456789' })).toBe(TOOL_COUNT);
       // The Host check still applies off loopback.
       expect((await post(local, { Authorization: 'Bearer mcp-secret-0123456789', Host: 'evil.example' })).status).toBe(
         403,
