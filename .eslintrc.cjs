@@ -93,6 +93,17 @@ module.exports = {
       parserOptions: { ecmaFeatures: { jsx: true } },
       extends: ['plugin:react-hooks/recommended'],
     },
+    {
+      // The Node-RED nodes: CommonJS, as Node-RED loads nodes with require.
+      files: ['integrations/node-red/nodes/*.js'],
+      parserOptions: { sourceType: 'script' },
+      // Node-RED calls node constructors with the node as `this`; its handlers need it by name.
+      rules: {
+        '@typescript-eslint/no-require-imports': 'off',
+        '@typescript-eslint/no-var-requires': 'off',
+        '@typescript-eslint/no-this-alias': 'off',
+      },
+    },
     { files: ['emulator/*.ts'], rules: packageImports(1) },
     { files: ['hosts/*/*.ts', 'hosts/*/*.tsx'], rules: packageImports(2) },
     { files: ['hosts/*/*/*.ts', 'hosts/*/*/*.tsx'], rules: packageImports(3) },

@@ -6,13 +6,14 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { own, ROOT, scaled, TOKEN, useEmulator } from '../helpers.js';
 
-// The three packages as users get them: `npm pack` of the root and its workspaces, then
+// The four packages as users get them: `npm pack` of the root and its workspaces, then
 // `npm install <tarballs>` into empty projects. dist/ is built by `npm test`'s pretest.
 const run = promisify(execFile);
 const INSTALL = ['install', '--prefer-offline', '--no-audit', '--no-fund'];
 const LIBRARY = 'replicate-flux-blocks';
 const EMULATOR = 'replicate-flux-emulator';
 const CLI = 'replicate-flux-blocks-cli';
+const NODE_RED = 'node-red-contrib-flux-blocks';
 
 interface Packed {
   readonly name: string;
@@ -59,7 +60,7 @@ beforeAll(async () => {
 }, scaled(120_000));
 
 test('each tarball holds its own part: the library no hosts or emulator, none of them sources, maps or build scripts', () => {
-  expect([...packed.keys()].sort()).toEqual([LIBRARY, CLI, EMULATOR].sort());
+  expect([...packed.keys()].sort()).toEqual([LIBRARY, CLI, EMULATOR, NODE_RED].sort());
   expect(filesOf(LIBRARY)).toEqual(
     expect.arrayContaining([
       'LICENSE',
@@ -85,6 +86,18 @@ test('each tarball holds its own part: the library no hosts or emulator, none of
       'dist/studio/public/main.js',
       'dist/workers/index.js',
     ]),
+  );
+  // Only what Node-RED loads: the runtime, the editor page, the generated list, the example flow.
+  expect(filesOf(NODE_RED).sort()).toEqual(
+    [
+      'LICENSE',
+      'README.md',
+      'package.json',
+      'examples/flux-flow.json',
+      'nodes/blocks.json',
+      'nodes/flux-blocks.html',
+      'nodes/flux-blocks.js',
+    ].sort(),
   );
   const stray = [...packed.values()]
     .flatMap((entry) => entry.files.map((file) => file.path))

@@ -2,16 +2,23 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createRegistry } from 'replicate-flux-blocks/blocks/index.js';
 import { artifacts } from './artifacts.js';
+import { nodeRedArtifacts } from './node-red.js';
 import { REPO_ROOT } from '../paths.js';
 
-// Writes the generated schemas and docs: `node tools/dist/tools/scripts/generate.js schemas|docs|all`.
+// Writes the generated files: `node tools/dist/tools/scripts/generate.js schemas|docs|node-red|all`.
 const kind = process.argv[2] ?? 'all';
-if (kind !== 'schemas' && kind !== 'docs' && kind !== 'all') {
-  console.error('usage: generate.js schemas|docs|all');
+if (kind !== 'schemas' && kind !== 'docs' && kind !== 'node-red' && kind !== 'all') {
+  console.error('usage: generate.js schemas|docs|node-red|all');
   process.exit(2);
 }
 const root = REPO_ROOT;
-for (const [path, content] of artifacts(createRegistry(), kind)) {
+const registry = createRegistry();
+const files = new Map([
+  ...(kind === 'node-red' ? [] : artifacts(registry, kind)),
+  // The Node-RED nodes are made from the schemas, so `npm run schemas` (which block changes run) writes them too.
+  ...(kind === 'docs' ? [] : nodeRedArtifacts(registry)),
+]);
+for (const [path, content] of files) {
   await mkdir(dirname(join(root, path)), { recursive: true });
   await writeFile(join(root, path), content);
   console.log(`wrote ${path}`);
