@@ -43,11 +43,12 @@ const check = () =>
     (error: { code?: number }) => (error.code === 1 ? 'stale' : `failed ${String(error.code)}`),
   );
 
-test('npm run demo builds only when a source is newer than the build', async () => {
+test('npm run demo and npm run studio build only when a source is newer than the build', async () => {
   const scripts = (
     JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
   ).scripts;
   expect(scripts.demo).toMatch(/^node tools\/build-if-stale\.mjs && node hosts\/dist\/cli\/flux-blocks\.js demo$/);
+  expect(scripts.studio).toMatch(/^node tools\/build-if-stale\.mjs && node hosts\/dist\/cli\/flux-blocks\.js studio$/);
 
   for (const file of SOURCES) await put(file, 1_000);
   expect(await check()).toBe('stale'); // nothing built yet
