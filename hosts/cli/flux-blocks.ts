@@ -22,8 +22,8 @@ const COMMANDS: Record<string, { readonly usage: string; readonly does: string }
     does: 'Runs one block; prints each output as a JSON line. Image inputs may name local files (inside the working directory). Result images are saved into --out (always on the embedded emulator, default out/) and printed as {"output":"file","value":path}.',
   },
   'run-graph': {
-    usage: `flux-blocks run-graph <graph.json> ${TARGET} [--max-predictions N] [--max-node-runs N] [--concurrency N] [--redis URL]`,
-    does: 'Runs a graph (AutoGPT shape); prints each output as a JSON line {"node","output","value"}. Save Image nodes and result images go into --out (default out/).',
+    usage: `flux-blocks run-graph <graph.json> ${TARGET} [--max-predictions N] [--max-node-runs N] [--max-cost USD] [--estimate] [--concurrency N] [--redis URL]`,
+    does: 'Runs a graph (AutoGPT shape); prints each output as a JSON line {"node","output","value"}. Save Image nodes and result images go into --out (default out/). --estimate prints the worst-case cost in USD per node and in total and runs nothing; --max-cost refuses a graph that could cost more, before any request (docs/costs.md).',
   },
   worker: {
     usage:
