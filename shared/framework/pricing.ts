@@ -36,8 +36,9 @@ export interface BlockPricing {
 
 /**
  * A block cost as the AutoGPT platform declares it (`BlockCost`), with this package's exact
- * figure beside it. `cost_amount` is in AutoGPT credits, which the platform counts as cents
- * (100 credits = $1), rounded up to a whole credit; `cost_usd` is the exact USD of one run.
+ * figure beside it. `cost_amount` is a whole number of AutoGPT credits: here one credit is one US
+ * cent, rounded up (our assumption, not checked against the platform's own credit value: a
+ * platform that values credits otherwise converts from `cost_usd`, the exact USD of one run).
  */
 export interface BlockCost {
   readonly cost_amount: number;
@@ -91,4 +92,26 @@ export function blockCosts(pricing: BlockPricing | undefined): { costs: BlockCos
     }
   }
   return { costs, unpriced };
+}
+
+/**
+ * The price of a call, for a tool description: `Price per call on Replicate: Flux Schnell
+ * $0.003 per image (x num_outputs), Flux Pro $0.055 per image; unknown for Flux Kontext Dev
+ * (docs/costs.md).` Undefined for a block without pricing (it makes no paid request).
+ */
+export function describePricing(pricing: BlockPricing | undefined): string | undefined {
+  if (!pricing) return undefined;
+  const known: string[] = [];
+  const unknown: string[] = [];
+  for (const [value, price] of pricing.prices) {
+    const name = value || price.model;
+    if (price.usd === null || price.unit !== 'image') {
+      unknown.push(name);
+      continue;
+    }
+    const counted = pricing.countField && pricing.countedChoices?.has(value);
+    known.push(`${name} $${roundUsd(price.usd)} per image${counted ? ` (x ${pricing.countField})` : ''}`);
+  }
+  const parts = [known.join(', '), unknown.length ? `unknown for ${unknown.join(', ')}` : ''].filter(Boolean);
+  return `Price per call on Replicate: ${parts.join('; ')} (docs/costs.md).`;
 }
