@@ -2,6 +2,7 @@ import { expect, test } from '@jest/globals';
 import { createRegistry } from '../../blocks/index.js';
 import { MODELS } from '../../shared/flux/catalog.js';
 import { PRICES } from '../../shared/flux/prices.js';
+import { fixture } from '../helpers.js';
 
 test('every catalog model has a price entry: a known price names its source and date, an unknown one says why', () => {
   expect(Object.keys(PRICES).sort()).toEqual(Object.keys(MODELS).sort());
@@ -70,4 +71,14 @@ test("the manifest gives each Replicate block's cost in AutoGPT's BlockCost shap
       priced: paid,
     });
   }
+});
+
+test('the known prices are those of tests/fixtures/flux-prices.json, with its sources; every other model is unknown', () => {
+  const { prices } = fixture<{ prices: Record<string, { usd: number; by: string; url: string }> }>('flux-prices.json');
+  const known = Object.fromEntries(
+    Object.entries(PRICES)
+      .filter(([, price]) => price.usd !== null)
+      .map(([model, price]) => [model, { usd: price.usd, by: price.source!.by, url: price.source!.url }]),
+  );
+  expect(known).toEqual(prices);
 });
