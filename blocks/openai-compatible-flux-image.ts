@@ -158,6 +158,8 @@ export const OpenAICompatibleFluxImageBlock = defineBlock({
   outputSchema,
   // n is 1-4: one `result` per image, and a revised prompt per image at most.
   outputsPerRun: { result: 4, revised_prompt: 4 },
+  // The provider sets its own prices: unknown here.
+  pricing: { prices: new Map([['', { model: "the provider's Flux model", usd: null, unit: 'image' }]]) },
   documentation: {
     whatItDoes:
       "Runs Black Forest Labs' Flux models at an API aggregator or gateway that speaks OpenAI's formats: generates images from a prompt (POST /images/generations), edits reference images with Flux Kontext (POST /images/edits, multipart), or asks a Flux model through chat completions and reads the image links from its answer. Yields one `result` per image.",

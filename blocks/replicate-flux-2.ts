@@ -11,6 +11,7 @@ import {
   seedField,
 } from '../sdk.js';
 import { type ModelChoices, refineChoice, runChoice, usedByNote } from '../shared/flux/choices.js';
+import { choicePricing } from '../shared/flux/prices.js';
 
 const common = {
   prompt: 'prompt',
@@ -200,5 +201,6 @@ export const ReplicateFlux2Block = defineBlock({
       ],
     },
   ],
+  pricing: choicePricing(FLUX_2_CHOICES, 'model'),
   run: (input, context) => runChoice(FLUX_2_CHOICES[input.model], input, context),
 });

@@ -9,6 +9,7 @@ import {
   seedField,
 } from '../sdk.js';
 import { type ModelChoices, refineChoice, runChoice, usedByNote } from '../shared/flux/choices.js';
+import { choicePricing } from '../shared/flux/prices.js';
 
 const common = { prompt: 'prompt', seed: 'seed', aspect_ratio: 'aspect_ratio', output_format: 'output_format' };
 
@@ -188,5 +189,6 @@ export const ReplicateFluxAdvancedModelBlock = defineBlock({
       outputs: [['error', 'Invalid input: guidance: must be <= 5 with Flux Pro']],
     },
   ],
+  pricing: choicePricing(MODEL_CHOICES, 'replicate_model_name', 'num_outputs'),
   run: (input, context) => runChoice(MODEL_CHOICES[input.replicate_model_name], input, context),
 });

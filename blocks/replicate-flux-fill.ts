@@ -11,6 +11,7 @@ import {
   seedField,
 } from '../sdk.js';
 import { type ModelChoices, refineChoice, runChoice, usedByNote } from '../shared/flux/choices.js';
+import { choicePricing } from '../shared/flux/prices.js';
 import { refineSameSize } from '../shared/framework/fields.js';
 
 const common = {
@@ -169,5 +170,6 @@ export const ReplicateFluxFillBlock = defineBlock({
       outputs: [['error', 'Invalid input: steps: must be >= 15 with Flux Fill Pro']],
     },
   ],
+  pricing: choicePricing(FILL_CHOICES, 'model', 'num_outputs'),
   run: (input, context) => runChoice(FILL_CHOICES[input.model], input, context),
 });

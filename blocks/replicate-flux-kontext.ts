@@ -11,6 +11,7 @@ import {
   seedField,
 } from '../sdk.js';
 import { type ModelChoices, refineChoice, runChoice, usedByNote } from '../shared/flux/choices.js';
+import { choicePricing } from '../shared/flux/prices.js';
 
 const common = {
   prompt: 'prompt',
@@ -156,5 +157,6 @@ export const ReplicateFluxKontextBlock = defineBlock({
       outputs: [['error', 'Invalid input: input_image: is required with Flux Kontext Dev']],
     },
   ],
+  pricing: choicePricing(KONTEXT_CHOICES, 'model'),
   run: (input, context) => runChoice(KONTEXT_CHOICES[input.model], input, context),
 });

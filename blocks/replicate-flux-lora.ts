@@ -10,6 +10,7 @@ import {
   seedField,
 } from '../sdk.js';
 import { type ModelChoices, refineChoice, runChoice, usedByNote } from '../shared/flux/choices.js';
+import { choicePricing } from '../shared/flux/prices.js';
 import { LORA_WEIGHTS_EXAMPLES, loraWeightsProblem, MAX_LORA_WEIGHTS_LENGTH } from '../shared/flux/lora-weights.js';
 
 const common = {
@@ -175,5 +176,6 @@ export const ReplicateFluxLoraBlock = defineBlock({
       outputs: [['error', /^Invalid input: lora_weights: is not a LoRA the model can load; use a Hugging Face/]],
     },
   ],
+  pricing: choicePricing(LORA_CHOICES, 'model', 'num_outputs'),
   run: (input, context) => runChoice(LORA_CHOICES[input.model], input, context),
 });

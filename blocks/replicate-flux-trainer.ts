@@ -101,6 +101,8 @@ export const ReplicateFluxTrainerBlock = defineBlock({
   id: '418e62d3-b4bf-45ca-b33f-38219eac01c9',
   name: 'ReplicateFluxTrainerBlock',
   title: 'Replicate Flux LoRA Trainer',
+  // Billed by the trainer's GPU time (Replicate prices hardware per second): unknown before it runs.
+  pricing: { prices: new Map([['', { model: 'the Flux LoRA trainer', usd: null, unit: 'second' }]]) },
   description: 'This block trains a Flux LoRA on Replicate from your images and yields the new model version.',
   categories: ['AI', 'MULTIMEDIA'],
   inputSchema,

@@ -100,6 +100,8 @@ export const ReplicateModelBlock = defineBlock({
       ],
     },
   ],
+  // Any model: official ones bill per output, others by hardware time; neither is known here.
+  pricing: { prices: new Map([['', { model: 'any Replicate model', usd: null, unit: 'second' }]]) },
   async *run({ model, input }, context) {
     const client = replicateClient(context);
     const prediction = await client.run(

@@ -30,9 +30,9 @@ const COMMANDS: Record<string, { readonly summary: string; readonly usage: strin
     does: 'Runs one block; prints each output as a JSON line. Image inputs may name local files (inside the working directory). Result images are saved into --out (always on the embedded emulator, default out/) and printed as {"output":"file","value":path}.',
   },
   'run-graph': {
-    summary: 'run a graph of blocks (AutoGPT shape), e.g. examples/*.json',
-    usage: `flux-blocks run-graph <graph.json> ${TARGET} [--max-predictions N] [--max-node-runs N] [--concurrency N] [--redis URL]`,
-    does: 'Runs a graph (AutoGPT shape); prints each output as a JSON line {"node","output","value"}. Save Image nodes write into --out (default out/). Result images are saved into --out and printed as {"node","output":"file","value":path} only with --out, or always on the embedded emulator (default out/).',
+    summary: 'run a graph of blocks (AutoGPT shape), e.g. examples/*.json; --estimate prices it',
+    usage: `flux-blocks run-graph <graph.json> ${TARGET} [--max-predictions N] [--max-node-runs N] [--max-cost USD] [--estimate] [--concurrency N] [--redis URL]`,
+    does: 'Runs a graph (AutoGPT shape); prints each output as a JSON line {"node","output","value"}. Save Image nodes write into --out (default out/). Result images are saved into --out and printed as {"node","output":"file","value":path} only with --out, or always on the embedded emulator (default out/). --estimate prints the worst-case cost in USD per node and in total and runs nothing; --max-cost refuses a graph that could cost more, before any request (docs/costs.md).',
   },
   worker: {
     summary: 'run block jobs from Redis (for run and run-graph --redis)',

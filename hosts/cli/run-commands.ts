@@ -5,6 +5,13 @@ import { IMAGE_OUTPUTS } from 'replicate-flux-blocks/shared/framework/fields.js'
 import { readLocalImages } from 'replicate-flux-blocks/shared/framework/local-files.js';
 import { runBlock } from 'replicate-flux-blocks/shared/framework/run-block.js';
 import { checkGraph, GraphError } from 'replicate-flux-blocks/shared/graph/check-graph.js';
+import {
+  describeEstimate,
+  describeTotal,
+  estimateGraph,
+  formatUsd,
+  type GraphCostEstimate,
+} from 'replicate-flux-blocks/shared/graph/estimate.js';
 import { withLocalImages } from 'replicate-flux-blocks/shared/graph/local-images.js';
 import { runGraph, type GraphOutput } from 'replicate-flux-blocks/shared/graph/run-graph.js';
 import {
@@ -140,11 +147,14 @@ export async function runGraphCommand(args: string[]): Promise<number> {
       ...TARGET_FLAGS,
       'max-predictions': { type: 'string' },
       'max-node-runs': { type: 'string' },
+      'max-cost': { type: 'string' },
+      estimate: { type: 'boolean' },
       concurrency: { type: 'string' },
     },
     true,
   );
   if (positionals.length !== 1) throw new UsageError('run-graph takes exactly one graph file');
+  const maxCostUsd = usdOf('max-cost', values['max-cost']);
   const file = positionals[0]!;
   const text = await readLimited(file, file);
   let graph: unknown;
@@ -157,9 +167,43 @@ export async function runGraphCommand(args: string[]): Promise<number> {
     maxPredictions: countOf('max-predictions', values['max-predictions']),
     maxNodeRuns: countOf('max-node-runs', values['max-node-runs']),
     concurrency: countOf('concurrency', values.concurrency),
+    maxCostUsd,
   };
+  if (values.estimate) return printEstimate(graph, limits.maxNodeRuns, maxCostUsd);
   // Images are kept only with --out, or on the embedded emulator (whose URLs die with it): openSession.
   return (await executeGraph(graph, targetOf(values), limits)).status;
+}
+
+/** A positive USD amount flag (`--max-cost`). @throws {UsageError} naming the flag. */
+function usdOf(name: string, flag: string | undefined): number | undefined {
+  if (flag === undefined) return undefined;
+  const usd = Number(flag.replace(/^\$/, ''));
+  if (!flag.trim() || !Number.isFinite(usd) || usd <= 0)
+    throw new UsageError(`--${name} takes an amount of USD above 0, e.g. --${name} 0.50`);
+  return usd;
+}
+
+/**
+ * `run-graph --estimate`: checks the graph and prints its worst-case cost per node and in total
+ * on stdout; opens no environment, so nothing is created or billed. Exit 0, or 1 when
+ * `--max-cost` is given and the worst case passes it or is partly unknown.
+ * @throws {UsageError} when the graph cannot run (as `checkGraph` says).
+ */
+function printEstimate(graph: unknown, maxNodeRuns: number | undefined, maxCostUsd: number | undefined): number {
+  let estimate: GraphCostEstimate;
+  try {
+    estimate = estimateGraph(graphWithCredentials(graph, registry), registry, { maxNodeRuns });
+  } catch (error) {
+    if (error instanceof GraphError) throw new UsageError(error.message);
+    throw error;
+  }
+  for (const line of describeEstimate(estimate)) console.log(line);
+  if (maxCostUsd === undefined) return 0;
+  if (estimate.unknown.length || estimate.knownUsd > maxCostUsd) {
+    console.error(`The worst case (${describeTotal(estimate)}) is not within --max-cost ${formatUsd(maxCostUsd)}.`);
+    return 1;
+  }
+  return 0;
 }
 
 /** The example graph `npm run demo` runs: generate, edit, save. */
@@ -193,7 +237,7 @@ export async function demoCommand(args: string[]): Promise<number> {
 async function executeGraph(
   graph: unknown,
   target: RunTarget,
-  limits: { maxPredictions?: number; maxNodeRuns?: number; concurrency?: number } = {},
+  limits: { maxPredictions?: number; maxNodeRuns?: number; concurrency?: number; maxCostUsd?: number } = {},
 ): Promise<{ status: number; outputs: GraphOutput[] }> {
   // Checked (local image files read too) before anything starts, as runGraph would after.
   let filled: unknown;

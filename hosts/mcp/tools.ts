@@ -2,6 +2,7 @@ import { fromJsonSchema, type StandardSchemaWithJSON, type ToolAnnotations } fro
 import { formatIssues } from 'replicate-flux-blocks/shared/core/issues.js';
 import type { Block } from 'replicate-flux-blocks/shared/framework/block.js';
 import { blockInfo, type JsonSchema } from 'replicate-flux-blocks/shared/framework/json-schema.js';
+import { describePricing } from 'replicate-flux-blocks/shared/framework/pricing.js';
 import type { BlockRegistry } from 'replicate-flux-blocks/shared/framework/registry.js';
 import { isPlainObject, withCredentials } from '../environment/environment.js';
 
@@ -121,7 +122,10 @@ export function blockTools(registry: BlockRegistry): BlockTool[] {
     block,
     name: toolName(block),
     title: toolTitle(block),
-    description: `${block.description} ${block.documentation.whatItDoes}`,
+    // The price per call, so an agent can weigh a call before it bills.
+    description: [block.description, block.documentation.whatItDoes, describePricing(block.pricing)]
+      .filter(Boolean)
+      .join(' '),
     inputSchema: blockInputSchema(block),
     outputSchema: fromJsonSchema(toolOutputSchema(block)),
     // Every block calls out (Replicate, an image URL) and makes something new; none deletes.

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { FetchOptions, ConcurrencyLimit } from '../image/fetch-image.js';
 import type { ReplicateClientOptions, CallOptions } from '../replicate/client.js';
+import type { BlockPricing } from './pricing.js';
 
 /**
  * Block categories with their descriptions, as the AutoGPT platform names them
@@ -139,6 +140,12 @@ export interface Block<I extends z.ZodTypeAny = z.ZodTypeAny, O extends OutputSh
    * `maxNodeRuns` cap at run time.
    */
   readonly outputsPerRun?: Readonly<Partial<Record<keyof O & string, number>>>;
+  /**
+   * What a run is billed (per model choice, from `shared/flux/prices.ts`): the registry's
+   * manifest gives it as AutoGPT block costs, and `estimateGraphCost` counts a graph's worst
+   * case from it. Absent for blocks that make no paid request (Save Image).
+   */
+  readonly pricing?: BlockPricing;
   run(input: z.output<I>, context: BlockContext): AsyncGenerator<BlockOutput<O>, void, undefined>;
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
 import { BLOCK_CATEGORIES, type Block } from './block.js';
 import { fieldDescription, fieldHints } from './fields.js';
+import { blockCosts, type BlockCost, type UnpricedChoice } from './pricing.js';
 
 /** A JSON Schema document or subschema. */
 export type JsonSchema = { [key: string]: unknown };
@@ -21,6 +22,10 @@ export interface BlockInfo {
   readonly staticOutput: false;
   readonly uiType: 'Standard';
   readonly contributors: ReadonlyArray<{ readonly name: string }>;
+  /** What a run costs, as AutoGPT block costs (per model choice and image count); empty for a block that makes no paid request. */
+  readonly costs: readonly BlockCost[];
+  /** The model choices whose price is unknown or known only after the run (hardware time): no cost is guessed. */
+  readonly unpricedCosts: readonly UnpricedChoice[];
 }
 
 /** The object schema under any refinements (`superRefine` wraps the object in ZodEffects). */
@@ -113,5 +118,6 @@ export function blockInfo(block: Block): BlockInfo {
     staticOutput: false,
     uiType: 'Standard',
     contributors: block.contributors ?? [],
+    ...(({ costs, unpriced }) => ({ costs, unpricedCosts: unpriced }))(blockCosts(block.pricing)),
   };
 }

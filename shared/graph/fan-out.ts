@@ -47,6 +47,30 @@ export function worstCaseNodeRuns(
   linksFrom: ReadonlyMap<string, readonly FanOutLink[]>,
   limit: number,
 ): FanOutExcess | undefined {
+  let total = 0;
+  for (const { node, runs } of nodeRuns(nodes, linksFrom)) {
+    total += runs;
+    if (total > limit) return { node, runs: total };
+  }
+  return undefined;
+}
+
+/**
+ * Values one run of `node` yields on `output` at most, when the caller knows better than the
+ * block's `outputsPerRun` (a node asking for `num_outputs: 1`); undefined: the block's bound.
+ */
+export type ValuesPerRun = (node: FanOutNode, output: string) => number | undefined;
+
+/**
+ * Each node's worst-case runs, as {@link worstCaseNodeRuns} counts them, in topological order
+ * (level by level, in the graph's order). Lazy: a caller that stops early counts no further.
+ * @param valuesPerRun a tighter bound per node and output than the block's `outputsPerRun`.
+ */
+export function* nodeRuns(
+  nodes: ReadonlyMap<string, FanOutNode>,
+  linksFrom: ReadonlyMap<string, readonly FanOutLink[]>,
+  valuesPerRun?: ValuesPerRun,
+): Generator<{ readonly node: string; readonly runs: number }, void, undefined> {
   // Links still to arrive at each node; a node is counted once all have (Kahn's order).
   const pending = new Map<string, number>();
   for (const links of linksFrom.values())
@@ -55,15 +79,13 @@ export function worstCaseNodeRuns(
   const arriving = new Map<string, Map<string, number>>();
   // First in, first out: nodes are counted level by level, in the graph's order.
   const ready = [...nodes.keys()].filter((id) => !pending.has(id));
-  let total = 0;
   for (let next = 0; next < ready.length; next++) {
     const node = nodes.get(ready[next]!)!;
     const values = arriving.get(node.id);
     const runs = node.linked.size ? Math.min(...[...node.linked].map((input) => values?.get(input) ?? 0)) : 1;
-    total += runs;
-    if (total > limit) return { node: node.id, runs: total };
+    yield { node: node.id, runs };
     for (const link of linksFrom.get(node.id) ?? []) {
-      const perRun = node.block.outputsPerRun?.[link.source_name] ?? 1;
+      const perRun = valuesPerRun?.(node, link.source_name) ?? node.block.outputsPerRun?.[link.source_name] ?? 1;
       let sink = arriving.get(link.sink_id);
       if (!sink) arriving.set(link.sink_id, (sink = new Map()));
       sink.set(link.sink_name, (sink.get(link.sink_name) ?? 0) + runs * perRun);
@@ -72,5 +94,4 @@ export function worstCaseNodeRuns(
       if (left === 0) ready.push(link.sink_id);
     }
   }
-  return undefined;
 }

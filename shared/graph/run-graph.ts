@@ -6,6 +6,7 @@ import type { BlockRegistry } from '../framework/registry.js';
 import { runBlock } from '../framework/run-block.js';
 import type { ProgressEvent } from '../replicate/types.js';
 import { checkGraph, GraphError, type CheckedGraph, type CheckedNode } from './check-graph.js';
+import { describeTotal, estimateGraphCost, formatUsd } from './estimate.js';
 import { DEFAULT_MAX_NODE_RUNS } from './fan-out.js';
 import { withLocalImages } from './local-images.js';
 
@@ -61,6 +62,12 @@ export interface GraphRunOptions {
    * A positive whole number; default 1,000.
    */
   readonly maxNodeRuns?: number;
+  /**
+   * Most USD the graph may cost in the worst case (`estimateGraphCost`): a graph that could
+   * cost more, or whose cost is partly unknown (a model without a known price), is refused
+   * before any request. A positive number; default none (no cost check).
+   */
+  readonly maxCostUsd?: number;
   /** Most node runs going at once; the others wait their turn. A positive whole number; default 8. */
   readonly concurrency?: number;
   /** Called with each output as it is yielded. */
@@ -116,10 +123,12 @@ interface NodeState extends CheckedNode {
  *   no value flows further. Before each node run the runner lets the event loop turn, so a graph
  *   whose runs never wait on I/O (Save Image of `data:` URIs) cannot keep signals, timers and
  *   HTTP requests (a host's cancel) waiting.
+ * - With `maxCostUsd`, a graph whose worst-case cost (`estimateGraphCost`) passes it, or is
+ *   partly unknown, is refused before any request.
  * @returns every output, the failures, and the nodes stopped; never rejects once running.
  * @throws {GraphError} before anything runs, for a bad graph, one that could make more than
  *   `maxNodeRuns` node runs, or a `maxPredictions`, `maxNodeRuns` or `concurrency` that is not a
- *   positive whole number.
+ *   positive whole number; for a graph past `maxCostUsd` or a `maxCostUsd` that is no positive number.
  */
 export async function runGraph(graph: unknown, options: GraphRunOptions): Promise<GraphResult> {
   const limits = checkLimits(options);
@@ -127,7 +136,29 @@ export async function runGraph(graph: unknown, options: GraphRunOptions): Promis
   const checked = checkGraph(files ? await withLocalImages(graph, options.registry, files) : graph, options.registry, {
     maxNodeRuns: limits.maxNodeRuns,
   });
+  if (options.maxCostUsd !== undefined) checkCost(checked, options.maxCostUsd);
   return new GraphRun(checked, options, limits).run();
+}
+
+/**
+ * Refuses a graph whose worst-case cost passes `maxCostUsd`, or cannot be bounded (unknown prices).
+ * @throws {GraphError} naming the total, the limit and what to do.
+ */
+function checkCost(checked: CheckedGraph, maxCostUsd: number): void {
+  if (typeof maxCostUsd !== 'number' || !Number.isFinite(maxCostUsd) || maxCostUsd <= 0)
+    throw new GraphError(`maxCostUsd must be a positive number of USD, not ${String(maxCostUsd)}`);
+  const estimate = estimateGraphCost(checked);
+  if (estimate.unknown.length)
+    throw new GraphError(
+      `Not run: the graph's worst case is ${describeTotal(estimate)}, so it cannot be held to ${formatUsd(maxCostUsd)} (maxCostUsd, --max-cost). Use models with a known price (docs/costs.md), or run without the cost limit.`,
+    );
+  if (estimate.knownUsd > maxCostUsd) {
+    const top = [...estimate.nodes].sort((a, b) => (b.usd ?? 0) - (a.usd ?? 0))[0]!;
+    throw new GraphError(
+      `Not run: the graph could cost ${formatUsd(estimate.knownUsd)} in the worst case, past the limit of ${formatUsd(maxCostUsd)} (maxCostUsd, --max-cost); the most is node ${top.node} (${formatUsd(top.usd ?? 0)}). Ask for fewer images (num_outputs), link fewer nodes, pick a cheaper model, or raise the limit.`,
+      { node: top.node },
+    );
+  }
 }
 
 /** The run's limits, defaults filled in. */

@@ -72,6 +72,7 @@ test('manifest gives the AutoGPT block info of each block', () => {
   expect(Object.keys(info!).sort()).toEqual([
     'categories',
     'contributors',
+    'costs',
     'description',
     'id',
     'inputSchema',
@@ -79,6 +80,7 @@ test('manifest gives the AutoGPT block info of each block', () => {
     'outputSchema',
     'staticOutput',
     'uiType',
+    'unpricedCosts',
   ]);
   expect(info).toMatchObject({
     id: '90f8c45e-e983-4644-aa0b-b4ebe2f531bc',
