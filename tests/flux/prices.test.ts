@@ -65,7 +65,8 @@ test("the manifest gives each Replicate block's cost in AutoGPT's BlockCost shap
   expect(manifest.get('SaveImageBlock')!).toMatchObject({ costs: [], unpricedCosts: [] });
   // Every block that calls Replicate (has credentials) says what a run costs, or that it is unknown.
   for (const info of manifest.values()) {
-    const paid = 'credentials' in (info.inputSchema.properties as object);
+    // Every block with credentials bills a prediction, except search: Replicate's search is not billed.
+    const paid = 'credentials' in (info.inputSchema.properties as object) && info.name !== 'ReplicateModelSearchBlock';
     expect({ name: info.name, priced: info.costs.length + info.unpricedCosts.length > 0 }).toEqual({
       name: info.name,
       priced: paid,
