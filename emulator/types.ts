@@ -82,7 +82,8 @@ export type Route =
   | 'images-generate'
   | 'images-edit'
   | 'chat'
-  | 'webhook-secret';
+  | 'webhook-secret'
+  | 'account';
 
 /** A webhook event, as `webhook_events_filter` names them. */
 export type WebhookEvent = 'start' | 'output' | 'logs' | 'completed';
