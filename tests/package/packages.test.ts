@@ -6,13 +6,14 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { own, ROOT, scaled, TOKEN, useEmulator } from '../helpers.js';
 
-// The three packages as users get them: `npm pack` of the root and its workspaces, then
+// The packages as users get them: `npm pack` of the root and its workspaces, then
 // `npm install <tarballs>` into empty projects. dist/ is built by `npm test`'s pretest.
 const run = promisify(execFile);
 const INSTALL = ['install', '--prefer-offline', '--no-audit', '--no-fund'];
 const LIBRARY = 'replicate-flux-blocks';
 const EMULATOR = 'replicate-flux-emulator';
 const CLI = 'replicate-flux-blocks-cli';
+const N8N = 'n8n-nodes-flux-blocks';
 
 interface Packed {
   readonly name: string;
@@ -59,7 +60,7 @@ beforeAll(async () => {
 }, scaled(120_000));
 
 test('each tarball holds its own part: the library no hosts or emulator, none of them sources, maps or build scripts', () => {
-  expect([...packed.keys()].sort()).toEqual([LIBRARY, CLI, EMULATOR].sort());
+  expect([...packed.keys()].sort()).toEqual([LIBRARY, CLI, EMULATOR, N8N].sort());
   expect(filesOf(LIBRARY)).toEqual(
     expect.arrayContaining([
       'LICENSE',
@@ -84,6 +85,18 @@ test('each tarball holds its own part: the library no hosts or emulator, none of
       'dist/cli/flux-blocks.js',
       'dist/studio/public/main.js',
       'dist/workers/index.js',
+    ]),
+  );
+  // n8n loads the files its "n8n" field names; the node reads its generated properties and icon beside it.
+  expect(filesOf(N8N)).toEqual(
+    expect.arrayContaining([
+      'LICENSE',
+      'package.json',
+      'README.md',
+      'dist/credentials/FluxBlocksApi.credentials.js',
+      'dist/nodes/FluxBlocks/FluxBlocks.node.js',
+      'dist/nodes/FluxBlocks/properties.generated.json',
+      'dist/nodes/FluxBlocks/fluxBlocks.svg',
     ]),
   );
   const stray = [...packed.values()]

@@ -4,10 +4,10 @@ import { createRegistry } from 'replicate-flux-blocks/blocks/index.js';
 import { artifacts } from './artifacts.js';
 import { REPO_ROOT } from '../paths.js';
 
-// Writes the generated schemas and docs: `node tools/dist/tools/scripts/generate.js schemas|docs|all`.
+// Writes the generated schemas, docs and n8n node properties: `node tools/dist/tools/scripts/generate.js schemas|docs|n8n|all`.
 const kind = process.argv[2] ?? 'all';
-if (kind !== 'schemas' && kind !== 'docs' && kind !== 'all') {
-  console.error('usage: generate.js schemas|docs|all');
+if (kind !== 'schemas' && kind !== 'docs' && kind !== 'n8n' && kind !== 'all') {
+  console.error('usage: generate.js schemas|docs|n8n|all');
   process.exit(2);
 }
 const root = REPO_ROOT;
