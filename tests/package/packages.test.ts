@@ -97,6 +97,7 @@ test('each tarball holds its own part: the library no hosts or emulator, none of
       'dist/nodes/FluxBlocks/FluxBlocks.node.js',
       'dist/nodes/FluxBlocks/properties.generated.json',
       'dist/nodes/FluxBlocks/fluxBlocks.svg',
+      'dist/lib/flux-blocks.mjs',
     ]),
   );
   const stray = [...packed.values()]

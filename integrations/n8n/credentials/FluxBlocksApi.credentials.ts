@@ -1,4 +1,10 @@
-import type { IAuthenticateGeneric, ICredentialTestRequest, ICredentialType, INodeProperties } from 'n8n-workflow';
+import type {
+  IAuthenticateGeneric,
+  ICredentialTestRequest,
+  ICredentialType,
+  Icon,
+  INodeProperties,
+} from 'n8n-workflow';
 
 /**
  * The Replicate API token for the Flux Blocks node, sent as `Authorization: Bearer <token>`, and
@@ -9,6 +15,11 @@ export class FluxBlocksApi implements ICredentialType {
   name = 'fluxBlocksApi';
 
   displayName = 'Flux Blocks (Replicate) API';
+
+  icon: Icon = {
+    light: 'file:../nodes/FluxBlocks/fluxBlocks.svg',
+    dark: 'file:../nodes/FluxBlocks/fluxBlocks.dark.svg',
+  };
 
   documentationUrl = 'https://replicate.com/account/api-tokens';
 

@@ -9,6 +9,11 @@ import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import { blockInput, type PropertyShape } from './block-input';
 import generated from './properties.generated.json';
 
+/** The bundled library, relative to this file once built (dist/nodes/FluxBlocks/). */
+const LIBRARY: string = '../../lib/flux-blocks.mjs';
+type Library = typeof import('replicate-flux-blocks', { with: { 'resolution-mode': 'import' } }) &
+  typeof import('replicate-flux-blocks/shared/image/fetch-image.js', { with: { 'resolution-mode': 'import' } });
+
 /** Largest result image the node downloads into `binary`, in bytes (50 MB). */
 const MAX_IMAGE_BYTES = 50_000_000;
 /** Longest one block run may take, downloads included, in ms (10 minutes, Replicate's default). */
@@ -25,7 +30,7 @@ export class FluxBlocks implements INodeType {
   description: INodeTypeDescription = {
     displayName: 'Flux Blocks',
     name: 'fluxBlocks',
-    icon: 'file:fluxBlocks.svg',
+    icon: { light: 'file:fluxBlocks.svg', dark: 'file:fluxBlocks.dark.svg' },
     group: ['transform'],
     version: 1,
     subtitle: '={{$parameter["operation"]}}',
@@ -39,9 +44,9 @@ export class FluxBlocks implements INodeType {
   };
 
   async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-    // The library is ESM-only; this file is CommonJS, so it loads it with a real dynamic import.
-    const { registry, runBlock } = await import('replicate-flux-blocks');
-    const { fetchImage } = await import('replicate-flux-blocks/shared/image/fetch-image.js');
+    // The library is ESM-only and bundled (npm run build) into dist/lib/flux-blocks.mjs; this file
+    // is CommonJS, so it loads it with a real dynamic import (a variable, so tsc leaves it as is).
+    const { registry, runBlock, fetchImage } = (await import(LIBRARY)) as Library;
     const credentials = await this.getCredentials('fluxBlocksApi');
     const apiKey = String(credentials.apiToken ?? '');
     const baseUrl = String(credentials.baseUrl || 'https://api.replicate.com/v1').replace(/\/+$/, '');
@@ -51,8 +56,13 @@ export class FluxBlocks implements INodeType {
       const operation = this.getNodeParameter('operation', i) as string;
       const block = registry.get(operation);
       try {
-        if (!block) throw new Error(`operation: unknown block "${operation}"; pick one from the list`);
-        const input = blockInput(generated as PropertyShape[], operation, (name) => this.getNodeParameter(name, i, ''));
+        if (!block) {
+          const message = `operation: unknown block "${operation}"; pick one from the list`;
+          throw new NodeOperationError(this.getNode(), message, { itemIndex: i });
+        }
+        const built = blockInput(generated as PropertyShape[], operation, (name) => this.getNodeParameter(name, i, ''));
+        if ('problem' in built) throw new NodeOperationError(this.getNode(), built.problem, { itemIndex: i });
+        const { input } = built;
         // The credentials field only names a key; the token itself travels in the context.
         input.credentials = { provider: 'replicate', id: 'n8n', type: 'api_key', title: 'n8n credential' };
         const results: string[] = [];
@@ -62,7 +72,7 @@ export class FluxBlocks implements INodeType {
           runner: { baseUrl, timeoutMs: RUN_TIMEOUT_MS },
           signal: this.getExecutionCancelSignal?.(),
         })) {
-          if (name === 'error') throw new Error(String(value));
+          if (name === 'error') throw new NodeOperationError(this.getNode(), String(value), { itemIndex: i });
           if (name === 'result') results.push(String(value));
           else json[name] = value;
         }

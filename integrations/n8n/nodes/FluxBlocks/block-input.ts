@@ -15,13 +15,14 @@ export const MAX_JSON_CHARS = 1 << 20;
  * parsed, and optional fields left empty (`''`) left out so the block's defaults apply. The
  * result is plain JSON in an object without a prototype (field names come from the schema, but
  * collection keys come from the workflow). The block's own schema checks it afterwards.
- * @throws {Error} naming the field when a `json` parameter is not JSON or longer than {@link MAX_JSON_CHARS}.
+ * @returns `{ input }`, or `{ problem }` naming the field when a `json` parameter is not JSON or
+ *   longer than {@link MAX_JSON_CHARS} (the node turns it into its error).
  */
 export function blockInput(
   properties: readonly PropertyShape[],
   operation: string,
   read: (name: string) => unknown,
-): Record<string, unknown> {
+): { input: Record<string, unknown> } | { problem: string } {
   const input: Record<string, unknown> = Object.create(null);
   const shown = properties.filter((p) => p.displayOptions?.show?.operation?.includes(operation));
   const types = new Map<string, string>();
@@ -32,24 +33,34 @@ export function blockInput(
         const options = (property as { options?: PropertyShape[] }).options ?? [];
         for (const option of options) types.set(option.name, option.type);
         for (const [name, value] of Object.entries(extra)) {
-          if (types.has(name)) input[name] = convert(name, types.get(name)!, value);
+          if (!types.has(name)) continue;
+          const converted = convert(name, types.get(name)!, value);
+          if (converted instanceof Problem) return { problem: converted.message };
+          input[name] = converted;
         }
       }
       continue;
     }
     const value = read(property.name);
     if (value === '' && !property.required) continue;
-    input[property.name] = convert(property.name, property.type, value);
+    const converted = convert(property.name, property.type, value);
+    if (converted instanceof Problem) return { problem: converted.message };
+    input[property.name] = converted;
   }
-  return input;
+  return { input };
+}
+
+/** Why a parameter could not be read; a value, not thrown, so the node raises n8n's own error. */
+class Problem {
+  constructor(readonly message: string) {}
 }
 
 function convert(name: string, type: string, value: unknown): unknown {
   if (type !== 'json' || typeof value !== 'string') return value;
-  if (value.length > MAX_JSON_CHARS) throw new Error(`${name}: at most ${MAX_JSON_CHARS} characters of JSON`);
+  if (value.length > MAX_JSON_CHARS) return new Problem(`${name}: at most ${MAX_JSON_CHARS} characters of JSON`);
   try {
     return JSON.parse(value) as unknown;
   } catch {
-    throw new Error(`${name}: not valid JSON; give a JSON value, e.g. {"prompt": "a lighthouse"}`);
+    return new Problem(`${name}: not valid JSON; give a JSON value, e.g. {"prompt": "a lighthouse"}`);
   }
 }
