@@ -49,8 +49,11 @@ export async function installOnce(
       .map(([n, v]) => `${n}@${v}`)
       .join(', ')} into ${dir} (once; later runs reuse it)`,
   );
+  // A folder without the marker holds an install cut short: start afresh (npm 11 can fail with
+  // "Invalid Version" when it installs over a partial tree).
+  await rm(join(dir, 'node_modules'), { recursive: true, force: true });
+  await rm(join(dir, 'package-lock.json'), { force: true });
   await mkdir(dir, { recursive: true });
-  await rm(marker, { force: true });
   const manifest = { name: `flux-blocks-${name}`, private: true, dependencies, ...(overrides ? { overrides } : {}) };
   await writeFile(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   const args = ['install', '--no-audit', '--no-fund', ...npmArgs];
