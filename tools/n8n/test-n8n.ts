@@ -85,16 +85,31 @@ try {
     N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'false',
     N8N_LOG_LEVEL: 'warn',
   };
+  let lastStderr = '';
   const step = async (args: string[]) => {
     console.log(`$ n8n ${args.join(' ')}`);
-    const { stdout } = await exec(n8n, args, { env, cwd: dir, timeout: STEP_TIMEOUT_MS, maxBuffer: MAX_OUTPUT_BYTES });
+    const { stdout, stderr } = await exec(n8n, args, {
+      env,
+      cwd: dir,
+      timeout: STEP_TIMEOUT_MS,
+      maxBuffer: MAX_OUTPUT_BYTES,
+    });
+    lastStderr = stderr;
     return stdout;
   };
   await step(['import:credentials', `--input=${join(dir, 'credentials.json')}`]);
   await step(['import:workflow', `--input=${join(dir, 'workflow.json')}`]);
   const stdout = await step(['execute', '--id=FluxBlocksTest01', '--rawOutput']);
 
-  const item = findItem(JSON.parse(stdout.slice(stdout.indexOf('{'), stdout.lastIndexOf('}') + 1)));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stdout.slice(stdout.indexOf('{'), stdout.lastIndexOf('}') + 1));
+  } catch {
+    throw new Error(
+      `n8n execute printed no JSON; its output began: ${stdout.slice(0, 2000) || '(nothing)'}; stderr ended: ${lastStderr.slice(-2000) || '(nothing)'}`,
+    );
+  }
+  const item = findItem(parsed);
   const urls = item?.json.result;
   const image = item?.binary?.data;
   if (!Array.isArray(urls) || !String(urls[0]).startsWith(emulator.url.replace(/\/v1$/, '')))
