@@ -35,6 +35,7 @@ export function routeOf(method: string, path: string): Route | undefined {
   if (method === 'GET' && /^\/v1\/models\/[^/]+\/[^/]+$/.test(path)) return 'model';
   if (method === 'GET' && /^\/v1\/predictions\/[^/]+$/.test(path)) return 'get';
   if (method === 'GET' && path === '/v1/webhooks/default/secret') return 'webhook-secret';
+  if (method === 'GET' && path === '/v1/account') return 'account';
   if (method === 'POST' && /^\/v1\/predictions\/[^/]+\/cancel$/.test(path)) return 'cancel';
   if (method === 'GET' && path === '/v1/search') return 'search';
   if (method === 'QUERY' && path === '/v1/models') return 'models-query';
@@ -169,6 +170,9 @@ export class EmulatedApi {
         return this.list(url);
       case 'webhook-secret':
         return { status: 200, body: { key: this.webhooks.secret } };
+      case 'account':
+        // Replicate's GET /v1/account shape; hosts (n8n's credential test) call it to check a token.
+        return { status: 200, body: { type: 'user', username: 'emulator', name: 'Emulator', github_url: null } };
       case 'model':
         return this.model(url.pathname.split('/').slice(3).map(decodeURIComponent).join('/'));
       case 'get':

@@ -90,7 +90,8 @@ export type Route =
   | 'models-create'
   | 'training-create'
   | 'training-get'
-  | 'training-cancel';
+  | 'training-cancel'
+  | 'account';
 
 /** A webhook event, as `webhook_events_filter` names them. */
 export type WebhookEvent = 'start' | 'output' | 'logs' | 'completed';

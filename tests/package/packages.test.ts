@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { own, ROOT, scaled, TOKEN, useEmulator } from '../helpers.js';
 
-// The four packages as users get them: `npm pack` of the root and its workspaces, then
+// The five packages as users get them: `npm pack` of the root and its workspaces, then
 // `npm install <tarballs>` into empty projects. dist/ is built by `npm test`'s pretest.
 const run = promisify(execFile);
 const INSTALL = ['install', '--prefer-offline', '--no-audit', '--no-fund'];
@@ -14,6 +14,7 @@ const LIBRARY = 'replicate-flux-blocks';
 const EMULATOR = 'replicate-flux-emulator';
 const CLI = 'replicate-flux-blocks-cli';
 const NODE_RED = 'node-red-contrib-flux-blocks';
+const N8N = 'n8n-nodes-flux-blocks';
 
 interface Packed {
   readonly name: string;
@@ -60,7 +61,7 @@ beforeAll(async () => {
 }, scaled(120_000));
 
 test('each tarball holds its own part: the library no hosts or emulator, none of them sources, maps or build scripts', () => {
-  expect([...packed.keys()].sort()).toEqual([LIBRARY, CLI, EMULATOR, NODE_RED].sort());
+  expect([...packed.keys()].sort()).toEqual([LIBRARY, CLI, EMULATOR, NODE_RED, N8N].sort());
   expect(filesOf(LIBRARY)).toEqual(
     expect.arrayContaining([
       'LICENSE',
@@ -98,6 +99,19 @@ test('each tarball holds its own part: the library no hosts or emulator, none of
       'nodes/flux-blocks.html',
       'nodes/flux-blocks.js',
     ].sort(),
+  );
+  // n8n loads the files its "n8n" field names; the node reads its generated properties and icon beside it.
+  expect(filesOf(N8N)).toEqual(
+    expect.arrayContaining([
+      'LICENSE',
+      'package.json',
+      'README.md',
+      'dist/credentials/FluxBlocksApi.credentials.js',
+      'dist/nodes/FluxBlocks/FluxBlocks.node.js',
+      'dist/nodes/FluxBlocks/properties.generated.json',
+      'dist/nodes/FluxBlocks/fluxBlocks.svg',
+      'dist/lib/flux-blocks.mjs',
+    ]),
   );
   const stray = [...packed.values()]
     .flatMap((entry) => entry.files.map((file) => file.path))

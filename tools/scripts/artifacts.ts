@@ -2,17 +2,24 @@ import type { Block } from 'replicate-flux-blocks/shared/framework/block.js';
 import { ERROR_KINDS } from 'replicate-flux-blocks/shared/core/errors.js';
 import type { BlockRegistry } from 'replicate-flux-blocks/shared/framework/registry.js';
 import { blockInfo, blockTitle, type JsonSchema } from 'replicate-flux-blocks/shared/framework/json-schema.js';
+import { N8N_PROPERTIES_PATH, n8nProperties } from './n8n-properties.js';
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
 /**
  * Every generated file of the repo, by path relative to its root: per block
  * `schemas/<Block>.input.json`, `schemas/<Block>.output.json` and `docs/<Block>.md`, plus the
- * manifest `schemas/blocks.json` and the errors page `docs/errors.md`. `kind` picks schemas,
- * docs or both.
+ * manifest `schemas/blocks.json`, the errors page `docs/errors.md` and the n8n node's properties
+ * (`integrations/n8n/nodes/FluxBlocks/properties.generated.json`). `kind` picks schemas (with the
+ * n8n properties, which follow the schemas), docs, only the n8n properties, or all.
  */
-export function artifacts(registry: BlockRegistry, kind: 'schemas' | 'docs' | 'all' = 'all'): Map<string, string> {
+export function artifacts(
+  registry: BlockRegistry,
+  kind: 'schemas' | 'docs' | 'n8n' | 'all' = 'all',
+): Map<string, string> {
   const files = new Map<string, string>();
+  if (kind !== 'docs') files.set(N8N_PROPERTIES_PATH, json(n8nProperties(registry)));
+  if (kind === 'n8n') return files;
   for (const block of registry.list()) {
     const info = blockInfo(block);
     if (kind !== 'docs') {

@@ -5,10 +5,10 @@ import { artifacts } from './artifacts.js';
 import { nodeRedArtifacts } from './node-red.js';
 import { REPO_ROOT } from '../paths.js';
 
-// Writes the generated files: `node tools/dist/tools/scripts/generate.js schemas|docs|node-red|all`.
+// Writes the generated files: `node tools/dist/tools/scripts/generate.js schemas|docs|node-red|n8n|all`.
 const kind = process.argv[2] ?? 'all';
-if (kind !== 'schemas' && kind !== 'docs' && kind !== 'node-red' && kind !== 'all') {
-  console.error('usage: generate.js schemas|docs|node-red|all');
+if (kind !== 'schemas' && kind !== 'docs' && kind !== 'node-red' && kind !== 'n8n' && kind !== 'all') {
+  console.error('usage: generate.js schemas|docs|node-red|n8n|all');
   process.exit(2);
 }
 const root = REPO_ROOT;
@@ -16,7 +16,7 @@ const registry = createRegistry();
 const files = new Map([
   ...(kind === 'node-red' ? [] : artifacts(registry, kind)),
   // The Node-RED nodes are made from the schemas, so `npm run schemas` (which block changes run) writes them too.
-  ...(kind === 'docs' ? [] : nodeRedArtifacts(registry)),
+  ...(kind === 'docs' || kind === 'n8n' ? [] : nodeRedArtifacts(registry)),
 ]);
 for (const [path, content] of files) {
   await mkdir(dirname(join(root, path)), { recursive: true });
