@@ -83,7 +83,8 @@ try {
     N8N_DIAGNOSTICS_ENABLED: 'false',
     N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
     N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'false',
-    N8N_LOG_LEVEL: 'warn',
+    // n8n 2.8 prints --rawOutput's run data through its logger at info level: 'warn' hides it.
+    N8N_LOG_LEVEL: 'info',
   };
   let lastStderr = '';
   const step = async (args: string[]) => {
