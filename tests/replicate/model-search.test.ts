@@ -11,7 +11,11 @@ const sent = () => local.emulator.requests.map((r) => `${r.method} ${r.path}`);
 describe('searchModels', () => {
   test('asks GET /v1/search and reads its models, best first', async () => {
     const hits = await searchModels(client(), 'flux schnell', { limit: 5 });
-    expect(hits.map((h) => h.model)).toEqual(['black-forest-labs/flux-schnell', 'lucataco/flux-schnell-lora']);
+    expect(hits.map((h) => h.model)).toEqual([
+      'black-forest-labs/flux-schnell',
+      'black-forest-labs/flux-schnell-lora',
+      'lucataco/flux-schnell-lora',
+    ]);
     expect(hits[0]).toMatchObject({ description: expect.any(String), runCount: 0, latestVersion: expect.any(String) });
     expect(sent()).toEqual(['GET /v1/search?query=flux+schnell&limit=5']);
   });
@@ -23,7 +27,11 @@ describe('searchModels', () => {
   test('when the search API answers 404, it asks QUERY /v1/models with the query as text', async () => {
     local.emulator.inject({ route: 'search', answer: { status: 404 } });
     const hits = await searchModels(client(), 'flux schnell');
-    expect(hits.map((h) => h.model)).toEqual(['black-forest-labs/flux-schnell', 'lucataco/flux-schnell-lora']);
+    expect(hits.map((h) => h.model)).toEqual([
+      'black-forest-labs/flux-schnell',
+      'black-forest-labs/flux-schnell-lora',
+      'lucataco/flux-schnell-lora',
+    ]);
     expect(sent()).toEqual(['GET /v1/search?query=flux+schnell&limit=20', 'QUERY /v1/models']);
     expect(local.emulator.requests[1]!.headers['content-type']).toBe('text/plain');
   });
