@@ -1,11 +1,12 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import { dataUriSize } from '../../shared/core/data-uri.js';
-import { fetchImage, type ConcurrencyLimit } from '../../shared/image/fetch-image.js';
+import { fetchImage, type ConcurrencyLimit, type FetchedImage } from '../../shared/image/fetch-image.js';
 import { dataUriPixelSize } from '../../shared/image/image-size.js';
 import { writeImage } from '../../shared/image/write-image.js';
 
@@ -336,6 +337,30 @@ describe('writeImage', () => {
     } finally {
       process.chdir(before);
     }
+  });
+
+  test('a reader never sees the file half-written while the same image is saved again', async () => {
+    // The studio saves a result's preview while Save Image writes the same content-named file, and
+    // the browser may load it in between: a truncated file would show as a broken image for good.
+    const big: FetchedImage = {
+      bytes: randomBytes(16 * 1024 * 1024),
+      contentType: 'image/png',
+      extension: 'png',
+      width: 1,
+      height: 1,
+    };
+    const target = join(dir, 'again');
+    const path = await writeImage(big, target);
+    const sizes = new Set<number>();
+    let writing = true;
+    const reading = (async () => {
+      while (writing) sizes.add((await stat(path)).size);
+    })();
+    await Promise.all(Array.from({ length: 8 }, () => writeImage(big, target)));
+    writing = false;
+    await reading;
+    expect([...sizes]).toEqual([big.bytes.length]);
+    expect(await readdir(target)).toEqual([basename(path)]);
   });
 
   test('a directory that cannot be made is write_failed with the system code', async () => {
