@@ -18,7 +18,7 @@ function issueReason(issue: ZodIssue): string {
           .split(' | ')
           .map((o) => `"${o.replace(/^'|'$/g, '')}"`)
           .join(', ')}, got ${got}`;
-      return `must be ${issue.expected === 'object' ? 'an object' : `a ${issue.expected}`}, got ${got}`;
+      return `must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}, got ${got}`;
     }
     case 'too_big':
       if (issue.type === 'string') return `must be at most ${issue.maximum} characters`;

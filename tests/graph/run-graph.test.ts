@@ -162,6 +162,7 @@ describe('graphs that cannot run are refused before any request', () => {
   test.each<[string, unknown, string]>([
     ['not an object', 'graph', 'Invalid graph: graph: must be an object, got string'],
     ['no nodes', { nodes: [] }, 'Invalid graph: nodes: must have at least 1 item(s)'],
+    ['nodes not a list', { nodes: 'g' }, 'Invalid graph: nodes: must be an array, got string'],
     [
       'an unknown block',
       { nodes: [{ id: 'x', block_id: 'NoSuchBlock' }] },
