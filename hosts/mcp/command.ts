@@ -1,14 +1,14 @@
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { ALLOWED_HOSTS_OPTION, allowedHostsOf, isLoopback } from '../environment/allowed-hosts.js';
 import { openEnvironment } from '../environment/environment.js';
 import { stopSignal } from '../environment/signals.js';
-import { isUsageError, UsageError } from '../environment/usage-error.js';
+import { UsageError } from '../environment/usage-error.js';
 import { HttpSetupError, startMcpHttpServer } from './http.js';
 import { DEFAULT_MAX_IMAGE_BYTES } from './results.js';
 import { mcpServerFactory } from './server.js';
+import { parseFlags } from '../environment/parse-flags.js';
 
 /** Where the embedded emulator's images are saved without --out: its URLs die with the process. */
 const EMBEDDED_OUT = join(tmpdir(), 'flux-blocks-mcp');
@@ -24,19 +24,14 @@ const EMBEDDED_OUT = join(tmpdir(), 'flux-blocks-mcp');
  * flag wins) adds names the Host and Origin checks accept (a reverse proxy's), besides loopback
  * and, off loopback, the machine's own.
  * @returns the exit status: 0 after stdin closed (stdio) or SIGINT/SIGTERM (a second signal, or a
- *   close taking over 8 s, exits at once with 130 or 143: `onStopSignals`), 2 for usage errors
- *   (checked before the embedded emulator starts).
+ *   close taking over 8 s, exits at once with 130 or 143: `onStopSignals`), 2 when the HTTP
+ *   setup is refused.
+ * @throws {UsageError} for bad flags, before anything starts.
  * @throws {Error} when the HTTP server cannot listen (the CLI exits 1), after closing the environment.
  */
 export async function mcpCommand(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let flags: ReturnType<typeof parse>;
-  try {
-    flags = parse(args, env);
-  } catch (error) {
-    if (!isUsageError(error)) throw error;
-    console.error(`flux-blocks mcp: ${(error as Error).message}\nRun flux-blocks help for usage.`);
-    return 2;
-  }
+  // A usage error goes up to the CLI, which prints it as for every command and exits 2.
+  const flags = parse(args, env);
   // Only protocol messages may reach stdout in stdio mode: anything logged goes to stderr.
   if (!flags.http) console.log = console.error;
   const environment = await openEnvironment({ baseUrl: flags.baseUrl, openAiOrigins: flags.openAiOrigins });
@@ -77,19 +72,16 @@ export async function mcpCommand(args: string[], env: NodeJS.ProcessEnv = proces
 }
 
 function parse(args: string[], env: NodeJS.ProcessEnv) {
-  const { values } = parseArgs({
-    args,
-    options: {
-      http: { type: 'boolean' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'base-url': { type: 'string' },
-      'openai-compatible-origins': { type: 'string' },
-      out: { type: 'string' },
-      'max-image-bytes': { type: 'string' },
-      'auth-token': { type: 'string' },
-      ...ALLOWED_HOSTS_OPTION,
-    },
+  const { values } = parseFlags('mcp', args, {
+    http: { type: 'boolean' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    'base-url': { type: 'string' },
+    'openai-compatible-origins': { type: 'string' },
+    out: { type: 'string' },
+    'max-image-bytes': { type: 'string' },
+    'auth-token': { type: 'string' },
+    ...ALLOWED_HOSTS_OPTION,
   });
   const http = values.http ?? false;
   for (const name of ['port', 'host', 'auth-token', 'allowed-hosts'] as const) {

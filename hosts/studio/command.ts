@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util';
 import { ALLOWED_HOSTS_OPTION, allowedHostsOf } from '../environment/allowed-hosts.js';
 import { stopSignal } from '../environment/signals.js';
 import { startStudio } from './server/index.js';
+import { parseFlags } from '../environment/parse-flags.js';
 
 /** Port the studio listens on unless `--port` says otherwise. */
 export const DEFAULT_PORT = 8484;
@@ -12,19 +12,17 @@ export const DEFAULT_PORT = 8484;
  * check also accepts the `--allowed-hosts` names, else `FLUX_BLOCKS_ALLOWED_HOSTS`'s, and off loopback the machine's), prints its URL
  * with the session token on stdout and where runs go on stderr, and runs until SIGINT or SIGTERM,
  * which cancel the runs going (a second signal, or a close taking over 8 s, exits at once: `onStopSignals`).
- * @returns the exit status: 0, or 2 for a bad flag value (parseArgs throws for unknown flags).
+ * @returns the exit status: 0, or 2 for a bad port.
+ * @throws {UsageError} for an unknown flag or one without its value.
  */
 export async function studioCommand(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      out: { type: 'string' },
-      'base-url': { type: 'string' },
-      ...ALLOWED_HOSTS_OPTION,
-      'openai-compatible-origins': { type: 'string' },
-    },
+  const { values } = parseFlags('studio', args, {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    out: { type: 'string' },
+    'base-url': { type: 'string' },
+    ...ALLOWED_HOSTS_OPTION,
+    'openai-compatible-origins': { type: 'string' },
   });
   const port = Number(values.port ?? DEFAULT_PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {

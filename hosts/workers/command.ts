@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import type { RedisOptions } from 'ioredis';
 import { registry } from 'replicate-flux-blocks/blocks/index.js';
 import { openEnvironment, type HostEnvironment, type Target } from '../environment/environment.js';
@@ -9,6 +8,7 @@ import { checkRedis, redisConnection } from './connection.js';
 import { createJobQueue, type JobQueue } from './queue.js';
 import { REPLICATE_BUDGET } from './rate-limit.js';
 import { startWorker, type RunningWorker } from './worker.js';
+import { parseFlags } from '../environment/parse-flags.js';
 
 /**
  * `flux-blocks worker`: runs block jobs from Redis (`--redis URL`, else `REDIS_URL`) until
@@ -21,19 +21,16 @@ import { startWorker, type RunningWorker } from './worker.js';
  * @throws {UsageError} for bad flags.
  */
 export async function workerCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      redis: { type: 'string' },
-      concurrency: { type: 'string' },
-      queue: { type: 'string' },
-      'base-url': { type: 'string' },
-      'openai-compatible-origins': { type: 'string' },
-      'timeout-ms': { type: 'string' },
-      out: { type: 'string' },
-      'creates-per-minute': { type: 'string' },
-      'others-per-minute': { type: 'string' },
-    },
+  const { values } = parseFlags('worker', args, {
+    redis: { type: 'string' },
+    concurrency: { type: 'string' },
+    queue: { type: 'string' },
+    'base-url': { type: 'string' },
+    'openai-compatible-origins': { type: 'string' },
+    'timeout-ms': { type: 'string' },
+    out: { type: 'string' },
+    'creates-per-minute': { type: 'string' },
+    'others-per-minute': { type: 'string' },
   });
   // Every flag is checked before anything starts: a usage error never starts the embedded emulator.
   const url = values.redis ?? process.env.REDIS_URL;

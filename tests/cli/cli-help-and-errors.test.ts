@@ -40,6 +40,10 @@ describe('usage errors', () => {
     [['run', 'ReplicateFluxKontextBlock', '--input'], 'run: --input needs a value'],
     [['emulator', '--quiet=yes'], 'emulator: --quiet takes no value; see flux-blocks emulator --help'],
     [['list', 'extra'], 'list: unexpected argument "extra"; see flux-blocks list --help'],
+    ...['mcp', 'studio', 'worker'].map((command): [string[], string] => [
+      [command, '--bogus'],
+      `${command}: unknown flag --bogus; see flux-blocks ${command} --help`,
+    ]),
   ])('%j: our own one-line message, exit 2', async (args, message) => {
     const { code, stdout, stderr } = await cli(args);
     expect(code).toBe(2);

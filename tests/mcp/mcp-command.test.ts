@@ -63,7 +63,7 @@ test.each([
   [['mcp', '--http', '--port', '1.5'], '--port takes a TCP port number'],
   [['mcp', '--max-image-bytes=-1'], '--max-image-bytes takes a whole number of bytes'],
   [['mcp', '--base-url', 'not a url'], '--base-url takes an http(s) URL'],
-  [['mcp', '--bogus'], 'Unknown option'],
+  [['mcp', '--bogus'], 'flux-blocks: mcp: unknown flag --bogus; see flux-blocks mcp --help'],
 ])('flux-blocks %j is a usage error (exit 2), with nothing on stdout', async (args, message) => {
   const { code, stdout, stderr } = await run(args);
   expect(code).toBe(2);
