@@ -24,11 +24,14 @@ const isAdvanced = (uiSchema: UiSchema | undefined, name: string) =>
   (uiSchema?.[name] as UiSchema | undefined)?.['ui:options']?.advanced === true;
 
 /** Fields marked `advanced` folded under "Advanced", as the AutoGPT builder shows them. */
-function FoldAdvanced({ properties, uiSchema, description }: ObjectFieldTemplateProps) {
+function FoldAdvanced({ properties, uiSchema, description, title, fieldPathId }: ObjectFieldTemplateProps) {
   const basic = properties.filter((p) => !isAdvanced(uiSchema, p.name));
   const advanced = properties.filter((p) => isAdvanced(uiSchema, p.name));
+  // A nested object (a model's input form) is named; the node's header names the whole form.
+  const nested = fieldPathId.path.length > 0;
   return (
-    <div className="fields">
+    <div className={nested ? 'fields nested' : 'fields'}>
+      {nested && title && <b className="control-label">{title}</b>}
       {description}
       {basic.map((p) => p.content)}
       {advanced.length > 0 && (
@@ -172,7 +175,10 @@ export const NodeForm = memo(function NodeForm(props: {
 /** A required field still empty is no error while one fills the form: the node names it quietly instead ({@link missingOf}). */
 const notRequired = (errors: RJSFValidationError[]) => errors.filter((error) => error.name !== 'required');
 
-/** The titles of the required inputs still empty (linked inputs are not required). */
+/**
+ * The titles of the required inputs still empty (linked inputs are not required); those of an
+ * object's fields (a model's input form) as `Input: Prompt`.
+ */
 export function missingOf(
   inputSchema: JsonSchema,
   images: ImageInputs,
@@ -181,8 +187,21 @@ export function missingOf(
 ): string[] {
   const { schema } = toForm(inputSchema, images);
   const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
-  return withLinked(schema, linked)
-    .required!.filter((name) => values[name] === undefined || values[name] === '')
+  const nested = Object.entries(properties)
+    .filter(([name, p]) => !linked.includes(name) && p.type === 'object' && p.properties)
+    .flatMap(([name, p]) =>
+      emptyOf(p, (values[name] ?? {}) as Record<string, unknown>).map(
+        (field) => `${String(p.title ?? name)}: ${field}`,
+      ),
+    );
+  return [...emptyOf(withLinked(schema, linked) as JsonSchema, values), ...nested];
+}
+
+/** The titles of an object schema's required fields that `values` leaves empty. */
+function emptyOf(schema: JsonSchema, values: Record<string, unknown>): string[] {
+  const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
+  return ((schema.required ?? []) as string[])
+    .filter((name) => !Object.hasOwn(values, name) || values[name] === undefined || values[name] === '')
     .map((name) => String(properties[name]?.title ?? name));
 }
 
