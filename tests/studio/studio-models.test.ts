@@ -115,6 +115,13 @@ describe('studio: the any-model node searches, picks and checks a model (issue 2
         prompt: 'A red fox in the snow',
         aspect_ratio: '16:9',
       });
+
+      // After a reload the graph comes back from localStorage, and the node loads its model's form again.
+      await page.reload();
+      await page.locator('#n1_input_aspect_ratio').waitFor();
+      // rjsf's options carry indices as values: the chosen one is read by its label.
+      await textIs(page.locator('#n1_input_aspect_ratio option:checked'), '16:9');
+      await expect(page.locator('#n1_input_prompt').inputValue()).resolves.toBe('A red fox in the snow');
     },
     scaled(90_000),
   );
@@ -141,4 +148,27 @@ describe('studio: the any-model node searches, picks and checks a model (issue 2
     },
     scaled(90_000),
   );
+
+  test('a model name typed in: its form loads, its image input gets the picker; an unknown one keeps the JSON input', async () => {
+    await page.getByTestId('palette-ReplicateModelBlock').focus();
+    await page.keyboard.press('Enter');
+    await node('n1').waitFor();
+    await page.locator('#n1_model').fill('black-forest-labs/flux-dev');
+    await page.getByTestId('image-n1_input_image').waitFor();
+    await page.getByTestId('file-n1_input_image').waitFor({ state: 'attached' });
+    await expect(page.locator('#n1_input_prompt_strength').getAttribute('max')).resolves.toBe('1');
+    // An unknown model: the node says so, and its input stays JSON.
+    await page.locator('#n1_model').fill('nobody-at-all/no-such-model');
+    await textIs(
+      page.getByTestId('model-note-n1'),
+      'No model nobody-at-all/no-such-model on Replicate: check its name, or search for it',
+    );
+    await countIs(page.getByTestId('image-n1_input_image'), 0);
+    // Its input is a JSON text area again; what is typed there is the input the next model's form shows.
+    await page.locator('#n1_input').fill('{"prompt": "a fox in JSON", "num_outputs": 2}');
+    await page.locator('#n1_model').fill('black-forest-labs/flux-schnell');
+    await page.locator('#n1_input_prompt').waitFor();
+    await expect(page.locator('#n1_input_prompt').inputValue()).resolves.toBe('a fox in JSON');
+    await expect(page.locator('#n1_input_num_outputs').inputValue()).resolves.toBe('2');
+  });
 });

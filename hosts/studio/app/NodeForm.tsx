@@ -79,32 +79,42 @@ function CredentialsField({ formData, onChange, fieldPathId, registry, schema, r
   );
 }
 
-/** A free-form object field as JSON text; invalid JSON is marked and not passed on. */
-function JsonWidget({ id, value, onChange, placeholder, disabled }: WidgetProps) {
-  const [text, setText] = useState(() => JSON.stringify(value ?? {}, null, 1));
+/**
+ * A free-form object field (the any-model node's input without its model's form) as JSON text;
+ * invalid JSON is marked and not passed on. A field, not a widget: rjsf renders objects as their
+ * properties and never through `ui:widget`.
+ */
+function JsonField({ formData, onChange, fieldPathId, schema, required, disabled, readonly, name }: FieldProps) {
+  const [text, setText] = useState(() => JSON.stringify(formData ?? {}, null, 1));
   const [bad, setBad] = useState(false);
   return (
-    <textarea
-      id={id}
-      className={bad ? 'bad' : ''}
-      rows={3}
-      value={text}
-      placeholder={placeholder}
-      disabled={disabled}
-      onChange={(e) => {
-        setText(e.target.value);
-        try {
-          onChange(JSON.parse(e.target.value || '{}'));
-          setBad(false);
-        } catch {
-          setBad(true);
-        }
-      }}
-    />
+    <div className="form-group field">
+      <label htmlFor={fieldPathId.$id}>
+        {schema.title ?? name}
+        {required ? '*' : ''}
+      </label>
+      {typeof schema.description === 'string' && <p className="field-description">{schema.description}</p>}
+      <textarea
+        id={fieldPathId.$id}
+        className={bad ? 'bad' : ''}
+        rows={3}
+        value={text}
+        disabled={disabled || readonly}
+        onChange={(e) => {
+          setText(e.target.value);
+          try {
+            onChange(JSON.parse(e.target.value || '{}'), fieldPathId.path);
+            setBad(false);
+          } catch {
+            setBad(true);
+          }
+        }}
+      />
+    </div>
   );
 }
 
-const fields: RegistryFieldsType = { credentials: CredentialsField };
+const fields: RegistryFieldsType = { credentials: CredentialsField, json: JsonField };
 /** A text area as tall as its text (a prompt), from three lines up. */
 function TextareaWidget({ id, value, onChange, placeholder, disabled, readonly }: WidgetProps) {
   return (
@@ -121,7 +131,7 @@ function TextareaWidget({ id, value, onChange, placeholder, disabled, readonly }
   );
 }
 
-const widgets: RegistryWidgetsType = { json: JsonWidget, image: ImageWidget, textarea: TextareaWidget };
+const widgets: RegistryWidgetsType = { image: ImageWidget, textarea: TextareaWidget };
 const templates = { ObjectFieldTemplate: FoldAdvanced };
 
 /** A node's form; linked inputs are disabled and not required, as their values come over links. */

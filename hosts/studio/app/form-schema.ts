@@ -77,7 +77,7 @@ function fieldsOf(
       const nested = fieldsOf(property.properties as Record<string, JsonSchema>, {});
       property = { ...property, properties: nested.properties };
       ui = { ...ui, ...nested.uiSchema };
-    } else if (property.type === 'object') ui['ui:widget'] = 'json';
+    } else if (property.type === 'object') ui['ui:field'] = 'json';
     properties.push([name, Object.fromEntries(Object.entries(property).filter(([key]) => !HINTS.has(key)))]);
     uiSchema.push([name, ui]);
   }

@@ -25,7 +25,9 @@ const NAME = /^[\w.-]{1,100}$/;
  *   query, one over {@link MAX_MODEL_QUERY_CHARS} characters or a limit outside 1-{@link MAX_MODEL_HITS}
  *   (default {@link DEFAULT_MODEL_HITS}), before any request;
  * - `GET /api/models/{owner}/{name}` a model's latest version and its input form ({@link ModelForm});
- *   400 for a name that is no Replicate name, 404 for a model Replicate does not know.
+ *   400 for a name that is no Replicate name; for a model Replicate does not know, 200 and
+ *   `{error}`: a refusal is this call's answer, not its failure (as `POST /api/check`), so the
+ *   browser logs nothing while a name is being typed.
  * Replicate's other failures are 502 with their message. The token never leaves: messages are
  * redacted, and only these shapes are sent.
  */
@@ -66,13 +68,13 @@ export function modelRoutes(environment: HostEnvironment): Hono {
       return c.json(modelForm(model) satisfies ModelForm);
     } catch (error) {
       if (error instanceof BlockError && error.kind === 'not_found')
-        return refuse(c, 404, `No model ${owner}/${name} on Replicate: check its name, or search for it`);
+        return refuse(c, 200, `No model ${owner}/${name} on Replicate: check its name, or search for it`);
       return failed(c, error);
     }
   });
   return app;
 
-  function refuse(c: Context, status: 400 | 404 | 502, message: string) {
+  function refuse(c: Context, status: 200 | 400 | 502, message: string) {
     return c.json({ error: redact(message, token) }, status);
   }
 
