@@ -1,6 +1,7 @@
 // What the studio's server and page say to each other: types, and the one limit both sides apply.
-import type { BlockInfo as LibraryBlockInfo } from 'replicate-flux-blocks/shared/framework/json-schema.js';
-export type { JsonSchema } from 'replicate-flux-blocks/shared/framework/json-schema.js';
+import type { BlockInfo as LibraryBlockInfo, JsonSchema } from 'replicate-flux-blocks/shared/framework/json-schema.js';
+import type { ModelHit } from 'replicate-flux-blocks/shared/replicate/search.js';
+export type { JsonSchema, ModelHit };
 export type { Graph } from 'replicate-flux-blocks/shared/graph/check-graph.js';
 
 /** A block's image inputs by name: `one` image or `many` (a list, or one or a list). */
@@ -104,3 +105,38 @@ export interface Example {
  * (data: URI) images.
  */
 export const MAX_GRAPH_BYTES = 4 * 1024 * 1024;
+
+/** The block that runs any Replicate model (`owner/name`) with a free-form `input`: its node searches models and shows their forms. */
+export const ANY_MODEL_BLOCK = 'ReplicateModelBlock';
+
+/** Longest model search the studio takes (`GET /api/models?query=`), in characters: a search box's worth. */
+export const MAX_MODEL_QUERY_CHARS = 200;
+
+/** Most models one search returns (`GET /api/models?limit=`, 1-50; default {@link DEFAULT_MODEL_HITS}). */
+export const MAX_MODEL_HITS = 50;
+export const DEFAULT_MODEL_HITS = 12;
+
+/** `GET /api/models?query=&limit=`: the models Replicate's search found, best first. */
+export interface ModelHits {
+  readonly hits: readonly ModelHit[];
+}
+
+/**
+ * `GET /api/models/{owner}/{name}`: a model's latest version and its input form. `inputSchema`
+ * is that version's OpenAPI `Input` schema made self-contained (its `$ref`s to enum schemas
+ * inlined, inputs in `x-order`, `x-` keywords dropped), as a form renders and checks it; absent,
+ * with `note` saying why, when the version publishes none the studio can show.
+ */
+export interface ModelForm {
+  /** `owner/name`. */
+  readonly model: string;
+  readonly description: string;
+  /** Official models run by name; others by this version. */
+  readonly official: boolean;
+  /** The latest version's id, when the model has one. */
+  readonly version?: string;
+  readonly inputSchema?: JsonSchema;
+  /** The inputs that take an image (a `uri` string, or a list of them, named or described as an image). */
+  readonly imageInputs: ImageInputs;
+  readonly note?: string;
+}

@@ -44,7 +44,7 @@ describe('forms from the input schemas', () => {
       properties: { key: { type: 'string', secret: true }, input: { type: 'object' } },
     });
     expect(uiSchema.key).toMatchObject({ 'ui:widget': 'password' });
-    expect(uiSchema.input).toMatchObject({ 'ui:widget': 'json' });
+    expect(uiSchema.input).toMatchObject({ 'ui:field': 'json' });
     expect(unwrapNullable({ anyOf: [{ type: 'string' }, { type: 'integer' }] })).toHaveProperty('anyOf');
   });
 

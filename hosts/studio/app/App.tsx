@@ -15,6 +15,7 @@ import { getBlocks, getExamples, getInfo } from './api.js';
 import { BlockNode } from './BlockNode.js';
 import { edgeId, fromGraph, type BlockNodeT, type GraphFile } from './graph-file.js';
 import { GraphMenu } from './GraphMenu.js';
+import { nodeInputOf } from './model-input.js';
 import { missingOf, problemsOf } from './NodeForm.js';
 import { Palette } from './Palette.js';
 import { KEPT_HISTORY, RunHistory, type PastRun } from './RunHistory.js';
@@ -29,14 +30,15 @@ import { useLinking } from './use-linking.js';
 const nodeTypes = { block: BlockNode };
 
 /**
- * Field errors of every node (linked inputs are not required), then the server's check (unless it
+ * Field errors of every node (linked inputs are not required; an any-model node's input against
+ * its model's form, when loaded), then the server's check (unless it
  * names a node with empty fields, which says the same), then an empty canvas.
  */
 function problemsOfCanvas(nodes: BlockNodeT[], edges: Edge[], problem: GraphProblem | undefined): string[] {
   const incomplete = new Set<string>();
   const found = nodes.flatMap((node) => {
     const linked = edges.filter((edge) => edge.target === node.id).map((edge) => edge.targetHandle ?? '');
-    const { inputSchema, imageInputs } = node.data.block;
+    const { inputSchema, imageInputs } = nodeInputOf(node.data.block, node.data.values, node.data.modelForm, linked);
     if (missingOf(inputSchema, imageInputs, node.data.values, linked).length) incomplete.add(node.id);
     return problemsOf(inputSchema, imageInputs, node.data.values, linked).map((text) => `${node.id}: ${text}`);
   });

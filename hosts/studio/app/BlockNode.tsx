@@ -4,11 +4,14 @@ import { Handle, Position, useNodeConnections, useReactFlow, type NodeProps } fr
 import type { JsonSchema } from '../protocol.js';
 import { labelOf, portType, titleOf } from './form-schema.js';
 import type { BlockNodeT } from './graph-file.js';
+import { isAnyModel, modelRefOf, nodeInputOf } from './model-input.js';
+import { ModelSearch } from './ModelSearch.js';
 import { missingOf, NodeForm } from './NodeForm.js';
 import { StudioContext } from './studio-context.js';
+import { useModelForm } from './use-model-form.js';
 
 export const BlockNode = memo(function BlockNode({ id, data, selected }: NodeProps<BlockNodeT>) {
-  const { updateNodeData } = useReactFlow();
+  const { updateNodeData } = useReactFlow<BlockNodeT>();
   const { keys, problem } = useContext(StudioContext);
   const linked = useNodeConnections({ handleType: 'target' })
     .map((c) => c.targetHandle ?? '')
@@ -20,7 +23,19 @@ export const BlockNode = memo(function BlockNode({ id, data, selected }: NodePro
   const inputs = Object.entries((data.block.inputSchema.properties ?? {}) as Record<string, JsonSchema>);
   const outputs = Object.entries((data.block.outputSchema.properties ?? {}) as Record<string, JsonSchema>);
   const status = data.status ?? 'idle';
-  const missing = missingOf(data.block.inputSchema, data.block.imageInputs, data.values, linked);
+  // The any-model node: its model's form in place of the JSON input, once loaded.
+  const anyModel = isAnyModel(data.block);
+  const modelNote = useModelForm(id, anyModel ? modelRefOf(data.values) : undefined, data.modelForm);
+  const pick = useCallback(
+    (model: string) =>
+      updateNodeData(id, (node) => ({
+        // Another model's input means nothing to this one: it starts empty.
+        values: { ...node.data.values, model, ...(node.data.values.model !== model && { input: {} }) },
+      })),
+    [id, updateNodeData],
+  );
+  const { inputSchema, imageInputs } = nodeInputOf(data.block, data.values, data.modelForm, linked);
+  const missing = missingOf(inputSchema, imageInputs, data.values, linked);
   // Empty fields first: the server's check of this node says the same, louder, until they are filled.
   const flagged = problem?.node === id && missing.length === 0;
   return (
@@ -63,10 +78,16 @@ export const BlockNode = memo(function BlockNode({ id, data, selected }: NodePro
           ))}
         </ul>
       </div>
+      {anyModel && <ModelSearch nodeId={id} onPick={pick} />}
+      {modelNote && (
+        <p className="model-note" data-testid={`model-note-${id}`}>
+          {modelNote}
+        </p>
+      )}
       <NodeForm
         nodeId={id}
-        inputSchema={data.block.inputSchema}
-        images={data.block.imageInputs}
+        inputSchema={inputSchema}
+        images={imageInputs}
         values={data.values}
         linked={linked}
         keys={keys}

@@ -24,11 +24,14 @@ const isAdvanced = (uiSchema: UiSchema | undefined, name: string) =>
   (uiSchema?.[name] as UiSchema | undefined)?.['ui:options']?.advanced === true;
 
 /** Fields marked `advanced` folded under "Advanced", as the AutoGPT builder shows them. */
-function FoldAdvanced({ properties, uiSchema, description }: ObjectFieldTemplateProps) {
+function FoldAdvanced({ properties, uiSchema, description, title, fieldPathId }: ObjectFieldTemplateProps) {
   const basic = properties.filter((p) => !isAdvanced(uiSchema, p.name));
   const advanced = properties.filter((p) => isAdvanced(uiSchema, p.name));
+  // A nested object (a model's input form) is named; the node's header names the whole form.
+  const nested = fieldPathId.path.length > 0;
   return (
-    <div className="fields">
+    <div className={nested ? 'fields nested' : 'fields'}>
+      {nested && title && <b className="control-label">{title}</b>}
       {description}
       {basic.map((p) => p.content)}
       {advanced.length > 0 && (
@@ -76,32 +79,42 @@ function CredentialsField({ formData, onChange, fieldPathId, registry, schema, r
   );
 }
 
-/** A free-form object field as JSON text; invalid JSON is marked and not passed on. */
-function JsonWidget({ id, value, onChange, placeholder, disabled }: WidgetProps) {
-  const [text, setText] = useState(() => JSON.stringify(value ?? {}, null, 1));
+/**
+ * A free-form object field (the any-model node's input without its model's form) as JSON text;
+ * invalid JSON is marked and not passed on. A field, not a widget: rjsf renders objects as their
+ * properties and never through `ui:widget`.
+ */
+function JsonField({ formData, onChange, fieldPathId, schema, required, disabled, readonly, name }: FieldProps) {
+  const [text, setText] = useState(() => JSON.stringify(formData ?? {}, null, 1));
   const [bad, setBad] = useState(false);
   return (
-    <textarea
-      id={id}
-      className={bad ? 'bad' : ''}
-      rows={3}
-      value={text}
-      placeholder={placeholder}
-      disabled={disabled}
-      onChange={(e) => {
-        setText(e.target.value);
-        try {
-          onChange(JSON.parse(e.target.value || '{}'));
-          setBad(false);
-        } catch {
-          setBad(true);
-        }
-      }}
-    />
+    <div className="form-group field">
+      <label htmlFor={fieldPathId.$id}>
+        {schema.title ?? name}
+        {required ? '*' : ''}
+      </label>
+      {typeof schema.description === 'string' && <p className="field-description">{schema.description}</p>}
+      <textarea
+        id={fieldPathId.$id}
+        className={bad ? 'bad' : ''}
+        rows={3}
+        value={text}
+        disabled={disabled || readonly}
+        onChange={(e) => {
+          setText(e.target.value);
+          try {
+            onChange(JSON.parse(e.target.value || '{}'), fieldPathId.path);
+            setBad(false);
+          } catch {
+            setBad(true);
+          }
+        }}
+      />
+    </div>
   );
 }
 
-const fields: RegistryFieldsType = { credentials: CredentialsField };
+const fields: RegistryFieldsType = { credentials: CredentialsField, json: JsonField };
 /** A text area as tall as its text (a prompt), from three lines up. */
 function TextareaWidget({ id, value, onChange, placeholder, disabled, readonly }: WidgetProps) {
   return (
@@ -118,7 +131,7 @@ function TextareaWidget({ id, value, onChange, placeholder, disabled, readonly }
   );
 }
 
-const widgets: RegistryWidgetsType = { json: JsonWidget, image: ImageWidget, textarea: TextareaWidget };
+const widgets: RegistryWidgetsType = { image: ImageWidget, textarea: TextareaWidget };
 const templates = { ObjectFieldTemplate: FoldAdvanced };
 
 /** A node's form; linked inputs are disabled and not required, as their values come over links. */
@@ -172,7 +185,10 @@ export const NodeForm = memo(function NodeForm(props: {
 /** A required field still empty is no error while one fills the form: the node names it quietly instead ({@link missingOf}). */
 const notRequired = (errors: RJSFValidationError[]) => errors.filter((error) => error.name !== 'required');
 
-/** The titles of the required inputs still empty (linked inputs are not required). */
+/**
+ * The titles of the required inputs still empty (linked inputs are not required); those of an
+ * object's fields (a model's input form) as `Input: Prompt`.
+ */
 export function missingOf(
   inputSchema: JsonSchema,
   images: ImageInputs,
@@ -181,8 +197,21 @@ export function missingOf(
 ): string[] {
   const { schema } = toForm(inputSchema, images);
   const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
-  return withLinked(schema, linked)
-    .required!.filter((name) => values[name] === undefined || values[name] === '')
+  const nested = Object.entries(properties)
+    .filter(([name, p]) => !linked.includes(name) && p.type === 'object' && p.properties)
+    .flatMap(([name, p]) =>
+      emptyOf(p, (values[name] ?? {}) as Record<string, unknown>).map(
+        (field) => `${String(p.title ?? name)}: ${field}`,
+      ),
+    );
+  return [...emptyOf(withLinked(schema, linked) as JsonSchema, values), ...nested];
+}
+
+/** The titles of an object schema's required fields that `values` leaves empty. */
+function emptyOf(schema: JsonSchema, values: Record<string, unknown>): string[] {
+  const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
+  return ((schema.required ?? []) as string[])
+    .filter((name) => !Object.hasOwn(values, name) || values[name] === undefined || values[name] === '')
     .map((name) => String(properties[name]?.title ?? name));
 }
 

@@ -1,5 +1,14 @@
 // The studio server's API. The session rides in an HttpOnly cookie, so requests carry no token.
-import type { BlockInfo, Example, GraphProblem, RunEvent, StudioInfo, Upload } from '../protocol.js';
+import type {
+  BlockInfo,
+  Example,
+  GraphProblem,
+  ModelForm,
+  ModelHits,
+  RunEvent,
+  StudioInfo,
+  Upload,
+} from '../protocol.js';
 import type { GraphFile } from './graph-file.js';
 
 async function call<T>(path: string, init?: RequestInit): Promise<T> {
@@ -48,4 +57,36 @@ export function watchRun(id: string, onEvent: (event: RunEvent) => void): () => 
   };
   for (const type of ['node', 'output', 'done']) source.addEventListener(type, listener as EventListener);
   return () => source.close();
+}
+
+/** Replicate's models for `query` (the server searches with its token): the hits, or the server's reason. */
+export async function searchModels(query: string): Promise<ModelHits | { error: string }> {
+  const response = await fetch(`/api/models?${new URLSearchParams({ query })}`);
+  return (await response.json().catch(() => ({ error: `${response.status} ${response.statusText}` }))) as
+    ModelHits | { error: string };
+}
+
+/** Model forms asked for, by `owner/name`: several nodes of one model ask once; failures are asked again. */
+const forms = new Map<string, Promise<ModelForm | { error: string }>>();
+const KEPT_FORMS = 32;
+
+/** A model's latest version and its input form (`GET /api/models/{owner}/{name}`), or the server's reason. */
+export function getModelForm(model: string): Promise<ModelForm | { error: string }> {
+  const known = forms.get(model);
+  if (known) return known;
+  const asked = fetch(`/api/models/${model.split('/').map(encodeURIComponent).join('/')}`).then(
+    async (response) => {
+      const answer = (await response.json().catch(() => ({ error: `${response.status} ${response.statusText}` }))) as
+        ModelForm | { error: string };
+      if ('error' in answer) forms.delete(model);
+      return answer;
+    },
+    (error: Error) => {
+      forms.delete(model);
+      return { error: error.message };
+    },
+  );
+  forms.set(model, asked);
+  if (forms.size > KEPT_FORMS) forms.delete(forms.keys().next().value!);
+  return asked;
 }

@@ -11,6 +11,7 @@ const HINTS = new Set([
   'credentials_provider',
   'credentials_types',
   'credentials_scopes',
+  'image',
 ]);
 
 /** A property schema with `anyOf: [X, {type: "null"}]` as X (rjsf would offer "option 1 / option 2"); an empty input then leaves the key out. */
@@ -35,37 +36,55 @@ const forms = new WeakMap<JsonSchema, FormSchema>();
  * rjsf's view of an input schema: nullable fields unwrapped; `placeholder` as ui:placeholder,
  * `secret` as a password widget, the credentials field as the key picker, `advanced` as a
  * ui option the form folds; `multiline` as a text area; free-form objects as a JSON text area;
- * image inputs (`images`, by name) as the image picker, a list of them as a list of pickers (one
- * image or a list becomes a list). Cached per schema.
+ * image inputs (`images`, by name, or an `image` hint of `one` or `many` on the field) as the
+ * image picker, a list of them as a list of pickers (one image or a list becomes a list); an
+ * object with properties (a model's input form) as its fields, each treated the same. Cached per schema.
  */
 export function toForm(input: JsonSchema, images: ImageInputs = {}): FormSchema {
   const cached = forms.get(input);
   if (cached) return cached;
-  const properties: Record<string, JsonSchema> = {};
-  const uiSchema: UiSchema = { 'ui:submitButtonOptions': { norender: true } };
-  for (const [name, raw] of Object.entries((input.properties ?? {}) as Record<string, JsonSchema>)) {
+  const fields = fieldsOf((input.properties ?? {}) as Record<string, JsonSchema>, images);
+  const uiSchema: UiSchema = { 'ui:submitButtonOptions': { norender: true }, ...fields.uiSchema };
+  // The node's header names the block, so the schema's own title ("X input") goes.
+  const { $schema: _schema, title: _title, ...top } = input;
+  const form = { schema: { ...top, properties: fields.properties } as RJSFSchema, uiSchema };
+  forms.set(input, form);
+  return form;
+}
+
+/** The properties of an object schema as rjsf renders them, and their uiSchema (see {@link toForm}). */
+function fieldsOf(
+  given: Record<string, JsonSchema>,
+  images: ImageInputs,
+): { properties: Record<string, JsonSchema>; uiSchema: UiSchema } {
+  // Entries, then fromEntries: a model's input names come from its schema, and none may reach a prototype.
+  const properties: Array<[string, JsonSchema]> = [];
+  const uiSchema: Array<[string, UiSchema]> = [];
+  for (const [name, raw] of Object.entries(given)) {
     let property = unwrapNullable(raw);
-    const ui: Record<string, unknown> = { 'ui:options': { advanced: raw.advanced === true } };
+    let ui: Record<string, unknown> = { 'ui:options': { advanced: raw.advanced === true } };
     if (typeof raw.placeholder === 'string') ui['ui:placeholder'] = raw.placeholder;
     if (raw.secret === true) ui['ui:widget'] = 'password';
     if (raw.multiline === true) ui['ui:widget'] = 'textarea';
-    const image = Object.hasOwn(images, name) ? images[name] : undefined;
+    const image = Object.hasOwn(images, name) ? images[name] : imageHint(raw.image);
     if (image === 'one') ui['ui:widget'] = 'image';
     if (image === 'many') {
       property = listOf(property);
       ui.items = { 'ui:widget': 'image' };
     }
     if (raw.credentials_provider) ui['ui:field'] = 'credentials';
-    else if (property.type === 'object' && !property.properties) ui['ui:widget'] = 'json';
-    properties[name] = Object.fromEntries(Object.entries(property).filter(([key]) => !HINTS.has(key)));
-    uiSchema[name] = ui;
+    else if (property.type === 'object' && property.properties) {
+      const nested = fieldsOf(property.properties as Record<string, JsonSchema>, {});
+      property = { ...property, properties: nested.properties };
+      ui = { ...ui, ...nested.uiSchema };
+    } else if (property.type === 'object') ui['ui:field'] = 'json';
+    properties.push([name, Object.fromEntries(Object.entries(property).filter(([key]) => !HINTS.has(key)))]);
+    uiSchema.push([name, ui]);
   }
-  // The node's header names the block, so the schema's own title ("X input") goes.
-  const { $schema: _schema, title: _title, ...top } = input;
-  const form = { schema: { ...top, properties } as RJSFSchema, uiSchema };
-  forms.set(input, form);
-  return form;
+  return { properties: Object.fromEntries(properties), uiSchema: Object.fromEntries(uiSchema) as UiSchema };
 }
+
+const imageHint = (hint: unknown) => (hint === 'one' || hint === 'many' ? hint : undefined);
 
 /** `anyOf: [string, array<string>]` (one image or a list) as the list: the form offers no "option 1 / option 2". */
 function listOf(property: JsonSchema): JsonSchema {

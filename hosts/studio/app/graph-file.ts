@@ -1,12 +1,14 @@
 // The canvas as a graph file in the AutoGPT platform's shape (as examples/), and back.
 import type { Edge, Node } from '@xyflow/react';
-import type { BlockInfo, CredentialsChoice, NodeStatus } from '../protocol.js';
+import type { BlockInfo, CredentialsChoice, ModelForm, NodeStatus } from '../protocol.js';
 import { defaultsOf } from './form-schema.js';
 
 /** What a canvas node holds: its block, its form's values, and what the last run showed. */
 export type BlockNodeData = {
   block: BlockInfo;
   values: Record<string, unknown>;
+  /** The any-model node's model form, as last loaded (not saved in the graph file). */
+  modelForm?: ModelForm;
   status?: NodeStatus;
   percent?: number;
   message?: string;

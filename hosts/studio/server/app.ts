@@ -20,6 +20,8 @@ import {
 import { guard, type GuardOptions } from './guard.js';
 import { Runs } from './runs.js';
 import { studioBlocks } from './blocks.js';
+import { withModelUploads } from './model-uploads.js';
+import { modelRoutes } from './models.js';
 import { saveUpload } from './uploads.js';
 
 /** Largest request body accepted, in bytes: a graph, with room for inline (data: URI) images (4 MiB). */
@@ -45,6 +47,8 @@ export interface StudioAppOptions extends GuardOptions {
  *   `POST /api/runs` starts one (201 `{id}`, or 422 and the problem); `GET /api/runs/:id/events`
  *   its events over SSE;
  *   `POST /api/runs/:id/cancel` cancels it (202);
+ * - `GET /api/models?query=` searches Replicate's models; `GET /api/models/{owner}/{name}` a
+ *   model's input form ({@link modelRoutes});
  * - `POST /api/uploads` an image (the raw bytes, at most {@link MAX_UPLOAD_BYTES}) kept in the out
  *   directory's `uploads/` (201 {@link Upload}; 413 over the limit, 422 for no image); graphs name it by
  *   that path, read as a local image (a `data:` URI) before each check and run;
@@ -162,6 +166,7 @@ export function createStudioApp(options: StudioAppOptions): { app: Hono; runs: R
     run.cancel();
     return c.json({ canceled: !run.done }, 202);
   });
+  app.route('/', modelRoutes(environment));
   app.all('/api/*', (c) => c.json({ error: 'Not found' }, 404));
 
   // Only the out directory's files, by name: serveStatic refuses '..', '//' and backslashes.
@@ -172,12 +177,13 @@ export function createStudioApp(options: StudioAppOptions): { app: Hono; runs: R
 
   /**
    * The request's graph with the studio's key filled in, and images sent from the page (paths in
-   * the out directory) read into `data:` URIs.
+   * the out directory, in image fields or an any-model node's input) read into `data:` URIs.
    * @throws {GraphError} naming the node whose image is missing or no image.
    */
   async function graphOf(c: Context): Promise<unknown> {
     const graph = await c.req.json().catch(() => undefined);
-    return withLocalImages(graphWithCredentials(graph, registry), registry, { allowDir: outDir });
+    const read = await withLocalImages(graphWithCredentials(graph, registry), registry, { allowDir: outDir });
+    return withModelUploads(read, registry, outDir);
   }
 }
 
