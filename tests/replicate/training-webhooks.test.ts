@@ -115,6 +115,9 @@ describe('a training with webhooks', () => {
     const trained = await pending;
     expect(trained.version).toMatch(/:[0-9a-f]{64}$/);
     expect(progress.some((e) => (e.status as string) === 'failed')).toBe(false);
+    // The genuine completed delivery ended it, with its one confirming GET: a forged end taken in
+    // would have cost a GET of its own.
+    expect(gets()).toHaveLength(1);
   });
 
   test('aborting the wait cancels the training', async () => {
