@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { validateWebhook } from '../../index.js';
-import { own, TOKEN, until, useEmulator } from '../helpers.js';
+import { fixture, own, TOKEN, until, useEmulator } from '../helpers.js';
 
 // The emulator's trainings: webhook deliveries, the trained version listed, the weights served and
 // checked when a prediction loads them.
@@ -136,7 +136,7 @@ describe('what a training makes', () => {
     const tar = Buffer.from(await response.arrayBuffer());
     // ustar: the name, the magic, a valid checksum, the size in octal, then the file.
     expect(tar.subarray(0, 100).toString('latin1').replace(/\0+$/, '')).toBe(
-      'output/flux_train_replicate/lora.safetensors',
+      fixture<{ weights_file: { path: string } }>('flux-trainer.json').weights_file.path,
     );
     expect(tar.subarray(257, 263).toString('latin1')).toBe('ustar\0');
     const header = Buffer.from(tar.subarray(0, 512));
