@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  BlockError,
   credentialsField,
   defineBlock,
   EXAMPLE_CREDENTIALS as credentials,
@@ -11,7 +12,13 @@ import {
 } from '../sdk.js';
 import { type ModelChoices, refineChoice, runChoice, usedByNote } from '../shared/flux/choices.js';
 import { choicePricing } from '../shared/flux/prices.js';
-import { LORA_WEIGHTS_EXAMPLES, loraWeightsProblem, MAX_LORA_WEIGHTS_LENGTH } from '../shared/flux/lora-weights.js';
+import {
+  LORA_WEIGHTS_EXAMPLES,
+  localWeightsProblem,
+  loraWeightsProblem,
+  MAX_LORA_WEIGHTS_LENGTH,
+} from '../shared/flux/lora-weights.js';
+import { DEFAULT_BASE_URL } from '../shared/replicate/types.js';
 
 const common = {
   prompt: 'prompt',
@@ -68,7 +75,7 @@ const inputSchema = z
     ),
     lora_weights: field(
       loraWeights,
-      `The LoRA to load: a Hugging Face repository or .safetensors URL, a CivitAI download URL or model page, a replicate.delivery .tar or .safetensors URL, or a Replicate model owner/model[:version]. E.g. ${LORA_WEIGHTS_EXAMPLES.join(', ')}. A LoRA is trained on a trigger word (listed on its page): write it in the prompt to call up the style or subject.`,
+      `The LoRA to load: a Hugging Face repository or .safetensors URL, a CivitAI download URL or model page, a replicate.delivery .tar or .safetensors URL, or a Replicate model owner/model[:version]. E.g. ${LORA_WEIGHTS_EXAMPLES.join(', ')}. The Replicate Flux LoRA Trainer block's \`weights\` or \`version\` output fits here. A LoRA is trained on a trigger word (listed on its page): write it in the prompt to call up the style or subject.`,
       { title: 'LoRA Weights', advanced: false },
     ),
     lora_scale: field(
@@ -177,5 +184,10 @@ export const ReplicateFluxLoraBlock = defineBlock({
     },
   ],
   pricing: choicePricing(LORA_CHOICES, 'model', 'num_outputs'),
-  run: (input, context) => runChoice(LORA_CHOICES[input.model], input, context),
+  async *run(input, context) {
+    // A weights URL on this machine is only loadable by the local API it came from (the emulator).
+    const local = localWeightsProblem(input.lora_weights, context.runner?.baseUrl ?? DEFAULT_BASE_URL);
+    if (local) throw new BlockError('invalid_input', `lora_weights: ${local}`);
+    yield* runChoice(LORA_CHOICES[input.model], input, context);
+  },
 });

@@ -83,9 +83,13 @@ const outputSchema = z.object({
   version: z
     .string()
     .describe(
-      'The trained version, `owner/name:version`: the `model` of the Replicate Model block, with the trigger word in the prompt.',
+      'The trained version, `owner/name:version`: the `model` of the Replicate Model block, or the `lora_weights` of the Replicate Flux LoRA block, with the trigger word in the prompt.',
     ),
-  weights: z.string().describe('URL of the trained LoRA weights (a tar holding the safetensors).'),
+  weights: z
+    .string()
+    .describe(
+      'URL of the trained LoRA weights (a tar holding the safetensors): the `lora_weights` of the Replicate Flux LoRA block.',
+    ),
   error: z
     .string()
     .describe(
@@ -111,7 +115,7 @@ export const ReplicateFluxTrainerBlock = defineBlock({
     whatItDoes:
       'Trains a Flux LoRA (a person, an object or a style) on Replicate from 10-30 images and yields the new version of the destination model, ready to run with the Replicate Model block.',
     howItWorks:
-      "Every field is checked first. A list of images is read (private addresses refused), zipped and uploaded through the Files API; a zip URL is passed as it is. When the destination does not exist it is created as a private model (POST /v1/models), and a progress line says so. The training is created on the trainer's latest version (POST /v1/models/{trainer}/versions/{version}/trainings, never sent twice), then polled slowly (GET /v1/trainings/{id}, every 5 s and less often later); progress shows the step from the training's logs. Aborting the run cancels the training. See docs/training.md.",
+      "Every field is checked first. A list of images is read (private addresses refused), zipped and uploaded through the Files API; a zip URL is passed as it is. When the destination does not exist it is created as a private model (POST /v1/models), and a progress line says so. The training is created on the trainer's latest version (POST /v1/models/{trainer}/versions/{version}/trainings, never sent twice), then waited for: by webhook when the host has a webhook receiver (its verified deliveries bring progress and the end, which one GET /v1/trainings/{id} confirms; a safety poll every minute rescues a lost delivery), else by polling slowly (GET /v1/trainings/{id}, every 5 s and less often later); progress shows the step from the training's logs. Aborting the run cancels the training. See docs/training.md.",
     useCases: [
       'Train a LoRA of a product or a person, then generate it in new scenes in the same graph.',
       "Train a style from an artist's own images and apply it with a prompt holding the trigger word.",

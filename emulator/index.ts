@@ -38,8 +38,10 @@ export type {
  * For failure tests it takes injected faults per route ({@link Emulator.inject}), applies
  * Replicate's rate limits as token buckets per token (`rateLimits`), deletes outputs after
  * `retentionMs` (`data_removed: true`, `output: null`, file URLs 404), and plays scripted
- * prediction ends (`plan`). Predictions created with `webhook` get signed deliveries
- * (`emulator/webhooks.ts`), whose secret GET /v1/webhooks/default/secret serves.
+ * prediction ends (`plan`). Predictions and trainings created with `webhook` get signed
+ * deliveries (`emulator/webhooks.ts`), whose secret GET /v1/webhooks/default/secret serves. A
+ * succeeded training's `output.weights` URL serves a tar of fake LoRA safetensors
+ * (`emulator/weights.ts`), and its new version is listed by GET /v1/models/{owner}/{name}/versions.
  * @throws Error for a `port` fetch refuses to connect to (`FETCH_BAD_PORTS`, e.g. 6000): no
  *   client could reach the emulator there.
  */

@@ -15,6 +15,7 @@ import { searchModels } from './search.js';
 import { TrainingsApi } from './trainings.js';
 import type { EmulatorOptions, RateLimits, Route } from './types.js';
 import { invalidFields } from './validation.js';
+import { parseWeightsPath } from './weights.js';
 import { newWebhookSecret, webhookRequest, WebhookSender } from './webhooks.js';
 
 const MAX_PREDICTIONS = 10_000;
@@ -26,6 +27,7 @@ const LOW_CREDIT: RateLimits = { createsPerMinute: 6, createBurst: 1 };
 /** Which route a request is for, or undefined when it is none of the emulated API. */
 export function routeOf(method: string, path: string): Route | undefined {
   if (method === 'GET' && parseOutputFile(path)) return 'file';
+  if (method === 'GET' && parseWeightsPath(path)) return 'weights';
   if (method === 'GET' && /^\/p\/[a-z2-7]+$/.test(path)) return 'web';
   if (method === 'POST' && path === '/v1/files') return 'upload';
   if (method === 'GET' && /^\/v1\/files\/[^/]+(\/download)?$/.test(path)) return 'get-file';
@@ -33,6 +35,8 @@ export function routeOf(method: string, path: string): Route | undefined {
   if (method === 'POST' && /^\/v1\/(models\/[^/]+\/[^/]+\/)?predictions$/.test(path)) return 'create';
   if (method === 'GET' && path === '/v1/predictions') return 'list';
   if (method === 'GET' && /^\/v1\/models\/[^/]+\/[^/]+$/.test(path)) return 'model';
+  if (method === 'GET' && /^\/v1\/models\/[^/]+\/[^/]+\/versions$/.test(path)) return 'model-versions';
+  if (method === 'GET' && /^\/v1\/models\/[^/]+\/[^/]+\/versions\/[^/]+$/.test(path)) return 'model-version';
   if (method === 'GET' && /^\/v1\/predictions\/[^/]+$/.test(path)) return 'get';
   if (method === 'GET' && path === '/v1/webhooks/default/secret') return 'webhook-secret';
   if (method === 'GET' && path === '/v1/account') return 'account';
@@ -65,7 +69,7 @@ export class EmulatedApi {
   throttled = 0;
   /** Predictions made since the start. */
   created = 0;
-  /** Webhook deliveries of predictions created with `webhook`. */
+  /** Webhook deliveries of predictions and trainings created with `webhook`. */
   readonly webhooks: WebhookSender;
 
   constructor(
@@ -78,16 +82,17 @@ export class EmulatedApi {
       ? new TokenBuckets(rateLimits === true ? {} : rateLimits === 'low-credit' ? LOW_CREDIT : rateLimits)
       : undefined;
     this.files = new FilesApi(baseUrl);
-    this.trainings = new TrainingsApi(baseUrl, {
-      startingMs: options.startingMs ?? 300,
-      trainingMs: options.trainingMs ?? 1500,
-    });
+    this.webhooks = new WebhookSender(options.webhookSecret ?? newWebhookSecret(), options.maxRecorded ?? 1000);
+    this.trainings = new TrainingsApi(
+      baseUrl,
+      { startingMs: options.startingMs ?? 300, trainingMs: options.trainingMs ?? 1500 },
+      this.webhooks,
+    );
     this.openai = new OpenAiRoutes(options, baseUrl, (token) => {
       const wait = this.limits?.wait(token, 'create');
       if (wait !== undefined) this.throttled += 1;
       return wait;
     });
-    this.webhooks = new WebhookSender(options.webhookSecret ?? newWebhookSecret(), options.maxRecorded ?? 1000);
   }
 
   /** Largest body a request of `route` may carry, in bytes. */
@@ -117,6 +122,7 @@ export class EmulatedApi {
       return this.serveImage(id, index);
     }
     if (route === 'web') return this.webPage(url.pathname.slice(3));
+    if (route === 'weights') return this.trainings.weights(parseWeightsPath(url.pathname)!);
     if (route && OPENAI_ROUTES.includes(route)) return this.openai.handle(req, route, raw);
     const token = this.authorize(req.headers.authorization);
     const wait = this.limits?.wait(token, route === 'create' ? 'create' : 'other');
@@ -175,6 +181,11 @@ export class EmulatedApi {
         return { status: 200, body: { type: 'user', username: 'emulator', name: 'Emulator', github_url: null } };
       case 'model':
         return this.model(url.pathname.split('/').slice(3).map(decodeURIComponent).join('/'));
+      case 'model-versions':
+      case 'model-version': {
+        const [, , , owner, name, , version] = url.pathname.split('/').map(decodeURIComponent);
+        return this.versions(`${owner}/${name}`, version);
+      }
       case 'get':
         return { status: 200, body: this.find(match![3]!).toJSON() };
       case 'cancel': {
@@ -221,6 +232,9 @@ export class EmulatedApi {
     }
     const problems = checkModelInput(spec, input as Record<string, unknown>);
     if (problems.length) throw invalid(invalidFields(problems));
+    // A LoRA made here must exist, as a real model fails to download one that does not.
+    const lora = this.trainings.loraWeightsProblem((input as Record<string, unknown>).lora_weights);
+    if (lora) throw invalid([{ field: 'input.lora_weights', type: 'invalid', description: lora }]);
     const webhook = webhookRequest(body);
     const source = await this.sourceSize(input as Record<string, unknown>);
     const asked = preferWait(req.headers.prefer?.toString());
@@ -324,6 +338,19 @@ export class EmulatedApi {
         previous: start > 0 ? page(Math.max(0, start - PAGE_SIZE)) : null,
       },
     };
+  }
+
+  /**
+   * GET /v1/models/{owner}/{name}/versions (`version` undefined) or .../versions/{version}: the
+   * versions trained into a model made here, or a catalog model's latest version.
+   */
+  private versions(name: string, version: string | undefined): Answer {
+    const made = version === undefined ? this.trainings.versions(name) : this.trainings.version(name, version);
+    if (made) return made;
+    const latest = (this.model(name).body as { latest_version: { id: string } }).latest_version;
+    if (version === undefined) return { status: 200, body: { next: null, previous: null, results: [latest] } };
+    if (version !== latest.id) throw new Problem(404, 'Not found', `Version ${version} of ${name} was not found.`);
+    return { status: 200, body: latest };
   }
 
   /** GET /v1/models/{owner}/{name}: the catalog's model, its latest version being the last listed. */

@@ -6,6 +6,8 @@ import { invalid, Problem, type Answer } from './http.js';
 import { newId } from './ids.js';
 import { modelObject } from './model.js';
 import { invalidFields } from './validation.js';
+import { loraSafetensors, LORA_FILE, parseWeightsPath, tarArchive, weightsPath } from './weights.js';
+import { webhookRequest, type Followed, type WebhookSender } from './webhooks.js';
 
 /** Trainings and models made since the start, at most: past it creates answer 429. */
 const MAX_TRAININGS = 1_000;
@@ -59,14 +61,14 @@ interface CreatedModel {
   readonly name: string;
   readonly visibility: string;
   readonly hardware: string;
-  /** Version ids trained into it, oldest first. */
-  readonly versions: string[];
+  /** Versions trained into it, oldest first. */
+  readonly versions: Array<{ readonly id: string; readonly createdAt: Date }>;
 }
 
 type TrainingStatus = 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled';
 
 /** One training: its clock-driven status, `step n/N` logs and, at the end, a new version. */
-class EmulatedTraining {
+class EmulatedTraining implements Followed {
   readonly id = newId();
   readonly createdAt = new Date();
   private canceledAt: Date | undefined;
@@ -110,6 +112,39 @@ class EmulatedTraining {
   cancel(): void {
     const status = this.status;
     if (status === 'starting' || status === 'processing') this.canceledAt = new Date();
+    [...this.waiters].forEach((wake) => wake());
+  }
+
+  get terminal(): boolean {
+    return this.status === 'succeeded' || this.status === 'canceled';
+  }
+
+  private readonly waiters = new Set<() => void>();
+
+  /** Resolves when it ends (its clock runs out, or it is canceled), after `ms`, or when `signal` aborts. */
+  settled(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.terminal || signal?.aborted) return resolve();
+      const left = this.startingMs + this.trainingMs - this.elapsed();
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, Math.min(ms, left)));
+      this.waiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** Its trained weights, once it succeeded: a tar holding the LoRA's safetensors (see weights.ts). */
+  weights(): Buffer | undefined {
+    if (this.status !== 'succeeded') return undefined;
+    const rank = typeof this.input.lora_rank === 'number' ? this.input.lora_rank : 16;
+    const trigger = typeof this.input.trigger_word === 'string' ? this.input.trigger_word : 'TOK';
+    const completed = new Date(this.createdAt.getTime() + this.startingMs + this.trainingMs);
+    return tarArchive([{ name: LORA_FILE, bytes: loraSafetensors(rank, trigger, this.id) }], completed);
   }
 
   /** The logs so far: a line per tenth of the steps, as `flux_train_replicate: step n/N`. */
@@ -138,7 +173,7 @@ class EmulatedTraining {
         status === 'succeeded'
           ? {
               version: `${this.destination}:${this.newVersion}`,
-              weights: `${originOf(this.baseUrl)}/weights/${this.id}/trained_model.tar`,
+              weights: `${originOf(this.baseUrl)}${weightsPath(this.id)}`,
             }
           : null,
       error: null,
@@ -168,6 +203,8 @@ export class TrainingsApi {
   constructor(
     private readonly baseUrl: () => string,
     private readonly timing: { startingMs: number; trainingMs: number },
+    /** Sends the deliveries of trainings created with `webhook`, as for predictions. */
+    private readonly webhooks: WebhookSender,
   ) {}
 
   /** POST /v1/models: `{owner, name, visibility, hardware}`, all required; 409 when it exists. */
@@ -244,6 +281,8 @@ export class TrainingsApi {
       throw invalid([{ field: 'input', type: 'required', description: 'input is required and must be an object' }]);
     const problems = checkModelInput(spec, input as Record<string, unknown>);
     if (problems.length) throw invalid(invalidFields(problems));
+    // Replicate: a training takes `webhook` and `webhook_events_filter` as a prediction does.
+    const webhook = webhookRequest(body);
     if (this.trainings.size >= MAX_TRAININGS)
       throw new Problem(429, 'Too many trainings', 'The emulator holds no more trainings.');
     const training = new EmulatedTraining(
@@ -255,11 +294,12 @@ export class TrainingsApi {
       this.timing.trainingMs,
       this.baseUrl(),
       (t) => {
-        this.models.get(t.destination)?.versions.push(t.newVersion);
+        this.models.get(t.destination)?.versions.push({ id: t.newVersion, createdAt: new Date() });
         this.trained.set(t.newVersion, t.destination);
       },
     );
     this.trainings.set(training.id, training);
+    if (webhook) this.webhooks.follow(training, webhook);
     return { status: 201, body: training.toJSON() };
   }
 
@@ -275,6 +315,63 @@ export class TrainingsApi {
     return { status: 200, body: training.toJSON() };
   }
 
+  /**
+   * GET /weights/{id}/trained_model.tar: a succeeded training's weights (no token needed, as
+   * Replicate's delivery URLs); 404 for others.
+   */
+  weights(id: string): Answer {
+    const bytes = this.trainings.get(id)?.weights();
+    if (!bytes) throw new Problem(404, 'Not found', 'No such weights (no such training, or it has not succeeded).');
+    return { status: 200, body: bytes, type: 'application/x-tar' };
+  }
+
+  /**
+   * GET /v1/models/{owner}/{name}/versions (newest first) of a model made through the API;
+   * undefined for other models.
+   */
+  versions(name: string): Answer | undefined {
+    const model = this.models.get(name);
+    if (!model) return undefined;
+    const results = [...model.versions].reverse().map((v) => this.versionJson(v));
+    return { status: 200, body: { next: null, previous: null, results } };
+  }
+
+  /** GET /v1/models/{owner}/{name}/versions/{id} of a model made through the API; undefined for other models. */
+  version(name: string, id: string): Answer | undefined {
+    const model = this.models.get(name);
+    if (!model) return undefined;
+    const found = model.versions.find((v) => v.id === id);
+    if (!found) throw new Problem(404, 'Not found', `Version ${id} of ${name} was not found.`);
+    return { status: 200, body: this.versionJson(found) };
+  }
+
+  /**
+   * Why a prediction's `lora_weights` cannot be loaded, when it names what this emulator made: a
+   * weights URL of a training that does not exist or has not succeeded, or a version (or a
+   * model without any) of a model made here. Undefined otherwise (other LoRAs are not checked).
+   */
+  loraWeightsProblem(value: unknown): string | undefined {
+    if (typeof value !== 'string') return undefined;
+    const origin = originOf(this.baseUrl());
+    if (value.startsWith(`${origin}/`)) {
+      const id = parseWeightsPath(new URL(value).pathname);
+      return id && this.trainings.get(id)?.weights() ? undefined : `${value} could not be downloaded`;
+    }
+    const [name, version] = value.split(':') as [string, string?];
+    const model = this.models.get(name);
+    if (!model) return undefined;
+    if (version === undefined)
+      return model.versions.length ? undefined : `model ${name} has no version: train one first`;
+    return model.versions.some((v) => v.id === version) ? undefined : `version ${version} of ${name} does not exist`;
+  }
+
+  private versionJson({ id, createdAt }: { id: string; createdAt: Date }): Record<string, unknown> {
+    const { latest_version: version } = modelObject('x/x', TRAINED_SPEC, id, false) as {
+      latest_version: Record<string, unknown>;
+    };
+    return { ...version, created_at: createdAt.toISOString() };
+  }
+
   private find(id: string): EmulatedTraining {
     const training = this.trainings.get(id);
     if (!training) throw new Problem(404, 'Not found', `Training ${id} was not found.`);
@@ -288,12 +385,12 @@ export class TrainingsApi {
   private modelJson(model: CreatedModel): Record<string, unknown> {
     const name = `${model.owner}/${model.name}`;
     const latest = model.versions.at(-1);
-    const body = modelObject(name, TRAINED_SPEC, latest ?? '', false);
+    const body = modelObject(name, TRAINED_SPEC, latest?.id ?? '', false);
     return {
       ...body,
       description: `${name} (a model made through the emulated API)`,
       visibility: model.visibility,
-      latest_version: latest ? body.latest_version : null,
+      latest_version: latest ? this.versionJson(latest) : null,
     };
   }
 }

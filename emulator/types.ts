@@ -65,7 +65,9 @@ export interface RateLimits {
 /**
  * The API routes, as faults name them. `file` is an output file download; `upload`,
  * `get-file` and `delete-file` are the Files API (POST /v1/files, GET and DELETE
- * /v1/files/{id}); `web` is a prediction's web page (`urls.web`). The OpenAI-style routes of
+ * /v1/files/{id}); `web` is a prediction's web page (`urls.web`); `weights` a training's
+ * weights download (`output.weights`); `model-versions` and `model-version` are GET
+ * /v1/models/{owner}/{name}/versions[/{id}]. The OpenAI-style routes of
  * API aggregators: `images-generate` (POST /v1/images/generations), `images-edit` (POST
  * /v1/images/edits) and `chat` (POST /v1/chat/completions); their faults answer OpenAI's
  * error body.
@@ -91,6 +93,9 @@ export type Route =
   | 'training-create'
   | 'training-get'
   | 'training-cancel'
+  | 'model-versions'
+  | 'model-version'
+  | 'weights'
   | 'account';
 
 /** A webhook event, as `webhook_events_filter` names them. */
@@ -112,6 +117,7 @@ export interface WebhookFault {
 /** One webhook delivery the emulator made (or dropped), as tests read them back. */
 export interface WebhookDelivery {
   readonly webhookId: string;
+  /** The id of the prediction, or training, the delivery is about. */
   readonly predictionId: string;
   readonly event: WebhookEvent;
   readonly url: string;

@@ -2,7 +2,6 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { invalid } from './http.js';
-import type { EmulatedPrediction } from './prediction.js';
 import type { WebhookDelivery, WebhookEvent, WebhookFault } from './types.js';
 
 const EVENTS: readonly WebhookEvent[] = ['start', 'output', 'logs', 'completed'];
@@ -55,7 +54,18 @@ export function webhookRequest(body: unknown): { url: string; events: ReadonlySe
 }
 
 /**
- * Sends the webhook deliveries of the predictions created with `webhook`: `start` at creation,
+ * What the sender follows: an emulated prediction or training, whose answer body each delivery
+ * carries (Replicate sends a training's deliveries as the training object).
+ */
+export interface Followed {
+  readonly terminal: boolean;
+  /** Resolves when it reaches a terminal status, after `ms`, or when `signal` aborts. */
+  settled(ms: number, signal?: AbortSignal): Promise<void>;
+  toJSON(): Record<string, unknown>;
+}
+
+/**
+ * Sends the webhook deliveries of the predictions and trainings created with `webhook`: `start` at creation,
  * `output` and `logs` when they change (at most every 500 ms), `completed` at the end, each
  * signed with {@link secret} (Standard Webhooks headers). A `completed` delivery not answered
  * 2xx is retried 4 times with backoff (0.5 s doubling); the others are superseded by later ones.
@@ -87,8 +97,8 @@ export class WebhookSender {
     this.stopped.abort();
   }
 
-  /** Follows `prediction` to its end, sending what `request` asks for. */
-  follow(prediction: EmulatedPrediction, { url, events }: { url: string; events: ReadonlySet<WebhookEvent> }): void {
+  /** Follows `prediction` (or a training) to its end, sending what `request` asks for. */
+  follow(prediction: Followed, { url, events }: { url: string; events: ReadonlySet<WebhookEvent> }): void {
     void (async () => {
       let last = prediction.toJSON();
       if (events.has('start')) void this.send(url, 'start', last);

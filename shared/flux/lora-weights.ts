@@ -26,6 +26,10 @@ const CIVITAI_DOWNLOAD = /^\/api\/download\/models\/\d+\/?$/;
 const CIVITAI_PAGE = /^\/models\/\d+(?:\/[^/]*)?\/?$/;
 const DELIVERY_FILE = /^\/.+\.(?:tar|safetensors)$/;
 
+/** This machine's names: weights there are served by a local Replicate-compatible API (the emulator). */
+const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
+const WEIGHTS_FILE = /\.(?:tar|safetensors)$/;
+
 /** Which hosts take which paths; any other host is refused. */
 const HOSTS = new Map<string, readonly RegExp[]>([
   ['huggingface.co', [HF_REPO, HF_FILE]],
@@ -33,12 +37,39 @@ const HOSTS = new Map<string, readonly RegExp[]>([
   ['replicate.delivery', [DELIVERY_FILE]],
 ]);
 
+/** Whether `url` is a .tar or .safetensors file on this machine, by http(s), without credentials. */
+function localWeights(url: URL): boolean {
+  return (
+    /^https?:$/.test(url.protocol) &&
+    !url.username &&
+    !url.password &&
+    LOOPBACK.test(url.hostname) &&
+    WEIGHTS_FILE.test(url.pathname)
+  );
+}
+
+/**
+ * Why a `lora_weights` URL on this machine (`http://127.0.0.1:PORT/.../trained_model.tar`, which
+ * {@link loraWeightsProblem} lets through) cannot be loaded: only the Replicate-compatible API at
+ * `baseUrl` (the emulator, whose trainings yield such weights URLs) can fetch weights on its own
+ * origin; Replicate's servers cannot reach this machine. Undefined for every other value.
+ */
+export function localWeightsProblem(value: string, baseUrl: string): string | undefined {
+  const url = URL.parse(value.trim());
+  if (!url || !localWeights(url)) return undefined;
+  const api = URL.parse(baseUrl)?.origin;
+  if (url.origin === api) return undefined;
+  return `${url.origin} is on this machine, not the Replicate API this block runs against (${api ?? baseUrl}), which cannot fetch it; give weights the API serves (a training's weights URL), a Hugging Face, CivitAI or replicate.delivery URL, or owner/model[:version]`;
+}
+
 /**
  * Why `value` is not a `lora_weights` the Flux LoRA models load, or undefined when it is one of:
  * a Hugging Face repository or `.safetensors` resolve URL (`huggingface.co/owner/repo`, with or
  * without `https://`), a CivitAI download URL or model page, a `replicate.delivery` `.tar` or
- * `.safetensors` URL, or a Replicate model `owner/model` (optionally `:version`).
- * Only https is accepted for URLs. The reason ends with an example of each form.
+ * `.safetensors` URL, a Replicate model `owner/model` (optionally `:version`), or a `.tar` or
+ * `.safetensors` URL on this machine (a local Replicate-compatible API's training weights, such as
+ * the emulator's; {@link localWeightsProblem} then checks it is that API's).
+ * Only https is accepted for other URLs. The reason ends with an example of each form.
  */
 export function loraWeightsProblem(value: string): string | undefined {
   if (value.length > MAX_LORA_WEIGHTS_LENGTH) return `must be at most ${MAX_LORA_WEIGHTS_LENGTH} characters`;
@@ -48,5 +79,7 @@ export function loraWeightsProblem(value: string): string | undefined {
   const paths =
     url && url.protocol === 'https:' && !url.username && !url.password ? HOSTS.get(url.hostname) : undefined;
   if (url && paths?.some((path) => path.test(url.pathname))) return undefined;
+  // Checked against the API the block runs against by localWeightsProblem, when the context is known.
+  if (url && localWeights(url)) return undefined;
   return `is not a LoRA the model can load; use a Hugging Face, CivitAI or replicate.delivery URL or a Replicate owner/model, e.g. ${LORA_WEIGHTS_EXAMPLES.join(', ')}`;
 }

@@ -10,7 +10,7 @@ import { fileSchema, MAX_FILE_BYTES, type ReplicateFile, type Upload } from './f
 import { findPredictions } from './find-predictions.js';
 import { inputSizeProblem } from './input-size.js';
 import type { Pacer } from './pacer.js';
-import { PredictionRun, readPrediction, type RunSettings } from './prediction-run.js';
+import { PredictionRun, readPrediction, type RunSettings, type WebhookTarget } from './prediction-run.js';
 import type { WebhookReceiver } from './webhooks.js';
 import {
   DEFAULT_BASE_URL,
@@ -111,6 +111,12 @@ export interface ApiRequest {
 export interface ReplicateClient {
   /** The base URL requests go to. */
   readonly baseUrl: string;
+  /**
+   * The client's `webhook` option, when it has one, with the loader of the receiver's signing
+   * secret (GET /v1/webhooks/default/secret, once per receiver): for waits of its own, such as
+   * trainings', by the same deliveries. Undefined when the client polls.
+   */
+  readonly webhook?: WebhookTarget & { readonly loadSecret: () => Promise<string> };
   /**
    * Runs one prediction to a terminal status and returns it when it succeeded.
    *
@@ -227,6 +233,7 @@ export function createReplicateClient({ token: rawToken, pacer, ...options }: Re
   const upload = (signal: AbortSignal) => uploader(core, signal);
   return {
     baseUrl,
+    ...(settings.webhook && { webhook: settings.webhook }),
     uploadFile(content, filename, { signal } = {}) {
       return bounded(core, (stop) => upload(stop)(content, filename), signal);
     },

@@ -5,6 +5,7 @@ import { formatIssues } from '../core/issues.js';
 import type { ReplicateClient } from './client.js';
 import { checkInput } from './input-check.js';
 import type { ProgressEvent } from './types.js';
+import type { WebhookReceiver } from './webhooks.js';
 
 /**
  * The Flux LoRA trainer used by default: Ostris's AI Toolkit trainer on Replicate, whose
@@ -24,6 +25,12 @@ export const MODEL_NAME = /^[a-z0-9][\w.-]*\/[a-z0-9][a-z0-9._-]*$/i;
 
 /** Longest a training is waited for by default, in ms: 2 hours (a Flux LoRA takes 2-30 minutes). */
 export const DEFAULT_TRAINING_TIMEOUT_MS = 7_200_000;
+
+/** With webhooks, how often a training is still polled by default, in ms: a lost delivery costs at most this. */
+export const TRAINING_SAFETY_POLL_MS = 60_000;
+
+/** Deliveries a training asks for: `start` and `logs` for progress, `completed` for its end. */
+const WEBHOOK_EVENTS = ['start', 'logs', 'completed'] as const;
 
 const TERMINAL = ['succeeded', 'failed', 'canceled', 'aborted'];
 
@@ -62,6 +69,11 @@ export interface TrainOptions {
   readonly maxPollIntervalMs?: number;
   /** Bound on the wait after the create, in ms; the training is canceled past it. Default 7200000 (2 h). */
   readonly timeoutMs?: number;
+  /**
+   * With the client's webhook: the interval of the safety poll (GET /v1/trainings/{id}) that
+   * rescues a lost delivery, in ms. Default 60000. Without a webhook it is unused.
+   */
+  readonly safetyPollMs?: number;
 }
 
 /** A finished training's result. */
@@ -80,8 +92,11 @@ export interface TrainedVersion {
  * {@link DESTINATION_HARDWARE}) when GET /v1/models/{owner}/{name} answers 404, saying so through
  * `onProgress` first; creates the training (POST
  * /v1/models/{trainer}/versions/{version}/trainings with `destination` and `input`, never sent
- * twice); then polls GET /v1/trainings/{id} slowly until it ends. On abort or timeout the
- * training is canceled first.
+ * twice); then waits for it to end. When the client has a webhook (`client.webhook`) the training
+ * is created with `webhook` and `webhook_events_filter` (`start`, `logs`, `completed`), and its
+ * verified deliveries bring progress and the end, which one GET /v1/trainings/{id} confirms;
+ * a safety poll every `safetyPollMs` and one at the deadline rescue a lost delivery. Without
+ * one it polls GET /v1/trainings/{id} slowly. On abort or timeout the training is canceled first.
  * @throws {BlockError} `invalid_input` for a malformed `destination` or `trainer` (before any
  *   request); `model_failed` with the training's error; `canceled`; `host_aborted`; `timed_out`;
  *   `bad_response` for answers that are not trainings; and the client's kinds (`rejected_input`
@@ -107,9 +122,17 @@ export async function trainVersion(
       `Trainer ${trainer} (version ${version.slice(0, 12)}) refuses this input: ${problems}`,
     );
   await ensureDestination(client, destination, signal, onProgress);
+  const { webhook } = client;
+  // The secret first: a delivery may arrive before the create's answer, and is kept until then.
+  if (webhook) await webhook.receiver.useSecret(webhook.loadSecret);
   const path = `models/${trainer.split('/').map(encodeURIComponent).join('/')}/versions/${encodeURIComponent(version)}/trainings`;
+  const json = {
+    destination,
+    input,
+    ...(webhook && { webhook: webhook.url, webhook_events_filter: WEBHOOK_EVENTS }),
+  };
   const created = readTraining(
-    await client.request(path, { method: 'POST', kind: 'create', json: { destination, input }, signal }),
+    await client.request(path, { method: 'POST', kind: 'create', json, signal }),
     `POST /${path}`,
     client.baseUrl,
   );
@@ -149,37 +172,41 @@ async function ensureDestination(
   });
 }
 
-/** Polls the training until it ends; cancels it on abort or timeout. */
-async function waitForTraining(
-  client: ReplicateClient,
-  first: Training,
-  {
-    signal,
-    onProgress,
-    pollIntervalMs = 5_000,
-    maxPollIntervalMs = 30_000,
-    timeoutMs = DEFAULT_TRAINING_TIMEOUT_MS,
-  }: TrainOptions,
-): Promise<Training> {
-  const deadline = Date.now() + timeoutMs;
-  let training = first;
-  let interval = pollIntervalMs;
-  let last = '';
+/** The training as it stands while it is waited for, and how to say each change of it. */
+interface Watch {
+  training: Training;
+  /** Whether `training` came from a GET (not from a delivery). */
+  fromGet: boolean;
+  readonly report: (training: Training) => void;
+  readonly get: () => Promise<Training>;
+  readonly deadline: number;
+}
+
+/** Waits for the training to end, by webhook when the client has one, else by polling; cancels it on abort or timeout. */
+async function waitForTraining(client: ReplicateClient, first: Training, options: TrainOptions): Promise<Training> {
+  const { signal, onProgress, timeoutMs = DEFAULT_TRAINING_TIMEOUT_MS } = options;
   const path = `trainings/${encodeURIComponent(first.id)}`;
-  try {
-    for (;;) {
+  let last = '';
+  const watch: Watch = {
+    training: first,
+    fromGet: true,
+    deadline: Date.now() + timeoutMs,
+    report(training) {
       const event = progressOf(training);
       const said = JSON.stringify(event);
       if (said !== last) onProgress?.(event);
       last = said;
-      if (TERMINAL.includes(training.status)) return finished(training);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new BlockError('timed_out', `Training ${training.id} did not end within ${timeoutMs} ms`);
-      await sleep(Math.min(interval, left), undefined, { signal });
-      interval = Math.min(maxPollIntervalMs, Math.ceil(interval * 1.5));
-      training = readTraining(await client.request(path, { signal }), `GET /${path}`, client.baseUrl);
-    }
+    },
+    get: async () => readTraining(await client.request(path, { signal }), `GET /${path}`, client.baseUrl),
+  };
+  watch.report(first);
+  try {
+    const ended = client.webhook
+      ? await byWebhook(watch, client.webhook.receiver, options)
+      : await byPolling(watch, options);
+    return finished(ended);
   } catch (error) {
+    const { training } = watch;
     if (TERMINAL.includes(training.status)) throw error;
     // Stop it on Replicate too, with a signal of its own: the caller's is aborted.
     const canceled = await client
@@ -191,6 +218,104 @@ async function waitForTraining(
     const failure = error instanceof BlockError ? error : new BlockError('internal', String(error));
     throw new BlockError(failure.kind, `${failure.detail.replace(/\.$/, '')}.${canceled}`);
   }
+}
+
+/** Polls every `pollIntervalMs`, 1.5x less often per poll up to `maxPollIntervalMs`, until the training ends. */
+async function byPolling(
+  watch: Watch,
+  { signal, pollIntervalMs = 5_000, maxPollIntervalMs = 30_000, timeoutMs = DEFAULT_TRAINING_TIMEOUT_MS }: TrainOptions,
+): Promise<Training> {
+  let interval = pollIntervalMs;
+  while (!TERMINAL.includes(watch.training.status)) {
+    const left = watch.deadline - Date.now();
+    if (left <= 0)
+      throw new BlockError('timed_out', `Training ${watch.training.id} did not end within ${timeoutMs} ms`);
+    await sleep(Math.min(interval, left), undefined, { signal });
+    interval = Math.min(maxPollIntervalMs, Math.ceil(interval * 1.5));
+    watch.training = await watch.get();
+    watch.report(watch.training);
+  }
+  return watch.training;
+}
+
+/**
+ * Waits for the training's verified deliveries (progress from each one's logs) until one says it
+ * ended, then confirms that with a GET. Polls only every `safetyPollMs` and once at the deadline,
+ * so a lost or forged delivery delays the end but never hangs the wait.
+ */
+async function byWebhook(
+  watch: Watch,
+  receiver: WebhookReceiver,
+  { signal, safetyPollMs = TRAINING_SAFETY_POLL_MS, timeoutMs = DEFAULT_TRAINING_TIMEOUT_MS }: TrainOptions,
+): Promise<Training> {
+  let arrived = () => {};
+  const unsubscribe = receiver.subscribe(watch.training.id, (body) => {
+    const delivered = trainingSchema.safeParse(body);
+    // Deliveries may come out of order: nothing changes an ended training.
+    if (!delivered.success || TERMINAL.includes(watch.training.status)) return;
+    watch.training = delivered.data;
+    watch.fromGet = false;
+    watch.report(delivered.data);
+    arrived();
+  });
+  const poll = async () => {
+    const polled = await watch.get();
+    // A delivery that came while the GET was on its way is as recent; an ended one stands.
+    if (TERMINAL.includes(watch.training.status) && !watch.fromGet) return;
+    watch.training = polled;
+    watch.fromGet = true;
+    watch.report(polled);
+  };
+  try {
+    let lastPoll = Date.now();
+    for (;;) {
+      if (TERMINAL.includes(watch.training.status)) {
+        if (watch.fromGet) return watch.training;
+        // The end a delivery told of, confirmed by Replicate itself before anything is yielded.
+        watch.training = await watch.get();
+        watch.fromGet = true;
+        watch.report(watch.training);
+        continue;
+      }
+      const left = watch.deadline - Date.now();
+      if (left <= 0)
+        throw new BlockError('timed_out', `Training ${watch.training.id} did not end within ${timeoutMs} ms`);
+      const due = await delivery(Math.min(lastPoll + safetyPollMs - Date.now(), left), signal, (wake) => {
+        arrived = wake;
+      });
+      if (!due || TERMINAL.includes(watch.training.status)) continue;
+      lastPoll = Date.now();
+      await poll();
+    }
+  } finally {
+    unsubscribe();
+  }
+}
+
+/**
+ * Resolves `true` after `ms`, or `false` as soon as the function given to `onArrival` is called
+ * (a delivery came); rejects with the signal's reason when it aborts.
+ */
+function delivery(
+  ms: number,
+  signal: AbortSignal | undefined,
+  onArrival: (wake: () => void) => void,
+): Promise<boolean> {
+  return new Promise<boolean>((resolve, reject) => {
+    const timer = setTimeout(() => finish(true), Math.max(0, ms));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    function finish(due: boolean) {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(due);
+    }
+    onArrival(() => finish(false));
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** The result of an ended training. @throws {BlockError} unless it succeeded. */

@@ -72,6 +72,8 @@ export interface WebhookReceiver {
   /**
    * Calls `listener` with each verified delivery's prediction for `id` (the latest one that
    * came before, if any, at once), until the returned function is called. Used by the client.
+   * A training's deliveries come the same way, by the training's id: Replicate sends the
+   * training object, which has a prediction's shape (`trainVersion` reads it as a training).
    */
   subscribe(id: string, listener: (prediction: Prediction) => void): () => void;
   /** Sets the secret from `load` unless the receiver has one; loads once. Used by the client before it creates. */

@@ -91,6 +91,14 @@ describe('Flux LoRA: lora_weights forms refused before any request', () => {
     expect(creates).toEqual([]);
   });
 
+  test("weights on this machine but not at the API's origin: refused, as Replicate could not fetch them", async () => {
+    const { outputs, creates } = await sent({ lora_weights: 'http://127.0.0.1:9/weights/abc/trained_model.tar' });
+    expect(errorOf(outputs)).toMatch(
+      /^lora_weights: http:\/\/127\.0\.0\.1:9 is on this machine, not the Replicate API this block runs against \(http:\/\/127\.0\.0\.1:\d+\)/,
+    );
+    expect(creates).toEqual([]);
+  });
+
   test('the message gives an example of each form', async () => {
     const { outputs } = await sent({ lora_weights: 'https://example.com/x' });
     expect(errorOf(outputs)).toContain('https://civitai.com/api/download/models/735262');

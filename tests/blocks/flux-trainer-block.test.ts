@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { unzipSync } from 'fflate';
-import { ReplicateFluxTrainerBlock as block, ReplicateModelBlock } from '../../blocks/index.js';
+import { ReplicateFluxLoraBlock, ReplicateFluxTrainerBlock as block, ReplicateModelBlock } from '../../blocks/index.js';
 import type { ProgressEvent } from '../../index.js';
 import { EXAMPLE_IMAGE } from '../../sdk.js';
 import {
@@ -85,6 +85,39 @@ describe('training into a destination', () => {
     expect(
       requestsTo(local.emulator, 'POST', /^\/v1\/predictions$/).map((r) => (r.body as { version: string }).version),
     ).toEqual([version, version]);
+  });
+
+  test('the trained weights and version load as lora_weights, in the LoRA block and the Replicate Model block', async () => {
+    const trained = new Map(await collect(block, base(fresh()), contextFor(local.emulator)));
+    const [version, weights] = [trained.get('version') as string, trained.get('weights') as string];
+    local.emulator.requests.splice(0);
+    for (const lora_weights of [weights, version]) {
+      const viaLora = await collect(
+        ReplicateFluxLoraBlock,
+        { credentials: CREDENTIALS, prompt: 'a photo of ZXQ', lora_weights },
+        contextFor(local.emulator),
+      );
+      expect(names(viaLora)).toEqual(['result', 'seed']);
+      const viaModel = await collect(
+        ReplicateModelBlock,
+        {
+          credentials: CREDENTIALS,
+          model: 'black-forest-labs/flux-dev-lora',
+          input: { prompt: 'a photo of ZXQ', lora_weights },
+        },
+        contextFor(local.emulator),
+      );
+      expect(names(viaModel)).toEqual(['result', 'output']);
+    }
+    // The emulator refuses weights it did not make (422), so these loaded the trained ones.
+    const sent = requestsTo(local.emulator, 'POST', /flux-dev-lora\/predictions$/);
+    expect(sent.map((r) => (r.body as { input: { lora_weights: string } }).input.lora_weights)).toEqual([
+      weights,
+      weights,
+      version,
+      version,
+    ]);
+    expect(sent.every((r) => typeof r.outcome === 'number' && r.outcome < 300)).toBe(true);
   });
 
   test('a list of images is zipped and uploaded through the Files API; its URL is input_images', async () => {
