@@ -94,14 +94,19 @@ export function actualCost(
 /** A run of a priced block that showed no ended prediction (it failed first, timed out, or ran elsewhere). */
 export const NO_PREDICTION_SEEN: ActualCost = {
   usd: null,
-  unknown: 'no ended prediction was seen (a failure before it, a timeout, a training, or a run on a worker)',
+  unknown:
+    'no ended prediction was seen: the run failed before one, was stopped or timed out, ran a training, or ran on a worker',
 };
 
 const UNIT_WORDS: Readonly<Record<PriceUnit, string>> = { image: 'image', megapixel: 'megapixel', second: 's' };
 
-/** `black-forest-labs/flux-schnell: 4 images x $0.003 = $0.012`, or `...: unknown (no known price for ...)`. */
+/**
+ * `black-forest-labs/flux-schnell: 4 images x $0.003 = $0.012`, `...: unknown (no known price for ...)`,
+ * or `unknown (no ended prediction was seen: ...)`.
+ */
 export function describeActualCost(cost: ActualCost): string {
-  const model = cost.model ?? 'no prediction';
+  if (cost.model === undefined) return `unknown (${cost.unknown})`;
+  const { model } = cost;
   if (cost.usd === null) return `${model}: unknown (${cost.unknown})`;
   const { quantity = 0, unit = 'image', usdPerUnit = 0 } = cost;
   const words = unit === 'second' ? `${quantity} s` : `${quantity} ${UNIT_WORDS[unit]}${quantity === 1 ? '' : 's'}`;
