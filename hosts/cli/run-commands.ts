@@ -1,5 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { registry } from 'replicate-flux-blocks/blocks/index.js';
+import {
+  actualCost,
+  describeActualCost,
+  NO_PREDICTION_SEEN,
+  totalCost,
+  type ActualCost,
+} from 'replicate-flux-blocks/shared/framework/actual-cost.js';
 import type { Block, BlockContext } from 'replicate-flux-blocks/shared/framework/block.js';
 import { IMAGE_OUTPUTS } from 'replicate-flux-blocks/shared/framework/fields.js';
 import { readLocalImages } from 'replicate-flux-blocks/shared/framework/local-files.js';
@@ -13,6 +20,7 @@ import {
   type GraphCostEstimate,
 } from 'replicate-flux-blocks/shared/graph/estimate.js';
 import { withLocalImages } from 'replicate-flux-blocks/shared/graph/local-images.js';
+import { describeRunCosts } from 'replicate-flux-blocks/shared/graph/run-cost.js';
 import { runGraph, type GraphOutput } from 'replicate-flux-blocks/shared/graph/run-graph.js';
 import {
   graphWithCredentials,
@@ -23,6 +31,7 @@ import {
   type Target,
 } from '../environment/environment.js';
 import { fetchImage } from 'replicate-flux-blocks/shared/image/fetch-image.js';
+import type { Prediction } from 'replicate-flux-blocks/shared/replicate/types.js';
 import { writeImage } from 'replicate-flux-blocks/shared/image/write-image.js';
 import type { JobQueue } from '../workers/queue.js';
 import { baseUrlOf, countOf, parseFlags, timeoutOf, UsageError } from './flags.js';
@@ -122,12 +131,14 @@ export async function runCommand(args: string[]): Promise<number> {
   checkToken([block], target);
   const session = await openSession(target);
   let failed = false;
+  const costs: ActualCost[] = [];
+  const runner = session.context.runner;
+  const onCompleted = (prediction: Prediction) => costs.push(actualCost(prediction, block.pricing));
   try {
-    for await (const [name, value] of (session.jobs?.runBlock ?? runBlock)(
-      block,
-      withCredentials(block, input),
-      session.context,
-    )) {
+    for await (const [name, value] of (session.jobs?.runBlock ?? runBlock)(block, withCredentials(block, input), {
+      ...session.context,
+      runner: { ...runner, onCompleted },
+    })) {
       console.log(JSON.stringify({ output: name, value }));
       failed ||= name === 'error';
       if (name === 'result' && isImageResult(block)) failed = !(await session.keep(String(value))) || failed;
@@ -135,7 +146,17 @@ export async function runCommand(args: string[]): Promise<number> {
   } finally {
     await session.close();
   }
+  // After close, so the progress line is gone; on stderr, so stdout stays one JSON value a line.
+  if (block.pricing) printRunCost(costs.length ? costs : [NO_PREDICTION_SEEN]);
   return session.stopStatus() ?? (failed ? 1 : 0);
+}
+
+/** `run`'s actual cost on stderr: `Actual cost: black-forest-labs/flux-schnell: 2 images x $0.003 = $0.006`. */
+function printRunCost(costs: readonly ActualCost[]): void {
+  if (costs.length === 1) return console.error(`Actual cost: ${describeActualCost(costs[0]!)}`);
+  for (const cost of costs) console.error(describeActualCost(cost));
+  const { knownUsd, unknown } = totalCost(costs);
+  console.error(`Actual cost: ${unknown ? `at least $${knownUsd}, ${unknown} unknown` : `$${knownUsd}`}`);
 }
 
 /** `flux-blocks run-graph <graph.json>`. */
@@ -258,6 +279,7 @@ async function executeGraph(
   checkToken([...blocks.values()], target);
   const session = await openSession(target);
   const saving: Array<Promise<boolean>> = [];
+  let costLines: string[] = [];
   try {
     const onOutput = (event: GraphOutput) => {
       console.log(JSON.stringify(event));
@@ -276,6 +298,7 @@ async function executeGraph(
     const kept = await Promise.all(saving);
     for (const { node, block, error } of result.failures) console.error(`Node ${node} (${block}) failed: ${error}`);
     if (result.stopped.length) console.error(`Stopped, as a node upstream failed: ${result.stopped.join(', ')}`);
+    if (result.costs.length) costLines = describeRunCosts(result.costs);
     const failed = result.failures.length > 0 || kept.includes(false);
     return { status: session.stopStatus() ?? (failed ? 1 : 0), outputs: result.outputs };
   } catch (error) {
@@ -283,6 +306,8 @@ async function executeGraph(
     throw error;
   } finally {
     await session.close();
+    // After close, so the progress line is gone.
+    for (const line of costLines) console.error(line);
   }
 }
 

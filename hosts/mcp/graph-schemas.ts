@@ -104,6 +104,12 @@ export const GRAPH_OUTPUT_SCHEMA: JsonSchema = {
       items: { type: 'string' },
       description: 'Nodes not run or aborted because a node upstream failed.',
     },
+    cost_usd: {
+      type: 'number',
+      minimum: 0,
+      description:
+        "What the run cost in USD on Replicate, from its predictions and the price table (docs/costs.md); absent when any part is unknown. Replicate's bill is the truth.",
+    },
   },
   required: ['outputs', 'failures', 'stopped'],
 };

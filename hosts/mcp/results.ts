@@ -1,6 +1,7 @@
 import { basename, dirname, resolve } from 'node:path';
 import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/server';
 import sharp from 'sharp';
+import { totalCost } from 'replicate-flux-blocks/shared/framework/actual-cost.js';
 import { fetchImage, type FetchedImage, type FetchOptions } from 'replicate-flux-blocks/shared/image/fetch-image.js';
 import { writeImage } from 'replicate-flux-blocks/shared/image/write-image.js';
 import type { GraphOutput, GraphResult } from 'replicate-flux-blocks/shared/graph/run-graph.js';
@@ -54,16 +55,23 @@ export function structuredOutputs(outputs: ReadonlyArray<readonly [string, unkno
  * `structuredContent` as one JSON line ({@link jsonItem}; not on error), then per image an
  * `image` item and, with `out`, a `resource_link` to the saved file. A run that yielded `error`
  * is `isError` with that message first.
+ * @param costUsd What the call cost in USD (`actualCost` of its predictions), when known: a
+ *   successful run's `structuredContent` carries it as `cost_usd`, and the summary says it.
  */
 export async function blockResult(
   blockName: string,
   outputs: ReadonlyArray<readonly [string, unknown]>,
   options: ResultOptions,
+  costUsd?: number,
 ): Promise<CallToolResult> {
   const structured = structuredOutputs(outputs);
   const error = outputs.find(([name]) => name === 'error');
   const lines = error ? [`Error: ${String(error[1])}`] : [`${blockName} finished.`];
   for (const [name, value] of outputs) if (name !== 'error') lines.push(`${name}: ${shown(value)}`);
+  if (!error && costUsd !== undefined) {
+    structured.cost_usd = costUsd;
+    lines.push(`cost: $${costUsd}`);
+  }
   const media = await imageContent(
     outputs.map(([name, value]) => ({ name, value })),
     options,
@@ -81,8 +89,8 @@ export async function blockResult(
 
 /**
  * A graph run as a tool result: `structuredContent` is `{ outputs: { node: { output: [values] } },
- * failures: [{ node, block, error }], stopped: [node] }` (lists, as a node runs once per set of
- * linked values), and `content` a text summary, `structuredContent` as one JSON line
+ * failures: [{ node, block, error }], stopped: [node], cost_usd? }` (lists, as a node runs once per
+ * set of linked values; `cost_usd` the run's actual cost in USD when every part of it is known), and `content` a text summary, `structuredContent` as one JSON line
  * ({@link jsonItem}; not when a node failed) and the same image items as a block's. A graph
  * with a failed node is `isError`.
  */
@@ -98,7 +106,13 @@ export async function graphResult(result: GraphResult, options: ResultOptions): 
     result.outputs.map(({ output, value }) => ({ name: output, value })),
     options,
   );
-  const structured = { outputs, failures: result.failures, stopped: result.stopped };
+  const structured: Record<string, unknown> = { outputs, failures: result.failures, stopped: result.stopped };
+  // The actual cost, only when every priced node run's cost is known (docs/costs.md).
+  const cost = totalCost(result.costs);
+  if (result.costs.length && !cost.unknown) {
+    structured.cost_usd = cost.knownUsd;
+    lines.push(`cost: $${cost.knownUsd}`);
+  }
   return {
     content: [
       { type: 'text', text: [...lines, ...media.notes].join('\n') },

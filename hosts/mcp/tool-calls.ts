@@ -1,10 +1,11 @@
 import type { CallToolResult, ServerContext } from '@modelcontextprotocol/server';
+import { actualCost, totalCost, type ActualCost } from 'replicate-flux-blocks/shared/framework/actual-cost.js';
 import type { BlockContext } from 'replicate-flux-blocks/shared/framework/block.js';
 import type { BlockRegistry } from 'replicate-flux-blocks/shared/framework/registry.js';
 import { runBlock } from 'replicate-flux-blocks/shared/framework/run-block.js';
 import { GraphError } from 'replicate-flux-blocks/shared/graph/check-graph.js';
 import { runGraph } from 'replicate-flux-blocks/shared/graph/run-graph.js';
-import { isTerminal, type ProgressEvent } from 'replicate-flux-blocks/shared/replicate/types.js';
+import { isTerminal, type Prediction, type ProgressEvent } from 'replicate-flux-blocks/shared/replicate/types.js';
 import { graphWithCredentials, withCredentials } from '../environment/environment.js';
 import { blockResult, graphResult, type ResultOptions } from './results.js';
 import type { BlockTool } from './tools.js';
@@ -22,7 +23,8 @@ export interface CallSettings {
 /**
  * Runs a block tool's call: `runBlock` with the server's credentials, the call's AbortSignal (a
  * cancelled call cancels the prediction) and progress 0-100 of `total` 100 when the call asked
- * for it. Returns the block's outputs as a tool result ({@link blockResult}).
+ * for it. Returns the block's outputs as a tool result ({@link blockResult}), with `cost_usd`
+ * when what its predictions cost is known (`actualCost`).
  */
 export async function runBlockTool(
   settings: CallSettings,
@@ -33,15 +35,19 @@ export async function runBlockTool(
   const progress = progressOf(ctx, 100);
   const signal = ctx.mcpReq.signal;
   const onProgress = (event: ProgressEvent) => progress(percentOf(event), predictionMessage(event));
+  const costs: ActualCost[] = [];
+  const onCompleted = (prediction: Prediction) => costs.push(actualCost(prediction, tool.block.pricing));
   const outputs: Array<readonly [string, unknown]> = [];
   for await (const output of runBlock(tool.block, withCredentials(tool.block, args), {
     ...settings.context,
     signal,
-    runner: { ...settings.context.runner, onProgress },
+    runner: { ...settings.context.runner, onProgress, onCompleted },
   })) {
     outputs.push(output);
   }
-  return blockResult(tool.block.name, outputs, settings.results(signal));
+  const cost = totalCost(costs);
+  const known = costs.length > 0 && cost.unknown === 0 ? cost.knownUsd : undefined;
+  return blockResult(tool.block.name, outputs, settings.results(signal), known);
 }
 
 /**

@@ -59,6 +59,14 @@ export function toolInputSchema(block: Block): JsonSchema {
   return { ...schema, properties: rest, ...(stillRequired?.length && { required: stillRequired }) };
 }
 
+/** `cost_usd` in `structuredContent`: what a call cost, when known. */
+export const COST_USD: JsonSchema = {
+  type: 'number',
+  minimum: 0,
+  description:
+    "What this call cost in USD on Replicate, from its predictions (outputs, megapixels or predict_time) and the price table (docs/costs.md); absent when any part is unknown. Replicate's bill is the truth.",
+};
+
 /** The `structuredContent` JSON Schema: the block's outputs, {@link LIST_OUTPUTS} as arrays of their values. */
 export function toolOutputSchema(block: Block): JsonSchema {
   const schema = blockInfo(block).outputSchema as JsonSchema & {
@@ -80,6 +88,7 @@ export function toolOutputSchema(block: Block): JsonSchema {
       ];
     }),
   );
+  if (block.pricing) properties.cost_usd = COST_USD;
   return { ...schema, title: `${block.name} structuredContent`, properties };
 }
 

@@ -63,7 +63,31 @@ export type RunEvent =
       readonly preview?: string;
       readonly file?: string;
     }
-  | { readonly type: 'done'; readonly status: RunStatus; readonly message?: string };
+  | { readonly type: 'done'; readonly status: RunStatus; readonly message?: string; readonly cost?: RunCost };
+
+/**
+ * What a run cost (`done`'s `cost`), from its ended predictions: the lines `describeRunCosts`
+ * gives, one per priced node, and the total (`$0.012`, or `at least $0.003, unknown for 1 node (edit)`).
+ * Absent when no node of the graph has a price (Save Image alone).
+ */
+export interface RunCost {
+  readonly total: string;
+  readonly nodes: readonly string[];
+}
+
+/**
+ * `POST /api/estimate`: the graph's worst-case cost before it runs (`estimateGraphCost`), or
+ * `{ok: false}` with the {@link GraphProblem} when it cannot run yet.
+ * - `total`: `$0.012`, or `at least $0.003, 1 node unknown (edit)`;
+ * - `nodes`: one line per node (`generate (…, black-forest-labs/flux-schnell): 1 run x 4 images x $0.003 = $0.012`);
+ * - `unknown`: the nodes whose price is unknown, with the model they run.
+ */
+export interface CostEstimate {
+  readonly total: string;
+  readonly knownUsd: number;
+  readonly nodes: readonly string[];
+  readonly unknown: ReadonlyArray<{ readonly node: string; readonly model?: string }>;
+}
 
 /** A graph the server refuses (`POST /api/check`, `POST /api/runs`): a `GraphError`'s message and the node or link it names. */
 export interface GraphProblem {

@@ -82,12 +82,13 @@ export function secretsOf(credentials: Credentials | undefined): string[] {
 export type { ConcurrencyLimit };
 
 /**
- * How blocks reach Replicate: the client's options but the token, a progress callback, and the
+ * How blocks reach Replicate: the client's options but the token, a progress callback, the
  * hooks a job runner uses to record and resume predictions (`beforeCreate`, `onCreated`) and
- * to stop waiting without canceling (`detach`); see `CallOptions`.
+ * to stop waiting without canceling (`detach`), and `onCompleted`, which hands the host each
+ * ended prediction to work out its cost (`actualCost`); see `CallOptions`.
  */
 export type RunnerOptions = Omit<ReplicateClientOptions, 'token'> &
-  Pick<CallOptions, 'onProgress' | 'beforeCreate' | 'onCreated' | 'detach'>;
+  Pick<CallOptions, 'onProgress' | 'beforeCreate' | 'onCreated' | 'onCompleted' | 'detach'>;
 
 /**
  * Where and how the Save Image block stores images; set by the host, not by graph input. Its

@@ -25,7 +25,14 @@ let lastObjectId = 0;
  *   environment variable), and as `createReplicateClient` for bad options.
  */
 export function replicateClient(context: BlockContext): ReplicateClient {
-  const { onProgress: _, beforeCreate: _b, onCreated: _c, detach: _d, ...options } = context.runner ?? {};
+  const {
+    onProgress: _,
+    beforeCreate: _b,
+    onCreated: _c,
+    onCompleted: _e,
+    detach: _d,
+    ...options
+  } = context.runner ?? {};
   const token = context.credentials?.apiKey;
   if (!token?.trim()) {
     throw new BlockError(
@@ -60,8 +67,8 @@ function idOf(object: object | undefined): number | undefined {
 
 /** The per-call options of a block run: the host's abort signal, progress callback and job hooks. */
 export function callOptions(context: BlockContext): CallOptions {
-  const { onProgress, beforeCreate, onCreated, detach } = context.runner ?? {};
-  return { signal: context.signal, onProgress, beforeCreate, onCreated, detach };
+  const { onProgress, beforeCreate, onCreated, onCompleted, detach } = context.runner ?? {};
+  return { signal: context.signal, onProgress, beforeCreate, onCreated, onCompleted, detach };
 }
 
 /**

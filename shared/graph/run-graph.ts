@@ -1,14 +1,16 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { actualCost, NO_PREDICTION_SEEN, type ActualCost } from '../framework/actual-cost.js';
 import type { Block, BlockContext } from '../framework/block.js';
 import { shapeOf } from '../framework/json-schema.js';
 import type { BlockRegistry } from '../framework/registry.js';
 import { runBlock } from '../framework/run-block.js';
-import type { ProgressEvent } from '../replicate/types.js';
+import type { Prediction, ProgressEvent } from '../replicate/types.js';
 import { checkGraph, GraphError, type CheckedGraph, type CheckedNode } from './check-graph.js';
 import { describeTotal, estimateGraphCost, formatUsd } from './estimate.js';
 import { DEFAULT_MAX_NODE_RUNS } from './fan-out.js';
 import { withLocalImages } from './local-images.js';
+import type { NodeRunCost } from './run-cost.js';
 
 /** Image downloads one graph run lets go at once, unless the host passes its own `context.downloads`. */
 const DOWNLOADS_AT_ONCE = 8;
@@ -31,6 +33,14 @@ export interface GraphResult {
    * past the `maxPredictions` or `maxNodeRuns` cap.
    */
   readonly stopped: string[];
+  /**
+   * What the run cost, per prediction of each node run of a block with a price (`Block.pricing`),
+   * as `actualCost` reads it from the ended prediction: outputs, megapixels or
+   * `metrics.predict_time` × the price; `usd` null (unknown) where the price or that figure is
+   * unknown, and for a run that showed no ended prediction (with a custom `runNode`, e.g.
+   * workers, none is seen). Blocks that make no paid request have none. Sum with `totalCost`.
+   */
+  readonly costs: NodeRunCost[];
 }
 
 /**
@@ -212,7 +222,7 @@ class RunCap {
 /** One run of a checked graph: its nodes' state, the result so far, and the caps. */
 class GraphRun {
   private readonly nodes = new Map<string, NodeState>();
-  private readonly result: GraphResult = { outputs: [], failures: [], stopped: [] };
+  private readonly result: GraphResult = { outputs: [], failures: [], stopped: [], costs: [] };
   private readonly host: AbortSignal | undefined;
   private readonly context: BlockContext;
   private readonly turn: LimitFunction;
@@ -290,18 +300,22 @@ class GraphRun {
     if (node.stopped || node.controller.signal.aborted || !this.mayCreate(node)) return;
     const notify = this.options.onNodeRun;
     notify?.({ node: node.id, phase: 'started' });
+    const costs: ActualCost[] = [];
     try {
       const input = { ...node.defaults, ...linkedValues };
       for await (const [output, value] of (this.options.runNode ?? runBlock)(
         node.block,
         input,
-        this.contextFor(node),
+        this.contextFor(node, costs),
       )) {
         // Outputs of a node stopped from upstream are the abort's, not the node's own.
         if (node.stopped) return;
         this.record(node, output, value);
       }
     } finally {
+      if (node.block.pricing)
+        for (const cost of costs.length ? costs : [NO_PREDICTION_SEEN])
+          this.result.costs.push({ ...cost, node: node.id, block: node.block.name });
       notify?.({ node: node.id, phase: 'ended' });
     }
   }
@@ -312,8 +326,11 @@ class GraphRun {
     return this.predictions.take(node, this.result);
   }
 
-  /** The node's context: its own signal, and its predictions' progress also reported as node run events. */
-  private contextFor(node: NodeState): BlockContext {
+  /**
+   * A node run's context: its own signal, its predictions' progress also reported as node run
+   * events, and the cost of each prediction it saw end put in `costs`.
+   */
+  private contextFor(node: NodeState, costs: ActualCost[]): BlockContext {
     const notify = this.options.onNodeRun;
     const runner = this.context.runner;
     const onProgress =
@@ -322,10 +339,14 @@ class GraphRun {
         runner?.onProgress?.(progress);
         notify({ node: node.id, phase: 'progress', progress });
       });
+    const onCompleted = (prediction: Prediction) => {
+      runner?.onCompleted?.(prediction);
+      costs.push(actualCost(prediction, node.block.pricing));
+    };
     return {
       ...this.context,
       signal: node.controller.signal,
-      ...(onProgress && { runner: { ...runner, onProgress } }),
+      runner: { ...runner, onCompleted, ...(onProgress && { onProgress }) },
     };
   }
 

@@ -82,6 +82,13 @@ export interface CallOptions {
    */
   readonly onCreated?: (prediction: Prediction) => Promise<void> | void;
   /**
+   * Called once with the prediction as the run saw it end (`succeeded`, `failed`, `canceled` or
+   * `aborted`: its `output` and `metrics.predict_time`, s), before the run returns or rejects;
+   * for working out what it cost (`actualCost`). Not called when the run stopped waiting first
+   * (timeout, abort, detach). Must not throw.
+   */
+  readonly onCompleted?: (prediction: Prediction) => void;
+  /**
    * Aborting it stops waiting WITHOUT canceling the prediction, which runs on (another process
    * may resume it with {@link ReplicateClient.wait}); the call rejects with `host_aborted`.
    * For a worker that shuts down or loses its job. `signal`, by contrast, cancels.
@@ -246,9 +253,9 @@ export function createReplicateClient({ token: rawToken, pacer, ...options }: Re
       const run = new PredictionRun(core.http, request, { ...settings, waitSeconds }, upload, hooks);
       return boundedRun(core, run, signal, detach);
     },
-    wait(id, { signal, detach, onProgress } = {}) {
+    wait(id, { signal, detach, onProgress, onCompleted } = {}) {
       // The model and input are only read to find a lost create, which a wait never sends.
-      const run = new PredictionRun(core.http, { model: '', input: {} }, settings, upload, { onProgress });
+      const run = new PredictionRun(core.http, { model: '', input: {} }, settings, upload, { onProgress, onCompleted });
       return boundedRun(core, run, signal, detach, id);
     },
     findPredictions(request, createdAfter, { signal } = {}) {

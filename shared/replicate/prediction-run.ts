@@ -39,6 +39,7 @@ export interface RunHooks {
   readonly onProgress?: (event: ProgressEvent) => void;
   readonly beforeCreate?: (request: PredictionRequest) => Promise<string | undefined> | string | undefined;
   readonly onCreated?: (prediction: Prediction) => Promise<void> | void;
+  readonly onCompleted?: (prediction: Prediction) => void;
 }
 
 /** With webhooks, the safety poll's interval, in ms: a lost delivery costs at most this much. */
@@ -108,6 +109,8 @@ export class PredictionRun {
       interval = nextPollInterval(interval, Date.now() - pollingFrom, this.settings.maxPollIntervalMs);
       prediction = await this.get(prediction.id, signal);
     }
+    // Before the status is judged: a failed prediction may still have billed hardware time.
+    this.hooks.onCompleted?.(prediction);
     const { id, status } = prediction;
     if (status === 'succeeded') {
       if (prediction.data_removed)

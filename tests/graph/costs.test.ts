@@ -2,6 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import { createRegistry } from '../../blocks/index.js';
 import { GraphError, runGraph, type Graph } from '../../index.js';
 import { describeEstimate, estimateGraph } from '../../shared/graph/estimate.js';
+import { describeRunCosts } from '../../shared/graph/run-cost.js';
 import { contextFor, CREDENTIALS, creates, useEmulator } from '../helpers.js';
 
 const local = useEmulator();
@@ -123,5 +124,33 @@ describe('runGraph maxCostUsd', () => {
     );
     expect(result.failures).toEqual([]);
     expect(creates(local.emulator).created).toBe(3);
+  });
+});
+
+describe('runGraph costs (the actual cost after the run)', () => {
+  test('one entry per prediction of a priced node: outputs x the price per image; Save Image has none', async () => {
+    // The save node's downloads are refused (no trusted origins here): it has no price either way.
+    const result = await runGraph(generateEditSave(2), { registry, context: contextFor(local.emulator) });
+    const byNode = result.costs.map(({ node, model, quantity, usd }) => ({ node, model, quantity, usd }));
+    expect(byNode).toEqual([
+      { node: 'generate', model: 'black-forest-labs/flux-schnell', quantity: 2, usd: 0.006 },
+      { node: 'edit', model: 'black-forest-labs/flux-kontext-pro', quantity: 1, usd: 0.04 },
+      { node: 'edit', model: 'black-forest-labs/flux-kontext-pro', quantity: 1, usd: 0.04 },
+    ]);
+    expect(describeRunCosts(result.costs)).toEqual([
+      'generate (ReplicateFluxAdvancedModelBlock): black-forest-labs/flux-schnell: 2 images x $0.003 = $0.006',
+      'edit (ReplicateFluxKontextBlock): 2 runs, $0.08',
+      'Actual cost: $0.086',
+    ]);
+  });
+
+  test('an unknown price is unknown, and the total "at least"', async () => {
+    const graph = generateEditSave(1, 'Flux Kontext Dev');
+    const result = await runGraph(graph, { registry, context: contextFor(local.emulator) });
+    expect(result.costs.map(({ node, usd, unknown }) => ({ node, usd, unknown }))).toEqual([
+      { node: 'generate', usd: 0.003, unknown: undefined },
+      { node: 'edit', usd: null, unknown: 'no known price for black-forest-labs/flux-kontext-dev' },
+    ]);
+    expect(describeRunCosts(result.costs).at(-1)).toBe('Actual cost: at least $0.003, unknown for 1 node (edit)');
   });
 });

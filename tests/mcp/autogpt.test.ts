@@ -149,7 +149,10 @@ describe.each([
         return [];
       }
     });
-    expect(parsed).toEqual([{ result: [expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\//)], seed: 42 }]);
+    // cost_usd: the actual cost of the call (1 image x $0.003), which an AutoGPT graph can wire too.
+    expect(parsed).toEqual([
+      { result: [expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\//)], seed: 42, cost_usd: 0.003 },
+    ]);
     const [imageUrl] = (parsed[0] as { result: string[] }).result;
     expect(texts[0]).toContain(`result: ${imageUrl}`);
     expect(texts[0]).toContain('seed: 42');

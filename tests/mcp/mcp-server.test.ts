@@ -128,6 +128,28 @@ describe.each([
     expect(full.width! / full.height!).toBeCloseTo(3 / 2, 1);
   });
 
+  test('structuredContent carries cost_usd when the cost of the call is known (2 images x $0.003), and none when it is not', async () => {
+    const known = await call('replicate_flux_advanced_model', {
+      prompt: 'a fox',
+      num_outputs: 2,
+      output_format: 'png',
+    });
+    expect(known.isError).toBeFalsy();
+    expect(known.structuredContent).toMatchObject({
+      result: [expect.any(String), expect.any(String)],
+      cost_usd: 0.006,
+    });
+    expect(textOf(known)).toContain('cost: $0.006');
+    // Flux 2 Pro's price is unknown: never guessed, so no cost_usd.
+    const unknown = await call('replicate_flux_2', { prompt: 'a fox', output_format: 'png' });
+    expect(unknown.isError).toBeFalsy();
+    expect(Object.keys(unknown.structuredContent!)).not.toContain('cost_usd');
+    const graph = await call('run_graph', {
+      nodes: [{ id: 'generate', block_id: 'ReplicateFluxAdvancedModelBlock', input_default: { prompt: 'a fox' } }],
+    });
+    expect(graph.structuredContent).toMatchObject({ failures: [], cost_usd: 0.003 });
+  });
+
   test('an output image that cannot be decoded (truncated png) keeps the result: URL, seed, structuredContent, a note, the saved file', async () => {
     const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#336699' } })
       .png()

@@ -141,6 +141,7 @@ describe('keys from a graph or a block are never prototypes', () => {
         ],
         failures: [],
         stopped: [],
+        costs: [],
       },
       { maxImageBytes: 0 },
     );

@@ -176,6 +176,38 @@ describe('studio API', () => {
     });
   });
 
+  test('the estimate answers the worst-case cost per node and in total, names unknown prices, and creates nothing', async () => {
+    const estimate = async (graph: unknown) =>
+      (await api('/api/estimate', { method: 'POST', body: JSON.stringify(graph) })).json();
+    const four = {
+      ...GRAPH,
+      nodes: [{ ...GRAPH.nodes[0]!, input_default: { prompt: 'a fox', num_outputs: 4 } }, GRAPH.nodes[1]!],
+    };
+    expect(await estimate(four)).toEqual({
+      ok: true,
+      estimate: {
+        total: '$0.012',
+        knownUsd: 0.012,
+        nodes: [
+          'make (ReplicateFluxAdvancedModelBlock, black-forest-labs/flux-schnell): 1 run x 4 images x $0.003 = $0.012',
+          'keep (SaveImageBlock): 4 runs, no charge',
+        ],
+        unknown: [],
+      },
+    });
+    const flux2 = { nodes: [{ id: 'two', block_id: 'ReplicateFlux2Block', input_default: { prompt: 'a fox' } }] };
+    expect(await estimate(flux2)).toMatchObject({
+      ok: true,
+      estimate: {
+        total: 'at least $0, 1 node unknown (two)',
+        unknown: [{ node: 'two', model: 'black-forest-labs/flux-2-pro' }],
+      },
+    });
+    // A graph that cannot run has no estimate: the check's problem instead.
+    expect(await estimate({ ...GRAPH, links: [] })).toMatchObject({ ok: false, node: 'keep' });
+    expect(handle.emulator.requests).toEqual([]);
+  });
+
   test('a run streams each node queued, running, succeeded, its outputs with previews saved in out/, then done; the token is never sent', async () => {
     const started = await api('/api/runs', { method: 'POST', body: JSON.stringify(GRAPH) });
     expect(started.status).toBe(201);
@@ -186,7 +218,15 @@ describe('studio API', () => {
     expect(statuses('make')).toContain('running');
     expect(statuses('make').at(-1)).toBe('succeeded');
     expect(statuses('keep')).toEqual(['queued', 'running', 'succeeded']);
-    expect(all.at(-1)).toEqual({ type: 'done', status: 'succeeded' });
+    expect(all.at(-1)).toEqual({
+      type: 'done',
+      status: 'succeeded',
+      // The actual cost of the run: its one prediction's image x the price per image.
+      cost: {
+        total: '$0.003',
+        nodes: ['make (ReplicateFluxAdvancedModelBlock): black-forest-labs/flux-schnell: 1 image x $0.003 = $0.003'],
+      },
+    });
     const path = all.find((e) => e.type === 'output' && e.output === 'path');
     expect(path).toMatchObject({ node: 'keep', preview: expect.stringMatching(/^\/files\/[0-9a-f]{16}\.webp$/) });
     const image = await api((path as { preview: string }).preview);
@@ -221,7 +261,15 @@ describe('studio API', () => {
     const result = all.find((e) => e.type === 'output' && e.output === 'result') as { value: string; preview?: string };
     expect(result.value).toMatch(new RegExp(`^${new URL(handle.emulator.url).origin}/`));
     expect(result.preview).toBeUndefined();
-    expect(all.at(-1)).toEqual({ type: 'done', status: 'succeeded' });
+    expect(all.at(-1)).toEqual({
+      type: 'done',
+      status: 'succeeded',
+      // The actual cost of the run: its one prediction's image x the price per image.
+      cost: {
+        total: '$0.003',
+        nodes: ['make (ReplicateFluxAdvancedModelBlock): black-forest-labs/flux-schnell: 1 image x $0.003 = $0.003'],
+      },
+    });
 
     const proto = { nodes: [{ ...GRAPH.nodes[0]!, id: '__proto__' }] };
     expect(await (await api('/api/check', { method: 'POST', body: JSON.stringify(proto) })).json()).toEqual({
@@ -258,7 +306,15 @@ describe('studio API', () => {
       status: 'stopped',
       message: 'Not run: a node upstream of it failed',
     });
-    expect(all.at(-1)).toEqual({ type: 'done', status: 'failed' });
+    expect(all.at(-1)).toEqual({
+      type: 'done',
+      status: 'failed',
+      // A failed prediction made no image: per-image pricing bills none.
+      cost: {
+        total: '$0',
+        nodes: ['make (ReplicateFluxAdvancedModelBlock): black-forest-labs/flux-schnell: 0 images x $0.003 = $0'],
+      },
+    });
   });
 
   test('a graph that fans out to 1,111,111 node runs is refused at once, naming the node where it passes 1,000', async () => {
@@ -289,7 +345,17 @@ describe('studio API', () => {
       await new Promise((r) => setTimeout(r, 20));
     expect((await api(`/api/runs/${id}/cancel`, { method: 'POST' })).status).toBe(202);
     const { events: all } = await stream;
-    expect(all.at(-1)).toEqual({ type: 'done', status: 'canceled' });
+    expect(all.at(-1)).toEqual({
+      type: 'done',
+      status: 'canceled',
+      // Canceled while it ran: no ended prediction was seen, so the cost is unknown, not $0.
+      cost: {
+        total: 'at least $0, unknown for 1 node (make)',
+        nodes: [
+          expect.stringMatching(/^make \(ReplicateFluxAdvancedModelBlock\): unknown \(no ended prediction was seen: /),
+        ],
+      },
+    });
     expect(all.filter((e) => e.type === 'node' && e.node === 'make').at(-1)).toMatchObject({ status: 'canceled' });
     expect(all.filter((e) => e.type === 'node' && e.node === 'keep').at(-1)).toMatchObject({ status: 'canceled' });
     expect(

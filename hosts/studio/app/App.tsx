@@ -179,6 +179,7 @@ function Studio() {
         </div>
         <RunPanel
           info={info}
+          graphText={graphText}
           problems={problems}
           message={message}
           session={session}

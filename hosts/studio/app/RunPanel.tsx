@@ -1,15 +1,19 @@
-// Run and Cancel, what stops a run, the run's status and its results, and the runs of this session.
+// Run and Cancel with the graph's worst-case cost, what stops a run, the run's status, actual cost and
+// results, and the runs of this session.
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { useReactFlow, type Edge } from '@xyflow/react';
-import type { GraphProblem, RunEvent, RunStatus, StudioInfo } from '../protocol.js';
+import type { GraphProblem, RunCost, RunEvent, RunStatus, StudioInfo } from '../protocol.js';
 import { cancelRun, startRun, watchRun } from './api.js';
 import { toGraph, type BlockNodeData, type BlockNodeT, type GraphFile } from './graph-file.js';
 import { Results } from './Results.js';
 import type { PastRun } from './RunHistory.js';
 import type { Output } from './run-results.js';
+import { CostEstimateView, RunCostView } from './RunCost.js';
+import { useEstimate } from './use-estimate.js';
 
 export function RunPanel({
   info,
+  graphText,
   problems,
   message,
   session,
@@ -18,6 +22,8 @@ export function RunPanel({
   children,
 }: {
   info?: StudioInfo;
+  /** The graph as JSON without positions: its worst-case cost is shown next to Run. */
+  graphText: string;
   /** Everything that stops a run now (field errors, the server's check); Run is refused while any. */
   problems: readonly string[];
   message: string;
@@ -34,6 +40,8 @@ export function RunPanel({
   const [ended, setEnded] = useState<RunStatus>();
   const [outputs, setOutputs] = useState<Output[]>([]);
   const [failure, setFailure] = useState<string>();
+  const [cost, setCost] = useState<RunCost>();
+  const estimate = useEstimate(graphText);
   const stop = useRef<() => void>(undefined);
   useEffect(() => () => stop.current?.(), []);
   // New: stop following the last run and forget what it showed.
@@ -45,6 +53,7 @@ export function RunPanel({
     setEnded(undefined);
     setOutputs([]);
     setFailure(undefined);
+    setCost(undefined);
   }, [session]);
   const running = runId !== undefined && ended === undefined;
 
@@ -64,6 +73,7 @@ export function RunPanel({
       } else {
         setEnded(event.status);
         if (event.message) setFailure(event.message);
+        setCost(event.cost);
         onFinished({ id, graph, startedAt, status: event.status, outputs: seen });
       }
     };
@@ -80,6 +90,7 @@ export function RunPanel({
     setOutputs([]);
     setEnded(undefined);
     setFailure(undefined);
+    setCost(undefined);
     const graph = toGraph(getNodes(), getEdges());
     const startedAt = Date.now();
     const answer = await startRun(graph);
@@ -104,6 +115,7 @@ export function RunPanel({
           Cancel
         </button>
       </div>
+      <CostEstimateView estimate={estimate} />
       <p className="message" role="status" data-testid="message">
         {message}
       </p>
@@ -123,6 +135,7 @@ export function RunPanel({
         </p>
       )}
       {failure && <p className="problems">{failure}</p>}
+      {ended && cost && <RunCostView cost={cost} />}
       <Results outputs={outputs} />
       {children}
     </aside>

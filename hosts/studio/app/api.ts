@@ -1,6 +1,7 @@
 // The studio server's API. The session rides in an HttpOnly cookie, so requests carry no token.
 import type {
   BlockInfo,
+  CostEstimate,
   Example,
   GraphProblem,
   ModelForm,
@@ -29,6 +30,15 @@ export const getExamples = () => call<Example[]>('/api/examples');
 export async function checkGraph(graph: GraphFile): Promise<GraphProblem | undefined> {
   const answer = await post<{ ok: true } | ({ ok: false } & GraphProblem)>('/api/check', graph);
   return answer.ok ? undefined : answer;
+}
+
+/** The graph's worst-case cost (`POST /api/estimate`), or the problem that keeps it from running. */
+export async function estimateCost(graph: GraphFile): Promise<CostEstimate | GraphProblem> {
+  const answer = await post<{ ok: true; estimate: CostEstimate } | ({ ok: false } & GraphProblem)>(
+    '/api/estimate',
+    graph,
+  );
+  return answer.ok ? answer.estimate : answer;
 }
 
 /** Starts a run: its id, or the problem the server's check found. */

@@ -7,11 +7,13 @@ import { streamSSE } from 'hono/streaming';
 import type { BlockRegistry } from 'replicate-flux-blocks/shared/framework/registry.js';
 import { BlockError } from 'replicate-flux-blocks/shared/core/errors.js';
 import { checkGraph, GraphError } from 'replicate-flux-blocks/shared/graph/check-graph.js';
+import { describeEstimate, describeTotal, estimateGraph } from 'replicate-flux-blocks/shared/graph/estimate.js';
 import { withLocalImages } from 'replicate-flux-blocks/shared/graph/local-images.js';
 import { withCredentials, graphWithCredentials, type HostEnvironment } from '../../environment/environment.js';
 import {
   MAX_GRAPH_BYTES,
   MAX_UPLOAD_BYTES,
+  type CostEstimate,
   type CredentialsChoice,
   type Example,
   type GraphProblem,
@@ -44,6 +46,7 @@ export interface StudioAppOptions extends GuardOptions {
  * - `GET /api/info` where runs go and the keys by name; `GET /api/blocks` the manifest;
  *   `GET /api/examples` the example graphs;
  * - `POST /api/check` a graph (`{ok: true}`, or `{ok: false}` with the {@link GraphProblem});
+ *   `POST /api/estimate` its worst-case cost (`{ok: true, estimate}`, {@link CostEstimate}, or the problem);
  *   `POST /api/runs` starts one (201 `{id}`, or 422 and the problem); `GET /api/runs/:id/events`
  *   its events over SSE;
  *   `POST /api/runs/:id/cancel` cancels it (202);
@@ -126,6 +129,13 @@ export function createStudioApp(options: StudioAppOptions): { app: Hono; runs: R
       return c.json({ ok: false, ...problemOf(error) });
     }
   });
+  app.post('/api/estimate', async (c) => {
+    try {
+      return c.json({ ok: true, estimate: costEstimate(await graphOf(c), registry) });
+    } catch (error) {
+      return c.json({ ok: false, ...problemOf(error) });
+    }
+  });
   app.post('/api/runs', async (c) => {
     try {
       return c.json({ id: runs.start(await graphOf(c)).id }, 201);
@@ -185,6 +195,18 @@ export function createStudioApp(options: StudioAppOptions): { app: Hono; runs: R
     const read = await withLocalImages(graphWithCredentials(graph, registry), registry, { allowDir: outDir });
     return withModelUploads(read, registry, outDir);
   }
+}
+
+/** The worst-case cost of a graph (credentials filled) as the page shows it. @throws {GraphError} when it cannot run. */
+function costEstimate(graph: unknown, registry: BlockRegistry): CostEstimate {
+  const estimate = estimateGraph(graph, registry);
+  const unknown = new Set(estimate.unknown);
+  return {
+    total: describeTotal(estimate),
+    knownUsd: estimate.knownUsd,
+    nodes: describeEstimate(estimate).slice(0, -1),
+    unknown: estimate.nodes.filter((n) => unknown.has(n.node)).map(({ node, model }) => ({ node, model })),
+  };
 }
 
 /** A GraphError as a {@link GraphProblem}; anything else is rethrown. */

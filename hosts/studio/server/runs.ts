@@ -3,10 +3,11 @@ import { randomUUID } from 'node:crypto';
 import type { BlockContext } from 'replicate-flux-blocks/shared/framework/block.js';
 import type { BlockRegistry } from 'replicate-flux-blocks/shared/framework/registry.js';
 import { checkGraph } from 'replicate-flux-blocks/shared/graph/check-graph.js';
+import { describeRunCosts } from 'replicate-flux-blocks/shared/graph/run-cost.js';
 import { runGraph, type GraphOutput, type NodeRunEvent } from 'replicate-flux-blocks/shared/graph/run-graph.js';
 import { fetchImage } from 'replicate-flux-blocks/shared/image/fetch-image.js';
 import { writeImage } from 'replicate-flux-blocks/shared/image/write-image.js';
-import type { NodeStatus, RunEvent, RunStatus } from '../protocol.js';
+import type { NodeStatus, RunCost, RunEvent, RunStatus } from '../protocol.js';
 
 /** Finished runs kept for late or reconnecting listeners; older ones are forgotten. */
 const KEPT_RUNS = 20;
@@ -74,8 +75,13 @@ export class Runs {
     };
     const onNodeRun = (event: NodeRunEvent) => run.track(event);
     let status: RunStatus;
+    let cost: RunCost | undefined;
     try {
       const result = await runGraph(graph, { registry, context, onOutput, onNodeRun });
+      if (result.costs.length) {
+        const lines = describeRunCosts(result.costs);
+        cost = { total: lines.at(-1)!.replace(/^Actual cost: /, ''), nodes: lines.slice(0, -1) };
+      }
       await Promise.all(saves);
       for (const node of result.stopped) {
         if (run.canceled) run.setStatus(node, 'canceled', 'Canceled before it ran');
@@ -87,7 +93,7 @@ export class Runs {
       run.finish('failed', `Internal error: ${(error as Error).message}`);
       return;
     }
-    run.finish(status);
+    run.finish(status, undefined, cost);
   }
 
   /**
@@ -177,7 +183,7 @@ class LiveRun implements StudioRun {
     }
   }
 
-  finish(status: RunStatus, message?: string): void {
+  finish(status: RunStatus, message?: string, cost?: RunCost): void {
     for (const [node, state] of this.status) {
       if (state === 'queued' || state === 'running')
         this.setStatus(
@@ -187,7 +193,7 @@ class LiveRun implements StudioRun {
         );
     }
     this.done = true;
-    this.emit({ type: 'done', status, ...(message !== undefined && { message }) });
+    this.emit({ type: 'done', status, ...(message !== undefined && { message }), ...(cost && { cost }) });
     this.listeners.clear();
   }
 }
