@@ -166,7 +166,7 @@ describe('mcp --http', () => {
       expectCleanFailure(
         ended,
         2,
-        'flux-blocks mcp: Binding to 0.0.0.0, not a loopback address, needs a bearer token: pass --auth-token or set MCP_AUTH_TOKEN',
+        'flux-blocks: Binding to 0.0.0.0, not a loopback address, needs a bearer token: pass --auth-token or set MCP_AUTH_TOKEN',
       );
       expect(ended.stderr).not.toContain('embedded emulator');
     },

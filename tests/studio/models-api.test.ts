@@ -192,7 +192,7 @@ describe('studio model search and forms (issue 28)', () => {
       .filter((line) => line.startsWith('data: '))
       .map((line) => JSON.parse(line.slice(6)) as RunEvent)
       .at(-1);
-    expect(done).toEqual({ type: 'done', status: 'succeeded' });
+    expect(done).toMatchObject({ type: 'done', status: 'succeeded' });
     const [create] = requestsTo(handle.emulator, 'POST', /^\/v1\/models\/black-forest-labs\/flux-dev\/predictions$/);
     expect(String((create!.body as { input: { image: string } }).input.image)).toMatch(/^data:image\/png;base64,/);
   });
