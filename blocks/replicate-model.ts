@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { credentialsField, defineBlock, EXAMPLE_CREDENTIALS as credentials, field } from '../sdk.js';
 import { callOptions, replicateClient } from '../shared/framework/replicate-client.js';
+import { PRICES_BY_MODEL } from '../shared/flux/prices.js';
 import { inputSizeProblem } from '../shared/replicate/input-size.js';
 import { resolveModel } from '../shared/replicate/resolve-model.js';
 
@@ -101,7 +102,11 @@ export const ReplicateModelBlock = defineBlock({
     },
   ],
   // Any model: official ones bill per output, others by hardware time; neither is known here.
-  pricing: { prices: new Map([['', { model: 'any Replicate model', usd: null, unit: 'second' }]]) },
+  // Unknown before the run (any model); after it, the price of the model that ran, when known.
+  pricing: {
+    prices: new Map([['', { model: 'any Replicate model', usd: null, unit: 'second' }]]),
+    byModel: PRICES_BY_MODEL,
+  },
   async *run({ model, input }, context) {
     const client = replicateClient(context);
     const prediction = await client.run(

@@ -98,6 +98,11 @@ export function runPrice(model: ModelRef): RunPrice {
   return { model, usd, unit };
 }
 
+/** Every model of {@link PRICES} by `owner/name`, for a block that may run any of them (`BlockPricing.byModel`). */
+export const PRICES_BY_MODEL: ReadonlyMap<string, RunPrice> = new Map(
+  (Object.keys(PRICES) as ModelRef[]).map((model) => [model, runPrice(model)]),
+);
+
 /**
  * A block's pricing from its model choices: each choice's model and price, and, when the
  * block has a count field (`num_outputs`), which choices take it (those mapping the field) and

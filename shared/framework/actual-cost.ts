@@ -33,10 +33,19 @@ export interface ActualCostOptions {
   readonly outputSizes?: ReadonlyArray<PixelSize | undefined>;
 }
 
-/** The price table entry of the prediction's model: by `owner/name`, `owner/name:version`, or the block's only price. */
+/**
+ * The price table entry of the prediction's model: by `owner/name` or `owner/name:version` in `byModel`, by `owner/name` or
+ * `owner/name:version` among the choices, or the block's only price.
+ */
 function priceOf(prediction: Prediction, pricing: BlockPricing): RunPrice | undefined {
-  const prices = [...pricing.prices.values()];
   const { model, version } = prediction;
+  const known =
+    model === undefined
+      ? undefined
+      : (pricing.byModel?.get(model) ??
+        (version === undefined ? undefined : pricing.byModel?.get(`${model}:${version}`)));
+  if (known) return known;
+  const prices = [...pricing.prices.values()];
   const found = prices.find((p) => p.model === model || (version !== undefined && p.model === `${model}:${version}`));
   // A block that runs any model (Replicate Model, the trainer) has one entry, for whatever it ran.
   return found ?? (prices.length === 1 ? prices[0] : undefined);

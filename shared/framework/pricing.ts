@@ -32,6 +32,11 @@ export interface BlockPricing {
   readonly countMax?: number;
   /** The model field values whose model takes `countField`; the others make one image per run. */
   readonly countedChoices?: ReadonlySet<string>;
+  /**
+   * Prices by the model a prediction ran (`owner/name`, or `owner/name:version` for a community model), for a block that runs models it does not
+   * list as choices (Replicate Model): used after a run, so a known model's run has a known cost.
+   */
+  readonly byModel?: ReadonlyMap<string, RunPrice>;
 }
 
 /**

@@ -65,6 +65,13 @@ test('run of a community model billed by hardware time, whose hardware price is 
   const { code, stderr } = await cli(['run', 'ReplicateModelBlock', '--input', input]);
   expect(code).toBe(0);
   expect(stderr).toMatch(
-    /^Actual cost: lucataco\/flux-schnell-lora: unknown \(no known price for any Replicate model\)$/m,
+    /^Actual cost: lucataco\/flux-schnell-lora: unknown \(no known price for lucataco\/flux-schnell-lora:[0-9a-f]{64}\)$/m,
   );
+});
+
+test('run of an official model through the Replicate Model block is priced by the model that ran', async () => {
+  const input = JSON.stringify({ model: 'black-forest-labs/flux-schnell', input: { prompt: 'a fox', num_outputs: 3 } });
+  const { code, stderr } = await cli(['run', 'ReplicateModelBlock', '--input', input]);
+  expect(code).toBe(0);
+  expect(stderr).toContain('Actual cost: black-forest-labs/flux-schnell: 3 images x $0.003 = $0.009\n');
 });

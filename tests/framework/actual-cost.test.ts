@@ -119,6 +119,21 @@ describe('actualCost', () => {
     const any = pricing({ model: 'any Replicate model', usd: null, unit: 'second' });
     expect(actualCost(prediction({}), any).unknown).toBe('no known price for any Replicate model');
   });
+
+  test('a block that runs any model prices a known model by the model that ran', () => {
+    const any: BlockPricing = {
+      prices: new Map([['', { model: 'any Replicate model', usd: null, unit: 'second' }]]),
+      byModel: new Map([['owner/model', { model: 'owner/model', usd: 0.025, unit: 'image' }]]),
+    };
+    expect(actualCost(prediction({ output: ['https://a/1.png', 'https://a/2.png'] }), any)).toMatchObject({
+      model: 'owner/model',
+      quantity: 2,
+      usd: 0.05,
+    });
+    expect(actualCost(prediction({ model: 'other/model' }), any).unknown).toBe(
+      'no known price for any Replicate model',
+    );
+  });
 });
 
 test('totalCost adds the known costs and counts the unknown', () => {
