@@ -32,6 +32,12 @@ export const UPLOADS_FOLDER = 'uploads';
  */
 export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 
+/**
+ * Most bytes the uploads folder may hold, by default: 1 GiB. An upload past it is refused (507):
+ * the studio never deletes them, as saved graphs name them by path.
+ */
+export const MAX_UPLOADS_FOLDER_BYTES = 1024 * 1024 * 1024;
+
 /** A node's state during a run, as the page shows it. */
 export type NodeStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped' | 'canceled';
 

@@ -4,6 +4,11 @@ import { join } from 'node:path';
 import { BlockError } from '../core/errors.js';
 import type { FetchedImage } from './fetch-image.js';
 
+/** The file name {@link writeImage} gives an image: the first 16 hex digits of its sha256, and its extension. */
+export function imageFileName(image: FetchedImage): string {
+  return `${createHash('sha256').update(image.bytes).digest('hex').slice(0, 16)}.${image.extension}`;
+}
+
 /**
  * Writes an image into `dir` (created when missing), named after its content: the first 16
  * hex digits of its sha256 and its extension, so saving the same image twice writes one file.
@@ -13,7 +18,7 @@ import type { FetchedImage } from './fetch-image.js';
  * @throws {BlockError} `write_failed`.
  */
 export async function writeImage(image: FetchedImage, dir = 'out'): Promise<string> {
-  const path = join(dir, `${createHash('sha256').update(image.bytes).digest('hex').slice(0, 16)}.${image.extension}`);
+  const path = join(dir, imageFileName(image));
   const partial = `${path}.${randomUUID()}.partial`;
   try {
     await mkdir(dir, { recursive: true });

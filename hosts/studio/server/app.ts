@@ -13,6 +13,7 @@ import { withCredentials, graphWithCredentials, type HostEnvironment } from '../
 import {
   MAX_GRAPH_BYTES,
   MAX_UPLOAD_BYTES,
+  MAX_UPLOADS_FOLDER_BYTES,
   type CostEstimate,
   type CredentialsChoice,
   type Example,
@@ -24,7 +25,7 @@ import { Runs } from './runs.js';
 import { studioBlocks } from './blocks.js';
 import { withModelUploads } from './model-uploads.js';
 import { modelRoutes } from './models.js';
-import { saveUpload } from './uploads.js';
+import { saveUpload, UploadsFull } from './uploads.js';
 
 /** Largest request body accepted, in bytes: a graph, with room for inline (data: URI) images (4 MiB). */
 export const MAX_BODY_BYTES = MAX_GRAPH_BYTES;
@@ -39,6 +40,8 @@ export interface StudioAppOptions extends GuardOptions {
   readonly publicDir: string;
   /** Absolute directory of the example graphs (`*.json`). */
   readonly examplesDir: string;
+  /** Most bytes `<outDir>/uploads/` may hold; default {@link MAX_UPLOADS_FOLDER_BYTES} (1 GiB). */
+  readonly maxUploadsBytes?: number;
 }
 
 /**
@@ -53,7 +56,7 @@ export interface StudioAppOptions extends GuardOptions {
  * - `GET /api/models?query=` searches Replicate's models; `GET /api/models/{owner}/{name}` a
  *   model's input form ({@link modelRoutes});
  * - `POST /api/uploads` an image (the raw bytes, at most {@link MAX_UPLOAD_BYTES}) kept in the out
- *   directory's `uploads/` (201 {@link Upload}; 413 over the limit, 422 for no image); graphs name it by
+ *   directory's `uploads/` (201 {@link Upload}; 413 over the limit, 422 for no image, 507 when the folder holds `maxUploadsBytes`); graphs name it by
  *   that path, read as a local image (a `data:` URI) before each check and run;
  * - `GET /files/<name>` a file of the out directory; anything else, the page.
  * Other bodies over {@link MAX_BODY_BYTES} get 413.
@@ -114,8 +117,10 @@ export function createStudioApp(options: StudioAppOptions): { app: Hono; runs: R
   });
   app.post('/api/uploads', async (c) => {
     try {
-      return c.json(await saveUpload(new Uint8Array(await c.req.arrayBuffer()), outDir), 201);
+      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      return c.json(await saveUpload(bytes, outDir, options.maxUploadsBytes ?? MAX_UPLOADS_FOLDER_BYTES), 201);
     } catch (error) {
+      if (error instanceof UploadsFull) return c.json({ error: `Not kept: ${error.message}` }, 507);
       if (!(error instanceof BlockError)) throw error;
       return c.json({ error: `Not kept: ${error.detail}` }, 422);
     }

@@ -40,6 +40,8 @@ export interface StudioOptions {
    * reverse proxy's name; lowercase, IPv6 in brackets (as `allowedHostsOf` gives them). Default none.
    */
   readonly allowedHosts?: readonly string[];
+  /** Most bytes the uploads folder (`<out>/uploads/`) may hold; default 1 GiB (`MAX_UPLOADS_FOLDER_BYTES`). */
+  readonly maxUploadsBytes?: number;
 }
 
 /** A running studio. */
@@ -83,6 +85,7 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
     outDir,
     publicDir: join(ROOT, 'dist', 'studio', 'public'),
     examplesDir: libraryFile('examples'),
+    maxUploadsBytes: options.maxUploadsBytes,
     token,
     hosts: () => hosts,
     cookie: () => `flux_studio_${port}`,
