@@ -40,7 +40,11 @@ export interface WebhookReceiverOptions {
    * unread (Replicate retries a delivery that failed). Default 16.
    */
   readonly maxConcurrentDeliveries?: number;
-  /** Longest a delivery's body may take to arrive, in ms; a slower one is cut off (its connection closed). Default 10000. */
+  /**
+   * Longest a delivery's body may take to arrive, in ms; a slower one is cut off (its connection
+   * closed). Its headers have as long (a stalled one gets 408 from {@link WebhookReceiver.listen}'s
+   * server). Default 10000.
+   */
   readonly readTimeoutMs?: number;
 }
 
@@ -159,8 +163,17 @@ export function createWebhookReceiver({
   return {
     handler,
     async listen(port, host = '127.0.0.1') {
-      // A sender has as long for its headers as for its body (Node's default is 60 s).
-      const server = createServer({ headersTimeout: readTimeoutMs, requestTimeout: 2 * readTimeoutMs }, handler);
+      // A sender has as long for its headers as for its body (Node's default is 60 s). Node
+      // enforces both timeouts only when it checks its connections (by default every 30 s), so
+      // it checks every readTimeoutMs: a stalled sender is cut off within twice that.
+      const server = createServer(
+        {
+          headersTimeout: readTimeoutMs,
+          requestTimeout: 2 * readTimeoutMs,
+          connectionsCheckingInterval: readTimeoutMs,
+        },
+        handler,
+      );
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => resolve());

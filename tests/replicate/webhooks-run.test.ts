@@ -66,6 +66,27 @@ describe('a run with webhooks', () => {
     expect(requestsTo(local.emulator, 'GET', /^\/v1\/webhooks\/default\/secret$/)).toHaveLength(0);
   });
 
+  test('a failed secret fetch fails that run before its create, and the next run fetches the secret again', async () => {
+    const fresh = createWebhookReceiver();
+    const own = await fresh.listen(0);
+    try {
+      const client = webhookClient({ webhook: { url: own.url, receiver: fresh } });
+      local.emulator.inject({ route: 'webhook-secret', answer: { status: 403 } });
+      const error = await client.run(request).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BlockError);
+      expect(requestsTo(local.emulator, 'POST', /\/predictions$/)).toHaveLength(0);
+      const prediction = await client.run(request);
+      expect(prediction.status).toBe('succeeded');
+      expect(requestsTo(local.emulator, 'GET', /^\/v1\/webhooks\/default\/secret$/).map((r) => r.outcome)).toEqual([
+        403, 200,
+      ]);
+      // Ended by its completed delivery, which the receiver verified with the secret fetched the second time.
+      expect(polls()).toHaveLength(0);
+    } finally {
+      await own.close();
+    }
+  });
+
   test('a dropped completed delivery is rescued by the safety poll at the deadline', async () => {
     local.emulator.webhooks.inject({ action: 'drop' });
     const started = Date.now();
