@@ -35,6 +35,50 @@ describe('image items', () => {
     expect(await sharp(Buffer.from(item.data, 'base64')).metadata()).toMatchObject({ width: 3, height: 2 });
   });
 
+  test('a jpeg or webp keeps its format (a png of a photo would be larger)', async () => {
+    const blue = sharp({ create: { width: 64, height: 48, channels: 3, background: '#3080c0' } });
+    for (const format of ['jpeg', 'webp'] as const) {
+      const bytes = await blue.clone().toFormat(format).toBuffer();
+      const item = (await downscaled(
+        await fetchImage(`data:image/${format};base64,${bytes.toString('base64')}`),
+        1_000_000,
+      ))!;
+      expect(item.mimeType).toBe(`image/${format}`);
+      expect(await sharp(Buffer.from(item.data, 'base64')).metadata()).toMatchObject({ format, width: 64, height: 48 });
+    }
+  });
+
+  test('an image whose own encoding is exactly the byte limit is sent as it is', async () => {
+    const image = await fetchImage(EXAMPLE_IMAGE);
+    const own = (await downscaled(image, 1_000_000))!;
+    expect(await downscaled(image, own.data.length)).toEqual(own);
+  });
+
+  test('a lower jpeg quality is tried before a smaller size', async () => {
+    // 1024 px of noise: about 890 kB as jpeg at quality 80, 620 kB at 60 (base64).
+    const item = (await downscaled(await noise(1024, 1024), 750_000))!;
+    expect(item.mimeType).toBe('image/jpeg');
+    expect(await sharp(Buffer.from(item.data, 'base64')).metadata()).toMatchObject({ width: 1024, height: 1024 });
+  });
+
+  test('transparent pixels turn white, not black, when the image must become a jpeg', async () => {
+    // Noise (so the png is too large), its left half transparent.
+    const [width, height] = [512, 512];
+    const pixels = randomBytes(width * height * 4);
+    for (let i = 0; i < width * height; i++) pixels[i * 4 + 3] = i % width < width / 2 ? 0 : 255;
+    const png = await sharp(pixels, { raw: { width, height, channels: 4 } })
+      .png()
+      .toBuffer();
+    const item = (await downscaled(await fetchImage(`data:image/png;base64,${png.toString('base64')}`), 300_000))!;
+    expect(item.mimeType).toBe('image/jpeg');
+    // stats() reads its input, not the pipeline: the left half is cut out first.
+    const left = await sharp(Buffer.from(item.data, 'base64'))
+      .extract({ left: 0, top: 0, width: width / 2 - 8, height })
+      .toBuffer();
+    const { channels } = await sharp(left).stats();
+    for (const { mean } of channels) expect(mean).toBeGreaterThan(240);
+  });
+
   test('an image that cannot fit gives no item', async () => {
     expect(await downscaled(await noise(200, 200), 100)).toBeUndefined();
   });
@@ -365,5 +409,17 @@ describe('previews that fail keep the result', () => {
       `${at201}: preview left out: the image could not be read (${(await refused(at201)).slice(0, 200)}...); the URL above is the result.`,
       `data:image/png;base64,... (${notAnImage.length} characters): preview left out: the image could not be read (${await refused(notAnImage)}); the data: URI above is the result.`,
     ]);
+  });
+
+  test('a reason over several lines is shown on one line', async () => {
+    // The environment's download limiter is the one place a host's own error reaches the note.
+    const limiter = () => Promise.reject(new Error('  socket\n\n  hang up  '));
+    const result = await blockResult('ReplicateFluxAdvancedModelBlock', [['result', 'https://nowhere.invalid/a.png']], {
+      maxImageBytes: 1_000_000,
+      fetch: { limiter },
+    });
+    expect((result.content[0] as { text: string }).text.split('\n').at(-1)).toBe(
+      'https://nowhere.invalid/a.png: preview left out: the image could not be read (socket hang up); the URL above is the result.',
+    );
   });
 });
