@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import { EXAMPLE_IMAGE } from '../../shared/framework/block.js';
 import { fetchImage } from '../../shared/image/fetch-image.js';
+import { imageFileName } from '../../shared/image/write-image.js';
 import { blockResult, downscaled, graphResult, MAX_IMAGE_SIDE, structuredOutputs } from '../../hosts/mcp/results.js';
 
 /** A png of random pixels: it does not compress, so only a smaller size or jpeg fits a tight limit. */
@@ -29,6 +33,50 @@ describe('image items', () => {
     const item = (await downscaled(await fetchImage(EXAMPLE_IMAGE), 1_000_000))!;
     expect(item.mimeType).toBe('image/png');
     expect(await sharp(Buffer.from(item.data, 'base64')).metadata()).toMatchObject({ width: 3, height: 2 });
+  });
+
+  test('a jpeg or webp keeps its format (a png of a photo would be larger)', async () => {
+    const blue = sharp({ create: { width: 64, height: 48, channels: 3, background: '#3080c0' } });
+    for (const format of ['jpeg', 'webp'] as const) {
+      const bytes = await blue.clone().toFormat(format).toBuffer();
+      const item = (await downscaled(
+        await fetchImage(`data:image/${format};base64,${bytes.toString('base64')}`),
+        1_000_000,
+      ))!;
+      expect(item.mimeType).toBe(`image/${format}`);
+      expect(await sharp(Buffer.from(item.data, 'base64')).metadata()).toMatchObject({ format, width: 64, height: 48 });
+    }
+  });
+
+  test('an image whose own encoding is exactly the byte limit is sent as it is', async () => {
+    const image = await fetchImage(EXAMPLE_IMAGE);
+    const own = (await downscaled(image, 1_000_000))!;
+    expect(await downscaled(image, own.data.length)).toEqual(own);
+  });
+
+  test('a lower jpeg quality is tried before a smaller size', async () => {
+    // 1024 px of noise: about 890 kB as jpeg at quality 80, 620 kB at 60 (base64).
+    const item = (await downscaled(await noise(1024, 1024), 750_000))!;
+    expect(item.mimeType).toBe('image/jpeg');
+    expect(await sharp(Buffer.from(item.data, 'base64')).metadata()).toMatchObject({ width: 1024, height: 1024 });
+  });
+
+  test('transparent pixels turn white, not black, when the image must become a jpeg', async () => {
+    // Noise (so the png is too large), its left half transparent.
+    const [width, height] = [512, 512];
+    const pixels = randomBytes(width * height * 4);
+    for (let i = 0; i < width * height; i++) pixels[i * 4 + 3] = i % width < width / 2 ? 0 : 255;
+    const png = await sharp(pixels, { raw: { width, height, channels: 4 } })
+      .png()
+      .toBuffer();
+    const item = (await downscaled(await fetchImage(`data:image/png;base64,${png.toString('base64')}`), 300_000))!;
+    expect(item.mimeType).toBe('image/jpeg');
+    // stats() reads its input, not the pipeline: the left half is cut out first.
+    const left = await sharp(Buffer.from(item.data, 'base64'))
+      .extract({ left: 0, top: 0, width: width / 2 - 8, height })
+      .toBuffer();
+    const { channels } = await sharp(left).stats();
+    for (const { mean } of channels) expect(mean).toBeGreaterThan(240);
   });
 
   test('an image that cannot fit gives no item', async () => {
@@ -168,5 +216,210 @@ describe('keys from a graph or a block are never prototypes', () => {
     expect(Object.keys(structured)).toEqual(['__proto__', 'result']);
     expect((structured as { polluted?: unknown }).polluted).toBeUndefined();
     expect(Object.getPrototypeOf(structured)).toBe(Object.prototype);
+  });
+});
+
+describe('a graph result', () => {
+  test('with failed and stopped nodes: isError, each failure and every stopped node in the text, no JSON line, error outputs not repeated', async () => {
+    const result = await graphResult(
+      {
+        outputs: [
+          { node: 'gen', output: 'result', value: 'https://nowhere.invalid/a.png' },
+          { node: 'bad', output: 'error', value: 'prompt: required' },
+        ],
+        failures: [{ node: 'bad', block: 'ReplicateFluxAdvancedModelBlock', error: 'prompt: required' }],
+        stopped: ['save', 'upscale'],
+        costs: [],
+      },
+      { maxImageBytes: 0 },
+    );
+    expect(result.content).toEqual([
+      {
+        type: 'text',
+        text: [
+          'Error: 1 node run(s) failed.',
+          'Node bad (ReplicateFluxAdvancedModelBlock) failed: prompt: required',
+          'Stopped, as a node upstream failed: save, upscale',
+          'gen.result: https://nowhere.invalid/a.png',
+        ].join('\n'),
+      },
+    ]);
+    expect(result.isError).toBe(true);
+    expect(result.structuredContent).toEqual({
+      outputs: { gen: { result: ['https://nowhere.invalid/a.png'] }, bad: { error: ['prompt: required'] } },
+      failures: [{ node: 'bad', block: 'ReplicateFluxAdvancedModelBlock', error: 'prompt: required' }],
+      stopped: ['save', 'upscale'],
+    });
+  });
+
+  test('that finished: "Graph finished.", one line per output, the JSON line, not isError', async () => {
+    const result = await graphResult(
+      {
+        outputs: [
+          { node: 'gen', output: 'result', value: 'https://nowhere.invalid/a.png' },
+          { node: 'gen', output: 'seed', value: 7 },
+        ],
+        failures: [],
+        stopped: [],
+        costs: [],
+      },
+      { maxImageBytes: 0 },
+    );
+    expect(result.content).toEqual([
+      { type: 'text', text: 'Graph finished.\ngen.result: https://nowhere.invalid/a.png\ngen.seed: 7' },
+      {
+        type: 'text',
+        text: '{"outputs":{"gen":{"result":["https://nowhere.invalid/a.png"],"seed":[7]}},"failures":[],"stopped":[]}',
+      },
+    ]);
+    expect(result.isError).toBeUndefined();
+  });
+});
+
+describe('saved files (out)', () => {
+  let out = '';
+  beforeEach(async () => {
+    out = await mkdtemp(join(tmpdir(), 'flux-results-'));
+  });
+  afterEach(async () => {
+    await rm(out, { recursive: true, force: true });
+  });
+  const shortened = `data:image/png;base64,... (${EXAMPLE_IMAGE.length} characters)`;
+
+  test("an image saved into out: a 'Saved:' note and one resource_link with its media type, size and path, though Save Image's path names the same file", async () => {
+    const file = join(out, imageFileName(await fetchImage(EXAMPLE_IMAGE)));
+    const result = await blockResult(
+      'SaveImageBlock',
+      [
+        ['data_uri', EXAMPLE_IMAGE],
+        ['path', file],
+      ],
+      { maxImageBytes: 0, out },
+    );
+    expect(result.content).toEqual([
+      {
+        type: 'text',
+        text: `SaveImageBlock finished.\ndata_uri: ${shortened}\npath: ${file}\nSaved: ${resolve(file)}`,
+      },
+      { type: 'text', text: JSON.stringify({ data_uri: shortened, path: file }) },
+      {
+        type: 'resource_link',
+        uri: `flux-blocks://out/${imageFileName(await fetchImage(EXAMPLE_IMAGE))}`,
+        name: imageFileName(await fetchImage(EXAMPLE_IMAGE)),
+        mimeType: 'image/png',
+        description: `Full-size image saved to ${resolve(file)} (3x2 px)`,
+      },
+    ]);
+  });
+
+  test("Save Image's path into out is linked as it is, with the media type of its extension", async () => {
+    const names = ['0123456789abcdef.png', '0123456789abcdef.jpg', '0123456789abcdef.webp', '0123456789abcdef.bin'];
+    const result = await graphResult(
+      {
+        outputs: names.map((name, i) => ({ node: `save${i}`, output: 'path', value: join(out, name) })),
+        failures: [],
+        stopped: [],
+        costs: [],
+      },
+      { maxImageBytes: 1_000_000, out },
+    );
+    expect(result.content.slice(2)).toEqual(
+      names.map((name, i) => ({
+        type: 'resource_link',
+        uri: `flux-blocks://out/${name}`,
+        name,
+        mimeType: ['image/png', 'image/jpeg', 'image/webp', 'application/octet-stream'][i],
+        description: `Full-size image saved to ${resolve(out, name)}`,
+      })),
+    );
+  });
+
+  test('no link or image for a path outside out, a file not named as saved, a path or result that is not a string, an image or saved file in another output, or text that holds a URL', async () => {
+    const elsewhere = await mkdtemp(join(tmpdir(), 'flux-elsewhere-'));
+    try {
+      const outputs = [
+        { node: 'a', output: 'path', value: join(elsewhere, '0123456789abcdef.png') },
+        { node: 'b', output: 'path', value: join(out, 'cat.png') },
+        { node: 'c', output: 'path', value: 42 },
+        { node: 'd', output: 'result', value: [EXAMPLE_IMAGE] },
+        { node: 'e', output: 'source', value: EXAMPLE_IMAGE },
+        { node: 'f', output: 'result', value: 'see https://nowhere.invalid/a.png' },
+        { node: 'g', output: 'prompt', value: join(out, '0123456789abcdef.png') },
+      ];
+      const result = await graphResult(
+        { outputs, failures: [], stopped: [], costs: [] },
+        { maxImageBytes: 1_000_000, out },
+      );
+      expect(result.content.map((item) => item.type)).toEqual(['text', 'text']);
+      // One line per output, and no note: nothing was read, previewed or saved.
+      expect((result.content[0] as { text: string }).text.split('\n')).toHaveLength(1 + outputs.length);
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  test('an image that cannot be saved keeps its image item and says why it was not saved', async () => {
+    const notADirectory = join(out, 'file');
+    await writeFile(notADirectory, 'x');
+    const result = await blockResult('SaveImageBlock', [['data_uri', EXAMPLE_IMAGE]], {
+      maxImageBytes: 1_000_000,
+      out: notADirectory,
+    });
+    expect(result.content.map((item) => item.type)).toEqual(['text', 'text', 'image']);
+    expect((result.content[0] as { text: string }).text).toMatch(
+      new RegExp(
+        `^SaveImageBlock finished\\.\\ndata_uri: .+\\nCould not save ${shortened.replace(/[.()+]/g, '\\$&')}: .+$`,
+      ),
+    );
+  });
+});
+
+describe('previews that fail keep the result', () => {
+  test('an image over the byte limit even downscaled: no image item, a note naming the limit', async () => {
+    const image = await noise(200, 200);
+    const uri = `data:image/png;base64,${image.bytes.toString('base64')}`;
+    const result = await blockResult('SaveImageBlock', [['data_uri', uri]], { maxImageBytes: 100 });
+    expect(result.content.map((item) => item.type)).toEqual(['text', 'text']);
+    expect((result.content[0] as { text: string }).text).toBe(
+      `SaveImageBlock finished.\ndata_uri: data:image/png;base64,... (${uri.length} characters)\n` +
+        `data:image/png;base64,... (${uri.length} characters) does not fit in 100 bytes even downscaled; no image item.`,
+    );
+  });
+
+  test('an image that cannot be read: a note with the reason (cut past 200 characters) that says which value is the result', async () => {
+    // The refusal of a private address names the URL: its length sets the reason's.
+    const refused = (url: string) => fetchImage(url).then(String, (error: Error) => error.message);
+    const base = 'http://10.0.0.1/';
+    const at200 = `${base}${'a'.repeat(200 - (await refused(base)).length)}`;
+    const at201 = `${at200}b`;
+    expect(await refused(at200)).toHaveLength(200);
+    const notAnImage = 'data:image/png;base64,AAAA';
+    const result = await blockResult(
+      'ReplicateFluxAdvancedModelBlock',
+      [
+        ['result', at200],
+        ['result', at201],
+        ['data_uri', notAnImage],
+      ],
+      { maxImageBytes: 1_000_000 },
+    );
+    expect(result.content.map((item) => item.type)).toEqual(['text', 'text']);
+    expect((result.content[0] as { text: string }).text.split('\n').slice(4)).toEqual([
+      `${at200}: preview left out: the image could not be read (${await refused(at200)}); the URL above is the result.`,
+      `${at201}: preview left out: the image could not be read (${(await refused(at201)).slice(0, 200)}...); the URL above is the result.`,
+      `data:image/png;base64,... (${notAnImage.length} characters): preview left out: the image could not be read (${await refused(notAnImage)}); the data: URI above is the result.`,
+    ]);
+  });
+
+  test('a reason over several lines is shown on one line', async () => {
+    // The environment's download limiter is the one place a host's own error reaches the note.
+    const limiter = () => Promise.reject(new Error('  socket\n\n  hang up  '));
+    const result = await blockResult('ReplicateFluxAdvancedModelBlock', [['result', 'https://nowhere.invalid/a.png']], {
+      maxImageBytes: 1_000_000,
+      fetch: { limiter },
+    });
+    expect((result.content[0] as { text: string }).text.split('\n').at(-1)).toBe(
+      'https://nowhere.invalid/a.png: preview left out: the image could not be read (socket hang up); the URL above is the result.',
+    );
   });
 });
