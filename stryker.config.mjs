@@ -16,16 +16,16 @@ export const LAYERS = {
     'shared/replicate/api-errors.ts',
     'shared/replicate/transport.ts',
   ],
-  // A run's life: create, poll, cancel, find a lost create, uploads, input checks.
+  // A run's life, in three runs of about an hour or less: create, sync wait, poll, cancel and
+  // finding a lost create; the client's calls (models, trainings, deployments, files); uploads
+  // and input checks.
   'replicate-runs': [
     'shared/replicate/prediction-run.ts',
-    'shared/replicate/client.ts',
     'shared/replicate/find-predictions.ts',
     'shared/replicate/resolve-model.ts',
-    'shared/replicate/files.ts',
-    'shared/replicate/input-check.ts',
-    'shared/replicate/bad-ports.ts',
   ],
+  'replicate-client': ['shared/replicate/client.ts'],
+  'replicate-files': ['shared/replicate/files.ts', 'shared/replicate/input-check.ts', 'shared/replicate/bad-ports.ts'],
   'replicate-webhooks': ['shared/replicate/webhooks.ts', 'shared/replicate/webhook-signature.ts'],
   image: ['shared/image/**/*.ts'],
   graph: ['shared/graph/**/*.ts'],
