@@ -17,16 +17,20 @@ export interface WebhookHeaders {
   readonly 'webhook-signature': string;
 }
 
-/** The HMAC key of a `whsec_<base64>` secret. @throws {Error} when it holds no key. */
-function keyOf(secret: string): Buffer {
+/**
+ * The HMAC key of a `whsec_<base64>` secret.
+ * @throws {Error} when it holds no key, naming where the secret comes from.
+ */
+export function webhookKey(secret: string): Buffer {
   const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
-  if (!key.length) throw new Error('webhook secret: no key after whsec_');
+  if (!key.length)
+    throw new Error('webhook secret: no key after whsec_; use the whole secret from GET /v1/webhooks/default/secret');
   return key;
 }
 
 /** The `v1,<base64>` signature of one delivery. */
 export function signWebhook(secret: string, id: string, timestamp: number | string, body: string): string {
-  return `v1,${createHmac('sha256', keyOf(secret)).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
+  return `v1,${createHmac('sha256', webhookKey(secret)).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_TOLERANCE_SECONDS, webhookHeaderRefusal, webhookRefusal } from './webhook-signature.js';
+import { DEFAULT_TOLERANCE_SECONDS, webhookHeaderRefusal, webhookKey, webhookRefusal } from './webhook-signature.js';
 import { predictionSchema, type Prediction } from './types.js';
 
 /** Largest delivery body accepted by default, in bytes: a prediction with its input and logs. */
@@ -84,7 +84,10 @@ export interface WebhookReceiver {
   useSecret(load: () => Promise<string>): Promise<void>;
 }
 
-/** A webhook receiver; see {@link WebhookReceiver}. */
+/**
+ * A webhook receiver; see {@link WebhookReceiver}.
+ * @throws {Error} when the secret (given or `REPLICATE_WEBHOOK_SECRET`) holds no key after `whsec_`.
+ */
 export function createWebhookReceiver({
   secret: given,
   toleranceSeconds = DEFAULT_TOLERANCE_SECONDS,
@@ -92,10 +95,10 @@ export function createWebhookReceiver({
   maxConcurrentDeliveries = DEFAULT_MAX_CONCURRENT,
   readTimeoutMs = DEFAULT_READ_TIMEOUT_MS,
 }: WebhookReceiverOptions = {}): WebhookReceiver {
-  let secret: Promise<string> | undefined =
-    (given ?? process.env.REPLICATE_WEBHOOK_SECRET)
-      ? Promise.resolve((given ?? process.env.REPLICATE_WEBHOOK_SECRET)!)
-      : undefined;
+  const configured = given || process.env.REPLICATE_WEBHOOK_SECRET || undefined;
+  // A secret without a key would answer 401 to every delivery: refused here instead.
+  if (configured !== undefined) webhookKey(configured);
+  let secret: Promise<string> | undefined = configured === undefined ? undefined : Promise.resolve(configured);
   const seen = new Set<string>();
   const listeners = new Map<string, Set<(prediction: Prediction) => void>>();
   const unclaimed = new Map<string, Prediction>();
@@ -202,8 +205,8 @@ export function createWebhookReceiver({
     },
     async useSecret(load) {
       if (!secret) {
-        secret = load();
-        // A failed load is tried again by the next run.
+        secret = load().then((loaded) => (webhookKey(loaded), loaded));
+        // A failed load (or a secret without a key) is tried again by the next run.
         secret.catch(() => (secret = undefined));
       }
       await secret;

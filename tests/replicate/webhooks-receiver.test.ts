@@ -301,6 +301,22 @@ describe('signatures and timestamps as the Standard Webhooks scheme has them', (
     );
   });
 
+  test('a receiver given a secret without a key is refused when created, naming where the secret comes from', () => {
+    for (const secret of ['whsec_', 'whsec_===']) {
+      expect(() => createWebhookReceiver({ secret })).toThrow(
+        'webhook secret: no key after whsec_; use the whole secret from GET /v1/webhooks/default/secret',
+      );
+    }
+    const before = process.env.REPLICATE_WEBHOOK_SECRET;
+    process.env.REPLICATE_WEBHOOK_SECRET = 'whsec_';
+    try {
+      expect(() => createWebhookReceiver()).toThrow('webhook secret: no key after whsec_');
+    } finally {
+      if (before === undefined) delete process.env.REPLICATE_WEBHOOK_SECRET;
+      else process.env.REPLICATE_WEBHOOK_SECRET = before;
+    }
+  });
+
   test("validateWebhook reads Node's headers object, where a repeated header is an array", async () => {
     const d = delivery('pred-node-headers');
     const headers = { ...d.headers, 'webhook-signature': ['v1,bm9wZQ==', d.headers['webhook-signature']] };
