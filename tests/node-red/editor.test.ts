@@ -1,7 +1,6 @@
 import { createDecipheriv, createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, expect, test } from '@jest/globals';
@@ -25,15 +24,6 @@ let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
 
-/** A port free on 127.0.0.1 just now: Node-RED logs its configured port, so port 0 would not tell us which. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 beforeAll(async () => {
   browser = await launchChromium();
   userDir = await own(mkdtemp(join(tmpdir(), 'flux-node-red-editor-')), (made) =>
@@ -47,10 +37,10 @@ beforeAll(async () => {
   );
   await mkdir(join(userDir, 'node_modules'));
   await symlink(PACKAGE, join(userDir, 'node_modules', 'node-red-contrib-flux-blocks'), 'dir');
-  const port = await freePort();
   const settings = {
     uiHost: '127.0.0.1',
-    uiPort: port,
+    // Port 0: the system picks a free one, and Node-RED logs it ("Server now running at ...").
+    uiPort: 0,
     flowFile: 'flows.json',
     credentialSecret: SECRET,
     // No welcome tour and no telemetry question over the canvas.
@@ -65,11 +55,11 @@ beforeAll(async () => {
   );
   child.stdout.on('data', (chunk) => (log += String(chunk)));
   child.stderr.on('data', (chunk) => (log += String(chunk)));
-  await until(() => {
+  const running = await until(() => {
     if (child.exitCode !== null) throw new Error(`Node-RED exited (${child.exitCode}):\n${log}`);
-    return /Started flows/.test(log);
+    return /Started flows/.test(log) && /Server now running at (http:\/\/127\.0\.0\.1:[1-9]\d*\/)/.exec(log);
   });
-  url = `http://127.0.0.1:${port}/`;
+  url = running[1]!;
   page = await own(browser.newPage({ viewport: { width: 1440, height: 900 } }), (opened) => opened.close());
   page.setDefaultTimeout(BROWSER_WAIT);
   page.on('pageerror', (error) => pageErrors.push(String(error)));
