@@ -1,12 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startEmulator, type Emulator } from '../../emulator/index.js';
-import { startStudio, type Studio } from '../../hosts/studio/server/index.js';
-import { own, scaled, TOKEN } from '../helpers.js';
-import { BROWSER_WAIT, launchChromium, screenshot, textIs } from './browser.js';
+import type { Browser, Page } from 'playwright-core';
+import type { Emulator } from '../../emulator/index.js';
+import type { Studio } from '../../hosts/studio/server/index.js';
+import { scaled } from '../helpers.js';
+import { launchChromium, textIs } from './browser.js';
+import { closeStudioPage, openStudioPage, startStudioOnEmulator, type StudioPage } from './studio-page.js';
 
 // Issue 28 in a real browser: the worst-case cost next to Run follows the graph as it is edited,
 // and after a run the actual cost shows. The studio runs on the emulator over HTTP.
@@ -14,39 +12,21 @@ import { BROWSER_WAIT, launchChromium, screenshot, textIs } from './browser.js';
 let emulator: Emulator;
 let studio: Studio;
 let browser: Browser;
-let context: BrowserContext;
+let opened: StudioPage;
 let page: Page;
-let pageErrors: string[];
 
 beforeAll(async () => {
   browser = await launchChromium();
-  emulator = await own(startEmulator({ startingMs: 10, processingMs: 100 }), (started) => started.close());
-  const dir = await own(mkdtemp(join(tmpdir(), 'studio-cost-')), (made) => rm(made, { recursive: true, force: true }));
-  studio = await own(
-    startStudio({ port: 0, baseUrl: emulator.url, out: join(dir, 'out'), env: { REPLICATE_API_TOKEN: TOKEN } }),
-    (started) => started.close(),
-  );
+  ({ emulator, studio } = await startStudioOnEmulator({ startingMs: 10, processingMs: 100 }, 'studio-cost'));
 });
 
 beforeEach(async () => {
   emulator.requests.splice(0);
-  context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-  page = await context.newPage();
-  page.setDefaultTimeout(BROWSER_WAIT);
-  pageErrors = [];
-  page.on('pageerror', (error) => pageErrors.push(String(error)));
-  page.on('console', (message) => {
-    if (message.type() === 'error') pageErrors.push(message.text());
-  });
-  await page.goto(studio.url);
-  await page.getByTestId('palette-SaveImageBlock').waitFor();
+  opened = await openStudioPage(browser, studio.url);
+  page = opened.page;
 });
 
-afterEach(async () => {
-  await screenshot(page, expect.getState().currentTestName ?? 'test');
-  await context.close();
-  expect(pageErrors).toEqual([]);
-});
+afterEach(() => closeStudioPage(opened));
 
 const node = (id: string) => page.getByTestId(`node-${id}`);
 const estimate = () => page.getByTestId('estimate');

@@ -1,13 +1,13 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
-import { startEmulator, type Emulator } from '../../emulator/index.js';
-import { startStudio, type Studio } from '../../hosts/studio/server/index.js';
-import { own, requestsTo, scaled, TOKEN } from '../helpers.js';
-import { BROWSER_WAIT, countIs, dragBetween, imagesLoaded, launchChromium, screenshot, textIs } from './browser.js';
+import type { Emulator } from '../../emulator/index.js';
+import type { Studio } from '../../hosts/studio/server/index.js';
+import { requestsTo, scaled } from '../helpers.js';
+import { countIs, dragBetween, imagesLoaded, launchChromium, textIs } from './browser.js';
+import { closeStudioPage, openStudioPage, startStudioOnEmulator, type StudioPage } from './studio-page.js';
 
 // Issue 29 in a real browser: images from disk, forms that read as words, messages that are current,
 // New that starts over, and the runs of the session. The studio runs on the emulator over HTTP.
@@ -17,15 +17,13 @@ let studio: Studio;
 let browser: Browser;
 let out: string;
 let png: string;
-let context: BrowserContext;
+let opened: StudioPage;
 let page: Page;
-let pageErrors: string[];
 
 beforeAll(async () => {
   browser = await launchChromium();
-  emulator = await own(startEmulator({ startingMs: 10, processingMs: 200 }), (started) => started.close());
-  const dir = await own(mkdtemp(join(tmpdir(), 'studio-forms-')), (made) => rm(made, { recursive: true, force: true }));
-  out = join(dir, 'out');
+  let dir: string;
+  ({ emulator, studio, dir, out } = await startStudioOnEmulator({ startingMs: 10, processingMs: 200 }, 'studio-forms'));
   png = join(dir, 'lighthouse.png');
   await writeFile(
     png,
@@ -33,32 +31,15 @@ beforeAll(async () => {
       .png()
       .toBuffer(),
   );
-  studio = await own(
-    startStudio({ port: 0, baseUrl: emulator.url, out, env: { REPLICATE_API_TOKEN: TOKEN } }),
-    (started) => started.close(),
-  );
 });
 
 beforeEach(async () => {
   emulator.requests.splice(0);
-  context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-  page = await context.newPage();
-  page.setDefaultTimeout(BROWSER_WAIT);
-  pageErrors = [];
-  page.on('pageerror', (error) => pageErrors.push(String(error)));
-  page.on('console', (message) => {
-    // The upload over the limit is refused by the page itself; a 413 would log here.
-    if (message.type() === 'error') pageErrors.push(message.text());
-  });
-  await page.goto(studio.url);
-  await page.getByTestId('palette-SaveImageBlock').waitFor();
+  opened = await openStudioPage(browser, studio.url);
+  page = opened.page;
 });
 
-afterEach(async () => {
-  await screenshot(page, expect.getState().currentTestName ?? 'test');
-  await context.close();
-  expect(pageErrors).toEqual([]);
-});
+afterEach(() => closeStudioPage(opened));
 
 const node = (id: string) => page.getByTestId(`node-${id}`);
 const results = { getByTestId: (id: string) => page.getByTestId('results').getByTestId(id) };

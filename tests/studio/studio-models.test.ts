@@ -1,12 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startEmulator, type Emulator } from '../../emulator/index.js';
-import { startStudio, type Studio } from '../../hosts/studio/server/index.js';
-import { own, requestsTo, scaled, TOKEN } from '../helpers.js';
-import { BROWSER_WAIT, countIs, launchChromium, screenshot, textIs } from './browser.js';
+import type { Browser, Page } from 'playwright-core';
+import type { Emulator } from '../../emulator/index.js';
+import type { Studio } from '../../hosts/studio/server/index.js';
+import { requestsTo, scaled } from '../helpers.js';
+import { countIs, launchChromium, textIs } from './browser.js';
+import { closeStudioPage, openStudioPage, startStudioOnEmulator, type StudioPage } from './studio-page.js';
 
 // Issue 28 in a real browser: the any-model node searches Replicate's models, picks one, shows its
 // input form from the model's published schema, and checks the input against it before a run.
@@ -14,41 +12,21 @@ import { BROWSER_WAIT, countIs, launchChromium, screenshot, textIs } from './bro
 let emulator: Emulator;
 let studio: Studio;
 let browser: Browser;
-let context: BrowserContext;
+let opened: StudioPage;
 let page: Page;
-let pageErrors: string[];
 
 beforeAll(async () => {
   browser = await launchChromium();
-  emulator = await own(startEmulator({ startingMs: 10, processingMs: 200 }), (started) => started.close());
-  const dir = await own(mkdtemp(join(tmpdir(), 'studio-models-')), (made) =>
-    rm(made, { recursive: true, force: true }),
-  );
-  studio = await own(
-    startStudio({ port: 0, baseUrl: emulator.url, out: join(dir, 'out'), env: { REPLICATE_API_TOKEN: TOKEN } }),
-    (started) => started.close(),
-  );
+  ({ emulator, studio } = await startStudioOnEmulator({ startingMs: 10, processingMs: 200 }, 'studio-models'));
 });
 
 beforeEach(async () => {
   emulator.requests.splice(0);
-  context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-  page = await context.newPage();
-  page.setDefaultTimeout(BROWSER_WAIT);
-  pageErrors = [];
-  page.on('pageerror', (error) => pageErrors.push(String(error)));
-  page.on('console', (message) => {
-    if (message.type() === 'error') pageErrors.push(message.text());
-  });
-  await page.goto(studio.url);
-  await page.getByTestId('palette-ReplicateModelBlock').waitFor();
+  opened = await openStudioPage(browser, studio.url, 'ReplicateModelBlock');
+  page = opened.page;
 });
 
-afterEach(async () => {
-  await screenshot(page, expect.getState().currentTestName ?? 'test');
-  await context.close();
-  expect(pageErrors).toEqual([]);
-});
+afterEach(() => closeStudioPage(opened));
 
 const node = (id: string) => page.getByTestId(`node-${id}`);
 const withStatus = (id: string, status: string) => page.locator(`[data-testid="node-${id}"][data-status="${status}"]`);

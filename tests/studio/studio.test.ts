@@ -1,13 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { createRegistry } from '../../blocks/index.js';
-import { startEmulator, type Emulator } from '../../emulator/index.js';
-import { startStudio, type Studio } from '../../hosts/studio/server/index.js';
-import { own, requestsTo, scaled, TOKEN } from '../helpers.js';
-import { BROWSER_WAIT, countIs, dragBetween, imagesLoaded, launchChromium, screenshot, textIs } from './browser.js';
+import type { Emulator } from '../../emulator/index.js';
+import type { Studio } from '../../hosts/studio/server/index.js';
+import { requestsTo, scaled, TOKEN } from '../helpers.js';
+import { countIs, dragBetween, imagesLoaded, launchChromium, screenshot, textIs } from './browser.js';
+import { closeStudioPage, openStudioPage, startStudioOnEmulator, type StudioPage } from './studio-page.js';
 
 // A real browser against the studio on port 0, running on the emulator over HTTP.
 // Every wait is for a state, never a fixed time; each is bounded by BROWSER_WAIT (TEST_TIME_SCALE raises it).
@@ -18,15 +16,13 @@ const SLOW = 'slow:';
 let emulator: Emulator;
 let studio: Studio;
 let browser: Browser;
-let out: string;
-let context: BrowserContext;
+let opened: StudioPage;
 let page: Page;
-let pageErrors: string[];
 
 beforeAll(async () => {
   browser = await launchChromium();
-  emulator = await own(
-    startEmulator({
+  ({ emulator, studio } = await startStudioOnEmulator(
+    {
       startingMs: 10,
       processingMs: 300,
       // Kontext runs a little longer, so a run of the example can be seen (and photographed) midway.
@@ -36,35 +32,18 @@ beforeAll(async () => {
           : /kontext/.test(model)
             ? { processingMs: 4_000 }
             : undefined,
-    }),
-    (started) => started.close(),
-  );
-  out = await own(mkdtemp(join(tmpdir(), 'studio-test-')), (dir) => rm(dir, { recursive: true, force: true }));
-  studio = await own(
-    startStudio({ port: 0, baseUrl: emulator.url, out, env: { REPLICATE_API_TOKEN: TOKEN } }),
-    (started) => started.close(),
-  );
+    },
+    'studio-test',
+  ));
 });
 
 beforeEach(async () => {
   emulator.requests.splice(0);
-  context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-  page = await context.newPage();
-  page.setDefaultTimeout(BROWSER_WAIT);
-  pageErrors = [];
-  page.on('pageerror', (error) => pageErrors.push(String(error)));
-  page.on('console', (message) => {
-    if (message.type() === 'error') pageErrors.push(message.text());
-  });
-  await page.goto(studio.url);
-  await page.getByTestId('palette-SaveImageBlock').waitFor();
+  opened = await openStudioPage(browser, studio.url);
+  page = opened.page;
 });
 
-afterEach(async () => {
-  await screenshot(page, expect.getState().currentTestName ?? 'test');
-  await context.close();
-  expect(pageErrors).toEqual([]);
-});
+afterEach(() => closeStudioPage(opened));
 
 const node = (id: string) => page.getByTestId(`node-${id}`);
 /** A node's handle: an output (`source`) or an input (`target`), by property name. */
