@@ -42,7 +42,6 @@ export function tokenKey(token: string): string {
 
 /** Thrown by a job's pacer when a create's turn is later than now: the job is delayed until `at`. */
 export class CreateDeferred extends Error {
-  override name = 'CreateDeferred';
   constructor(readonly at: number) {
     super(`No prediction create may go out before ${new Date(at).toISOString()} (shared rate limit)`);
   }
@@ -57,7 +56,7 @@ export class CreateDeferred extends Error {
 export class SharedBudget {
   private readonly limiters: Record<Lane, RateLimiterRedis>;
 
-  constructor(redis: Redis, budget: Budget = REPLICATE_BUDGET, prefix = 'flux') {
+  constructor(redis: Redis, budget: Budget, prefix: string) {
     const limiter = (lane: Lane, perMinute: number) =>
       new RateLimiterRedis({ storeClient: redis, keyPrefix: `${prefix}:rl:${lane}`, ...windowFor(perMinute) });
     this.limiters = {

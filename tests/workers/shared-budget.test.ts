@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { CreateDeferred, SharedBudget, tokenKey } from '../../hosts/workers/rate-limit.js';
+import { CreateDeferred, REPLICATE_BUDGET, SharedBudget, tokenKey } from '../../hosts/workers/rate-limit.js';
 import { startRedis, type TestRedis } from '../../tools/bench/redis-server.js';
 import { own, TOKEN, until } from '../helpers.js';
 
@@ -88,7 +88,7 @@ describe('SharedBudget', () => {
       maxRetriesPerRequest: 0,
     });
     try {
-      const pacer = new SharedBudget(offline).pacer(TOKEN);
+      const pacer = new SharedBudget(offline, REPLICATE_BUDGET, 'flux-offline').pacer(TOKEN);
       await expect(pacer.turn('create', NO_ABORT)).rejects.not.toBeInstanceOf(CreateDeferred);
       await expect(pacer.turn('other', NO_ABORT)).rejects.toBeDefined();
     } finally {
