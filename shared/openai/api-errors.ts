@@ -1,4 +1,4 @@
-import { HTTPError, TimeoutError as KyTimeoutError } from 'ky';
+import { HTTPError } from 'ky';
 import { BlockError, type ErrorKind } from '../core/errors.js';
 import { networkCode } from '../replicate/api-errors.js';
 import { excerpt } from './chat-images.js';
@@ -67,12 +67,6 @@ export async function toBlockError(error: unknown, baseUrl: string): Promise<Blo
     return new BlockError(
       kind,
       `The OpenAI-compatible API at ${baseUrl} answered ${status}${label ? ` ${label}` : ''}${param}${message ? `: ${message}` : ''}`,
-    );
-  }
-  if (error instanceof KyTimeoutError) {
-    return new BlockError(
-      'unreachable',
-      `The OpenAI-compatible API at ${baseUrl} did not answer ${error.request.method} ${new URL(error.request.url).pathname} in time`,
     );
   }
   const code = networkCode(error);

@@ -24,6 +24,8 @@ test('readAnswer stops at the limit, cancels the rest and says the answer was cu
   expect(canceled).toBe(true);
   expect(pulled).toBeLessThanOrEqual(4);
   expect(await readAnswer(new Response('{"ok":true}'), 25)).toEqual({ text: '{"ok":true}', complete: true });
+  // An answer of exactly the limit is whole.
+  expect(await readAnswer(new Response('x'.repeat(25)), 25)).toEqual({ text: 'x'.repeat(25), complete: true });
 });
 
 /** A server that answers every request with `status` and a body that never ends, counting the bytes it wrote. */
