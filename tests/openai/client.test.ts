@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, test } from '@jest/globals';
 import sharp from 'sharp';
@@ -31,6 +31,33 @@ async function failure(call: () => unknown): Promise<{ kind: ErrorKind; message:
   expect(error).toBeInstanceOf(BlockError);
   return { kind: (error as BlockError).kind, message: (error as BlockError).message };
 }
+
+/** What `call` settles with, or `'still running'` after `ms`: a hang fails the test at once, not at jest's timeout. */
+const within = (ms: number, call: Promise<unknown>) =>
+  Promise.race([call, new Promise((resolve) => setTimeout(resolve, ms, 'still running').unref())]);
+
+/** A local server answering every request with `answer`, stopped after the test; its base URL. */
+async function localServer(answer: (res: ServerResponse) => void): Promise<string> {
+  const server = createServer((req, res) => {
+    req.resume();
+    answer(res);
+  });
+  await own(
+    new Promise<typeof server>((resolve) => server.listen(0, '127.0.0.1', () => resolve(server))),
+    (started) =>
+      new Promise((resolve) => {
+        started.closeAllConnections();
+        started.close(resolve);
+      }),
+  );
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+}
+
+/** An error answer whose body starts and then never goes on, as from a stuck upstream. */
+const stalledError = (res: ServerResponse) => {
+  res.writeHead(500, { 'content-type': 'application/json' });
+  res.write('{"error": {"message": "Upstream');
+};
 
 /** Makes the emulator's next images answer (generations, or edits) hold these `data` entries. */
 const answerImages = (data: unknown[], route: 'images-generate' | 'images-edit' = 'images-generate') =>
@@ -183,8 +210,7 @@ describe('answers that are not what was asked for', () => {
 
   test('an answer larger than the most read from one is a provider_error saying so, not a JSON error', async () => {
     // An images answer that never ends: the client reads MAX_ANSWER_BYTES of it, then stops.
-    const server = createServer((req, res) => {
-      req.resume();
+    const baseUrl = await localServer((res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('{"created": 1, "data": [{"b64_json": "');
       const chunk = Buffer.alloc(1 << 20, 'A');
@@ -194,15 +220,6 @@ describe('answers that are not what was asked for', () => {
       };
       write();
     });
-    await own(
-      new Promise<typeof server>((resolve) => server.listen(0, '127.0.0.1', () => resolve(server))),
-      (started) =>
-        new Promise((resolve) => {
-          started.closeAllConnections();
-          started.close(resolve);
-        }),
-    );
-    const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
     const { kind, message } = await failure(() => client({ baseUrl, timeoutMs: scaled(60_000) }).generate(generate));
     expect(kind).toBe('provider_error');
     expect(message).toContain(
@@ -254,6 +271,19 @@ describe('a call the host stops', () => {
     );
   });
 
+  test("stopped while an error answer's body is still coming: the call ends, with the status the provider answered", async () => {
+    const baseUrl = await localServer(stalledError);
+    const controller = new AbortController();
+    const call = failure(() => client({ baseUrl }).generate(generate, { signal: controller.signal }));
+    setTimeout(() => controller.abort(), 200);
+    expect(await within(scaled(5000), call)).toEqual({
+      kind: 'provider_error',
+      message: expect.stringMatching(
+        new RegExp(`^The OpenAI-compatible API at ${baseUrl} answered 500 Internal Server Error\\. `),
+      ),
+    });
+  });
+
   test("calls leave no listener on the host's signal, however many share it", async () => {
     const signal = new AbortController().signal;
     const shared = client();
@@ -261,5 +291,38 @@ describe('a call the host stops', () => {
     local.emulator.inject({ route: 'images-generate', answer: { status: 200, body: { created: 1, data: [] } } });
     expect((await failure(() => shared.generate(generate, { signal }))).kind).toBe('no_image');
     expect(getEventListeners(signal, 'abort')).toEqual([]);
+  });
+});
+
+describe('the timeout bounds the whole call', () => {
+  test('an error answer whose body stalls ends at the timeout, with the status the provider answered', async () => {
+    const baseUrl = await localServer(stalledError);
+    const started = Date.now();
+    expect(
+      await within(
+        scaled(5000),
+        failure(() => client({ baseUrl, timeoutMs: 300 }).generate(generate)),
+      ),
+    ).toEqual({
+      kind: 'provider_error',
+      message: expect.stringMatching(
+        new RegExp(`^The OpenAI-compatible API at ${baseUrl} answered 500 Internal Server Error\\. `),
+      ),
+    });
+    expect(Date.now() - started).toBeLessThan(scaled(3000));
+  });
+
+  test('an error answer whose body comes slowly, within the timeout, is read whole: its message is quoted', async () => {
+    const baseUrl = await localServer((res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.write('{"error": {"message": "Invalid ');
+      setTimeout(() => res.end(`'size'.", "type": "invalid_request_error", "param": "size", "code": null}}`), 200);
+    });
+    expect(await failure(() => client({ baseUrl, timeoutMs: scaled(10_000) }).generate(generate))).toEqual({
+      kind: 'provider_rejected',
+      message: expect.stringContaining(
+        `The OpenAI-compatible API at ${baseUrl} answered 400 invalid_request_error (param: size): Invalid 'size'. `,
+      ),
+    });
   });
 });
