@@ -120,11 +120,15 @@ export function createOpenAiClient({ apiKey: rawKey, fetch: send, ...options }: 
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
+    const end = Date.now() + timeoutMs;
     const pending = work(stop.signal);
+    let late: NodeJS.Timeout | undefined;
     try {
       return await pTimeout(pending, { milliseconds: timeoutMs, signal });
     } catch (error) {
       // Read the failure (an HTTP error's body) before aborting: the abort cancels open bodies.
+      // pTimeout has settled, so the deadline bounds that read by aborting it (the host's abort too).
+      late = setTimeout(onAbort, Math.max(0, end - Date.now())).unref();
       const unbilled =
         ' The request was abandoned; this API has no cancel, so the provider may still make and bill the images';
       const failure =
@@ -137,6 +141,7 @@ export function createOpenAiClient({ apiKey: rawKey, fetch: send, ...options }: 
       await pending.catch(() => undefined);
       throw new BlockError(failure.kind, redact(failure.detail, apiKey));
     } finally {
+      clearTimeout(late);
       signal?.removeEventListener('abort', onAbort);
     }
   }
