@@ -5,6 +5,7 @@ import { ReplicateFluxAdvancedModelBlock as block } from '../../blocks/index.js'
 import { cancelKey, type BlockJobData, type BlockJobResult, type JobProgress } from '../../hosts/workers/jobs.js';
 import { processJob, type JobEnvironment } from '../../hosts/workers/process-job.js';
 import { SharedBudget, type Budget } from '../../hosts/workers/rate-limit.js';
+import type { Block } from '../../shared/framework/block.js';
 import { BlockRegistry } from '../../shared/framework/registry.js';
 import { startRedis, type TestRedis } from '../../tools/bench/redis-server.js';
 import {
@@ -255,6 +256,33 @@ describe('stopping a run', () => {
     expect(outputs[0]).toEqual(['result', expect.stringContaining(`/files/${id}/`)]);
     expect(creates(handle.emulator).sent).toBe(1);
     expect(await predictionsFor(prompt)).toEqual([id]);
+  });
+
+  test("a host's block that makes two predictions resumes both after a shutdown, each billed once", async () => {
+    handle.plan = { processingMs: 1_500 };
+    const prompt = 'two predictions a run';
+    // A block of the host's own (the worker's registry may hold any): two images, one prediction each.
+    const twice: Block = {
+      ...block,
+      id: '5d0b7c1e-8f3a-4b6d-9c2e-1a7f3e9b4d60',
+      name: 'TwoImagesTestBlock',
+      async *run(input, context) {
+        yield* block.run(input, context);
+        yield* block.run({ ...input, seed: input.seed! + 1 }, context);
+      },
+    };
+    const { env, queue, take } = await queued({ blockId: twice.id, input: inputFor(prompt) });
+    const worker = { ...env, registry: new BlockRegistry([twice]) };
+    const first = await take();
+    const recorded = async () => (await stored(queue, first.job.id!)).data.predictions.length === 2;
+    const error = await failure(processJob(worker, first.job, first.token, abortWhen(recorded, 'shutdown').signal));
+    expect(error).toBeInstanceOf(WaitingError);
+
+    const second = await take();
+    const { outputs } = await processJob(worker, second.job, second.token);
+    expect(outputs.map(([name]) => name)).toEqual(['result', 'seed', 'result', 'seed']);
+    expect(creates(handle.emulator).sent).toBe(2);
+    expect((await predictionsFor(prompt)).sort()).toEqual([...second.job.data.predictions].sort());
   });
 
   test('a lost lock stops waiting without canceling the prediction, and fails the job for a retry', async () => {
