@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, beforeEach, expect } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from '@jest/globals';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import { startEmulator, type Emulator, type EmulatorOptions, type PredictionPlan } from '../emulator/index.js';
 import {
@@ -43,6 +43,12 @@ export const TIME_SCALE = Number(process.env.TEST_TIME_SCALE) > 0 ? Number(proce
 
 /** A deadline of `ms` on an idle machine, in ms, raised by {@link TIME_SCALE}. */
 export const scaled = (ms: number): number => Math.round(ms * TIME_SCALE);
+
+// Counts the tests and hooks that have ended in this file: an `until` outliving its test (one that
+// timed out) stops polling instead of keeping jest alive.
+let ended = 0;
+afterEach(() => void ended++);
+afterAll(() => void ended++);
 
 const stops: Array<() => unknown> = [];
 // Stops what this test file owns, newest first, after all its tests (this module is loaded once per file).
@@ -92,13 +98,16 @@ export function spawnOwned(
 /**
  * Waits until `check` returns a value other than `undefined`, `false` or `null`, polling every
  * `everyMs` (default 20 ms); returns that value. Without a deadline of its own: the test's timeout
- * bounds it, so a slow machine only takes longer.
+ * bounds it, so a slow machine only takes longer. Rejects once the test or hook that called it has
+ * ended (it timed out), so the polling never outlives it.
  */
 export async function until<T>(
   check: () => T | Promise<T>,
   everyMs = 20,
 ): Promise<Exclude<T, undefined | false | null>> {
+  const started = ended;
   for (;;) {
+    if (ended !== started) throw new Error('until: the test or hook waiting on this has ended (timed out?)');
     const value = await check();
     if (value !== undefined && value !== false && value !== null) return value as Exclude<T, undefined | false | null>;
     await new Promise((resolve) => setTimeout(resolve, everyMs));
