@@ -48,7 +48,8 @@ export function checkInput(
   }
   if (!validate || validate(input)) return undefined;
   const reasons = new Map<string, string>();
-  for (const error of validate.errors ?? []) {
+  // ajv sets errors whenever a check fails.
+  for (const error of validate.errors!) {
     const [path, reason] = describe(error);
     if (!reasons.has(path)) reasons.set(path, reason);
   }
@@ -69,6 +70,7 @@ function describe(error: ErrorObject): [string, string] {
     case 'additionalProperties':
       return [`${path}.${String(error.params.additionalProperty)}`, 'is not an input of this model'];
     default:
-      return [path, error.message ?? 'is invalid'];
+      // ajv gives every error a message unless its option `messages` is false.
+      return [path, error.message!];
   }
 }
