@@ -47,9 +47,9 @@ export const ERROR_KINDS = {
   rate_limited: {
     title: 'Rate limited beyond the timeout (429)',
     means:
-      "Replicate throttles this token (600 prediction creates and 3000 other requests per minute, less for accounts low on credit) and the next free slot comes after the run's timeout. Shorter waits are waited out.",
+      "The API throttles this token and the next free slot comes after the run's timeout; shorter waits are waited out. Replicate allows 600 prediction creates and 3000 other requests per minute, less for accounts low on credit; an OpenAI-compatible provider sets its own limits.",
     advice:
-      'Run fewer predictions at once, raise the runner timeout, or top up credit or ask Replicate for higher limits.',
+      'Run fewer predictions at once, raise the runner timeout, or top up credit or ask the provider (Replicate or the OpenAI-compatible API) for higher limits.',
   },
   model_failed: {
     title: 'Model failed',
