@@ -220,6 +220,24 @@ describe('keys from a graph or a block are never prototypes', () => {
 });
 
 describe('a graph result', () => {
+  test('the text names the actual cost when every node run is priced (what AutoGPT reads), and no cost when one is unknown', async () => {
+    const outputs = [{ node: 'gen', output: 'seed', value: 7 }];
+    const priced = { node: 'gen', block: 'ReplicateFluxAdvancedModelBlock', usd: 0.003 };
+    const known = await graphResult(
+      { outputs, failures: [], stopped: [], costs: [priced, { ...priced, usd: 0.003 }] },
+      { maxImageBytes: 0 },
+    );
+    const text = (known.content[0] as { text: string }).text.split('\n');
+    expect(text).toEqual(['Graph finished.', 'gen.seed: 7', 'cost: $0.006']);
+    expect((known.structuredContent as { cost_usd?: number }).cost_usd).toBe(0.006);
+    const unknown = await graphResult(
+      { outputs, failures: [], stopped: [], costs: [priced, { ...priced, usd: null, unknown: 'no known price' }] },
+      { maxImageBytes: 0 },
+    );
+    expect((unknown.content[0] as { text: string }).text).not.toMatch(/cost/);
+    expect(unknown.structuredContent).not.toHaveProperty('cost_usd');
+  });
+
   test('with failed and stopped nodes: isError, each failure and every stopped node in the text, no JSON line, error outputs not repeated', async () => {
     const result = await graphResult(
       {
