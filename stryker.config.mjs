@@ -65,14 +65,14 @@ const LAYER_TESTS = {
   ],
   // results.test.ts calls results.ts directly; mcp-server and mcp-http reach it through in-process HTTP servers.
   'mcp-results': ['results', 'mcp-server', 'mcp-http'].map((name) => `<rootDir>/tests/mcp/${name}.test.ts`),
-  // embedded-emulator runs startWorker in this process; process-job runs one job's run here
-  // (processJob, against Redis and the emulator); resilience creates its queue here (its
-  // workers are child processes); settings reads the worker's and rate limit's settings;
+  // embedded-emulator and queue run startWorker and the queue in this process; process-job runs
+  // one job's run here (processJob, against Redis and the emulator); resilience creates its queue
+  // here (its workers are child processes); settings reads the worker's and rate limit's settings;
   // shared-budget runs the shared rate limit against Redis here.
   ...Object.fromEntries(
     ['workers-jobs', 'workers-queue', 'workers-rate-limit'].map((name) => [
       name,
-      ['embedded-emulator', 'process-job', 'resilience', 'settings', 'shared-budget'].map(
+      ['embedded-emulator', 'process-job', 'queue', 'resilience', 'settings', 'shared-budget'].map(
         (file) => `<rootDir>/tests/workers/${file}.test.ts`,
       ),
     ]),
