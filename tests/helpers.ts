@@ -6,7 +6,8 @@ import {
 } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -274,6 +275,22 @@ export interface ProxyAnswer {
   readonly status: number;
   readonly body: unknown;
   readonly headers?: Record<string, string>;
+}
+
+/**
+ * Listens with `server` on a free port of 127.0.0.1, owned by the test file (its connections closed
+ * and the server stopped after its tests); returns its origin, `http://127.0.0.1:PORT`.
+ */
+export async function listenLocal(server: Server): Promise<string> {
+  await own(
+    new Promise<Server>((resolve) => server.listen(0, '127.0.0.1', () => resolve(server))),
+    (started) =>
+      new Promise((resolve) => {
+        started.closeAllConnections();
+        started.close(resolve);
+      }),
+  );
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 /**

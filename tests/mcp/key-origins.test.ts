@@ -1,12 +1,11 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { Client, type CallToolResult } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { OPENAI_KEY, own, requestsTo, TOKEN, useEmulator } from '../helpers.js';
+import { listenLocal, OPENAI_KEY, own, requestsTo, TOKEN, useEmulator } from '../helpers.js';
 import { BIN } from './connect.js';
 
 // An agent picks the OpenAI-compatible block's base_url: the server sends the key from
@@ -26,15 +25,7 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ data: [{ url: 'https://images.example/out-0.png' }] }));
   });
-  await own(
-    new Promise<Server>((resolve) => server.listen(0, '127.0.0.1', () => resolve(server))),
-    (started) =>
-      new Promise((resolve) => {
-        started.closeAllConnections();
-        started.close(resolve);
-      }),
-  );
-  elsewhere = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  elsewhere = `${await listenLocal(server)}/v1`;
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [BIN, 'mcp', '--out', out, '--openai-compatible-origins', new URL(handle.emulator.url).origin],

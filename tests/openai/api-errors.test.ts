@@ -1,8 +1,7 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type ServerResponse } from 'node:http';
 import { describe, expect, test } from '@jest/globals';
 import { BlockError, createOpenAiClient, ERROR_KINDS, type ErrorKind } from '../../index.js';
-import { OPENAI_KEY, own, requestsTo, useEmulator } from '../helpers.js';
+import { listenLocal, OPENAI_KEY, requestsTo, useEmulator } from '../helpers.js';
 
 // What a user reads when an OpenAI-compatible provider fails a request (the detail naming the
 // cause, then the kind's advice on what to do), and which failures send the request again: every
@@ -37,15 +36,7 @@ async function scripted(...answers: Answer[]) {
     req.resume();
     req.once('end', () => answer(res));
   });
-  await own(
-    new Promise<Server>((resolve) => server.listen(0, '127.0.0.1', () => resolve(server))),
-    (started) =>
-      new Promise((resolve) => {
-        started.closeAllConnections();
-        started.close(resolve);
-      }),
-  );
-  state.origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  state.origin = await listenLocal(server);
   state.url = `${state.origin}/v1`;
   return state;
 }

@@ -1,9 +1,8 @@
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect, test } from '@jest/globals';
 import { OpenAICompatibleFluxImageBlock as block } from '../../blocks/index.js';
 import { MAX_ERROR_BYTES, readAnswer } from '../../shared/openai/read-answer.js';
-import { collect, errorOf, OPENAI_KEY, own, scaled } from '../helpers.js';
+import { collect, errorOf, listenLocal, OPENAI_KEY, scaled } from '../helpers.js';
 
 // A provider's answer is read with a bound: an endless or huge body ends the run with an error
 // instead of taking the host's memory until the run's timeout.
@@ -42,15 +41,7 @@ async function endless(status: number) {
     res.write('{"error": {"message": "');
     write();
   });
-  await own(
-    new Promise<typeof server>((resolve) => server.listen(0, '127.0.0.1', () => resolve(server))),
-    (started) =>
-      new Promise((resolve) => {
-        started.closeAllConnections();
-        started.close(resolve);
-      }),
-  );
-  state.origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  state.origin = await listenLocal(server);
   state.url = `${state.origin}/v1`;
   return state;
 }

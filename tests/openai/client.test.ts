@@ -1,12 +1,11 @@
 import { getEventListeners } from 'node:events';
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import { BlockError, createOpenAiClient, type ErrorKind, type OpenAiClientOptions } from '../../index.js';
 import { EXAMPLE_IMAGE } from '../../sdk.js';
 import { MAX_ANSWER_BYTES } from '../../shared/openai/read-answer.js';
-import { FAST, OPENAI_KEY, own, requestsTo, scaled, until, useEmulator } from '../helpers.js';
+import { FAST, listenLocal, OPENAI_KEY, requestsTo, scaled, until, useEmulator } from '../helpers.js';
 
 // The OpenAI-compatible client on its own, in this process, against the emulator's /v1 routes
 // (which take only OPENAI_KEY here) or a small local server: what it refuses before sending, how
@@ -42,15 +41,7 @@ async function localServer(answer: (res: ServerResponse) => void): Promise<strin
     req.resume();
     answer(res);
   });
-  await own(
-    new Promise<typeof server>((resolve) => server.listen(0, '127.0.0.1', () => resolve(server))),
-    (started) =>
-      new Promise((resolve) => {
-        started.closeAllConnections();
-        started.close(resolve);
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  return `${await listenLocal(server)}/v1`;
 }
 
 /** An error answer whose body starts and then never goes on, as from a stuck upstream. */

@@ -1,13 +1,12 @@
 import { lookup } from 'node:dns';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { describe, expect, test } from '@jest/globals';
 import { OpenAICompatibleFluxImageBlock as block } from '../../blocks/index.js';
 import { openEnvironment, withCredentials } from '../../hosts/environment/environment.js';
 import { BlockError, createOpenAiClient, createReplicateClient, type BlockContext } from '../../index.js';
 import { EXAMPLE_IMAGE } from '../../sdk.js';
 import { checkedFetchWith } from '../../shared/image/public-fetch.js';
-import { collect, errorOf, names, OPENAI_KEY, own, requestsTo, TOKEN, useEmulator } from '../helpers.js';
+import { collect, errorOf, listenLocal, names, OPENAI_KEY, requestsTo, TOKEN, useEmulator } from '../helpers.js';
 
 // The OpenAI-compatible key goes where the operator says, not where a graph or an agent says:
 // base_url is an input. Every test counts the requests a local server received.
@@ -38,15 +37,7 @@ async function serve(answer: (req: IncomingMessage, res: ServerResponse) => void
     req.resume();
     req.once('end', () => answer(req, res));
   });
-  await own(
-    new Promise<Server>((resolve) => server.listen(0, '127.0.0.1', () => resolve(server))),
-    (started) =>
-      new Promise((resolve) => {
-        started.closeAllConnections();
-        started.close(resolve);
-      }),
-  );
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const origin = await listenLocal(server);
   return { url: `${origin}/v1`, origin, requests };
 }
 
