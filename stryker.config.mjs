@@ -71,7 +71,7 @@ const LAYER_TESTS = {
   ...Object.fromEntries(
     ['workers-jobs', 'workers-queue', 'workers-rate-limit'].map((name) => [
       name,
-      ['embedded-emulator', 'process-job', 'queue', 'resilience', 'settings', 'shared-budget'].map(
+      ['embedded-emulator', 'process-job', 'queue', 'resilience', 'settings', 'shared-budget', 'worker-failures'].map(
         (file) => `<rootDir>/tests/workers/${file}.test.ts`,
       ),
     ]),
