@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { createJobQueue } from '../../hosts/workers/queue.js';
 import { startWorker } from '../../hosts/workers/worker.js';
 import { Queue, type ConnectionOptions } from 'bullmq';
 import { PREFIX, type BlockJobData, type BlockJobResult } from '../../hosts/workers/jobs.js';
-import { CREDENTIALS, killed, own, remote, spawnOwned, TOKEN, until, useEmulator } from '../helpers.js';
+import { CREDENTIALS, killed, own, remote, TOKEN, until, useEmulator } from '../helpers.js';
 
 // The queue (createJobQueue) and the worker (startWorker) in this process while their Redis goes
 // away and comes back. A Redis of this file's own, on a socket path that stays the same across
@@ -19,21 +20,19 @@ const handle = useEmulator({ token: TOKEN, startingMs: 10, processingMs: 40 });
 
 let dir: string;
 const socket = () => join(dir, 'redis.sock');
+/**
+ * This test's redis-server. Stopped after the queue and worker that use it, which are owned later
+ * (stops run newest first): closed without their Redis, they would keep reconnecting.
+ */
+let server: { child?: ChildProcess };
 
-/** Starts redis-server on `socket()`, owned by this file; resolves once it answers PING. */
+/** Starts redis-server on `socket()` as this test's server; resolves once it answers PING. */
 async function startServer() {
-  const child = spawnOwned('redis-server', [
-    '--port',
-    '0',
-    '--unixsocket',
-    socket(),
-    '--unixsocketperm',
-    '700',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-  ]);
+  server.child = spawn(
+    'redis-server',
+    ['--port', '0', '--unixsocket', socket(), '--unixsocketperm', '700', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   await until(async () => {
     const probe = new Redis({ path: socket(), lazyConnect: true, retryStrategy: () => null });
     probe.on('error', () => undefined);
@@ -47,12 +46,13 @@ async function startServer() {
     probe.disconnect();
     return ok;
   });
-  return child;
+  return server.child;
 }
 
 let printed: string[];
 beforeEach(async () => {
   dir = await own(mkdtemp(join(tmpdir(), 'flux-redis-restart-')), (path) => rm(path, { recursive: true, force: true }));
+  server = await own(Promise.resolve<{ child?: ChildProcess }>({}), ({ child }) => child && killed(child));
   printed = [];
   // What the process prints while Redis is away: ioredis reports an error without a listener here.
   jest
@@ -69,7 +69,7 @@ afterEach(() => {
 });
 
 test('a Redis restart under an open queue and worker prints nothing and crashes nothing; runs go on after it', async () => {
-  let server = await startServer();
+  await startServer();
   const connection = redisConnection(`unix://${socket()}`);
   const queue = 'restart';
   const jobs = await own(createJobQueue({ connection, queue }), (q) => q.close());
@@ -89,10 +89,10 @@ test('a Redis restart under an open queue and worker prints nothing and crashes 
   watcher.on('error', () => void failures++);
   await watcher.ping();
 
-  await killed(server);
+  await killed(server.child!);
   // Several reconnects of every client have failed (ioredis retries after 50, 100, 150 ms...).
   await until(() => failures >= 4);
-  server = await startServer();
+  await startServer();
 
   const outputs: Array<readonly [string, unknown]> = [];
   for await (const pair of jobs.runBlock(block, { credentials: CREDENTIALS, prompt: 'a fox', seed: 3 }))
