@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { invalid, Problem, type Answer } from './http.js';
 import { newId } from './ids.js';
 
-/** Replicate's limit on one file, in bytes. Source: the 413 of POST /v1/files in Replicate's OpenAPI spec. */
+/** Files must be under this size, in bytes (100 MB). Source: the 413 of POST /v1/files in Replicate's OpenAPI spec. */
 export const MAX_FILE_BYTES = 100_000_000;
 /** How long an uploaded file lives, in ms: an hour, as in the spec's example file object. */
 const FILE_LIFETIME_MS = 3_600_000;
@@ -29,8 +29,6 @@ export class FilesApi {
 
   /** POST /v1/files: a multipart form with `content` (required), `filename`, `type` and `metadata` (JSON). */
   async upload(contentType: string | undefined, body: Buffer): Promise<Answer> {
-    if (body.length > MAX_FILE_BYTES)
-      throw new Problem(413, 'Content Too Large', 'Files must be less than 100MB in size');
     let form: FormData;
     try {
       form = await new Request('http://emulator/', {
@@ -44,6 +42,8 @@ export class FilesApi {
     const content = form.get('content');
     if (!(content instanceof Blob))
       throw invalid([{ field: 'content', type: 'required', description: 'content is required' }]);
+    if (content.size >= MAX_FILE_BYTES)
+      throw new Problem(413, 'Content Too Large', 'Files must be less than 100MB in size');
     const name = stringField(form, 'filename') ?? ((content as File).name || 'file');
     if (Buffer.byteLength(name) > 255)
       throw invalid([{ field: 'filename', type: 'string_lte', description: 'filename must be at most 255 bytes' }]);

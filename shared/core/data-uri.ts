@@ -23,11 +23,17 @@ export function parseDataUri(uri: string): DataUri {
   }
 }
 
-/** The payload size in bytes a `data:` URI decodes to, without decoding it (base64 rounded down). */
+/**
+ * The payload size in bytes a `data:` URI decodes to, without decoding it: base64 less its padding;
+ * percent-encoding counted as written (an escape counts 3).
+ */
 export function dataUriSize(uri: string): number {
   const comma = uri.indexOf(',');
   const payload = uri.length - comma - 1;
-  return /;base64$/i.test(uri.slice(0, comma)) ? Math.floor((payload * 3) / 4) : payload;
+  if (!/;base64$/i.test(uri.slice(0, comma))) return payload;
+  // Each '=' of padding stands for a byte that is not there.
+  const padding = uri.endsWith('==') ? 2 : uri.endsWith('=') ? 1 : 0;
+  return Math.floor((payload * 3) / 4) - padding;
 }
 
 /** A base64 `data:` URI of `bytes` with media type `mediaType` (e.g. `image/png`). */

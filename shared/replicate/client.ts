@@ -177,8 +177,8 @@ export interface ReplicateClient {
    * Uploads a file (Replicate API: POST /v1/files, multipart `content`, `filename`, `type`);
    * its `urls.get` is accepted as a model input. `run` uploads every `data:` URI input over
    * 256 KB this way by itself.
-   * @param content at most 100 MB.
-   * @throws {BlockError} `invalid_input` over 100 MB, `request_rejected` when Replicate refuses
+   * @param content under 100 MB (100,000,000 bytes).
+   * @throws {BlockError} `invalid_input` at 100 MB or more, before any request; `request_rejected` when Replicate refuses
    *   it, and the kinds of {@link getModel}.
    */
   uploadFile(content: Blob, filename: string, options?: Pick<CallOptions, 'signal'>): Promise<ReplicateFile>;
@@ -381,10 +381,10 @@ function boundedRun(
 function uploader(core: ClientCore, signal: AbortSignal): Upload {
   const { http, baseUrl } = core;
   return async (content, filename) => {
-    if (content.size > MAX_FILE_BYTES) {
+    if (content.size >= MAX_FILE_BYTES) {
       throw new BlockError(
         'invalid_input',
-        `${filename}: ${content.size} bytes is over the ${MAX_FILE_BYTES}-byte limit of Replicate's Files API`,
+        `${filename}: ${content.size} bytes; Replicate's Files API takes files under ${MAX_FILE_BYTES} bytes (100 MB)`,
       );
     }
     const form = new FormData();

@@ -9,7 +9,10 @@ import { FILE_URL_BYTES, inputJsonBytes, isDataUri, MAX_INPUT_JSON_BYTES } from 
  */
 export const MAX_DATA_URI_BYTES = 256 * 1024;
 
-/** Largest file the Files API takes, in bytes. Source: the 413 of POST /v1/files in Replicate's OpenAPI spec. */
+/**
+ * The Files API takes files under this size, in bytes (100 MB): one of exactly this size is refused.
+ * Source: the 413 of POST /v1/files in Replicate's OpenAPI spec ("Files must be less than 100MB in size").
+ */
 export const MAX_FILE_BYTES = 100_000_000;
 
 export const fileSchema = z
@@ -34,7 +37,7 @@ export type Upload = (content: Blob, filename: string) => Promise<ReplicateFile>
  * (`urls.get`), so the create request stays small; and, should the smaller ones still take the
  * input over {@link MAX_INPUT_JSON_BYTES} (many inline images), those too, largest first, until
  * it fits. Other values are kept as they are.
- * @throws {BlockError} `invalid_input` naming the field when a URI is over {@link MAX_FILE_BYTES}
+ * @throws {BlockError} `invalid_input` naming the field when a URI holds {@link MAX_FILE_BYTES} or more
  *   or cannot be decoded; the upload's own errors.
  */
 export async function uploadLargeDataUris(
@@ -68,10 +71,10 @@ export async function uploadLargeDataUris(
 
 async function uploadDataUri(field: string, value: string, upload: Upload): Promise<string> {
   const size = dataUriSize(value);
-  if (size > MAX_FILE_BYTES) {
+  if (size >= MAX_FILE_BYTES) {
     throw new BlockError(
       'invalid_input',
-      `${field}: the data: URI holds ${size} bytes, over the ${MAX_FILE_BYTES}-byte limit of Replicate's Files API; pass a smaller image`,
+      `${field}: the data: URI holds ${size} bytes; Replicate's Files API takes files under ${MAX_FILE_BYTES} bytes (100 MB); pass a smaller image`,
     );
   }
   const problem = dataUriProblem(value);

@@ -194,8 +194,9 @@ describe('data: URIs over 256 KB go through the Files API', () => {
     expect(sent).toEqual({ input_image: small, input_images: [small] });
   });
 
-  test('over 100 MB is an input error naming the field, before any upload', async () => {
-    const huge = `data:image/png;base64,${'A'.repeat(134_000_000)}`;
+  test('100 MB or more is an input error naming the field, before any upload', async () => {
+    // Exactly 100,000,000 bytes: Replicate's Files API takes files "less than 100MB".
+    const huge = `data:image/png;base64,${'A'.repeat(133_333_334)}==`;
     let uploads = 0;
     const run = uploadLargeDataUris({ prompt: 'x', input_images: ['https://a.test/1.png', huge] }, async () => {
       uploads += 1;
@@ -204,7 +205,7 @@ describe('data: URIs over 256 KB go through the Files API', () => {
     await expect(run).rejects.toMatchObject({
       kind: 'invalid_input',
       message: expect.stringMatching(
-        /^input_images\.1: the data: URI holds 100500000 bytes, over the 100000000-byte limit/,
+        /^input_images\.1: the data: URI holds 100000000 bytes; Replicate's Files API takes files under 100000000 bytes \(100 MB\)/,
       ),
     });
     expect(uploads).toBe(0);

@@ -1,7 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
-import { MAX_DATA_URI_BYTES, uploadLargeDataUris, type ReplicateFile } from '../../shared/replicate/files.js';
+import {
+  MAX_DATA_URI_BYTES,
+  MAX_FILE_BYTES,
+  uploadLargeDataUris,
+  type ReplicateFile,
+} from '../../shared/replicate/files.js';
 import { FILE_URL_BYTES, MAX_INPUT_JSON_BYTES } from '../../shared/replicate/input-size.js';
-import { clientFor, requestsTo, useEmulator } from '../helpers.js';
+import { clientFor, requestsTo, TOKEN, useEmulator } from '../helpers.js';
 
 // Which data: URIs of a model input go up through the Files API (POST /v1/files) before the
 // create, under what name and type, and which stay inline.
@@ -36,6 +41,17 @@ describe('which data: URIs go up as files', () => {
     const { sent, uploaded, files } = await send({ prompt: 'x', image: atLimit, mask: over });
     expect(uploaded).toEqual(['mask.octet-stream']);
     expect(sent).toEqual({ prompt: 'x', image: atLimit, mask: files[0]!.urls.get });
+  });
+
+  test('base64 padding holds no byte: one of exactly 256 KiB ending in == stays inline', async () => {
+    const encode = (bytes: number) => `data:image/png;base64,${Buffer.alloc(bytes, 7).toString('base64')}`;
+    // 262,144 bytes is 87,381 groups of three and one byte more: the last group is padded with ==.
+    const atLimit = encode(MAX_DATA_URI_BYTES);
+    const over = encode(MAX_DATA_URI_BYTES + 1);
+    expect(atLimit.endsWith('==')).toBe(true);
+    const { sent, uploaded, files } = await send({ image: atLimit, mask: over });
+    expect(uploaded).toEqual(['mask.png']);
+    expect(sent).toEqual({ image: atLimit, mask: files[0]!.urls.get });
   });
 
   test('a small one beside a large one stays inline when the large one going up makes the input fit', async () => {
@@ -98,5 +114,32 @@ describe('through a run', () => {
     expect(Object.keys(sent)).toEqual(['prompt', 'hf_lora', '__proto__']);
     expect(Object.getOwnPropertyDescriptor(sent, '__proto__')?.value).toBe('kept');
     expect(sent.hf_lora).toMatch(new RegExp(`^${local.emulator.url}/files/[a-z2-7]+$`));
+  });
+});
+
+// Replicate's spec: "Files must be less than 100MB in size" (the 413 of POST /v1/files).
+describe('files under 100 MB', () => {
+  test('a file of 99,999,999 bytes goes up; one of exactly 100,000,000 is an input error before any request', async () => {
+    const client = clientFor(local.emulator);
+    const under = await client.uploadFile(new Blob([new Uint8Array(MAX_FILE_BYTES - 1)]), 'under.bin');
+    expect(under.size).toBe(MAX_FILE_BYTES - 1);
+    const uploads = requestsTo(local.emulator, 'POST', /^\/v1\/files$/).length;
+    await expect(client.uploadFile(new Blob([new Uint8Array(MAX_FILE_BYTES)]), 'at.bin')).rejects.toMatchObject({
+      kind: 'invalid_input',
+      message: "at.bin: 100000000 bytes; Replicate's Files API takes files under 100000000 bytes (100 MB)",
+    });
+    expect(requestsTo(local.emulator, 'POST', /^\/v1\/files$/)).toHaveLength(uploads);
+  });
+
+  test('the emulator answers a file of exactly 100,000,000 bytes 413, as Replicate', async () => {
+    const form = new FormData();
+    form.set('content', new Blob([new Uint8Array(MAX_FILE_BYTES)]), 'at.bin');
+    const response = await fetch(`${local.emulator.url}/files`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: form,
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ detail: 'Files must be less than 100MB in size' });
   });
 });
