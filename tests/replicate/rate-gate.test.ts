@@ -35,6 +35,8 @@ describe('RateGate', () => {
     await gate.turn(now);
     // A late 429 to a request sent before the last slow-down: it blocks, and no pacing starts.
     gate.throttled(now - 200_000, 500);
+    expect(gate.idle()).toBe(false); // dropping it would forget the Retry-After
+    expect(await nextSlot(gate)).toBe(now + 500);
     now += 500;
     expect(gate.idle()).toBe(true);
     expect(await Promise.all([gate.turn(now), gate.turn(now)])).toEqual([now, now]);
@@ -124,6 +126,22 @@ describe('RateGate', () => {
     now += 100 + 60_000 + 1; // more than a minute after it: calm
     expect(await Promise.all([gate.turn(now), gate.turn(now)])).toEqual([now, now]);
     expect(gate.idle()).toBe(true);
+  });
+
+  test('the calm minute counts from a block that came after the last slot', async () => {
+    const gate = new RateGate(100);
+    gate.throttled(now, 1_000);
+    now += 1_000;
+    await gate.turn(now); // the next free slot is 100 ms later
+    // A 429 to a request sent before the first one's: it blocks for 5 s more, and does not slow down.
+    gate.throttled(now - 2_000, 5_000);
+    now += 5_000 + 60_000; // a minute after the block ends, more than a minute after the slot: still paced
+    const turn = await gate.turn(now);
+    expect(turn).toBe(now);
+    expect(await nextSlot(gate)).toBeGreaterThan(now);
+    // The turn just taken is the last slot: a minute after it, and after the block, pacing ends.
+    now = turn + 100 + 60_001;
+    expect(await Promise.all([gate.turn(now), gate.turn(now)])).toEqual([now, now]);
   });
 
   test('pacing goes on after a Retry-After longer than a minute', async () => {
