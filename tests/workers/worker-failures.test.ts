@@ -68,10 +68,10 @@ afterEach(() => {
   jest.restoreAllMocks();
 });
 
-test('a Redis restart under an open queue and worker prints nothing and crashes nothing; runs go on after it', async () => {
+/** Starts this test's Redis, a queue and a worker of `concurrency` slots on it, all owned. */
+async function startQueueAndWorker(queue: string, concurrency: number) {
   await startServer();
   const connection = redisConnection(`unix://${socket()}`);
-  const queue = 'restart';
   const jobs = await own(createJobQueue({ connection, queue }), (q) => q.close());
   await own(
     startWorker({
@@ -79,10 +79,15 @@ test('a Redis restart under an open queue and worker prints nothing and crashes 
       registry,
       context: { credentials: { apiKey: TOKEN }, runner: { baseUrl: handle.emulator.url } },
       queue,
-      concurrency: 2,
+      concurrency,
     }),
     (w) => w.close(),
   );
+  return { connection, jobs };
+}
+
+test('a Redis restart under an open queue and worker prints nothing and crashes nothing; runs go on after it', async () => {
+  const { jobs } = await startQueueAndWorker('restart', 2);
   // A client of the test's own sees the failed reconnects the queue's and worker's clients see.
   const watcher = await own(Promise.resolve(new Redis({ path: socket() })), (r) => r.disconnect());
   let failures = 0;
@@ -102,21 +107,9 @@ test('a Redis restart under an open queue and worker prints nothing and crashes 
 });
 
 test('a job whose lock is lost stops waiting without canceling its prediction; the worker resumes it', async () => {
-  await startServer();
-  const connection = redisConnection(`unix://${socket()}`);
   const queue = 'lost-lock';
-  const jobs = await own(createJobQueue({ connection, queue }), (q) => q.close());
-  await own(
-    startWorker({
-      connection,
-      registry,
-      context: { credentials: { apiKey: TOKEN }, runner: { baseUrl: handle.emulator.url } },
-      queue,
-      // One slot: a run that kept waiting would keep the job from being taken again.
-      concurrency: 1,
-    }),
-    (w) => w.close(),
-  );
+  // One slot: a run that kept waiting would keep the job from being taken again.
+  const { connection, jobs } = await startQueueAndWorker(queue, 1);
   const bull = await own(
     Promise.resolve(
       new Queue<BlockJobData, BlockJobResult>(queue, { connection: connection as ConnectionOptions, prefix: PREFIX }),
