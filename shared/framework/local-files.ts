@@ -2,12 +2,10 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { BlockError } from '../core/errors.js';
 import { fetchImage } from '../image/fetch-image.js';
+import { MAX_FILE_BYTES } from '../replicate/files.js';
 import type { Block, LocalFilesOptions } from './block.js';
 import { isImageInput } from './fields.js';
 import { shapeOf } from './json-schema.js';
-
-/** Largest local image read, in bytes: the Files API's limit (100 MB). */
-const MAX_LOCAL_BYTES = 100_000_000;
 
 /** A value that is neither a URL nor a `data:` URI, and so names a local file. */
 function isLocalPath(value: unknown): value is string {
@@ -24,7 +22,7 @@ function isLocalPath(value: unknown): value is string {
  * array of them) replaced by the file's image as a `data:` URI. The Replicate client then uploads
  * large ones through the Files API. Other values are left for the input schema to judge.
  * @throws {BlockError} `invalid_input` naming the field for a path outside `allowDir`, a missing
- *   file or one over 100 MB; `not_an_image` (from the image check) for a file that is no image.
+ *   file or one of 100 MB or more (the Files API takes files under {@link MAX_FILE_BYTES}); `not_an_image` (from the image check) for a file that is no image.
  */
 export async function readLocalImages(block: Block, input: unknown, files: LocalFilesOptions): Promise<unknown> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
@@ -61,12 +59,16 @@ async function dataUriOf(field: string, path: string, { allowDir }: LocalFilesOp
       'invalid_input',
       `${field}: no file ${path} (looked for ${file}); give an http(s) URL, a data: URI or an image file`,
     );
-  if (size > MAX_LOCAL_BYTES)
-    throw new BlockError('invalid_input', `${field}: ${path} is ${size} bytes, over the ${MAX_LOCAL_BYTES}-byte limit`);
+  // Read only what Replicate's Files API would take.
+  if (size >= MAX_FILE_BYTES)
+    throw new BlockError(
+      'invalid_input',
+      `${field}: ${path} is ${size} bytes; Replicate's Files API takes files under ${MAX_FILE_BYTES} bytes (100 MB)`,
+    );
   const bytes = await readFile(file);
   const uri = `data:application/octet-stream;base64,${bytes.toString('base64')}`;
   // Only images leave the machine: a graph cannot send the host's other files anywhere.
-  const image = await fetchImage(uri, { maxBytes: MAX_LOCAL_BYTES }).catch((error: unknown) => {
+  const image = await fetchImage(uri, { maxBytes: MAX_FILE_BYTES }).catch((error: unknown) => {
     throw error instanceof BlockError ? new BlockError(error.kind, `${field}: ${path}: ${error.detail}`) : error;
   });
   return `data:${image.contentType};base64,${bytes.toString('base64')}`;

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { runBlock, type BlockContext } from '../../index.js';
 import { defineBlock, imageUrl } from '../../sdk.js';
 import { BlockError } from '../../index.js';
+import { MAX_FILE_BYTES } from '../../shared/replicate/files.js';
 import { collect, TOKEN } from '../helpers.js';
 
 /** A minimal block whose run is given by the test. */
@@ -165,6 +166,26 @@ describe('local image files (context.files)', () => {
       // Without context.files, a path is no URL: the input check refuses it.
       expect(await collect(imageBlock, { image: 'in.png' }, {})).toEqual([
         ['error', expect.stringMatching(/^Invalid input: image: /)],
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a file of 100,000,000 bytes or more is refused before it is read; one byte less is read', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'run-block-'));
+    try {
+      // Sparse files: their size without the disk space.
+      await writeFile(join(dir, 'at.png'), '');
+      await truncate(join(dir, 'at.png'), MAX_FILE_BYTES);
+      await writeFile(join(dir, 'under.png'), '');
+      await truncate(join(dir, 'under.png'), MAX_FILE_BYTES - 1);
+      expect(await collect(imageBlock, { image: 'at.png' }, { files: { allowDir: dir } })).toEqual([
+        ['error', "image: at.png is 100000000 bytes; Replicate's Files API takes files under 100000000 bytes (100 MB)"],
+      ]);
+      // Read, and refused only as no image (zeros): its size was not the matter.
+      expect(await collect(imageBlock, { image: 'under.png' }, { files: { allowDir: dir } })).toEqual([
+        ['error', expect.stringMatching(/^image: under\.png: .*image/)],
       ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
