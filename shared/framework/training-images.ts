@@ -18,7 +18,7 @@ const READS_AT_ONCE = 8;
  * uploaded through the Files API.
  * @returns the uploaded zip's `urls.get`.
  * @throws {BlockError} as `fetchImage`, naming `images.<n>`; as `ReplicateClient.uploadFile`
-  *   (`invalid_input` at 100 MB or more).
+ *   (`invalid_input` at 100 MB or more).
  */
 export async function zipTrainingImages(
   sources: readonly string[],
