@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import {
   BlockError,
@@ -6,7 +8,18 @@ import {
   type ProgressEvent,
   type WebhookReceiver,
 } from '../../index.js';
-import { abortWhen, clientFor, freshToken, remote, requestsTo, scaled, until, useEmulator } from '../helpers.js';
+import {
+  abortWhen,
+  clientFor,
+  freshToken,
+  own,
+  remote,
+  requestsTo,
+  scaled,
+  TOKEN,
+  until,
+  useEmulator,
+} from '../helpers.js';
 
 // How a run waits for its prediction, reports it and cleans up after it (shared/replicate/prediction-run.ts).
 const local = useEmulator({ startingMs: 20, processingMs: 1_500 });
@@ -29,6 +42,39 @@ const pollingClient = (options: Parameters<typeof clientFor>[1] = {}) =>
   clientFor(local.emulator, { token: freshToken(), waitSeconds: 1, ...options });
 const webhookClient = (options: Parameters<typeof clientFor>[1] = {}) =>
   pollingClient({ webhook: { url: server.url, receiver }, ...options });
+/**
+ * A proxy in front of `target` (the emulator's base URL) that forwards every request and holds
+ * each answer until `hold(path)` resolves, as a slow network would. Its `url` is a base URL.
+ */
+async function startSlowProxy(target: string, hold: (path: string) => Promise<void>) {
+  const origin = new URL(target).origin;
+  const proxy = createServer((req, res) => {
+    void (async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const headers = Object.fromEntries(
+        ['authorization', 'content-type', 'prefer', 'cancel-after']
+          .filter((name) => req.headers[name] !== undefined)
+          .map((name) => [name, String(req.headers[name])]),
+      );
+      const body = chunks.length ? Buffer.concat(chunks) : undefined;
+      const answer = await fetch(`${origin}${req.url}`, { method: req.method, headers, body });
+      const text = await answer.text();
+      await hold(req.url!);
+      res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain' }).end(text);
+    })().catch(() => res.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/v1`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        proxy.close(() => resolve());
+        proxy.closeAllConnections();
+      }),
+  };
+}
+
 /** What a run rejected with. */
 const failure = (run: Promise<unknown>) =>
   run.then(
@@ -159,6 +205,29 @@ describe('a run with webhooks', () => {
     expect(Date.now() - stopped.abortedAt()!).toBeLessThan(scaled(3_000));
     expect(error.kind).toBe('host_aborted');
     expect(canceled(error.detail)).toBeDefined();
+  });
+
+  test("a safety poll's answer older than the completed delivery that came while it was on its way does not undo the end", async () => {
+    local.plan = { processingMs: 60_000 };
+    const proxy = await own(
+      startSlowProxy(local.emulator.url, async (path) => {
+        const id = /^\/v1\/predictions\/([a-z2-7]+)$/.exec(path)?.[1];
+        if (!id) return;
+        // The poll's answer says processing; before it arrives, the prediction is canceled
+        // elsewhere and its completed delivery reaches the receiver.
+        await fetch(`${local.emulator.url}/predictions/${id}/cancel`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}` },
+        });
+        await until(() => deliveries('completed').some((d) => d.predictionId === id && d.status !== undefined));
+      }),
+      (started) => started.close(),
+    );
+    // The safety poll comes a second before the 10 s deadline; the run ends with the delivery, not the timeout.
+    const error = await failure(webhookClient({ baseUrl: proxy.url, timeoutMs: 10_000 }).run(request));
+    expect(error.kind).toBe('canceled');
+    expect(polls()).toHaveLength(1);
+    expect(polls()[0]!.outcome).toBe(200);
   });
 
   test('after it ended, deliveries about its prediction report nothing', async () => {
