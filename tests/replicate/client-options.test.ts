@@ -7,7 +7,7 @@ import {
   type ProgressEvent,
   type WebhookReceiver,
 } from '../../index.js';
-import { clientFor, freshToken, own, requestsTo, startProxy, TOKEN, useEmulator } from '../helpers.js';
+import { clientFor, freshToken, own, requestsTo, scaled, startProxy, TOKEN, useEmulator } from '../helpers.js';
 
 // What createReplicateClient checks and sets up before any call: the token, the runner options,
 // the sync wait of runs with a progress callback, wait's callbacks, and the webhook secret's load.
@@ -141,6 +141,18 @@ describe("the webhook secret's load (GET /v1/webhooks/default/secret)", () => {
       message: expect.stringContaining("after the run's timeout of 5000 ms"),
     });
     expect(secretFetches()).toHaveLength(1);
+    expect(creates()).toHaveLength(0);
+  });
+
+  test('an answer that never comes ends the run at its timeout, not after the retries of a 30 s request', async () => {
+    local.emulator.inject({ route: 'webhook-secret', answer: 'hang', times: 5 });
+    const started = Date.now();
+    const error = await webhookClient({ timeoutMs: 1_000 })
+      .run(request)
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: 'timed_out', message: expect.stringContaining('timed out after 1000 ms') });
+    // Before the fix it took 5 attempts of 30 s (155 s).
+    expect(Date.now() - started).toBeLessThan(scaled(10_000));
     expect(creates()).toHaveLength(0);
   });
 });
