@@ -303,9 +303,9 @@ function runSettings(core: ClientCore, parsed: z.infer<typeof optionsSchema>): R
 
 /** Replicate API: GET /v1/webhooks/default/secret answers `{"key": "whsec_..."}`; the receiver caches it. */
 async function loadWebhookSecret({ http, baseUrl, timeoutMs }: ClientCore): Promise<string> {
-  const body = await http.ky
-    .get('webhooks/default/secret', http.options('idempotent', deadline({ timeoutMs })))
-    .json<{ key?: unknown }>();
+  // Bounded on its own: runs share the load, so no run's signal stops it (unbounded, a hang took 5 x 30 s).
+  const options = http.options('idempotent', deadline({ timeoutMs }), { signal: AbortSignal.timeout(timeoutMs) });
+  const body = await http.ky.get('webhooks/default/secret', options).json<{ key?: unknown }>();
   if (typeof body.key !== 'string')
     throw new BlockError(
       'bad_response',
