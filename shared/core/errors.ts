@@ -201,7 +201,8 @@ export class BlockError extends Error {
 
 /**
  * What stopped a run, for messages: the host's abort reason when it gave one (a string, or an
- * Error's message, e.g. `interrupted (Ctrl-C)`), else `stopped by the host`. Messages read
+ * Error's message, e.g. `interrupted (Ctrl-C)`), `stopped by the host's timeout` for
+ * `AbortSignal.timeout`, else `stopped by the host`. Messages read
  * `The run was <this>`, so a reason is best a past participle.
  */
 export function stoppedBy(signal: AbortSignal | undefined): string {
@@ -211,5 +212,7 @@ export function stoppedBy(signal: AbortSignal | undefined): string {
   const { name, message } = reason as { name?: unknown; message?: unknown };
   // abort() without a reason gives a DOMException named AbortError: no reason of the host's.
   if (name === 'AbortError') return 'stopped by the host';
+  // AbortSignal.timeout(ms) gives one named TimeoutError, whose message is no past participle.
+  if (name === 'TimeoutError') return "stopped by the host's timeout";
   return (typeof message === 'string' ? message : String(reason)).trim() || 'stopped by the host';
 }

@@ -22,6 +22,14 @@ describe("the host's abort reason reaches the message", () => {
     expect(error.message).toMatch(message);
   });
 
+  test("the host's AbortSignal.timeout is named as such", async () => {
+    const signal = AbortSignal.timeout(1);
+    await expect(clientFor(local.emulator).run(request, { signal })).rejects.toThrow(
+      // Whether the create went out within 1 ms or not.
+      /^The run was stopped by the host's timeout[;.]/,
+    );
+  });
+
   test('before it started', async () => {
     const controller = new AbortController();
     controller.abort('interrupted (Ctrl-C)');
