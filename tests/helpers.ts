@@ -16,12 +16,15 @@ import { Ajv, type Options as AjvOptions } from 'ajv';
 import { startEmulator, type Emulator, type EmulatorOptions, type PredictionPlan } from '../emulator/index.js';
 import {
   createReplicateClient,
+  createWebhookReceiver,
   runBlock,
+  type ListeningReceiver,
   type Block,
   type BlockContext,
   type ReplicateClient,
   type ReplicateClientOptions,
   type RunnerOptions,
+  type WebhookReceiver,
 } from '../index.js';
 import { EXAMPLE_IMAGE } from '../shared/framework/block.js';
 
@@ -160,6 +163,33 @@ export function useEmulator(options: EmulatorOptions = FAST): { readonly emulato
     handle.plan = {};
   });
   return handle;
+}
+
+/**
+ * Gives a test file a webhook receiver listening on 127.0.0.1 (a free port), started before all
+ * tests and closed after all. `webhook` is the client option that sends its runs' webhooks to it.
+ */
+export function useWebhookReceiver(): {
+  readonly receiver: WebhookReceiver;
+  readonly server: ListeningReceiver;
+  readonly webhook: { url: string; receiver: WebhookReceiver };
+} {
+  const handle = {} as { receiver: WebhookReceiver; server: ListeningReceiver };
+  beforeAll(async () => {
+    handle.receiver = createWebhookReceiver();
+    handle.server = await own(handle.receiver.listen(0), (server) => server.close());
+  });
+  return {
+    get receiver() {
+      return handle.receiver;
+    },
+    get server() {
+      return handle.server;
+    },
+    get webhook() {
+      return { url: handle.server.url, receiver: handle.receiver };
+    },
+  };
 }
 
 /** Runs a block and collects its outputs. */

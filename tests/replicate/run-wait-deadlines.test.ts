@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { BlockError, createWebhookReceiver, type ListeningReceiver, type WebhookReceiver } from '../../index.js';
-import { clientFor, freshToken, remote, requestsTo, scaled, useEmulator } from '../helpers.js';
+import { expect, test } from '@jest/globals';
+import { BlockError } from '../../index.js';
+import { clientFor, freshToken, remote, requestsTo, scaled, useEmulator, useWebhookReceiver } from '../helpers.js';
 
 // The run's fixed bounds, which only runs of half a minute show: the 30 s safety poll of a
 // webhook run, and the 30 s a cancel may take (shared/replicate/prediction-run.ts).
 const local = useEmulator({ startingMs: 20, processingMs: 1_500 });
-let receiver: WebhookReceiver;
-let server: ListeningReceiver;
-beforeAll(async () => {
-  receiver = createWebhookReceiver();
-  server = await receiver.listen(0);
-});
-afterAll(() => server.close());
+const hooks = useWebhookReceiver();
 
 const request = { model: 'black-forest-labs/flux-schnell', input: { prompt: 'a glacier at noon', seed: 8 } };
 const polls = () => requestsTo(local.emulator, 'GET', /^\/v1\/predictions\/[a-z2-7]+$/);
@@ -27,7 +21,7 @@ test('a webhook run whose completed delivery is lost polls every 30 s and once m
     token: freshToken(),
     waitSeconds: 1,
     timeoutMs: 36_000,
-    webhook: { url: server.url, receiver },
+    webhook: hooks.webhook,
   }).run(request);
   expect(prediction.status).toBe('succeeded');
   expect(polls().map((r) => r.outcome)).toEqual([200, 200]);

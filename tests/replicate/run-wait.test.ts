@@ -1,13 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import {
-  BlockError,
-  createWebhookReceiver,
-  type ListeningReceiver,
-  type ProgressEvent,
-  type WebhookReceiver,
-} from '../../index.js';
+import { describe, expect, test } from '@jest/globals';
+import { BlockError, type ProgressEvent } from '../../index.js';
 import {
   abortWhen,
   clientFor,
@@ -19,17 +13,12 @@ import {
   TOKEN,
   until,
   useEmulator,
+  useWebhookReceiver,
 } from '../helpers.js';
 
 // How a run waits for its prediction, reports it and cleans up after it (shared/replicate/prediction-run.ts).
 const local = useEmulator({ startingMs: 20, processingMs: 1_500 });
-let receiver: WebhookReceiver;
-let server: ListeningReceiver;
-beforeAll(async () => {
-  receiver = createWebhookReceiver();
-  server = await receiver.listen(0);
-});
-afterAll(() => server.close());
+const hooks = useWebhookReceiver();
 
 const SCHNELL = 'black-forest-labs/flux-schnell';
 const LORA = 'lucataco/flux-schnell-lora:2a6b576af31790b470f0a8442e1e9791213fa13799cbb65a9fc1436e96389574';
@@ -41,7 +30,7 @@ const deliveries = (event: string) => local.emulator.webhooks.deliveries.filter(
 const pollingClient = (options: Parameters<typeof clientFor>[1] = {}) =>
   clientFor(local.emulator, { token: freshToken(), waitSeconds: 1, ...options });
 const webhookClient = (options: Parameters<typeof clientFor>[1] = {}) =>
-  pollingClient({ webhook: { url: server.url, receiver }, ...options });
+  pollingClient({ webhook: hooks.webhook, ...options });
 /**
  * A proxy in front of `target` (the emulator's base URL) that forwards every request and holds
  * each answer until `hold(path)` resolves, as a slow network would. Its `url` is a base URL.

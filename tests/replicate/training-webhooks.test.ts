@@ -1,12 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { ReplicateFluxTrainerBlock } from '../../blocks/index.js';
-import {
-  BlockError,
-  createWebhookReceiver,
-  type ListeningReceiver,
-  type ProgressEvent,
-  type WebhookReceiver,
-} from '../../index.js';
+import { BlockError, type ProgressEvent } from '../../index.js';
 import { trainVersion, type TrainOptions } from '../../shared/replicate/trainings.js';
 import {
   abortWhen,
@@ -18,26 +12,21 @@ import {
   requestsTo,
   until,
   useEmulator,
+  useWebhookReceiver,
 } from '../helpers.js';
 
 // Trainings wait by webhook when the client has a receiver: progress from the deliveries' logs,
 // the end from the completed one, confirmed by one GET; a safety poll rescues a lost delivery.
 // Trainings last 1.2 s: long enough for a few logs deliveries (the emulator sends one per 0.5 s at most).
 const local = useEmulator({ startingMs: 10, processingMs: 40, trainingMs: 1_200 });
-let receiver: WebhookReceiver;
-let server: ListeningReceiver;
-beforeAll(async () => {
-  receiver = createWebhookReceiver();
-  server = await receiver.listen(0);
-});
-afterAll(() => server.close());
+const hooks = useWebhookReceiver();
 
 let models = 0;
 const request = () => ({
   destination: `me/webhook-lora-${++models}`,
   input: { input_images: 'https://example.com/photos.zip', trigger_word: 'ZXQ', steps: 200 },
 });
-const webhookClient = () => clientFor(local.emulator, { webhook: { url: server.url, receiver } });
+const webhookClient = () => clientFor(local.emulator, { webhook: hooks.webhook });
 /** Polls of a training (GET /v1/trainings/{id}); the cancel is not one. */
 const gets = () => requestsTo(local.emulator, 'GET', /^\/v1\/trainings\/[a-z2-7]+$/);
 const deliveries = (event: string) => local.emulator.webhooks.deliveries.filter((d) => d.event === event);
@@ -54,7 +43,10 @@ describe('a training with webhooks', () => {
     );
     expect(trained.version).toMatch(/^me\/webhook-lora-\d+:[0-9a-f]{64}$/);
     const [create] = requestsTo(local.emulator, 'POST', /\/trainings$/);
-    expect(create!.body).toMatchObject({ webhook: server.url, webhook_events_filter: ['start', 'logs', 'completed'] });
+    expect(create!.body).toMatchObject({
+      webhook: hooks.server.url,
+      webhook_events_filter: ['start', 'logs', 'completed'],
+    });
     // Only the GET that confirms the completed delivery; no polls.
     expect(gets()).toHaveLength(1);
     expect(deliveries('completed').map((d) => d.status)).toEqual([200]);
@@ -101,7 +93,7 @@ describe('a training with webhooks', () => {
     // The wait's first event names the training (the destination's creation names the model).
     const id = await until(() => progress.find((e) => !e.predictionId.includes('/'))?.predictionId);
     const body = JSON.stringify({ id, status: 'failed', error: 'forged', logs: '' });
-    const answer = await fetch(server.url, {
+    const answer = await fetch(hooks.server.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -146,10 +138,10 @@ describe('a training with webhooks', () => {
     const outputs = await collect(
       ReplicateFluxTrainerBlock,
       { credentials: CREDENTIALS, images_zip: 'https://example.com/photos.zip', destination },
-      contextFor(local.emulator, { webhook: { url: server.url, receiver } }),
+      contextFor(local.emulator, { webhook: hooks.webhook }),
     );
     expect(names(outputs)).toEqual(['version', 'weights']);
-    expect(requestsTo(local.emulator, 'POST', /\/trainings$/)[0]!.body).toMatchObject({ webhook: server.url });
+    expect(requestsTo(local.emulator, 'POST', /\/trainings$/)[0]!.body).toMatchObject({ webhook: hooks.server.url });
     expect(gets()).toHaveLength(1);
   });
 });

@@ -1,12 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { ReplicateFluxAdvancedModelBlock as block } from '../../blocks/index.js';
-import {
-  BlockError,
-  createWebhookReceiver,
-  type ListeningReceiver,
-  type ProgressEvent,
-  type WebhookReceiver,
-} from '../../index.js';
+import { BlockError, createWebhookReceiver, type ProgressEvent, type WebhookReceiver } from '../../index.js';
 import {
   abortWhen,
   canceledId,
@@ -19,21 +13,16 @@ import {
   requestsTo,
   until,
   useEmulator,
+  useWebhookReceiver,
 } from '../helpers.js';
 
 // Predictions outlast the 1 s sync wait, so the run has to wait for them after the create.
 const local = useEmulator({ startingMs: 50, processingMs: 1_500 });
-let receiver: WebhookReceiver;
-let server: ListeningReceiver;
-beforeAll(async () => {
-  receiver = createWebhookReceiver();
-  server = await receiver.listen(0);
-});
-afterAll(() => server.close());
+const hooks = useWebhookReceiver();
 
 const request = { model: 'black-forest-labs/flux-schnell', input: { prompt: 'a heron at dawn', seed: 1 } };
 const webhookClient = (options: Parameters<typeof clientFor>[1] = {}) =>
-  clientFor(local.emulator, { waitSeconds: 1, webhook: { url: server.url, receiver }, ...options });
+  clientFor(local.emulator, { waitSeconds: 1, webhook: hooks.webhook, ...options });
 const polls = () => requestsTo(local.emulator, 'GET', /^\/v1\/predictions\/[a-z2-7]+$/);
 /** The emulator records a delivery's answer just after the receiver has acted on it: wait for it. */
 const answered = (event: string, field: 'status' | 'duplicateStatus' = 'status') =>
@@ -46,7 +35,10 @@ describe('a run with webhooks', () => {
     const prediction = await webhookClient().run(request, { onProgress: (event) => progress.push(event) });
     expect(prediction.status).toBe('succeeded');
     const [create] = requestsTo(local.emulator, 'POST', /\/predictions$/);
-    expect(create!.body).toMatchObject({ webhook: server.url, webhook_events_filter: ['start', 'logs', 'completed'] });
+    expect(create!.body).toMatchObject({
+      webhook: hooks.server.url,
+      webhook_events_filter: ['start', 'logs', 'completed'],
+    });
     expect(polls()).toHaveLength(0);
     await answered('completed');
     expect(deliveries('completed').map((d) => d.status)).toEqual([200]);
@@ -200,19 +192,19 @@ describe('a run with webhooks', () => {
     const outputs = await collect(
       block,
       { credentials: CREDENTIALS, prompt: 'a heron at dusk' },
-      contextFor(local.emulator, { waitSeconds: 1, webhook: { url: server.url, receiver } }),
+      contextFor(local.emulator, { waitSeconds: 1, webhook: hooks.webhook }),
     );
     expect(names(outputs)).toContain('result');
     expect(polls()).toHaveLength(0);
   });
 
   test('a webhook URL that is not http(s), or no receiver, is refused before any request', () => {
-    expect(() => clientFor(local.emulator, { webhook: { url: 'ftp://example.com/hook', receiver } })).toThrow(
-      /webhook\.url: must be an http\(s\) URL/,
-    );
-    expect(() => clientFor(local.emulator, { webhook: { url: server.url, receiver: {} as WebhookReceiver } })).toThrow(
-      /webhook\.receiver: must be a receiver from createWebhookReceiver/,
-    );
+    expect(() =>
+      clientFor(local.emulator, { webhook: { url: 'ftp://example.com/hook', receiver: hooks.receiver } }),
+    ).toThrow(/webhook\.url: must be an http\(s\) URL/);
+    expect(() =>
+      clientFor(local.emulator, { webhook: { url: hooks.server.url, receiver: {} as WebhookReceiver } }),
+    ).toThrow(/webhook\.receiver: must be a receiver from createWebhookReceiver/);
     expect(local.emulator.requests).toHaveLength(0);
   });
 });
