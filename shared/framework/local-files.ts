@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { BlockError } from '../core/errors.js';
 import { fetchImage } from '../image/fetch-image.js';
-import { MAX_FILE_BYTES } from '../replicate/files.js';
+import { FILE_LIMIT_TEXT, MAX_FILE_BYTES } from '../replicate/files.js';
 import type { Block, LocalFilesOptions } from './block.js';
 import { isImageInput } from './fields.js';
 import { shapeOf } from './json-schema.js';
@@ -22,7 +22,8 @@ function isLocalPath(value: unknown): value is string {
  * array of them) replaced by the file's image as a `data:` URI. The Replicate client then uploads
  * large ones through the Files API. Other values are left for the input schema to judge.
  * @throws {BlockError} `invalid_input` naming the field for a path outside `allowDir`, a missing
- *   file or one of 100 MB or more (the Files API takes files under {@link MAX_FILE_BYTES}); `not_an_image` (from the image check) for a file that is no image.
+ *   file or one of {@link MAX_FILE_BYTES} bytes (100 MB) or more; `not_an_image` (from the image
+ *   check) for a file that is no image.
  */
 export async function readLocalImages(block: Block, input: unknown, files: LocalFilesOptions): Promise<unknown> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
@@ -61,10 +62,7 @@ async function dataUriOf(field: string, path: string, { allowDir }: LocalFilesOp
     );
   // Read only what Replicate's Files API would take.
   if (size >= MAX_FILE_BYTES)
-    throw new BlockError(
-      'invalid_input',
-      `${field}: ${path} is ${size} bytes; Replicate's Files API takes files under ${MAX_FILE_BYTES} bytes (100 MB)`,
-    );
+    throw new BlockError('invalid_input', `${field}: ${path} is ${size} bytes; ${FILE_LIMIT_TEXT}`);
   const bytes = await readFile(file);
   const uri = `data:application/octet-stream;base64,${bytes.toString('base64')}`;
   // Only images leave the machine: a graph cannot send the host's other files anywhere.

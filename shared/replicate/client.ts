@@ -6,7 +6,7 @@ import { formatIssues } from '../core/issues.js';
 import { redact } from '../core/redact.js';
 import { toBlockError } from './api-errors.js';
 import { ReplicateHttp, type RequestKind } from './http.js';
-import { fileSchema, MAX_FILE_BYTES, type ReplicateFile, type Upload } from './files.js';
+import { FILE_LIMIT_TEXT, fileSchema, MAX_FILE_BYTES, type ReplicateFile, type Upload } from './files.js';
 import { findPredictions } from './find-predictions.js';
 import { inputSizeProblem } from './input-size.js';
 import type { Pacer } from './pacer.js';
@@ -178,8 +178,8 @@ export interface ReplicateClient {
    * its `urls.get` is accepted as a model input. `run` uploads every `data:` URI input over
    * 256 KB this way by itself.
    * @param content under 100 MB (100,000,000 bytes).
-   * @throws {BlockError} `invalid_input` at 100 MB or more, before any request; `request_rejected` when Replicate refuses
-   *   it, and the kinds of {@link getModel}.
+   * @throws {BlockError} `invalid_input` at 100 MB or more, before any request; `request_rejected`
+   *   when Replicate refuses it, and the kinds of {@link getModel}.
    */
   uploadFile(content: Blob, filename: string, options?: Pick<CallOptions, 'signal'>): Promise<ReplicateFile>;
   /**
@@ -382,10 +382,7 @@ function uploader(core: ClientCore, signal: AbortSignal): Upload {
   const { http, baseUrl } = core;
   return async (content, filename) => {
     if (content.size >= MAX_FILE_BYTES) {
-      throw new BlockError(
-        'invalid_input',
-        `${filename}: ${content.size} bytes; Replicate's Files API takes files under ${MAX_FILE_BYTES} bytes (100 MB)`,
-      );
+      throw new BlockError('invalid_input', `${filename}: ${content.size} bytes; ${FILE_LIMIT_TEXT}`);
     }
     const form = new FormData();
     form.set('content', content, filename);

@@ -15,6 +15,9 @@ export const MAX_DATA_URI_BYTES = 256 * 1024;
  */
 export const MAX_FILE_BYTES = 100_000_000;
 
+/** The Files API's limit in the words of every refusal of a file too large for it. */
+export const FILE_LIMIT_TEXT = `Replicate's Files API takes files under ${MAX_FILE_BYTES} bytes (100 MB)`;
+
 export const fileSchema = z
   .object({
     id: z.string().min(1),
@@ -74,7 +77,7 @@ async function uploadDataUri(field: string, value: string, upload: Upload): Prom
   if (size >= MAX_FILE_BYTES) {
     throw new BlockError(
       'invalid_input',
-      `${field}: the data: URI holds ${size} bytes; Replicate's Files API takes files under ${MAX_FILE_BYTES} bytes (100 MB); pass a smaller image`,
+      `${field}: the data: URI holds ${size} bytes; ${FILE_LIMIT_TEXT}; pass a smaller image`,
     );
   }
   const problem = dataUriProblem(value);
